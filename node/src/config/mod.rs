@@ -1,0 +1,1 @@
+//! Orthanc-style JSON configuration.

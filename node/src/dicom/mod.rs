@@ -1,0 +1,1 @@
+//! DICOM parsing, Orthanc identifiers, main tags and tag JSON.

@@ -1,0 +1,3 @@
+//! The replicated index: a Raft state machine on RocksDB.
+
+pub mod model;

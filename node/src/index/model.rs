@@ -1,0 +1,257 @@
+//! The index's data model: resource levels, records, commands proposed through
+//! Raft and their responses. Everything here is serialized into the Raft log or
+//! the RocksDB state machine, so field changes are format changes.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// The four levels of Orthanc's resource hierarchy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Level {
+    Patient,
+    Study,
+    Series,
+    Instance,
+}
+
+impl Level {
+    pub const ALL: [Level; 4] = [Level::Patient, Level::Study, Level::Series, Level::Instance];
+
+    /// Orthanc's `Type` / `ResourceType` string.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Patient => "Patient",
+            Level::Study => "Study",
+            Level::Series => "Series",
+            Level::Instance => "Instance",
+        }
+    }
+
+    /// The REST collection name (`patients`, `studies`, ...).
+    pub fn collection(self) -> &'static str {
+        match self {
+            Level::Patient => "patients",
+            Level::Study => "studies",
+            Level::Series => "series",
+            Level::Instance => "instances",
+        }
+    }
+
+    pub fn from_collection(s: &str) -> Option<Level> {
+        Level::ALL.into_iter().find(|l| l.collection() == s)
+    }
+
+    /// Parses Orthanc's level names as accepted by `/tools/find` (case-insensitive).
+    pub fn parse(s: &str) -> Option<Level> {
+        match s.to_ascii_lowercase().as_str() {
+            "patient" | "patients" => Some(Level::Patient),
+            "study" | "studies" => Some(Level::Study),
+            "series" => Some(Level::Series),
+            "instance" | "instances" | "image" => Some(Level::Instance),
+            _ => None,
+        }
+    }
+
+    pub fn parent(self) -> Option<Level> {
+        match self {
+            Level::Patient => None,
+            Level::Study => Some(Level::Patient),
+            Level::Series => Some(Level::Study),
+            Level::Instance => Some(Level::Series),
+        }
+    }
+
+    pub fn child(self) -> Option<Level> {
+        match self {
+            Level::Patient => Some(Level::Study),
+            Level::Study => Some(Level::Series),
+            Level::Series => Some(Level::Instance),
+            Level::Instance => None,
+        }
+    }
+
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+
+    pub fn from_code(c: u8) -> Option<Level> {
+        Level::ALL.get(c as usize).copied()
+    }
+}
+
+/// Main DICOM tags of one level, keyed by Orthanc's tag name (`PatientName`).
+pub type MainTags = BTreeMap<String, String>;
+
+/// A stored file attached to an instance (Orthanc's "attachment" `dicom`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attachment {
+    /// Content hash (SHA-256, lowercase hex) naming the blob.
+    pub hash: String,
+    pub size: u64,
+    pub uncompressed_size: u64,
+    /// MD5 of the bytes, lowercase hex; empty when `StoreMD5ForAttachments` is false.
+    pub md5: String,
+}
+
+/// One resource as the state machine stores it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Resource {
+    pub id: String,
+    pub level: Level,
+    pub parent: Option<String>,
+    pub main_tags: MainTags,
+    /// Orthanc metadata (ReceptionDate, RemoteAET, Origin, IndexInSeries, ...).
+    pub metadata: BTreeMap<String, String>,
+    /// Only instances carry attachments; key is the attachment name (`dicom`).
+    pub attachments: BTreeMap<String, Attachment>,
+    pub is_stable: bool,
+    /// Orthanc's `LastUpdate`, `YYYYMMDDTHHMMSS`.
+    pub last_update: String,
+    /// Milliseconds since the epoch of the last instance received below this
+    /// resource; the stable-age timer counts from here.
+    pub last_instance_ms: u64,
+}
+
+/// Everything the ingest use case learned from a DICOM file, ready to be proposed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewInstance {
+    pub patient_id: String,
+    pub study_id: String,
+    pub series_id: String,
+    pub instance_id: String,
+    pub patient_tags: MainTags,
+    pub study_tags: MainTags,
+    pub series_tags: MainTags,
+    pub instance_tags: MainTags,
+    /// Instance metadata set at reception (Origin, RemoteAET, TransferSyntax, ...).
+    pub metadata: BTreeMap<String, String>,
+    pub attachment: Attachment,
+}
+
+/// Orthanc's change types (the subset that an archive without jobs produces,
+/// plus the ones later features emit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ChangeType {
+    CompletedSeries,
+    Deleted,
+    NewChildInstance,
+    NewInstance,
+    NewPatient,
+    NewSeries,
+    NewStudy,
+    AnonymizedStudy,
+    AnonymizedSeries,
+    ModifiedStudy,
+    ModifiedSeries,
+    AnonymizedPatient,
+    ModifiedPatient,
+    StablePatient,
+    StableStudy,
+    StableSeries,
+    UpdatedAttachment,
+    UpdatedMetadata,
+}
+
+impl ChangeType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeType::CompletedSeries => "CompletedSeries",
+            ChangeType::Deleted => "Deleted",
+            ChangeType::NewChildInstance => "NewChildInstance",
+            ChangeType::NewInstance => "NewInstance",
+            ChangeType::NewPatient => "NewPatient",
+            ChangeType::NewSeries => "NewSeries",
+            ChangeType::NewStudy => "NewStudy",
+            ChangeType::AnonymizedStudy => "AnonymizedStudy",
+            ChangeType::AnonymizedSeries => "AnonymizedSeries",
+            ChangeType::ModifiedStudy => "ModifiedStudy",
+            ChangeType::ModifiedSeries => "ModifiedSeries",
+            ChangeType::AnonymizedPatient => "AnonymizedPatient",
+            ChangeType::ModifiedPatient => "ModifiedPatient",
+            ChangeType::StablePatient => "StablePatient",
+            ChangeType::StableStudy => "StableStudy",
+            ChangeType::StableSeries => "StableSeries",
+            ChangeType::UpdatedAttachment => "UpdatedAttachment",
+            ChangeType::UpdatedMetadata => "UpdatedMetadata",
+        }
+    }
+}
+
+/// One entry of the change log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Change {
+    pub seq: u64,
+    pub change_type: ChangeType,
+    pub level: Level,
+    pub id: String,
+    /// `YYYYMMDDTHHMMSS`.
+    pub date: String,
+}
+
+/// Archive-wide counters for `/statistics`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counters {
+    pub patients: u64,
+    pub studies: u64,
+    pub series: u64,
+    pub instances: u64,
+    pub disk_size: u64,
+    pub uncompressed_size: u64,
+}
+
+/// Wall-clock time chosen by the proposer, so that applying a command is
+/// deterministic on every replica.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stamp {
+    /// Milliseconds since the Unix epoch.
+    pub unix_ms: u64,
+    /// Orthanc's `YYYYMMDDTHHMMSS` in local time.
+    pub date: String,
+}
+
+/// A mutation of the index: the Raft log's application payload.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Command {
+    /// Store one instance, creating its ancestors as needed.
+    StoreInstance { instance: Box<NewInstance>, overwrite: bool, stamp: Stamp },
+    /// Delete a resource and everything below it.
+    DeleteResource { id: String, stamp: Stamp },
+    /// Mark a resource stable if nothing arrived below it since `last_instance_ms`.
+    MarkStable { id: String, last_instance_ms: u64, stamp: Stamp },
+    SetMetadata { id: String, name: String, value: String, stamp: Stamp },
+    DeleteMetadata { id: String, name: String, stamp: Stamp },
+    /// Empty the change log (`DELETE /changes`).
+    ClearChanges,
+    /// Forget blobs that the garbage collector removed from the blob store.
+    BlobsCollected { hashes: Vec<String> },
+}
+
+/// What applying a command answered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum CommandResponse {
+    /// Membership changes and blank entries.
+    None,
+    Stored(StoreOutcome),
+    Deleted(DeleteOutcome),
+    /// The command named a resource that does not exist.
+    UnknownResource,
+    Done,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StoreStatus {
+    Success,
+    AlreadyStored,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoreOutcome {
+    pub status: StoreStatus,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeleteOutcome {
+    /// The closest ancestor that still exists, as `(level, id)`.
+    pub remaining_ancestor: Option<(Level, String)>,
+}

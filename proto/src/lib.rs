@@ -1,0 +1,4 @@
+//! gRPC envelopes between Isengard nodes (Raft traffic, blob transfer).
+pub mod raft {
+    tonic::include_proto!("isengard.raft");
+}
