@@ -1,3 +1,142 @@
-//! The replicated index: a Raft state machine on RocksDB.
+//! The replicated index: an openraft state machine on RocksDB.
+//!
+//! Writes are [`Command`]s proposed through Raft ([`Index::write`]); every node
+//! applies the same commands in the same order. Reads ([`query`]) are served from
+//! the local state machine. A node without a cluster is a one-member cluster
+//! that initializes itself on first start.
 
+pub mod apply;
+pub mod log_store;
 pub mod model;
+pub mod normalize;
+pub mod query;
+pub mod raft;
+pub mod snapshot;
+pub mod state_machine;
+pub mod store;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use openraft::error::{ClientWriteError, RaftError};
+use openraft::{BasicNode, Config as RaftConfig};
+use rocksdb::DB;
+
+pub use model::*;
+use raft::{NoPeers, NodeId, Raft};
+
+/// Errors of the index, mapped to HTTP/DIMSE statuses at the edges.
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    #[error("cannot open the index database: {0}")]
+    Open(#[source] rocksdb::Error),
+    #[error("index storage error: {0}")]
+    Storage(String),
+    #[error("no leader is available to accept writes (no quorum)")]
+    NoLeader,
+    #[error("the index is shutting down")]
+    ShuttingDown,
+    #[error("corrupt index record: {0}")]
+    Corrupt(String),
+}
+
+impl From<rocksdb::Error> for IndexError {
+    fn from(e: rocksdb::Error) -> Self {
+        IndexError::Storage(e.to_string())
+    }
+}
+
+impl From<serde_json::Error> for IndexError {
+    fn from(e: serde_json::Error) -> Self {
+        IndexError::Corrupt(e.to_string())
+    }
+}
+
+impl From<apply::ApplyError> for IndexError {
+    fn from(e: apply::ApplyError) -> Self {
+        match e {
+            apply::ApplyError::Rocks(e) => e.into(),
+            apply::ApplyError::Corrupt(e) => e.into(),
+        }
+    }
+}
+
+/// A handle on the local replica of the index; cheap to clone.
+#[derive(Clone)]
+pub struct Index {
+    db: Arc<DB>,
+    raft: Raft,
+    node_id: NodeId,
+}
+
+impl Index {
+    /// Opens the index under `dir` as a one-member cluster (node 1), initializing
+    /// the cluster on first start.
+    pub async fn open_single(dir: &Path) -> Result<Index, IndexError> {
+        std::fs::create_dir_all(dir).map_err(|e| IndexError::Storage(e.to_string()))?;
+        let db = store::open(&dir.join("rocksdb")).map_err(IndexError::Open)?;
+        let node_id = 1;
+        let log = log_store::LogStore::new(db.clone());
+        let sm = state_machine::StateMachine::open(db.clone(), dir.join("snapshots"))
+            .map_err(|e| IndexError::Storage(e.to_string()))?;
+        let config = RaftConfig {
+            cluster_name: "isengard".into(),
+            heartbeat_interval: 250,
+            election_timeout_min: 600,
+            election_timeout_max: 1200,
+            snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(20_000),
+            max_in_snapshot_log_to_keep: 1_000,
+            ..Default::default()
+        };
+        let config = Arc::new(config.validate().map_err(|e| IndexError::Storage(e.to_string()))?);
+        let raft = Raft::new(node_id, config, NoPeers, log, sm)
+            .await
+            .map_err(|e| IndexError::Storage(e.to_string()))?;
+        let index = Index { db, raft, node_id };
+        if !index.raft.is_initialized().await.map_err(|e| IndexError::Storage(e.to_string()))? {
+            let members = BTreeMap::from([(node_id, BasicNode::new("local"))]);
+            index.raft.initialize(members).await.map_err(|e| IndexError::Storage(e.to_string()))?;
+        }
+        index.wait_for_leader().await?;
+        Ok(index)
+    }
+
+    async fn wait_for_leader(&self) -> Result<(), IndexError> {
+        let timeout = std::time::Duration::from_secs(30);
+        self.raft
+            .wait(Some(timeout))
+            .metrics(|m| m.current_leader.is_some(), "a leader is elected")
+            .await
+            .map_err(|_| IndexError::NoLeader)?;
+        Ok(())
+    }
+
+    /// Proposes a command and waits until it is committed and applied locally.
+    pub async fn write(&self, command: Command) -> Result<CommandResponse, IndexError> {
+        match self.raft.client_write(command).await {
+            Ok(response) => Ok(response.data),
+            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_))) => Err(IndexError::NoLeader),
+            Err(RaftError::APIError(e)) => Err(IndexError::Storage(e.to_string())),
+            Err(RaftError::Fatal(openraft::error::Fatal::Stopped)) => Err(IndexError::ShuttingDown),
+            Err(RaftError::Fatal(e)) => Err(IndexError::Storage(e.to_string())),
+        }
+    }
+
+    /// Whether this node currently leads (and so runs cluster-wide timers).
+    pub fn is_leader(&self) -> bool {
+        self.raft.metrics().borrow().current_leader == Some(self.node_id)
+    }
+
+    pub fn raft(&self) -> &Raft {
+        &self.raft
+    }
+
+    pub fn reader(&self) -> query::Reader<'_> {
+        query::Reader::new(&self.db)
+    }
+
+    pub async fn shutdown(&self) {
+        let _ = self.raft.shutdown().await;
+    }
+}

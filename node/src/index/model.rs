@@ -111,6 +111,8 @@ pub struct Resource {
     /// Milliseconds since the epoch of the last instance received below this
     /// resource; the stable-age timer counts from here.
     pub last_instance_ms: u64,
+    /// Creation order in the archive (lists are returned in this order).
+    pub created_seq: u64,
 }
 
 /// Everything the ingest use case learned from a DICOM file, ready to be proposed.
@@ -223,7 +225,10 @@ pub enum Command {
     DeleteMetadata { id: String, name: String, stamp: Stamp },
     /// Empty the change log (`DELETE /changes`).
     ClearChanges,
-    /// Forget blobs that the garbage collector removed from the blob store.
+    /// The garbage collector claims unreferenced blobs before deleting them:
+    /// the answer lists those that are still unreferenced and now `deleting`.
+    ClaimBlobs { hashes: Vec<String> },
+    /// The garbage collector deleted these claimed blobs.
     BlobsCollected { hashes: Vec<String> },
 }
 
@@ -236,6 +241,10 @@ pub enum CommandResponse {
     Deleted(DeleteOutcome),
     /// The command named a resource that does not exist.
     UnknownResource,
+    /// The instance's blob is being deleted by the garbage collector: write the
+    /// blob again once the collection is over, then retry.
+    BlobBusy,
+    Claimed { hashes: Vec<String> },
     Done,
 }
 

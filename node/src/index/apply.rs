@@ -1,0 +1,356 @@
+//! Applying index commands: the deterministic heart of the state machine.
+//!
+//! Each command reads the current state from RocksDB and writes its effects into
+//! one `WriteBatch` (committed by the caller together with the applied log id), so
+//! a command is applied entirely or not at all.
+
+use std::collections::HashMap;
+
+use rocksdb::{Direction, IteratorMode, WriteBatch, DB};
+use serde::{Deserialize, Serialize};
+
+use super::model::*;
+use super::normalize::normalize;
+use super::store::*;
+
+/// Counters and sequences kept in `sm_meta` and cached in memory.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SmCounters {
+    pub counters: Counters,
+    /// Seq of the next change (Orthanc's `Seq` starts at 1 and never restarts).
+    pub next_change: u64,
+    pub next_resource: u64,
+}
+
+pub const KEY_COUNTERS: &[u8] = b"counters";
+
+/// Read errors while applying: the store is unusable, the node must stop.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    #[error("rocksdb: {0}")]
+    Rocks(#[from] rocksdb::Error),
+    #[error("corrupt record: {0}")]
+    Corrupt(#[from] serde_json::Error),
+}
+
+type Result<T> = std::result::Result<T, ApplyError>;
+
+pub struct Applier<'a> {
+    db: &'a DB,
+    pub batch: WriteBatch,
+    pub meta: &'a mut SmCounters,
+    /// Reference counts changed by this command, not yet in the database.
+    refs: HashMap<String, u64>,
+}
+
+pub fn get_resource(db: &DB, id: &str) -> Result<Option<Resource>> {
+    match db.get_cf(cf(db, CF_RESOURCES), id)? {
+        None => Ok(None),
+        Some(bytes) => Ok(Some(serde_json::from_slice(&bytes)?)),
+    }
+}
+
+pub fn children_of(db: &DB, id: &str) -> Result<Vec<String>> {
+    let prefix = children_prefix(id);
+    let mut out = Vec::new();
+    let iter = db.iterator_cf(cf(db, CF_CHILDREN), IteratorMode::From(&prefix, Direction::Forward));
+    for item in iter {
+        let (key, _) = item?;
+        if !key.starts_with(&prefix) {
+            break;
+        }
+        out.push(String::from_utf8_lossy(&key[prefix.len()..]).into_owned());
+    }
+    Ok(out)
+}
+
+impl<'a> Applier<'a> {
+    pub fn new(db: &'a DB, meta: &'a mut SmCounters) -> Self {
+        Applier { db, batch: WriteBatch::default(), meta, refs: HashMap::new() }
+    }
+
+    pub fn apply(&mut self, command: &Command) -> Result<CommandResponse> {
+        match command {
+            Command::StoreInstance { instance, overwrite, stamp } => {
+                self.store_instance(instance, *overwrite, stamp)
+            }
+            Command::DeleteResource { id, .. } => self.delete_resource(id),
+            Command::MarkStable { id, last_instance_ms, stamp } => {
+                self.mark_stable(id, *last_instance_ms, stamp)
+            }
+            Command::SetMetadata { id, name, value, stamp } => {
+                self.update_metadata(id, name, Some(value), stamp)
+            }
+            Command::DeleteMetadata { id, name, stamp } => self.update_metadata(id, name, None, stamp),
+            Command::ClearChanges => {
+                let changes = cf(self.db, CF_CHANGES);
+                self.batch.delete_range_cf(changes, u64_key(0), u64_key(u64::MAX));
+                self.batch.delete_cf(changes, u64_key(u64::MAX));
+                Ok(CommandResponse::Done)
+            }
+            Command::ClaimBlobs { hashes } => self.claim_blobs(hashes),
+            Command::BlobsCollected { hashes } => {
+                for hash in hashes {
+                    self.batch.delete_cf(cf(self.db, CF_BLOB_STATE), hash);
+                }
+                Ok(CommandResponse::Done)
+            }
+        }
+    }
+
+    fn put_resource(&mut self, r: &Resource) -> Result<()> {
+        let bytes = serde_json::to_vec(r)?;
+        self.batch.put_cf(cf(self.db, CF_RESOURCES), &r.id, bytes);
+        Ok(())
+    }
+
+    fn add_change(&mut self, change_type: ChangeType, level: Level, id: &str, date: &str) -> Result<()> {
+        if self.meta.next_change == 0 {
+            self.meta.next_change = 1;
+        }
+        let change = Change {
+            seq: self.meta.next_change,
+            change_type,
+            level,
+            id: id.to_owned(),
+            date: date.to_owned(),
+        };
+        self.meta.next_change += 1;
+        let bytes = serde_json::to_vec(&change)?;
+        self.batch.put_cf(cf(self.db, CF_CHANGES), u64_key(change.seq), bytes);
+        Ok(())
+    }
+
+    fn index_tags(&mut self, r: &Resource, insert: bool) {
+        let tags = cf(self.db, CF_TAGS);
+        for (name, value) in &r.main_tags {
+            let key = tag_key(r.level, name, &normalize(value), &r.id);
+            if insert {
+                self.batch.put_cf(tags, key, []);
+            } else {
+                self.batch.delete_cf(tags, key);
+            }
+        }
+    }
+
+    fn blob_refs(&self, hash: &str) -> Result<u64> {
+        if let Some(n) = self.refs.get(hash) {
+            return Ok(*n);
+        }
+        Ok(self
+            .db
+            .get_cf(cf(self.db, CF_BLOB_REFS), hash)?
+            .and_then(|v| decode_u64(&v))
+            .unwrap_or(0))
+    }
+
+    fn blob_state(&self, hash: &str) -> Result<Option<Vec<u8>>> {
+        Ok(self.db.get_cf(cf(self.db, CF_BLOB_STATE), hash)?)
+    }
+
+    fn add_blob_ref(&mut self, hash: &str, delta: i64) -> Result<()> {
+        let count = (self.blob_refs(hash)? as i64 + delta).max(0) as u64;
+        self.refs.insert(hash.to_owned(), count);
+        if count == 0 {
+            self.batch.delete_cf(cf(self.db, CF_BLOB_REFS), hash);
+            self.batch.put_cf(cf(self.db, CF_BLOB_STATE), hash, b"garbage");
+        } else {
+            self.batch.put_cf(cf(self.db, CF_BLOB_REFS), hash, u64_key(count));
+            self.batch.delete_cf(cf(self.db, CF_BLOB_STATE), hash);
+        }
+        Ok(())
+    }
+
+    fn store_instance(&mut self, new: &NewInstance, overwrite: bool, stamp: &Stamp) -> Result<CommandResponse> {
+        if self.blob_state(&new.attachment.hash)?.as_deref() == Some(b"deleting".as_slice()) {
+            return Ok(CommandResponse::BlobBusy);
+        }
+        if let Some(old) = get_resource(self.db, &new.instance_id)? {
+            if !overwrite {
+                return Ok(CommandResponse::Stored(StoreOutcome { status: StoreStatus::AlreadyStored }));
+            }
+            // The new instance replaces the old one; ancestors stay.
+            self.forget(&old)?;
+        }
+        let ancestors = [
+            (Level::Patient, &new.patient_id, &new.patient_tags, None),
+            (Level::Study, &new.study_id, &new.study_tags, Some(&new.patient_id)),
+            (Level::Series, &new.series_id, &new.series_tags, Some(&new.study_id)),
+        ];
+        let instance = Resource {
+            id: new.instance_id.clone(),
+            level: Level::Instance,
+            parent: Some(new.series_id.clone()),
+            main_tags: new.instance_tags.clone(),
+            metadata: new.metadata.clone(),
+            attachments: [("dicom".to_owned(), new.attachment.clone())].into_iter().collect(),
+            is_stable: false,
+            last_update: stamp.date.clone(),
+            last_instance_ms: stamp.unix_ms,
+            created_seq: 0,
+        };
+        self.create(instance)?;
+        self.add_change(ChangeType::NewInstance, Level::Instance, &new.instance_id, &stamp.date)?;
+        self.meta.counters.disk_size += new.attachment.size;
+        self.meta.counters.uncompressed_size += new.attachment.uncompressed_size;
+        self.add_blob_ref(&new.attachment.hash, 1)?;
+
+        for (level, id, tags, parent) in ancestors.into_iter().rev() {
+            match get_resource(self.db, id)? {
+                Some(mut existing) => {
+                    existing.is_stable = false;
+                    existing.last_update = stamp.date.clone();
+                    existing.last_instance_ms = stamp.unix_ms;
+                    self.put_resource(&existing)?;
+                }
+                None => {
+                    let r = Resource {
+                        id: id.clone(),
+                        level,
+                        parent: parent.cloned(),
+                        main_tags: tags.clone(),
+                        metadata: Default::default(),
+                        attachments: Default::default(),
+                        is_stable: false,
+                        last_update: stamp.date.clone(),
+                        last_instance_ms: stamp.unix_ms,
+                        created_seq: 0,
+                    };
+                    self.create(r)?;
+                    let change = match level {
+                        Level::Patient => ChangeType::NewPatient,
+                        Level::Study => ChangeType::NewStudy,
+                        _ => ChangeType::NewSeries,
+                    };
+                    self.add_change(change, level, id, &stamp.date)?;
+                }
+            }
+            self.batch.put_cf(cf(self.db, CF_UNSTABLE), id.as_bytes(), u64_key(stamp.unix_ms));
+        }
+        Ok(CommandResponse::Stored(StoreOutcome { status: StoreStatus::Success }))
+    }
+
+    /// Writes a new resource with its listing, parent link and tag index.
+    fn create(&mut self, mut r: Resource) -> Result<()> {
+        r.created_seq = self.meta.next_resource;
+        self.meta.next_resource += 1;
+        self.batch.put_cf(cf(self.db, CF_BY_LEVEL), by_level_key(r.level, r.created_seq, &r.id), []);
+        if let Some(parent) = &r.parent {
+            self.batch.put_cf(cf(self.db, CF_CHILDREN), child_key(parent, &r.id), []);
+        }
+        self.index_tags(&r, true);
+        let c = &mut self.meta.counters;
+        match r.level {
+            Level::Patient => c.patients += 1,
+            Level::Study => c.studies += 1,
+            Level::Series => c.series += 1,
+            Level::Instance => c.instances += 1,
+        }
+        self.put_resource(&r)
+    }
+
+    /// Removes one resource (not its children) from every family.
+    fn forget(&mut self, r: &Resource) -> Result<()> {
+        self.batch.delete_cf(cf(self.db, CF_RESOURCES), &r.id);
+        self.batch.delete_cf(cf(self.db, CF_BY_LEVEL), by_level_key(r.level, r.created_seq, &r.id));
+        if let Some(parent) = &r.parent {
+            self.batch.delete_cf(cf(self.db, CF_CHILDREN), child_key(parent, &r.id));
+        }
+        self.batch.delete_cf(cf(self.db, CF_UNSTABLE), &r.id);
+        self.index_tags(r, false);
+        let c = &mut self.meta.counters;
+        match r.level {
+            Level::Patient => c.patients -= 1,
+            Level::Study => c.studies -= 1,
+            Level::Series => c.series -= 1,
+            Level::Instance => c.instances -= 1,
+        }
+        for att in r.attachments.values() {
+            c.disk_size = c.disk_size.saturating_sub(att.size);
+            c.uncompressed_size = c.uncompressed_size.saturating_sub(att.uncompressed_size);
+        }
+        let hashes: Vec<String> = r.attachments.values().map(|a| a.hash.clone()).collect();
+        for hash in hashes {
+            self.add_blob_ref(&hash, -1)?;
+        }
+        Ok(())
+    }
+
+    fn delete_resource(&mut self, id: &str) -> Result<CommandResponse> {
+        let Some(root) = get_resource(self.db, id)? else {
+            return Ok(CommandResponse::UnknownResource);
+        };
+        let mut stack = vec![root.clone()];
+        while let Some(r) = stack.pop() {
+            for child in children_of(self.db, &r.id)? {
+                if let Some(c) = get_resource(self.db, &child)? {
+                    stack.push(c);
+                }
+            }
+            self.forget(&r)?;
+        }
+        // Ancestors left without children go too, as in Orthanc.
+        let mut removed = root.id.clone();
+        let mut parent = root.parent.clone();
+        while let Some(pid) = parent {
+            let Some(p) = get_resource(self.db, &pid)? else { break };
+            let others = children_of(self.db, &pid)?.into_iter().any(|c| c != removed);
+            if others {
+                return Ok(CommandResponse::Deleted(DeleteOutcome {
+                    remaining_ancestor: Some((p.level, p.id)),
+                }));
+            }
+            self.forget(&p)?;
+            removed = p.id.clone();
+            parent = p.parent.clone();
+        }
+        Ok(CommandResponse::Deleted(DeleteOutcome { remaining_ancestor: None }))
+    }
+
+    fn mark_stable(&mut self, id: &str, last_instance_ms: u64, stamp: &Stamp) -> Result<CommandResponse> {
+        let pending = self.db.get_cf(cf(self.db, CF_UNSTABLE), id)?.and_then(|v| decode_u64(&v));
+        if pending != Some(last_instance_ms) {
+            // Something arrived since the timer was read, or it already fired.
+            return Ok(CommandResponse::Done);
+        }
+        let Some(mut r) = get_resource(self.db, id)? else {
+            return Ok(CommandResponse::UnknownResource);
+        };
+        r.is_stable = true;
+        self.put_resource(&r)?;
+        self.batch.delete_cf(cf(self.db, CF_UNSTABLE), id);
+        let change = match r.level {
+            Level::Patient => ChangeType::StablePatient,
+            Level::Study => ChangeType::StableStudy,
+            _ => ChangeType::StableSeries,
+        };
+        self.add_change(change, r.level, id, &stamp.date)?;
+        Ok(CommandResponse::Done)
+    }
+
+    fn update_metadata(&mut self, id: &str, name: &str, value: Option<&String>, stamp: &Stamp) -> Result<CommandResponse> {
+        let Some(mut r) = get_resource(self.db, id)? else {
+            return Ok(CommandResponse::UnknownResource);
+        };
+        match value {
+            Some(v) => r.metadata.insert(name.to_owned(), v.clone()),
+            None => r.metadata.remove(name),
+        };
+        self.put_resource(&r)?;
+        self.add_change(ChangeType::UpdatedMetadata, r.level, id, &stamp.date)?;
+        Ok(CommandResponse::Done)
+    }
+
+    fn claim_blobs(&mut self, hashes: &[String]) -> Result<CommandResponse> {
+        let mut claimed = Vec::new();
+        for hash in hashes {
+            let state = self.blob_state(hash)?;
+            let unreferenced = self.blob_refs(hash)? == 0;
+            if unreferenced && state.as_deref() != Some(b"deleting".as_slice()) {
+                self.batch.put_cf(cf(self.db, CF_BLOB_STATE), hash, b"deleting");
+                claimed.push(hash.clone());
+            }
+        }
+        Ok(CommandResponse::Claimed { hashes: claimed })
+    }
+}

@@ -1,0 +1,262 @@
+//! Reads from the local state machine: resources, children, listings, the
+//! change log, counters, and `find` over the secondary tag index.
+
+use rocksdb::{Direction, IteratorMode, DB};
+
+use super::apply::{self, SmCounters, KEY_COUNTERS};
+use super::model::*;
+use super::normalize::Constraint;
+use super::store::*;
+use super::IndexError;
+
+type Result<T> = std::result::Result<T, IndexError>;
+
+/// One constraint of a find: a main tag of some level and how to match it.
+#[derive(Debug, Clone)]
+pub struct TagQuery {
+    pub level: Level,
+    pub tag: String,
+    pub constraint: Constraint,
+    pub case_sensitive: bool,
+}
+
+pub struct Reader<'a> {
+    db: &'a DB,
+}
+
+impl<'a> Reader<'a> {
+    pub fn new(db: &'a DB) -> Self {
+        Reader { db }
+    }
+
+    pub fn resource(&self, id: &str) -> Result<Option<Resource>> {
+        Ok(apply::get_resource(self.db, id)?)
+    }
+
+    /// Children ids in creation order.
+    pub fn children(&self, id: &str) -> Result<Vec<String>> {
+        let mut kids: Vec<Resource> = apply::children_of(self.db, id)?
+            .iter()
+            .filter_map(|c| self.resource(c).transpose())
+            .collect::<Result<_>>()?;
+        kids.sort_by_key(|r| r.created_seq);
+        Ok(kids.into_iter().map(|r| r.id).collect())
+    }
+
+    /// Resources of a level in creation order, skipping `since`, at most `limit`.
+    pub fn list(&self, level: Level, since: usize, limit: Option<usize>) -> Result<Vec<String>> {
+        let prefix = [level.code()];
+        let iter = self
+            .db
+            .iterator_cf(cf(self.db, CF_BY_LEVEL), IteratorMode::From(&prefix, Direction::Forward));
+        let mut out = Vec::new();
+        for item in iter.skip(since) {
+            let (key, _) = item?;
+            if key.first() != Some(&level.code()) || limit.is_some_and(|l| out.len() >= l) {
+                break;
+            }
+            out.push(String::from_utf8_lossy(&key[9..]).into_owned());
+        }
+        Ok(out)
+    }
+
+    pub fn counters(&self) -> Result<Counters> {
+        let raw = self.db.get_cf(cf(self.db, CF_SM_META), KEY_COUNTERS)?;
+        let meta: SmCounters = match raw {
+            Some(b) => serde_json::from_slice(&b)?,
+            None => SmCounters::default(),
+        };
+        Ok(meta.counters)
+    }
+
+    /// Changes with `seq > since`, at most `limit`, and whether the log ends there.
+    pub fn changes(&self, since: u64, limit: usize) -> Result<(Vec<Change>, bool)> {
+        let from = u64_key(since.saturating_add(1));
+        let iter = self
+            .db
+            .iterator_cf(cf(self.db, CF_CHANGES), IteratorMode::From(&from, Direction::Forward));
+        let mut out = Vec::new();
+        for item in iter {
+            let (_, value) = item?;
+            if out.len() >= limit {
+                return Ok((out, false));
+            }
+            out.push(serde_json::from_slice(&value)?);
+        }
+        Ok((out, true))
+    }
+
+    /// The last change, if the log is not empty.
+    pub fn last_change(&self) -> Result<Option<Change>> {
+        let mut iter = self.db.iterator_cf(cf(self.db, CF_CHANGES), IteratorMode::End);
+        match iter.next() {
+            None => Ok(None),
+            Some(item) => Ok(Some(serde_json::from_slice(&item?.1)?)),
+        }
+    }
+
+    /// The seq the next change will get minus one: Orthanc's `Last` for an empty log.
+    pub fn last_seq(&self) -> Result<u64> {
+        let raw = self.db.get_cf(cf(self.db, CF_SM_META), KEY_COUNTERS)?;
+        let meta: SmCounters = match raw {
+            Some(b) => serde_json::from_slice(&b)?,
+            None => SmCounters::default(),
+        };
+        Ok(meta.next_change.saturating_sub(1))
+    }
+
+    /// Resources waiting to become stable, with the time of their last instance.
+    pub fn unstable(&self) -> Result<Vec<(String, u64)>> {
+        let mut out = Vec::new();
+        for item in self.db.iterator_cf(cf(self.db, CF_UNSTABLE), IteratorMode::Start) {
+            let (key, value) = item?;
+            if let Some(ms) = decode_u64(&value) {
+                out.push((String::from_utf8_lossy(&key).into_owned(), ms));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Blobs in a given collection state (`garbage` or `deleting`).
+    pub fn blobs_in_state(&self, state: &[u8], limit: usize) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        for item in self.db.iterator_cf(cf(self.db, CF_BLOB_STATE), IteratorMode::Start) {
+            let (key, value) = item?;
+            if &*value == state {
+                out.push(String::from_utf8_lossy(&key).into_owned());
+                if out.len() >= limit {
+                    break;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Whether any index entry references this blob, or it is being collected.
+    pub fn blob_known(&self, hash: &str) -> Result<bool> {
+        Ok(self.db.get_cf(cf(self.db, CF_BLOB_REFS), hash)?.is_some()
+            || self.db.get_cf(cf(self.db, CF_BLOB_STATE), hash)?.is_some())
+    }
+
+    /// Ids at `level` whose main tag `tag` (of that same level) may satisfy `q`:
+    /// a scan of the secondary index over the narrowest key range the constraint
+    /// allows. Candidates are then checked exactly by [`Reader::find`].
+    fn candidates(&self, q: &TagQuery) -> Result<Vec<String>> {
+        let prefix = tag_prefix(q.level, &q.tag);
+        let ranges = q.constraint.scan_bounds().unwrap_or_else(|| vec![(Vec::new(), vec![0xff])]);
+        let mut out = Vec::new();
+        for (start, end) in ranges {
+            let mut from = prefix.clone();
+            from.extend_from_slice(&start);
+            let mut to = prefix.clone();
+            to.extend_from_slice(&end);
+            let iter = self
+                .db
+                .iterator_cf(cf(self.db, CF_TAGS), IteratorMode::From(&from, Direction::Forward));
+            for item in iter {
+                let (key, _) = item?;
+                if key.as_ref() >= to.as_slice() || !key.starts_with(&prefix) {
+                    break;
+                }
+                if let Some((_, id)) = split_tag_suffix(&key[prefix.len()..]) {
+                    out.push(id.to_owned());
+                }
+            }
+        }
+        out.sort();
+        out.dedup();
+        Ok(out)
+    }
+
+    /// Resources at `level` matching every query; queries may name tags of
+    /// `level` or of its ancestors. Results in creation order.
+    pub fn find(&self, level: Level, queries: &[TagQuery]) -> Result<Vec<Resource>> {
+        let restrictive: Vec<&TagQuery> =
+            queries.iter().filter(|q| q.constraint != Constraint::Any).collect();
+        // Start from the most specific constrained level, or list the target level.
+        let start = restrictive.iter().max_by_key(|q| q.level).copied();
+        let mut current: Vec<Resource> = match start {
+            None => {
+                let ids = self.list(level, 0, None)?;
+                return self.load_all(&ids);
+            }
+            Some(q) => self.load_all(&self.candidates(q)?)?,
+        };
+        let mut at = start.map(|q| q.level).unwrap_or(level);
+        current.retain(|r| matches_all(r, &restrictive));
+        // Climb: ancestors' constraints check the parent chain.
+        if at > level {
+            let mut parents: Vec<Resource> = Vec::new();
+            let mut seen = std::collections::HashSet::new();
+            while at > level {
+                for r in &current {
+                    if let Some(p) = &r.parent {
+                        if seen.insert(p.clone()) {
+                            if let Some(pr) = self.resource(p)? {
+                                parents.push(pr);
+                            }
+                        }
+                    }
+                }
+                current = std::mem::take(&mut parents);
+                current.retain(|r| matches_all(r, &restrictive));
+                seen.clear();
+                at = at.parent().unwrap_or(level);
+            }
+            let mut with_ancestors = Vec::new();
+            for r in current {
+                if self.ancestors_match(&r, &restrictive)? {
+                    with_ancestors.push(r);
+                }
+            }
+            current = with_ancestors;
+        } else {
+            // Descend to the target level, checking ancestors' constraints on the way.
+            let mut keep = Vec::new();
+            for r in current {
+                if self.ancestors_match(&r, &restrictive)? {
+                    keep.push(r);
+                }
+            }
+            current = keep;
+            while at < level {
+                let mut next = Vec::new();
+                for r in &current {
+                    next.extend(self.load_all(&self.children(&r.id)?)?);
+                }
+                next.retain(|r| matches_all(r, &restrictive));
+                current = next;
+                at = at.child().unwrap_or(level);
+            }
+        }
+        current.sort_by_key(|r| r.created_seq);
+        Ok(current)
+    }
+
+    fn load_all(&self, ids: &[String]) -> Result<Vec<Resource>> {
+        ids.iter().filter_map(|id| self.resource(id).transpose()).collect()
+    }
+
+    fn ancestors_match(&self, r: &Resource, queries: &[&TagQuery]) -> Result<bool> {
+        let mut parent = r.parent.clone();
+        while let Some(p) = parent {
+            let Some(pr) = self.resource(&p)? else { return Ok(false) };
+            if !matches_all(&pr, queries) {
+                return Ok(false);
+            }
+            parent = pr.parent;
+        }
+        Ok(true)
+    }
+}
+
+/// Checks the constraints that apply to the resource's own level.
+fn matches_all(r: &Resource, queries: &[&TagQuery]) -> bool {
+    queries.iter().filter(|q| q.level == r.level).all(|q| {
+        let value = r.main_tags.get(&q.tag).map(String::as_str);
+        match value {
+            Some(v) => q.constraint.matches(v, q.case_sensitive),
+            None => false,
+        }
+    })
+}

@@ -1,0 +1,146 @@
+//! The RocksDB database behind the index: column families and the key codec.
+//!
+//! One database holds both the Raft log (`raft_log`, `raft_meta`) and the state
+//! machine (every other family). Keys are byte strings built here only:
+//!
+//! | family      | key                                         | value                 |
+//! |-------------|---------------------------------------------|-----------------------|
+//! | raft_log    | index (u64 BE)                              | JSON `Entry`          |
+//! | raft_meta   | `vote`, `committed`, `purged`               | JSON                  |
+//! | sm_meta     | `applied`, `membership`, `counters`, `seq`, `snapshot` | JSON       |
+//! | resources   | public id                                   | JSON `Resource`       |
+//! | by_level    | level, creation seq (u64 BE), id            | empty                 |
+//! | children    | parent id, 0, child id                      | empty                 |
+//! | changes     | seq (u64 BE)                                | JSON `Change`         |
+//! | tags        | level, tag name, 0, normalized value, 0, id | empty                 |
+//! | unstable    | id                                          | last_instance_ms (BE) |
+//! | blob_refs   | hash                                        | count (u64 BE)        |
+//! | blob_state  | hash                                        | `garbage`/`deleting`  |
+
+use std::path::Path;
+use std::sync::Arc;
+
+use rocksdb::{ColumnFamily, ColumnFamilyDescriptor, Options, DB};
+
+use super::model::Level;
+
+pub const CF_RAFT_LOG: &str = "raft_log";
+pub const CF_RAFT_META: &str = "raft_meta";
+pub const CF_SM_META: &str = "sm_meta";
+pub const CF_RESOURCES: &str = "resources";
+pub const CF_BY_LEVEL: &str = "by_level";
+pub const CF_CHILDREN: &str = "children";
+pub const CF_CHANGES: &str = "changes";
+pub const CF_TAGS: &str = "tags";
+pub const CF_UNSTABLE: &str = "unstable";
+pub const CF_BLOB_REFS: &str = "blob_refs";
+pub const CF_BLOB_STATE: &str = "blob_state";
+
+/// The state machine's families: what a snapshot carries and an install replaces.
+pub const SM_FAMILIES: &[&str] = &[
+    CF_SM_META,
+    CF_RESOURCES,
+    CF_BY_LEVEL,
+    CF_CHILDREN,
+    CF_CHANGES,
+    CF_TAGS,
+    CF_UNSTABLE,
+    CF_BLOB_REFS,
+    CF_BLOB_STATE,
+];
+
+/// Opens (or creates) the index database with every column family.
+pub fn open(path: &Path) -> Result<Arc<DB>, rocksdb::Error> {
+    let mut opts = Options::default();
+    opts.create_if_missing(true);
+    opts.create_missing_column_families(true);
+    opts.set_compression_type(rocksdb::DBCompressionType::Lz4);
+    opts.increase_parallelism(2);
+    let families = [CF_RAFT_LOG, CF_RAFT_META]
+        .iter()
+        .chain(SM_FAMILIES.iter())
+        .map(|name| ColumnFamilyDescriptor::new(*name, Options::default()));
+    Ok(Arc::new(DB::open_cf_descriptors(&opts, path, families)?))
+}
+
+/// The handle of a column family that [`open`] always creates.
+pub fn cf<'a>(db: &'a DB, name: &str) -> &'a ColumnFamily {
+    db.cf_handle(name).unwrap_or_else(|| panic!("column family {name} is created by store::open"))
+}
+
+pub fn u64_key(n: u64) -> [u8; 8] {
+    n.to_be_bytes()
+}
+
+pub fn decode_u64(bytes: &[u8]) -> Option<u64> {
+    Some(u64::from_be_bytes(bytes.try_into().ok()?))
+}
+
+pub fn by_level_key(level: Level, seq: u64, id: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(9 + id.len());
+    k.push(level.code());
+    k.extend_from_slice(&seq.to_be_bytes());
+    k.extend_from_slice(id.as_bytes());
+    k
+}
+
+pub fn child_key(parent: &str, child: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(parent.len() + 1 + child.len());
+    k.extend_from_slice(parent.as_bytes());
+    k.push(0);
+    k.extend_from_slice(child.as_bytes());
+    k
+}
+
+pub fn children_prefix(parent: &str) -> Vec<u8> {
+    let mut k = parent.as_bytes().to_vec();
+    k.push(0);
+    k
+}
+
+/// Prefix of every `tags` key of one tag at one level.
+pub fn tag_prefix(level: Level, tag: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(2 + tag.len());
+    k.push(level.code());
+    k.extend_from_slice(tag.as_bytes());
+    k.push(0);
+    k
+}
+
+pub fn tag_key(level: Level, tag: &str, normalized: &str, id: &str) -> Vec<u8> {
+    let mut k = tag_prefix(level, tag);
+    k.extend_from_slice(normalized.as_bytes());
+    k.push(0);
+    k.extend_from_slice(id.as_bytes());
+    k
+}
+
+/// Splits a `tags` key (after its [`tag_prefix`]) into normalized value and id.
+pub fn split_tag_suffix(suffix: &[u8]) -> Option<(&[u8], &str)> {
+    let pos = suffix.iter().rposition(|b| *b == 0)?;
+    let id = std::str::from_utf8(&suffix[pos + 1..]).ok()?;
+    Some((&suffix[..pos], id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tag_keys_split_back() {
+        let key = tag_key(Level::Study, "StudyDate", "20240101", "abc");
+        let prefix = tag_prefix(Level::Study, "StudyDate");
+        assert!(key.starts_with(&prefix));
+        let (value, id) = split_tag_suffix(&key[prefix.len()..]).unwrap();
+        assert_eq!(value, b"20240101");
+        assert_eq!(id, "abc");
+    }
+
+    #[test]
+    fn by_level_keys_sort_by_creation() {
+        let a = by_level_key(Level::Patient, 2, "zzz");
+        let b = by_level_key(Level::Patient, 10, "aaa");
+        assert!(a < b);
+        assert!(by_level_key(Level::Instance, 0, "a") > b);
+    }
+}

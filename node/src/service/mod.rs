@@ -1,0 +1,71 @@
+//! Protocol-neutral use cases over the index and the blob store. The HTTP and
+//! DICOM edges call these; nothing here knows about either protocol.
+
+pub mod ingest;
+pub mod lifecycle;
+pub mod read;
+
+use std::sync::Arc;
+
+use crate::blob::{BlobError, BlobStore};
+use crate::config::Config;
+use crate::dicom::DicomError;
+use crate::index::{Index, IndexError, Stamp};
+
+pub use ingest::{IngestOutcome, Origin};
+
+/// Errors of the use cases; each edge maps them to its own status codes.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error(transparent)]
+    BadDicom(#[from] DicomError),
+    #[error("unknown resource {0}")]
+    UnknownResource(String),
+    #[error("the resource {id} is a {actual}, not a {expected}")]
+    WrongLevel { id: String, expected: &'static str, actual: &'static str },
+    #[error("no metadata {0}")]
+    UnknownMetadata(String),
+    #[error("no attachment {0}")]
+    UnknownAttachment(String),
+    #[error(transparent)]
+    Index(#[from] IndexError),
+    #[error(transparent)]
+    Blob(#[from] BlobError),
+    #[error("the blob of instance {0} is still being garbage-collected; try again")]
+    BlobBusy(String),
+}
+
+pub type Result<T> = std::result::Result<T, ServiceError>;
+
+/// The archive: the index, the blob store and the configuration, shared by every
+/// edge. Cheap to clone.
+#[derive(Clone)]
+pub struct Archive {
+    pub(crate) index: Index,
+    pub(crate) blobs: BlobStore,
+    pub(crate) config: Arc<Config>,
+}
+
+impl Archive {
+    pub fn new(index: Index, blobs: BlobStore, config: Arc<Config>) -> Archive {
+        Archive { index, blobs, config }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn index(&self) -> &Index {
+        &self.index
+    }
+
+    pub fn blobs(&self) -> &BlobStore {
+        &self.blobs
+    }
+}
+
+/// The proposer's clock, stamped into commands.
+pub fn now_stamp() -> Stamp {
+    let now = chrono::Local::now();
+    Stamp { unix_ms: now.timestamp_millis().max(0) as u64, date: now.format("%Y%m%dT%H%M%S").to_string() }
+}

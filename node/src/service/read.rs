@@ -1,0 +1,188 @@
+//! Reading the archive: resources with their relatives, files, statistics, the
+//! change log; and the few index mutations the REST API exposes directly
+//! (delete, metadata, clearing the change log).
+
+use bytes::Bytes;
+
+use super::{now_stamp, Archive, Result, ServiceError};
+use crate::index::query::TagQuery;
+use crate::index::{Change, Command, CommandResponse, Counters, DeleteOutcome, Level, Resource};
+
+/// A resource with what Orthanc shows next to it.
+#[derive(Debug, Clone)]
+pub struct ResourceView {
+    pub resource: Resource,
+    /// Child ids in creation order (empty for instances).
+    pub children: Vec<String>,
+    /// For studies: the patient's main tags (`PatientMainDicomTags`).
+    pub patient_tags: Option<crate::index::MainTags>,
+}
+
+/// Sizes and counts below a resource (`/{level}/{id}/statistics`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ResourceStatistics {
+    pub studies: u64,
+    pub series: u64,
+    pub instances: u64,
+    pub disk_size: u64,
+    pub uncompressed_size: u64,
+}
+
+impl Archive {
+    /// Any resource by id, whatever its level.
+    pub fn resource(&self, id: &str) -> Result<Resource> {
+        self.index.reader().resource(id)?.ok_or_else(|| ServiceError::UnknownResource(id.to_owned()))
+    }
+
+    /// A resource that must be at `level`: a wrong level is "unknown" as in Orthanc.
+    pub fn resource_at(&self, level: Level, id: &str) -> Result<Resource> {
+        let r = self.resource(id)?;
+        if r.level != level {
+            return Err(ServiceError::UnknownResource(id.to_owned()));
+        }
+        Ok(r)
+    }
+
+    pub fn view(&self, level: Level, id: &str) -> Result<ResourceView> {
+        let resource = self.resource_at(level, id)?;
+        let reader = self.index.reader();
+        let children = if level == Level::Instance { Vec::new() } else { reader.children(id)? };
+        let patient_tags = match (level, &resource.parent) {
+            (Level::Study, Some(p)) => reader.resource(p)?.map(|p| p.main_tags),
+            _ => None,
+        };
+        Ok(ResourceView { resource, children, patient_tags })
+    }
+
+    pub fn list(&self, level: Level, since: usize, limit: Option<usize>) -> Result<Vec<String>> {
+        Ok(self.index.reader().list(level, since, limit)?)
+    }
+
+    pub fn children(&self, id: &str) -> Result<Vec<String>> {
+        self.resource(id)?;
+        Ok(self.index.reader().children(id)?)
+    }
+
+    /// Every resource of `level` below (or equal to) the resource `id`.
+    pub fn descendants(&self, id: &str, level: Level) -> Result<Vec<String>> {
+        let root = self.resource(id)?;
+        let reader = self.index.reader();
+        let mut current = vec![root.id.clone()];
+        let mut at = root.level;
+        while at < level {
+            let mut next = Vec::new();
+            for c in &current {
+                next.extend(reader.children(c)?);
+            }
+            current = next;
+            at = at.child().unwrap_or(level);
+        }
+        Ok(current)
+    }
+
+    /// The ancestor of `id` at `level` (the resource itself if already there).
+    pub fn ancestor(&self, id: &str, level: Level) -> Result<Resource> {
+        let mut r = self.resource(id)?;
+        while r.level > level {
+            let parent = r.parent.clone().ok_or_else(|| ServiceError::UnknownResource(id.to_owned()))?;
+            r = self.resource(&parent)?;
+        }
+        if r.level != level {
+            return Err(ServiceError::UnknownResource(id.to_owned()));
+        }
+        Ok(r)
+    }
+
+    /// The stored DICOM file of an instance, checked against its hash.
+    pub async fn instance_file(&self, id: &str) -> Result<Bytes> {
+        let r = self.resource_at(Level::Instance, id)?;
+        let att = r.attachments.get("dicom").ok_or_else(|| ServiceError::UnknownAttachment("dicom".into()))?;
+        Ok(self.blobs.get_verified(&att.hash).await?)
+    }
+
+    pub fn statistics(&self) -> Result<Counters> {
+        Ok(self.index.reader().counters()?)
+    }
+
+    pub fn resource_statistics(&self, level: Level, id: &str) -> Result<ResourceStatistics> {
+        self.resource_at(level, id)?;
+        let mut stats = ResourceStatistics::default();
+        if level < Level::Series {
+            stats.series = self.descendants(id, Level::Series)?.len() as u64;
+        }
+        if level < Level::Study {
+            stats.studies = self.descendants(id, Level::Study)?.len() as u64;
+        }
+        let instances = self.descendants(id, Level::Instance)?;
+        stats.instances = instances.len() as u64;
+        let reader = self.index.reader();
+        for i in instances {
+            if let Some(r) = reader.resource(&i)? {
+                for att in r.attachments.values() {
+                    stats.disk_size += att.size;
+                    stats.uncompressed_size += att.uncompressed_size;
+                }
+            }
+        }
+        Ok(stats)
+    }
+
+    pub async fn delete(&self, level: Level, id: &str) -> Result<DeleteOutcome> {
+        self.resource_at(level, id)?;
+        let command = Command::DeleteResource { id: id.to_owned(), stamp: now_stamp() };
+        match self.index.write(command).await? {
+            CommandResponse::Deleted(outcome) => Ok(outcome),
+            _ => Err(ServiceError::UnknownResource(id.to_owned())),
+        }
+    }
+
+    pub async fn set_metadata(&self, level: Level, id: &str, name: &str, value: &str) -> Result<()> {
+        self.resource_at(level, id)?;
+        let command = Command::SetMetadata {
+            id: id.to_owned(),
+            name: name.to_owned(),
+            value: value.to_owned(),
+            stamp: now_stamp(),
+        };
+        match self.index.write(command).await? {
+            CommandResponse::UnknownResource => Err(ServiceError::UnknownResource(id.to_owned())),
+            _ => Ok(()),
+        }
+    }
+
+    pub async fn delete_metadata(&self, level: Level, id: &str, name: &str) -> Result<()> {
+        let r = self.resource_at(level, id)?;
+        if !r.metadata.contains_key(name) {
+            return Err(ServiceError::UnknownMetadata(name.to_owned()));
+        }
+        let command = Command::DeleteMetadata { id: id.to_owned(), name: name.to_owned(), stamp: now_stamp() };
+        self.index.write(command).await?;
+        Ok(())
+    }
+
+    /// `(changes, done, last)` as `/changes` answers them.
+    pub fn changes(&self, since: u64, limit: usize) -> Result<(Vec<Change>, bool, u64)> {
+        let reader = self.index.reader();
+        let (changes, done) = reader.changes(since, limit)?;
+        let last = match changes.last() {
+            Some(c) => c.seq,
+            None => reader.last_seq()?,
+        };
+        Ok((changes, done, last))
+    }
+
+    pub fn last_change(&self) -> Result<(Option<Change>, u64)> {
+        let reader = self.index.reader();
+        Ok((reader.last_change()?, reader.last_seq()?))
+    }
+
+    pub async fn clear_changes(&self) -> Result<()> {
+        self.index.write(Command::ClearChanges).await?;
+        Ok(())
+    }
+
+    /// Resources at `level` matching the queries (see [`crate::index::query`]).
+    pub fn find(&self, level: Level, queries: &[TagQuery]) -> Result<Vec<Resource>> {
+        Ok(self.index.reader().find(level, queries)?)
+    }
+}
