@@ -17,7 +17,9 @@ pub mod config;
 pub mod dicom;
 pub mod http;
 pub mod index;
+pub mod logging;
 pub mod service;
+pub mod synth;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -13,9 +13,13 @@ use base64::Engine;
 
 use crate::service::Archive;
 
-/// The authenticated user name, for the `HttpUsername` metadata.
+/// Who is calling: the client's address and authenticated user name, for the
+/// `RemoteIP` and `HttpUsername` metadata. Always present after [`guard`].
 #[derive(Debug, Clone, Default)]
-pub struct HttpUser(pub String);
+pub struct Client {
+    pub ip: String,
+    pub user: String,
+}
 
 pub async fn guard(State(archive): State<Archive>, mut request: Request, next: Next) -> Response {
     let config = archive.config();
@@ -23,13 +27,13 @@ pub async fn guard(State(archive): State<Archive>, mut request: Request, next: N
     if !config.remote_access_allowed && !peer.is_some_and(|p| p.ip().is_loopback()) {
         return StatusCode::FORBIDDEN.into_response();
     }
-    let mut user = HttpUser::default();
+    let mut client = Client { ip: peer.map(|p| p.ip().to_string()).unwrap_or_default(), user: String::new() };
     if config.authentication_enabled {
         match basic_credentials(request.headers().get(header::AUTHORIZATION)) {
             Some((name, password))
                 if config.registered_users.get(&name).is_some_and(|p| *p == password) =>
             {
-                user = HttpUser(name);
+                client.user = name;
             }
             _ => {
                 let mut response = StatusCode::UNAUTHORIZED.into_response();
@@ -41,7 +45,7 @@ pub async fn guard(State(archive): State<Archive>, mut request: Request, next: N
             }
         }
     }
-    request.extensions_mut().insert(user);
+    request.extensions_mut().insert(client);
     next.run(request).await
 }
 

@@ -1,19 +1,57 @@
-//! The Orthanc REST API over axum.
-pub mod auth;
-pub mod error;
-pub mod resources;
+//! The Orthanc REST API over axum: one router, resource families in their own
+//! files, errors rendered as Orthanc JSON by [`error::render_errors`] only.
 
-use axum::routing::get;
+pub mod auth;
+pub mod content;
+pub mod error;
+pub mod find;
+pub mod instances;
+pub mod metadata;
+pub mod resources;
+pub mod system;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
 use axum::Router;
 
 use crate::service::Archive;
 
+/// Largest request body accepted (a ZIP of a whole study).
+const MAX_BODY: usize = 4 * 1024 * 1024 * 1024;
+
 pub fn router(archive: Archive) -> Router {
     Router::new()
+        .route("/system", get(system::system))
+        .route("/statistics", get(system::statistics))
+        .route("/changes", get(system::changes).delete(system::clear_changes))
+        .route("/exports", get(system::exports).delete(system::clear_exports))
+        .route("/tools/now", get(system::now))
+        .route("/tools/now-local", get(system::now_local))
+        .route("/tools/log-level", get(system::get_log_level).put(system::set_log_level))
+        .route("/tools/find", post(find::find))
+        .route("/tools/lookup", post(find::lookup))
+        .route("/instances", post(instances::upload).get(resources::list_instances))
+        .route("/instances/{id}/file", get(content::file))
+        .route("/instances/{id}/tags", get(content::tags))
+        .route("/instances/{id}/simplified-tags", get(content::simplified_tags))
+        .route("/instances/{id}/header", get(content::header))
+        .route("/instances/{id}/content", get(content::content_root))
+        .route("/instances/{id}/content/{*path}", get(content::content))
         .route("/{collection}", get(resources::list))
         .route("/{collection}/{id}", get(resources::get).delete(resources::delete))
         .route("/{collection}/{id}/statistics", get(resources::statistics))
+        .route("/{collection}/{id}/metadata", get(metadata::list))
+        .route(
+            "/{collection}/{id}/metadata/{name}",
+            get(metadata::get).put(metadata::put).delete(metadata::delete),
+        )
+        .route("/{collection}/{id}/attachments", get(metadata::attachments))
+        .route("/{collection}/{id}/attachments/{name}", get(metadata::attachment_info))
+        .route("/{collection}/{id}/attachments/{name}/verify-md5", post(metadata::verify_md5))
+        .route("/{collection}/{id}/attachments/{name}/{op}", get(metadata::attachment_op))
         .route("/{collection}/{id}/{relative}", get(resources::relative))
+        .fallback(|| async { error::ApiError::unknown_resource() })
+        .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(axum::middleware::from_fn_with_state(archive.clone(), auth::guard))
         .layer(axum::middleware::from_fn(error::render_errors))
         .with_state(archive)

@@ -79,7 +79,7 @@ pub async fn delete(
 
 #[derive(Debug, Default, Deserialize)]
 pub struct ExpandParams {
-    expand: Option<String>,
+    pub expand: Option<String>,
 }
 
 /// `/{collection}/{id}/{relative}`: children lists (`/studies/{id}/instances`) and
@@ -215,4 +215,12 @@ fn series_status(archive: &Archive, expected: Option<u32>, instances: &[String])
     } else {
         "Missing"
     }
+}
+
+/// `GET /instances` (the POST of the same path is the upload).
+pub async fn list_instances(
+    state: State<Archive>,
+    Query(params): Query<ListParams>,
+) -> ApiResult<Json<Value>> {
+    list(state, Path("instances".to_owned()), Query(params)).await
 }

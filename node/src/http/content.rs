@@ -1,0 +1,85 @@
+//! What is inside one instance: the file, its tags in Orthanc's three JSON
+//! forms, the meta header, and `/content/...` navigation.
+
+use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::error::ApiResult;
+use super::resources::flag;
+use crate::dicom::{self, Content};
+use crate::service::Archive;
+
+#[derive(Debug, Default, Deserialize)]
+pub struct TagParams {
+    simplify: Option<String>,
+    short: Option<String>,
+}
+
+pub async fn file(State(archive): State<Archive>, Path(id): Path<String>) -> ApiResult<Response> {
+    let bytes = archive.instance_file(&id).await?;
+    Ok(([(header::CONTENT_TYPE, "application/dicom")], bytes).into_response())
+}
+
+async fn parsed(archive: &Archive, id: &str) -> ApiResult<dicom::ParsedDicom> {
+    let bytes = archive.instance_file(id).await?;
+    Ok(dicom::parse(&bytes)?)
+}
+
+pub async fn tags(
+    State(archive): State<Archive>,
+    Path(id): Path<String>,
+    Query(p): Query<TagParams>,
+) -> ApiResult<Json<Value>> {
+    let parsed = parsed(&archive, &id).await?;
+    Ok(Json(if flag(&p.short) {
+        dicom::json::short(&parsed)
+    } else if flag(&p.simplify) {
+        dicom::json::simplified(&parsed)
+    } else {
+        dicom::json::full(&parsed)
+    }))
+}
+
+pub async fn simplified_tags(State(archive): State<Archive>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    let parsed = parsed(&archive, &id).await?;
+    Ok(Json(dicom::json::simplified(&parsed)))
+}
+
+pub async fn header(
+    State(archive): State<Archive>,
+    Path(id): Path<String>,
+    Query(p): Query<TagParams>,
+) -> ApiResult<Json<Value>> {
+    let parsed = parsed(&archive, &id).await?;
+    Ok(Json(if flag(&p.short) {
+        dicom::json::header_short(&parsed)
+    } else if flag(&p.simplify) {
+        dicom::json::header_simplified(&parsed)
+    } else {
+        dicom::json::header_full(&parsed)
+    }))
+}
+
+pub async fn content_root(State(archive): State<Archive>, Path(id): Path<String>) -> ApiResult<Response> {
+    content_at(&archive, &id, "").await
+}
+
+pub async fn content(
+    State(archive): State<Archive>,
+    Path((id, path)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    content_at(&archive, &id, &path).await
+}
+
+async fn content_at(archive: &Archive, id: &str, path: &str) -> ApiResult<Response> {
+    let parsed = parsed(archive, id).await?;
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    Ok(match dicom::content(&parsed, &segments)? {
+        Content::Children(keys) => Json(keys).into_response(),
+        Content::Value(bytes) => ([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response(),
+    })
+}

@@ -1,0 +1,65 @@
+//! Logging through `tracing`, with the level changeable at run time as
+//! Orthanc's `/tools/log-level` does (`default`, `verbose`, `trace`).
+
+use std::sync::{Mutex, OnceLock};
+
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{reload, EnvFilter, Registry};
+
+type Handle = reload::Handle<EnvFilter, Registry>;
+
+static HANDLE: OnceLock<Handle> = OnceLock::new();
+static LEVEL: Mutex<&'static str> = Mutex::new("default");
+
+fn filter_for(level: &str) -> Option<EnvFilter> {
+    let directive = match level {
+        "default" => "info",
+        "verbose" => "debug",
+        "trace" => "trace",
+        _ => return None,
+    };
+    // Our own crate at the chosen level; noisy dependencies stay at warn.
+    let spec = format!("warn,isengard={directive},openraft=warn");
+    EnvFilter::try_new(spec).ok()
+}
+
+/// Installs the global subscriber (stdout). `RUST_LOG`, when set, wins.
+pub fn init(level: &str) {
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|spec| EnvFilter::try_new(spec).ok())
+        .or_else(|| filter_for(level))
+        .unwrap_or_else(|| EnvFilter::new("info"));
+    let (layer, handle) = reload::Layer::new(filter);
+    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stdout).with_target(false);
+    if tracing_subscriber::registry().with(layer).with(fmt).try_init().is_ok() {
+        let _ = HANDLE.set(handle);
+        if let Ok(mut l) = LEVEL.lock() {
+            *l = canonical(level).unwrap_or("default");
+        }
+    }
+}
+
+fn canonical(level: &str) -> Option<&'static str> {
+    ["default", "verbose", "trace"].into_iter().find(|l| *l == level)
+}
+
+/// The current level name.
+pub fn level() -> &'static str {
+    LEVEL.lock().map(|l| *l).unwrap_or("default")
+}
+
+/// Changes the level; `Err` names the accepted values.
+pub fn set_level(level: &str) -> Result<(), &'static str> {
+    const ACCEPTED: &str = "the log level must be default, verbose or trace";
+    let canonical = canonical(level).ok_or(ACCEPTED)?;
+    let filter = filter_for(canonical).ok_or(ACCEPTED)?;
+    if let Some(handle) = HANDLE.get() {
+        handle.reload(filter).map_err(|_| "the logger cannot be reconfigured")?;
+    }
+    if let Ok(mut l) = LEVEL.lock() {
+        *l = canonical;
+    }
+    Ok(())
+}
