@@ -41,7 +41,9 @@ def main():
                 if not line.strip() or line.startswith("#"):
                     continue
                 fields = line.split("\t")
-                tag, vr, tag_name = fields[0], fields[1], fields[2]
+                # DCMTK's dictionary parser strips all whitespace inside VR and name
+                tag = fields[0]
+                vr, tag_name = (re.sub(r"\s", "", f) for f in fields[1:3])
                 m = PRIVATE_RE.match(tag)
                 if m:
                     g0, gr, g1, creator, el = m.groups()

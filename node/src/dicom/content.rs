@@ -10,7 +10,8 @@ use super::DicomError;
 pub enum Content {
     /// `gggg-eeee` keys of a data set or item, or `"0"`, `"1"`... of a sequence.
     Children(Vec<String>),
-    /// The raw value of a leaf, as stored in the file (numbers little endian).
+    /// The raw value of a leaf, as DCMTK writes it: numbers little endian,
+    /// strings with their trailing padding normalized to even length.
     /// For encapsulated pixel data: the fragments, concatenated.
     Value(Vec<u8>),
 }
@@ -34,11 +35,30 @@ pub fn content(obj: &DicomFile, path: &[&str]) -> Result<Content, DicomError> {
                     i += 2;
                 }
             },
-            Value::Bytes(b) if path.len() == i + 1 => return Ok(Content::Value(b.clone())),
+            Value::Bytes(b) if path.len() == i + 1 => {
+                // strings as DCMTK writes them back: trailing padding removed,
+                // then padded again to an even length
+                let mut v = b.clone();
+                if let Some(p) = el.vr.string_padding() {
+                    v.truncate(trim_padding(b, p).len());
+                    if v.len() % 2 == 1 {
+                        v.push(p);
+                    }
+                }
+                return Ok(Content::Value(v));
+            }
             Value::Fragments(f) if path.len() == i + 1 => return Ok(Content::Value(f.concat())),
             _ => return Err(DicomError::InexistentTag),
         }
     }
+}
+
+fn trim_padding(b: &[u8], padding: u8) -> &[u8] {
+    let mut end = b.len();
+    while end > 0 && (b[end - 1] == padding || b[end - 1] == 0) {
+        end -= 1;
+    }
+    &b[..end]
 }
 
 #[cfg(test)]

@@ -75,7 +75,7 @@ fn orthanc_patch(tag: Tag) -> Option<&'static str> {
 }
 
 /// Looks a tag up as DCMTK does: private entries by creator, then exact public
-/// entries, then repeating-group ranges (last loaded entry wins).
+/// entries (the last loaded wins), then repeating-group ranges (the first wins).
 pub fn lookup(tag: Tag, private_creator: Option<&str>) -> Option<Entry> {
     let t = tables();
     if let Some(creator) = private_creator {
@@ -87,9 +87,9 @@ pub fn lookup(tag: Tag, private_creator: Option<&str>) -> Option<Entry> {
     if let Some(e) = t.exact.get(&((tag.0 as u32) << 16 | tag.1 as u32)) {
         return Some(*e);
     }
+    // DCMTK keeps the first matching range (PrivateGroupLength before GenericGroupLength)
     RANGES
         .iter()
-        .rev()
         .find(|&&(g0, g1, gp, e0, e1, ep, _, _)| {
             (g0..=g1).contains(&tag.0) && parity_ok(tag.0, gp) && (e0..=e1).contains(&tag.1) && parity_ok(tag.1, ep)
         })

@@ -15,12 +15,16 @@ use serde_json::{Map, Value as Json};
 
 use super::charset::{Charset, Encoding};
 use super::dictionary;
-use super::model::{DataSet, DicomFile, Tag, Value};
+use super::model::{DataSet, DicomFile, Tag, Value, Vr};
 use super::values::{self, Leaf, MAX_STRING_LENGTH};
 
 /// `/instances/{id}/tags`.
 pub fn full(obj: &DicomFile) -> Json {
-    dataset_full(&obj.dataset, &Charset::of(&obj.dataset))
+    let top = DataSet {
+        // Orthanc's StopAfterPixelData: top-level tags after (7FE0,0010) are left out
+        elements: obj.dataset.elements.iter().filter(|e| e.tag <= Tag::PIXEL_DATA).cloned().collect(),
+    };
+    dataset_full(&top, &Charset::of(&obj.dataset))
 }
 
 /// `/instances/{id}/simplified-tags` and `/tags?simplify`.
@@ -35,7 +39,11 @@ pub fn short(obj: &DicomFile) -> Json {
 
 /// `/instances/{id}/header`.
 pub fn header_full(obj: &DicomFile) -> Json {
-    dataset_full(&obj.meta, &HEADER_CHARSET)
+    let meta = DataSet {
+        // binary elements (e.g. FileMetaInformationVersion) are left out of /header
+        elements: obj.meta.elements.iter().filter(|e| !is_binary_vr(e.vr)).cloned().collect(),
+    };
+    dataset_full(&meta, &HEADER_CHARSET)
 }
 
 /// `/instances/{id}/header?simplify`.
@@ -46,6 +54,11 @@ pub fn header_simplified(obj: &DicomFile) -> Json {
 /// `/instances/{id}/header?short`.
 pub fn header_short(obj: &DicomFile) -> Json {
     simplify(&header_full(obj), true)
+}
+
+/// Orthanc's `IsBinaryTag`: OB, OF, OW, UN (and DCMTK's unknown VRs).
+fn is_binary_vr(vr: Vr) -> bool {
+    matches!(&vr.0, b"OB" | b"OF" | b"OW" | b"UN") || vr.string_padding().is_none() && vr.swap_unit() == 1 && vr != Vr::SQ && &vr.0 != b"AT"
 }
 
 const HEADER_CHARSET: Charset = Charset { encoding: Encoding::Ascii, code_extensions: false };
@@ -110,7 +123,7 @@ pub fn simplify(full: &Json, by_tag: bool) -> Json {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dicom::model::{Element, Vr};
+    use crate::dicom::model::Element;
 
     #[test]
     fn renders_private_tags_and_sequences() {

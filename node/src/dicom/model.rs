@@ -172,15 +172,16 @@ impl DataSet {
         self.elements.iter().find(|e| e.tag == tag)
     }
 
-    /// The private creator owning `tag` in this data set, as DCMTK resolves it.
+    /// The private creator owning `tag` in this data set, as DCMTK resolves
+    /// it: the string value of `(gggg,00xx)`, ignored unless of a string VR.
     pub fn private_creator(&self, tag: Tag) -> Option<String> {
         if !tag.is_private() || tag.1 < 0x1000 {
             return None;
         }
-        let creator = self.get(Tag(tag.0, tag.1 >> 8))?.bytes()?;
-        let s = String::from_utf8_lossy(creator);
-        let s = s.trim_end_matches([' ', '\0']).trim_start_matches(' ');
-        Some(s.to_string())
+        let el = self.get(Tag(tag.0, tag.1 >> 8))?;
+        let padding = el.vr.string_padding()?;
+        let value = super::values::machine_string(el.bytes()?, padding);
+        Some(String::from_utf8_lossy(value).into_owned())
     }
 }
 
