@@ -56,9 +56,9 @@ pub fn header_short(obj: &DicomFile) -> Json {
     simplify(&header_full(obj), true)
 }
 
-/// Orthanc's `IsBinaryTag`: OB, OF, OW, UN (and DCMTK's unknown VRs).
+/// Orthanc's `IsBinaryTag`: OB, OF, OW, UN.
 fn is_binary_vr(vr: Vr) -> bool {
-    matches!(&vr.0, b"OB" | b"OF" | b"OW" | b"UN") || vr.string_padding().is_none() && vr.swap_unit() == 1 && vr != Vr::SQ && &vr.0 != b"AT"
+    matches!(&vr.0, b"OB" | b"OF" | b"OW" | b"UN")
 }
 
 const HEADER_CHARSET: Charset = Charset { encoding: Encoding::Ascii, code_extensions: false };

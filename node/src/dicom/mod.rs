@@ -161,6 +161,44 @@ mod tests {
         assert!(matches!(err, DicomError::BadFileFormat { size: 12, .. }), "{err:?}");
     }
 
+    fn explicit_le(elements: &[(u16, u16, &[u8; 2], &[u8])]) -> Vec<u8> {
+        let mut v = Vec::new();
+        for (g, e, vr, value) in elements {
+            v.extend_from_slice(&g.to_le_bytes());
+            v.extend_from_slice(&e.to_le_bytes());
+            v.extend_from_slice(*vr);
+            v.extend_from_slice(&(value.len() as u16).to_le_bytes());
+            v.extend_from_slice(value);
+        }
+        v
+    }
+
+    #[test]
+    fn dummy_ct_ids_are_sha1_of_the_uids() {
+        let data = explicit_le(&[
+            (0x0008, 0x0018, b"UI", b"1.2.3.4\0"),
+            (0x0010, 0x0020, b"LO", b"P "),
+            (0x0020, 0x000d, b"UI", b"1.2\0"),
+            (0x0020, 0x000e, b"UI", b"1.2.3\0"),
+        ]);
+        let p = parse(&data).unwrap();
+        // digests computed independently (python hashlib.sha1)
+        assert_eq!(p.ids.patient, "511993d3-c99719e3-8a677907-3019dacd-7178ddb9");
+        assert_eq!(p.ids.instance, "45ee1518-507b741a-aab5bb28-d6831be1-d449663a");
+        assert_eq!(p.patient_tags.get("PatientID").map(String::as_str), Some("P"));
+        assert_eq!(p.instance_tags.get("SOPInstanceUID").map(String::as_str), Some("1.2.3.4"));
+    }
+
+    #[test]
+    fn empty_uid_is_bad_file_format() {
+        let data = explicit_le(&[
+            (0x0008, 0x0018, b"UI", b""),
+            (0x0020, 0x000d, b"UI", b"1.2\0"),
+            (0x0020, 0x000e, b"UI", b"1.2.3\0"),
+        ]);
+        assert!(matches!(parse(&data), Err(DicomError::BadFileFormat { .. })));
+    }
+
     #[test]
     fn missing_uid_is_reported() {
         // explicit VR little endian, no meta: only a PatientID
