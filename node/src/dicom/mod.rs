@@ -14,6 +14,7 @@
 pub mod charset;
 pub mod content;
 pub mod dictionary;
+#[allow(clippy::type_complexity)]
 mod dictionary_data;
 pub mod json;
 mod main_tags;
