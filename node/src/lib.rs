@@ -14,3 +14,7 @@
 pub mod config;
 pub mod dicom;
 pub mod index;
+
+// Replaced at merge: the `config` branch's placeholder for `Listeners` and `run`.
+mod node_stub;
+pub use node_stub::{run, Listeners, RunError};
