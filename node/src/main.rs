@@ -82,8 +82,11 @@ fn init_tracing(cli: &Cli) {
     } else {
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"))
     };
+    // Colours only on a terminal, not in log files or CI output.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
     tracing_subscriber::fmt()
         .with_writer(std::io::stdout)
+        .with_ansi(ansi)
         .with_env_filter(filter)
         .init();
 }
