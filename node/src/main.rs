@@ -56,7 +56,7 @@ async fn main() -> ExitCode {
         dicom_port = config.dicom_port,
         aet = %config.dicom_aet,
         storage = %config.storage_directory.display(),
-        blobs = %config.blobs.location.to_url(),
+        blobs = ?config.blob_location(),
         "starting isengard {}",
         env!("CARGO_PKG_VERSION"),
     );

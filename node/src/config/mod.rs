@@ -75,19 +75,20 @@ pub struct Config {
 /// `"Isengard"."Blobs"`: the blob store.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BlobsConfig {
-    /// `"Url"`: `s3://bucket/prefix` or `file:///absolute/path`; when absent,
-    /// `<StorageDirectory>/blobs`. Overridden by `ISENGARD_BLOBS_URL`.
-    pub location: BlobLocation,
+    /// `"Url"`, validated and normalized: `s3://bucket` or `s3://bucket/prefix` (no
+    /// trailing `/`), or `file:///absolute/path`. `None`: `<StorageDirectory>/blobs`.
+    /// Overridden by `ISENGARD_BLOBS_URL`. See [`Config::blob_location`].
+    pub url: Option<String>,
     /// `"Fsync"`: whether a local blob is fsynced before a store is acknowledged.
     /// Default true. Ignored for S3.
     pub fsync: bool,
 }
 
-/// Where blobs live.
+/// Where blobs live, as [`Config::blob_location`] resolves it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BlobLocation {
-    /// A local directory (absolute when given as a `file://` URL, otherwise
-    /// `<StorageDirectory>/blobs`).
+    /// A local directory: the `file://` URL's absolute path, or
+    /// `<StorageDirectory>/blobs` (relative when the storage directory is).
     Local(PathBuf),
     /// An S3 (or S3-compatible) bucket; `prefix` has no leading or trailing `/` and
     /// may be empty. Credentials, region and endpoint come from the standard `AWS_*`
@@ -167,17 +168,14 @@ impl Default for Config {
     }
 }
 
-impl BlobLocation {
-    /// The location as a URL: `s3://bucket/prefix` or `file:///path` (a relative
-    /// local path is written as given, without the scheme).
-    pub fn to_url(&self) -> String {
-        match self {
-            BlobLocation::Local(path) if path.is_absolute() => {
-                format!("file://{}", path.display())
-            }
-            BlobLocation::Local(path) => path.display().to_string(),
-            BlobLocation::S3 { bucket, prefix } if prefix.is_empty() => format!("s3://{bucket}"),
-            BlobLocation::S3 { bucket, prefix } => format!("s3://{bucket}/{prefix}"),
+impl Config {
+    /// The blob store's location: [`BlobsConfig::url`] parsed, or the default
+    /// `<StorageDirectory>/blobs`.
+    pub fn blob_location(&self) -> BlobLocation {
+        match &self.blobs.url {
+            None => BlobLocation::Local(self.storage_directory.join("blobs")),
+            Some(url) => resolve::parse_blob_url(url)
+                .expect("BlobsConfig::url is validated when the configuration is resolved"),
         }
     }
 }

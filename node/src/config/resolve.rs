@@ -67,9 +67,9 @@ pub(super) fn resolve(mut document: Value, env: Env<'_>) -> Result<Config, Confi
     };
     let blobs = section(isengard, "Isengard.", "Blobs")?.unwrap_or(&empty);
     collect_unknown(blobs, "Isengard.Blobs.", BLOBS_SUPPORTED, &mut unsupported);
-    let mut blob_location = match string(blobs, "Isengard.Blobs.", "Url")? {
+    let mut blob_url = match string(blobs, "Isengard.Blobs.", "Url")? {
         None => None,
-        Some(url) => Some(blob_url("Isengard.Blobs.Url", &url)?),
+        Some(url) => Some(checked_blob_url("Isengard.Blobs.Url", &url)?),
     };
     let fsync = boolean(blobs, "Isengard.Blobs.", "Fsync")?.unwrap_or(true);
 
@@ -84,7 +84,7 @@ pub(super) fn resolve(mut document: Value, env: Env<'_>) -> Result<Config, Confi
         storage_directory = PathBuf::from(text);
     }
     if let Some(text) = env_var(env, "ISENGARD_BLOBS_URL") {
-        blob_location = Some(blob_url("ISENGARD_BLOBS_URL", &text)?);
+        blob_url = Some(checked_blob_url("ISENGARD_BLOBS_URL", &text)?);
     }
     if let Some(text) = env_var(env, "ISENGARD_REGISTERED_USERS") {
         registered_users = users_from_env(&text)?;
@@ -95,8 +95,7 @@ pub(super) fn resolve(mut document: Value, env: Env<'_>) -> Result<Config, Confi
         name,
         index_directory: index_directory.unwrap_or_else(|| storage_directory.clone()),
         blobs: BlobsConfig {
-            location: blob_location
-                .unwrap_or_else(|| BlobLocation::Local(storage_directory.join("blobs"))),
+            url: blob_url,
             fsync,
         },
         storage_directory,
@@ -263,27 +262,36 @@ fn port_from_env(name: &str, text: &str) -> Result<u16, ConfigError> {
     })
 }
 
-/// Parses `s3://bucket[/prefix]` or `file:///absolute/path`.
-fn blob_url(key: &str, url: &str) -> Result<BlobLocation, ConfigError> {
-    let error = || ConfigError::InvalidValue {
+/// Validates a blob URL and returns it normalized (see [`BlobsConfig::url`]).
+fn checked_blob_url(key: &str, url: &str) -> Result<String, ConfigError> {
+    let location = parse_blob_url(url).ok_or_else(|| ConfigError::InvalidValue {
         key: key.to_owned(),
         expected: BLOB_URL,
         found: describe(&Value::String(url.to_owned())),
-    };
+    })?;
+    Ok(match location {
+        BlobLocation::S3 { bucket, prefix } if prefix.is_empty() => format!("s3://{bucket}"),
+        BlobLocation::S3 { bucket, prefix } => format!("s3://{bucket}/{prefix}"),
+        BlobLocation::Local(path) => format!("file://{}", path.display()),
+    })
+}
+
+/// Parses `s3://bucket[/prefix]` or `file:///absolute/path`.
+pub(super) fn parse_blob_url(url: &str) -> Option<BlobLocation> {
     if let Some(rest) = url.strip_prefix("s3://") {
         let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
         if bucket.is_empty() {
-            return Err(error());
+            return None;
         }
         let prefix = prefix.trim_matches('/').to_owned();
-        return Ok(BlobLocation::S3 {
+        return Some(BlobLocation::S3 {
             bucket: bucket.to_owned(),
             prefix,
         });
     }
     match url.strip_prefix("file://") {
-        Some(path) if path.starts_with('/') => Ok(BlobLocation::Local(PathBuf::from(path))),
-        _ => Err(error()),
+        Some(path) if path.starts_with('/') => Some(BlobLocation::Local(PathBuf::from(path))),
+        _ => None,
     }
 }
 

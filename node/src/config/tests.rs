@@ -46,9 +46,10 @@ fn empty_document_gives_orthanc_defaults() {
     assert!(c.registered_users.is_empty());
     assert_eq!(c.http_bind, "0.0.0.0".parse::<IpAddr>().unwrap());
     assert_eq!(
-        c.blobs.location,
+        c.blob_location(),
         BlobLocation::Local(PathBuf::from("OrthancStorage/blobs"))
     );
+    assert_eq!(c.blobs.url, None);
     assert!(c.blobs.fsync);
     assert!(c.unsupported_keys.is_empty());
     assert_eq!(c, Config::default());
@@ -100,13 +101,13 @@ fn every_supported_key_with_comments() {
     assert_eq!(c.registered_users.len(), 2);
     assert_eq!(c.http_bind, "127.0.0.1".parse::<IpAddr>().unwrap());
     assert_eq!(
-        c.blobs.location,
+        c.blob_location(),
         BlobLocation::S3 {
             bucket: "bucket".into(),
             prefix: "some/prefix".into()
         }
     );
-    assert_eq!(c.blobs.location.to_url(), "s3://bucket/some/prefix");
+    assert_eq!(c.blobs.url.as_deref().unwrap(), "s3://bucket/some/prefix");
     assert!(!c.blobs.fsync);
     assert!(c.unsupported_keys.is_empty(), "{:?}", c.unsupported_keys);
     assert_eq!(c.raw["Isengard"]["HttpBind"], "127.0.0.1");
@@ -136,18 +137,18 @@ fn index_and_blobs_follow_storage_directory() {
     let c = parse(r#"{"StorageDirectory": "./isengard-data"}"#).unwrap();
     assert_eq!(c.index_directory, PathBuf::from("./isengard-data"));
     assert_eq!(
-        c.blobs.location,
+        c.blob_location(),
         BlobLocation::Local(PathBuf::from("./isengard-data/blobs"))
     );
     let c = parse(r#"{"Isengard": {"Blobs": {"Url": "file:///mnt/blobs"}}}"#).unwrap();
     assert_eq!(
-        c.blobs.location,
+        c.blob_location(),
         BlobLocation::Local(PathBuf::from("/mnt/blobs"))
     );
-    assert_eq!(c.blobs.location.to_url(), "file:///mnt/blobs");
+    assert_eq!(c.blobs.url.as_deref().unwrap(), "file:///mnt/blobs");
     let c = parse(r#"{"Isengard": {"Blobs": {"Url": "s3://only-bucket"}}}"#).unwrap();
     assert_eq!(
-        c.blobs.location,
+        c.blob_location(),
         BlobLocation::S3 {
             bucket: "only-bucket".into(),
             prefix: "".into()
@@ -330,7 +331,7 @@ fn environment_overrides_win_over_the_file() {
     assert_eq!(c.storage_directory, PathBuf::from("/from/env"));
     assert_eq!(c.index_directory, PathBuf::from("/from/env"));
     assert_eq!(
-        c.blobs.location,
+        c.blob_location(),
         BlobLocation::S3 {
             bucket: "env-bucket".into(),
             prefix: "p".into()
@@ -348,7 +349,7 @@ fn environment_overrides_win_over_the_file() {
     // Without blob URL anywhere, the env storage directory moves the blobs too.
     let c = parse_with("{}", &[("ISENGARD_STORAGE_DIRECTORY", "/env")]).unwrap();
     assert_eq!(
-        c.blobs.location,
+        c.blob_location(),
         BlobLocation::Local(PathBuf::from("/env/blobs"))
     );
     // An empty variable counts as unset.
@@ -423,7 +424,7 @@ fn dollar_variables_are_substituted_in_string_values() {
     assert_eq!(c.storage_directory, PathBuf::from("/srv/orthanc"));
     assert_eq!(c.dicom_aet, "AET");
     assert_eq!(
-        c.blobs.location,
+        c.blob_location(),
         BlobLocation::S3 {
             bucket: "b".into(),
             prefix: "".into()
