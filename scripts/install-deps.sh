@@ -40,6 +40,14 @@ fi
 
 if [ "${#missing[@]}" -gt 0 ]; then
   log "apt: installing ${missing[*]}"
+  # The orthanc package would start a system Orthanc on ports 8042 and 4242, the
+  # ports of `make run`; the tests only need the binary. Keep services from
+  # starting during the install unless the machine already has a policy.
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | "${SUDO[@]}" tee /usr/sbin/policy-rc.d >/dev/null
+    "${SUDO[@]}" chmod +x /usr/sbin/policy-rc.d
+    trap '"${SUDO[@]}" rm -f /usr/sbin/policy-rc.d' EXIT
+  fi
   "${SUDO[@]}" apt-get update -qq
   "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive \
     apt-get install -y -qq --no-install-recommends "${missing[@]}"
