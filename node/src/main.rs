@@ -56,7 +56,7 @@ async fn main() -> ExitCode {
         dicom_port = config.dicom_port,
         aet = %config.dicom_aet,
         storage = %config.storage_directory.display(),
-        blobs = ?config.blob_location(),
+        blobs = %config.blob_location(),
         "starting isengard {}",
         env!("CARGO_PKG_VERSION"),
     );
@@ -73,14 +73,15 @@ async fn main() -> ExitCode {
 }
 
 /// Logs to stdout. `--trace` / `--verbose` set the level; otherwise `RUST_LOG`
-/// applies when set, and `info` when not.
+/// applies when set, and `info` when not. openraft's per-election chatter is kept one
+/// level quieter than ours unless `--trace` or `RUST_LOG` asks for it.
 fn init_tracing(cli: &Cli) {
     let filter = if cli.trace {
         EnvFilter::new("trace")
     } else if cli.verbose {
-        EnvFilter::new("debug")
+        EnvFilter::new("debug,openraft=info")
     } else {
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"))
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,openraft=warn"))
     };
     // Colours only on a terminal, not in log files or CI output.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());

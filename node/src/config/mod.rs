@@ -179,3 +179,14 @@ impl Config {
         }
     }
 }
+
+impl std::fmt::Display for BlobLocation {
+    /// A local path as written, or `s3://bucket[/prefix]`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BlobLocation::Local(path) => write!(f, "{}", path.display()),
+            BlobLocation::S3 { bucket, prefix } if prefix.is_empty() => write!(f, "s3://{bucket}"),
+            BlobLocation::S3 { bucket, prefix } => write!(f, "s3://{bucket}/{prefix}"),
+        }
+    }
+}

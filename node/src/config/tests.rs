@@ -108,6 +108,7 @@ fn every_supported_key_with_comments() {
         }
     );
     assert_eq!(c.blobs.url.as_deref().unwrap(), "s3://bucket/some/prefix");
+    assert_eq!(c.blob_location().to_string(), "s3://bucket/some/prefix");
     assert!(!c.blobs.fsync);
     assert!(c.unsupported_keys.is_empty(), "{:?}", c.unsupported_keys);
     assert_eq!(c.raw["Isengard"]["HttpBind"], "127.0.0.1");
@@ -508,4 +509,41 @@ fn a_single_file_loads() {
     write(dir.path(), "c.json", r#"{"DicomAet": "FILE"}"#);
     let c = Config::load_with_env(Some(&dir.path().join("c.json")), &no_env).unwrap();
     assert_eq!(c.dicom_aet, "FILE");
+}
+
+#[test]
+fn the_make_run_configuration_is_valid() {
+    let c = parse(include_str!("../../../scripts/dev-config.json")).unwrap();
+    assert_eq!(c.name, "Isengard");
+    assert_eq!(c.storage_directory, PathBuf::from("./isengard-data"));
+    assert_eq!((c.http_port, c.dicom_port), (8042, 4242));
+    assert_eq!(c.http_bind, "127.0.0.1".parse::<IpAddr>().unwrap());
+    assert!(c.unsupported_keys.is_empty(), "{:?}", c.unsupported_keys);
+}
+
+#[test]
+fn docs_list_every_key() {
+    let docs = include_str!("../../../docs/configuration.md");
+    let keys = keys::SUPPORTED.iter().chain(ORTHANC_UNIMPLEMENTED);
+    for key in keys {
+        assert!(
+            docs.contains(&format!("`{key}`")),
+            "docs/configuration.md misses `{key}`"
+        );
+    }
+    for key in keys::ISENGARD_SUPPORTED {
+        assert!(
+            docs.contains(&format!("`Isengard.{key}`")),
+            "docs miss `Isengard.{key}`"
+        );
+    }
+    for var in [
+        "ISENGARD_REGISTERED_USERS",
+        "ISENGARD_BLOBS_URL",
+        "ISENGARD_HTTP_PORT",
+        "ISENGARD_DICOM_PORT",
+        "ISENGARD_STORAGE_DIRECTORY",
+    ] {
+        assert!(docs.contains(var), "docs miss {var}");
+    }
 }
