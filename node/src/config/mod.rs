@@ -11,6 +11,8 @@
 //! [`Config::from_json_str`]; [`Config::load`] adds the file system and the real
 //! environment around it.
 
+#[cfg(test)]
+mod file_tests;
 mod keys;
 mod parse;
 mod resolve;
