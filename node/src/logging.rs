@@ -13,26 +13,28 @@ static HANDLE: OnceLock<Handle> = OnceLock::new();
 static LEVEL: Mutex<&'static str> = Mutex::new("default");
 
 fn filter_for(level: &str) -> Option<EnvFilter> {
-    let directive = match level {
-        "default" => "info",
-        "verbose" => "debug",
+    // openraft's per-election chatter stays one level quieter than ours.
+    let spec = match level {
+        "default" => "info,openraft=warn",
+        "verbose" => "debug,openraft=info",
         "trace" => "trace",
         _ => return None,
     };
-    // Our own crate at the chosen level; noisy dependencies stay at warn.
-    let spec = format!("warn,isengard={directive},openraft=warn");
     EnvFilter::try_new(spec).ok()
 }
 
-/// Installs the global subscriber (stdout). `RUST_LOG`, when set, wins.
+/// Installs the global subscriber (stdout) at `default`, `verbose` or `trace`.
+/// At `default`, `RUST_LOG` applies when set.
 pub fn init(level: &str) {
-    let filter = std::env::var("RUST_LOG")
-        .ok()
-        .and_then(|spec| EnvFilter::try_new(spec).ok())
-        .or_else(|| filter_for(level))
-        .unwrap_or_else(|| EnvFilter::new("info"));
+    let from_env = (level == "default")
+        .then(|| std::env::var("RUST_LOG").ok())
+        .flatten()
+        .and_then(|spec| EnvFilter::try_new(spec).ok());
+    let filter = from_env.or_else(|| filter_for(level)).unwrap_or_else(|| EnvFilter::new("info"));
     let (layer, handle) = reload::Layer::new(filter);
-    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stdout).with_target(false);
+    // Colours only on a terminal, not in log files or CI output.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stdout).with_ansi(ansi);
     if tracing_subscriber::registry().with(layer).with(fmt).try_init().is_ok() {
         let _ = HANDLE.set(handle);
         if let Ok(mut l) = LEVEL.lock() {

@@ -1,1 +1,129 @@
-fn main() {}
+//! The `isengard` binary: parse the command line, initialize tracing, load the
+//! configuration, bind the listeners and hand everything to [`isengard::run`].
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use isengard::config::{is_orthanc_unimplemented, Config};
+use tracing::{error, info, warn};
+
+/// Isengard, an Orthanc-compatible DICOM archive.
+#[derive(Debug, Parser)]
+#[command(name = "isengard", version)]
+struct Cli {
+    /// Orthanc-style configuration file, or a directory whose *.json files are merged.
+    /// Without one, the defaults apply (see docs/configuration.md).
+    #[arg(value_name = "CONFIG.json|DIR", conflicts_with = "config")]
+    config_path: Option<PathBuf>,
+    /// Same as the positional argument.
+    #[arg(long = "config", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Log at debug level (instead of info); overrides RUST_LOG.
+    #[arg(long)]
+    verbose: bool,
+    /// Log at trace level; overrides RUST_LOG and --verbose.
+    #[arg(long)]
+    trace: bool,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(&cli);
+
+    let path = cli.config.or(cli.config_path);
+    let config = match Config::load(path.as_deref()) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("isengard: configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    log_unsupported_keys(&config);
+
+    let listeners = match isengard::Listeners::bind(&config).await {
+        Ok(listeners) => listeners,
+        Err(e) => {
+            error!(bind = %config.http_bind, port = config.http_port, error = %e, "cannot bind the http port");
+            return ExitCode::FAILURE;
+        }
+    };
+    info!(
+        name = %config.name,
+        http = %listeners.http.local_addr().map(|a| a.to_string()).unwrap_or_default(),
+        dicom_port = config.dicom_port,
+        aet = %config.dicom_aet,
+        storage = %config.storage_directory.display(),
+        blobs = %config.blob_location(),
+        "starting isengard {}",
+        env!("CARGO_PKG_VERSION"),
+    );
+    match isengard::run(config, listeners, shutdown_signal()).await {
+        Ok(()) => {
+            info!("stopped");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            error!(error = %e, "node failed");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs to stdout at the level the flags choose (see [`isengard::logging`]).
+fn init_tracing(cli: &Cli) {
+    let level = if cli.trace {
+        "trace"
+    } else if cli.verbose {
+        "verbose"
+    } else {
+        "default"
+    };
+    isengard::logging::init(level);
+}
+
+/// One warning for Orthanc options that are not implemented, one for unknown keys.
+fn log_unsupported_keys(config: &Config) {
+    let (orthanc, unknown): (Vec<&str>, Vec<&str>) = config
+        .unsupported_keys
+        .iter()
+        .map(String::as_str)
+        .partition(|key| is_orthanc_unimplemented(key));
+    if !orthanc.is_empty() {
+        warn!(keys = ?orthanc, "orthanc options accepted but not implemented, they have no effect");
+    }
+    if !unknown.is_empty() {
+        warn!(keys = ?unknown, "unknown configuration keys ignored");
+    }
+}
+
+/// Completes on ctrl-c or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            warn!(error = %e, "cannot listen for ctrl-c");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut sigterm) => {
+                sigterm.recv().await;
+            }
+            Err(e) => {
+                warn!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = terminate => {}
+    }
+    info!("shutdown requested");
+}

@@ -1,4 +1,194 @@
-//! TEMP SHIM
-use std::collections::BTreeMap; use std::net::IpAddr; use std::path::PathBuf;
-pub struct BlobsConfig { pub url: Option<String>, pub fsync: bool }
-pub struct Config { pub name: String, pub storage_directory: PathBuf, pub index_directory: PathBuf, pub http_port: u16, pub dicom_port: u16, pub dicom_aet: String, pub stable_age: u64, pub overwrite_instances: bool, pub store_md5: bool, pub remote_access_allowed: bool, pub authentication_enabled: bool, pub registered_users: BTreeMap<String,String>, pub http_bind: IpAddr, pub blobs: BlobsConfig, pub raw: serde_json::Value }
+//! Orthanc-style JSON configuration.
+//!
+//! The configuration file is Orthanc's: JSON with `//` and `/* */` comments, or a
+//! directory whose `*.json` files are merged (a top-level key may appear in only one
+//! of them). `${VAR}` inside string values is replaced by the environment variable,
+//! as Orthanc does. A few `ISENGARD_*` environment variables then override the file
+//! (secrets and deployment settings). Isengard's own options live under the
+//! `"Isengard"` key. `docs/configuration.md` documents every key.
+//!
+//! Resolution is a pure function of (document text, environment lookup):
+//! [`Config::from_json_str`]; [`Config::load`] adds the file system and the real
+//! environment around it.
+
+#[cfg(test)]
+mod file_tests;
+mod keys;
+mod parse;
+mod resolve;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+pub use keys::{is_orthanc_unimplemented, ORTHANC_UNIMPLEMENTED};
+
+/// The resolved configuration of one node.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// `"Name"`: the logical name of this node, shown by `/system`. Default `"Isengard"`.
+    pub name: String,
+    /// `"StorageDirectory"`: where the node keeps its data. Relative paths are kept
+    /// relative (to the working directory). Default `"OrthancStorage"`.
+    pub storage_directory: PathBuf,
+    /// `"IndexDirectory"`: where the index (RocksDB) lives. Default: `storage_directory`.
+    pub index_directory: PathBuf,
+    /// `"HttpPort"`: the REST API port. Default 8042. 0 asks the OS for a free port.
+    pub http_port: u16,
+    /// `"DicomPort"`: the DICOM (DIMSE) port. Default 4242. 0 asks the OS for a free port.
+    pub dicom_port: u16,
+    /// `"DicomAet"`: this node's application entity title. Default `"ORTHANC"`.
+    pub dicom_aet: String,
+    /// `"StableAge"`: seconds without a new instance before a patient, study or
+    /// series becomes stable. Default 60.
+    pub stable_age: u64,
+    /// `"OverwriteInstances"`: whether a re-sent SOP instance replaces the stored one.
+    /// Default false (the new one is discarded).
+    pub overwrite_instances: bool,
+    /// `"StoreMD5ForAttachments"`: whether attachments record their MD5. Default true.
+    pub store_md5: bool,
+    /// `"RemoteAccessAllowed"`: whether HTTP clients other than localhost are served.
+    /// Default false.
+    pub remote_access_allowed: bool,
+    /// `"AuthenticationEnabled"`: HTTP basic authentication against
+    /// `registered_users`. Default, as in Orthanc >= 1.5.8: the value of
+    /// `remote_access_allowed`.
+    pub authentication_enabled: bool,
+    /// `"RegisteredUsers"`: user name to password. Overridden by
+    /// `ISENGARD_REGISTERED_USERS`.
+    pub registered_users: BTreeMap<String, String>,
+    /// `"Isengard"."HttpBind"`: the address the HTTP server binds. Default `0.0.0.0`
+    /// (like Orthanc, all interfaces; `remote_access_allowed` guards).
+    pub http_bind: IpAddr,
+    /// `"Isengard"."Blobs"`: where and how DICOM files are stored.
+    pub blobs: BlobsConfig,
+    /// The whole parsed document (after `${VAR}` substitution, before the
+    /// `ISENGARD_*` overrides), for options read elsewhere (e.g. Lua's
+    /// `GetOrthancConfiguration`, or keys implemented later).
+    pub raw: serde_json::Value,
+    /// Keys present in the document that Isengard does not implement, sorted:
+    /// Orthanc options (see [`is_orthanc_unimplemented`]) and unknown keys alike.
+    /// Nested Isengard keys are written `Isengard.Key`. Meant to be logged once.
+    pub unsupported_keys: Vec<String>,
+}
+
+/// `"Isengard"."Blobs"`: the blob store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobsConfig {
+    /// `"Url"`, validated and normalized: `s3://bucket` or `s3://bucket/prefix` (no
+    /// trailing `/`), or `file:///absolute/path`. `None`: `<StorageDirectory>/blobs`.
+    /// Overridden by `ISENGARD_BLOBS_URL`. See [`Config::blob_location`].
+    pub url: Option<String>,
+    /// `"Fsync"`: whether a local blob is fsynced before a store is acknowledged.
+    /// Default true. Ignored for S3.
+    pub fsync: bool,
+}
+
+/// Where blobs live, as [`Config::blob_location`] resolves it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BlobLocation {
+    /// A local directory: the `file://` URL's absolute path, or
+    /// `<StorageDirectory>/blobs` (relative when the storage directory is).
+    Local(PathBuf),
+    /// An S3 (or S3-compatible) bucket; `prefix` has no leading or trailing `/` and
+    /// may be empty. Credentials, region and endpoint come from the standard `AWS_*`
+    /// environment variables, read by `object_store`.
+    S3 { bucket: String, prefix: String },
+}
+
+/// Why a configuration could not be loaded. Every variant names the place (file,
+/// key or environment variable) to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read configuration {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{origin}: invalid JSON at line {line}, column {column}: {message}")]
+    Syntax {
+        origin: String,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("{origin}: the configuration must be a JSON object, found {found}")]
+    NotAnObject { origin: String, found: String },
+    #[error("configuration key \"{key}\" is defined in both {first} and {second}")]
+    DuplicateKey {
+        key: String,
+        first: String,
+        second: String,
+    },
+    #[error("configuration directory {} contains no .json file", path.display())]
+    EmptyDirectory { path: PathBuf },
+    #[error("invalid value for \"{key}\": expected {expected}, found {found}")]
+    InvalidValue {
+        key: String,
+        expected: &'static str,
+        found: String,
+    },
+}
+
+impl Config {
+    /// Resolves a configuration from the text of one Orthanc-style JSON document and
+    /// an environment lookup (`ISENGARD_*` overrides, `${VAR}` substitution). Pure.
+    pub fn from_json_str(
+        text: &str,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let document = parse::parse_document(text, "configuration")?;
+        resolve::resolve(document, env)
+    }
+
+    /// Loads the configuration file, or every `*.json` file of a directory, or the
+    /// defaults when `path` is `None`; then applies the process environment.
+    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        Config::load_with_env(path, &|name| std::env::var(name).ok())
+    }
+
+    /// [`Config::load`] with an explicit environment lookup.
+    pub fn load_with_env(
+        path: Option<&Path>,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let document = match path {
+            None => serde_json::Value::Object(serde_json::Map::new()),
+            Some(path) => parse::read_path(path)?,
+        };
+        resolve::resolve(document, env)
+    }
+}
+
+impl Default for Config {
+    /// The configuration of an empty document with no environment.
+    fn default() -> Config {
+        resolve::resolve(serde_json::Value::Object(serde_json::Map::new()), &|_| None)
+            .expect("the empty configuration is valid")
+    }
+}
+
+impl Config {
+    /// The blob store's location: [`BlobsConfig::url`] parsed, or the default
+    /// `<StorageDirectory>/blobs`.
+    pub fn blob_location(&self) -> BlobLocation {
+        match &self.blobs.url {
+            None => BlobLocation::Local(self.storage_directory.join("blobs")),
+            Some(url) => resolve::parse_blob_url(url)
+                .expect("BlobsConfig::url is validated when the configuration is resolved"),
+        }
+    }
+}
+
+impl std::fmt::Display for BlobLocation {
+    /// A local path as written, or `s3://bucket[/prefix]`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BlobLocation::Local(path) => write!(f, "{}", path.display()),
+            BlobLocation::S3 { bucket, prefix } if prefix.is_empty() => write!(f, "s3://{bucket}"),
+            BlobLocation::S3 { bucket, prefix } => write!(f, "s3://{bucket}/{prefix}"),
+        }
+    }
+}

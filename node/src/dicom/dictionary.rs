@@ -104,6 +104,26 @@ pub fn tag_name(tag: Tag, private_creator: Option<&str>) -> &'static str {
     lookup(tag, private_creator).map(|e| e.name).unwrap_or(UNKNOWN_TAG_NAME)
 }
 
+/// The public tag that Orthanc names `name` (Orthanc's patched names first,
+/// then DCMTK's public dictionary).
+pub fn find_by_name(name: &str) -> Option<Tag> {
+    static BY_NAME: OnceLock<HashMap<&'static str, Tag>> = OnceLock::new();
+    let map = BY_NAME.get_or_init(|| {
+        let mut map = HashMap::with_capacity(EXACT.len());
+        for &(tag, _, entry_name) in EXACT {
+            map.entry(entry_name).or_insert(Tag((tag >> 16) as u16, (tag & 0xffff) as u16));
+        }
+        for (tag, _) in &tables().exact {
+            let t = Tag((tag >> 16) as u16, (tag & 0xffff) as u16);
+            if let Some(patched) = orthanc_patch(t) {
+                map.insert(patched, t);
+            }
+        }
+        map
+    });
+    map.get(name).copied()
+}
+
 /// The VR DCMTK assigns to an element read with an implicit VR transfer syntax.
 pub fn implicit_vr(tag: Tag, private_creator: Option<&str>) -> Vr {
     lookup(tag, private_creator).map(|e| Vr::from_dictionary(e.vr)).unwrap_or(Vr::UN)

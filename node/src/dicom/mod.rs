@@ -56,6 +56,24 @@ pub struct ResourceIds {
     pub instance: String,
 }
 
+/// The Orthanc name of the tag a query key designates: a name (`PatientName`,
+/// also `ModalitiesInStudy`) or a tag (`0010,0010`, `0010-0010`, `00100010`).
+pub fn tag_name(key: &str) -> Option<String> {
+    if key == "ModalitiesInStudy" {
+        return Some(key.to_owned());
+    }
+    if let Some(tag) = Tag::parse(key) {
+        let name = dictionary::tag_name(tag, None);
+        return (name != dictionary::UNKNOWN_TAG_NAME).then(|| name.to_owned());
+    }
+    dictionary::find_by_name(key).map(|_| key.to_owned())
+}
+
+/// The level whose main tags include `name` (the highest such level).
+pub fn main_tag_level(name: &str) -> Option<crate::index::Level> {
+    main_tag_definitions().iter().filter(|d| d.name == name).map(|d| d.level).min()
+}
+
 /// Orthanc's identifier of a string: SHA-1, lowercase hex, 5 groups of 8 joined by `-`.
 pub fn orthanc_id(s: &str) -> String {
     let hex = hex::encode(Sha1::digest(s.as_bytes()));

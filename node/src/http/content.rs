@@ -36,17 +36,17 @@ pub async fn tags(
 ) -> ApiResult<Json<Value>> {
     let parsed = parsed(&archive, &id).await?;
     Ok(Json(if flag(&p.short) {
-        dicom::json::short(&parsed)
+        dicom::json::short(&parsed.object)
     } else if flag(&p.simplify) {
-        dicom::json::simplified(&parsed)
+        dicom::json::simplified(&parsed.object)
     } else {
-        dicom::json::full(&parsed)
+        dicom::json::full(&parsed.object)
     }))
 }
 
 pub async fn simplified_tags(State(archive): State<Archive>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
     let parsed = parsed(&archive, &id).await?;
-    Ok(Json(dicom::json::simplified(&parsed)))
+    Ok(Json(dicom::json::simplified(&parsed.object)))
 }
 
 pub async fn header(
@@ -56,11 +56,11 @@ pub async fn header(
 ) -> ApiResult<Json<Value>> {
     let parsed = parsed(&archive, &id).await?;
     Ok(Json(if flag(&p.short) {
-        dicom::json::header_short(&parsed)
+        dicom::json::header_short(&parsed.object)
     } else if flag(&p.simplify) {
-        dicom::json::header_simplified(&parsed)
+        dicom::json::header_simplified(&parsed.object)
     } else {
-        dicom::json::header_full(&parsed)
+        dicom::json::header_full(&parsed.object)
     }))
 }
 
@@ -78,7 +78,7 @@ pub async fn content(
 async fn content_at(archive: &Archive, id: &str, path: &str) -> ApiResult<Response> {
     let parsed = parsed(archive, id).await?;
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-    Ok(match dicom::content(&parsed, &segments)? {
+    Ok(match dicom::content(&parsed.object, &segments)? {
         Content::Children(keys) => Json(keys).into_response(),
         Content::Value(bytes) => ([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response(),
     })

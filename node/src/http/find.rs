@@ -113,7 +113,7 @@ async fn matches_file_tags(archive: &Archive, r: &Resource, constraints: &[(Stri
     };
     let bytes = archive.instance_file(&instance).await?;
     let parsed = dicom::parse(&bytes)?;
-    let tags = dicom::json::simplified(&parsed);
+    let tags = dicom::json::simplified(&parsed.object);
     Ok(constraints.iter().all(|(name, constraint, sensitive)| {
         tags.get(name).and_then(Value::as_str).is_some_and(|v| constraint.matches(v, *sensitive))
     }))

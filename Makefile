@@ -1,0 +1,41 @@
+# Isengard developer entry points. `make run` starts one node, `make test` runs
+# every test. Both use the release profile and one shared target directory, so
+# RocksDB's C++ is compiled once.
+
+CARGO_TARGET_DIR ?= $(HOME)/.cache/isengard/target
+export CARGO_TARGET_DIR
+CARGO ?= cargo
+CONFIG ?= scripts/dev-config.json
+# Must match "StorageDirectory" in $(CONFIG).
+DATA_DIR ?= ./isengard-data
+
+.PHONY: help deps build run test bench clean-data
+
+help:
+	@echo "make run         install missing deps, build, start one node with $(CONFIG)"
+	@echo "make test        install missing deps, run every test (release profile)"
+	@echo "make build       build the isengard binary (release)"
+	@echo "make bench       side-by-side benchmarks against Orthanc"
+	@echo "make clean-data  delete $(DATA_DIR), the data of make run"
+
+deps:
+	@bash scripts/install-deps.sh
+
+build:
+	$(CARGO) build --release --bin isengard
+
+run: deps build
+	$(CARGO_TARGET_DIR)/release/isengard $(CONFIG)
+
+test: deps
+	@bash scripts/test.sh
+
+bench: deps
+	@if [ ! -f benches/src/main.rs ] && [ ! -d benches/src/bin ]; then \
+	  echo "make bench: not implemented yet: the isengard-benches crate has no runner (a later issue)."; \
+	  exit 1; \
+	fi
+	$(CARGO) run --release -p isengard-benches
+
+clean-data:
+	rm -rf -- $(DATA_DIR)

@@ -1,0 +1,170 @@
+//! Names of configuration keys: the ones Isengard implements, and the Orthanc 1.10
+//! options it accepts without implementing them (listed at startup so nobody
+//! believes a setting is in effect when it is not).
+
+/// Top-level keys that [`super::Config`] reads and honours.
+pub const SUPPORTED: &[&str] = &[
+    "Name",
+    "StorageDirectory",
+    "IndexDirectory",
+    "HttpPort",
+    "DicomPort",
+    "DicomAet",
+    "StableAge",
+    "OverwriteInstances",
+    "StoreMD5ForAttachments",
+    "RemoteAccessAllowed",
+    "AuthenticationEnabled",
+    "RegisteredUsers",
+    ISENGARD_SECTION,
+];
+
+/// The Isengard-specific section of the document.
+pub const ISENGARD_SECTION: &str = "Isengard";
+
+/// Keys of the `"Isengard"` section that are implemented.
+pub const ISENGARD_SUPPORTED: &[&str] = &["HttpBind", "Blobs"];
+
+/// Keys of `"Isengard"."Blobs"` that are implemented.
+pub const BLOBS_SUPPORTED: &[&str] = &["Url", "Fsync"];
+
+/// Top-level options of Orthanc 1.10 (from its reference `Configuration.json`)
+/// that Isengard accepts but does not implement (yet). Values stay readable from
+/// [`super::Config::raw`].
+pub const ORTHANC_UNIMPLEMENTED: &[&str] = &[
+    "AcceptedTransferSyntaxes",
+    "BuiltinDecoderTranscoderOrder",
+    "CaseSensitivePN",
+    "CheckRevisions",
+    "ConcurrentJobs",
+    "DatabaseServerIdentifier",
+    "DefaultEncoding",
+    "DefaultPrivateCreator",
+    "DeflatedTransferSyntaxAccepted",
+    "DeidentifyLogs",
+    "DeidentifyLogsDicomVersion",
+    "DicomAlwaysAllowEcho",
+    "DicomAlwaysAllowFind",
+    "DicomAlwaysAllowFindWorklist",
+    "DicomAlwaysAllowGet",
+    "DicomAlwaysAllowMove",
+    "DicomAlwaysAllowStore",
+    "DicomAssociationCloseDelay",
+    "DicomCheckCalledAet",
+    "DicomCheckModalityHost",
+    "DicomEchoChecksFind",
+    "DicomLossyTranscodingQuality",
+    "DicomModalities",
+    "DicomModalitiesInDatabase",
+    "DicomScpTimeout",
+    "DicomScuPreferredTransferSyntax",
+    "DicomScuTimeout",
+    "DicomServerEnabled",
+    "DicomThreadsCount",
+    "DicomTlsCertificate",
+    "DicomTlsEnabled",
+    "DicomTlsPrivateKey",
+    "DicomTlsRemoteCertificateRequired",
+    "DicomTlsTrustedCertificates",
+    "Dictionary",
+    "ExecuteLuaEnabled",
+    "ExternalDictionaries",
+    "H265TransferSyntaxAccepted",
+    "HttpCompressionEnabled",
+    "HttpDescribeErrors",
+    "HttpProxy",
+    "HttpRequestTimeout",
+    "HttpServerEnabled",
+    "HttpThreadsCount",
+    "HttpTimeout",
+    "HttpVerbose",
+    "HttpsCACertificates",
+    "HttpsVerifyPeers",
+    "IngestTranscoding",
+    "IngestTranscodingOfCompressed",
+    "IngestTranscodingOfUncompressed",
+    "JobsHistorySize",
+    "Jpeg2000TransferSyntaxAccepted",
+    "JpegLosslessTransferSyntaxAccepted",
+    "JpegTransferSyntaxAccepted",
+    "JpipTransferSyntaxAccepted",
+    "KeepAlive",
+    "LimitFindInstances",
+    "LimitFindResults",
+    "LoadPrivateDictionary",
+    "Locale",
+    "LogExportedResources",
+    "LuaScripts",
+    "MallocArenaMax",
+    "MaximumPatientCount",
+    "MaximumPduLength",
+    "MaximumStorageCacheSize",
+    "MaximumStorageSize",
+    "MediaArchiveSize",
+    "MetricsEnabled",
+    "Mpeg2TransferSyntaxAccepted",
+    "Mpeg4TransferSyntaxAccepted",
+    "OrthancExplorerEnabled",
+    "OrthancPeers",
+    "OrthancPeersInDatabase",
+    "Pkcs11",
+    "Plugins",
+    "QueryRetrieveSize",
+    "RleTransferSyntaxAccepted",
+    "SaveJobs",
+    "SslCertificate",
+    "SslCiphersAccepted",
+    "SslEnabled",
+    "SslMinimumProtocolVersion",
+    "SslTrustedClientCertificates",
+    "SslVerifyPeers",
+    "StorageAccessOnFind",
+    "StorageCommitmentReportsSize",
+    "StorageCompression",
+    "StoreDicom",
+    "StrictAetComparison",
+    "SyncStorageArea",
+    "SynchronousCMove",
+    "SynchronousZipStream",
+    "TcpNoDelay",
+    "TemporaryDirectory",
+    "TranscodeDicomProtocol",
+    "UnknownSopClassAccepted",
+    "UserContentType",
+    "UserMetadata",
+    "WebDavDeleteAllowed",
+    "WebDavEnabled",
+    "WebDavUploadAllowed",
+    "ZipLoaderThreads",
+];
+
+/// Whether `key` is an Orthanc 1.10 option that Isengard does not implement
+/// (as opposed to a key Orthanc itself would not know).
+pub fn is_orthanc_unimplemented(key: &str) -> bool {
+    ORTHANC_UNIMPLEMENTED.binary_search(&key).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unimplemented_list_is_sorted_unique_and_disjoint_from_supported() {
+        for pair in ORTHANC_UNIMPLEMENTED.windows(2) {
+            assert!(
+                pair[0] < pair[1],
+                "{} must come before {}",
+                pair[0],
+                pair[1]
+            );
+        }
+        for key in SUPPORTED {
+            assert!(
+                !is_orthanc_unimplemented(key),
+                "{key} is both supported and not"
+            );
+        }
+        assert!(is_orthanc_unimplemented("DicomModalities"));
+        assert!(!is_orthanc_unimplemented("NoSuchOption"));
+    }
+}
