@@ -123,15 +123,12 @@ fn range_upper_ok(candidate: &str, hi: &str) -> bool {
     candidate <= hi || candidate.starts_with(hi)
 }
 
-/// Bounds of values equal to `value` (exact) or starting with it.
+/// Bounds of values equal to `value` (exact) or starting with it. Index keys
+/// put a 0 byte after the value, so `value\x01` ends the exact matches.
 fn prefix_bounds(value: &str, exact: bool) -> (Vec<u8>, Vec<u8>) {
     let start = value.as_bytes().to_vec();
     let mut end = start.clone();
-    if exact {
-        end.push(0);
-    } else {
-        end.push(0xff);
-    }
+    end.push(if exact { 1 } else { 0xff });
     (start, end)
 }
 
@@ -199,5 +196,9 @@ mod tests {
         assert!(Constraint::parse("*DOE", false).scan_bounds().is_none());
         let eq = Constraint::parse("ct", false).scan_bounds().unwrap();
         assert_eq!(eq[0].0, b"CT".to_vec());
+        // An index key is value, 0, id: inside the exact bounds.
+        let key = b"CT\0some-id".to_vec();
+        assert!(key >= eq[0].0 && key < eq[0].1);
+        assert!(b"CTX\0id".to_vec() >= eq[0].1);
     }
 }

@@ -1,0 +1,151 @@
+//! Test harness: a node started in-process on port 0 with its data in a
+//! temporary directory, an HTTP client, and condition waits with deadlines.
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use isengard::config::Config;
+use serde_json::Value;
+use tempfile::TempDir;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub struct TestNode {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub dir: TempDir,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<Result<(), isengard::RunError>>>,
+}
+
+/// A default configuration with the data under `dir`.
+pub fn config_in(dir: &std::path::Path) -> Config {
+    let mut config = Config::from_json_str("{}", &|_| None).expect("the empty configuration is valid");
+    config.storage_directory = dir.to_path_buf();
+    config.index_directory = dir.to_path_buf();
+    config.blobs.url = None;
+    config.http_port = 0;
+    config.http_bind = "127.0.0.1".parse().unwrap();
+    config
+}
+
+impl TestNode {
+    pub async fn start() -> TestNode {
+        TestNode::start_with(|_| {}).await
+    }
+
+    pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> TestNode {
+        let dir = tempfile::tempdir().expect("temp dir");
+        TestNode::start_in(dir, adjust).await
+    }
+
+    /// Starts a node on an existing data directory (for restarts).
+    pub async fn start_in(dir: TempDir, adjust: impl FnOnce(&mut Config)) -> TestNode {
+        let mut config = config_in(dir.path());
+        adjust(&mut config);
+        let http = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
+        let base = format!("http://{}", http.local_addr().unwrap());
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(isengard::run(config, isengard::Listeners { http }, async move {
+            let _ = rx.await;
+        }));
+        let node = TestNode { base, client: reqwest::Client::new(), dir, stop: Some(tx), task: Some(task) };
+        let probe = node.client.clone();
+        let url = node.url("/system");
+        wait_until(Duration::from_secs(30), "the node answers /system", || {
+            let probe = probe.clone();
+            let url = url.clone();
+            async move { probe.get(&url).send().await.is_ok_and(|r| r.status().is_success()) }
+        })
+        .await;
+        node
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        let r = self.client.get(self.url(path)).send().await.expect("GET");
+        let status = r.status().as_u16();
+        let bytes = r.bytes().await.expect("body");
+        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    }
+
+    pub async fn get_bytes(&self, path: &str) -> (u16, Vec<u8>) {
+        let r = self.client.get(self.url(path)).send().await.expect("GET");
+        (r.status().as_u16(), r.bytes().await.expect("body").to_vec())
+    }
+
+    pub async fn post(&self, path: &str, body: impl Into<reqwest::Body>) -> (u16, Value) {
+        let r = self.client.post(self.url(path)).body(body).send().await.expect("POST");
+        let status = r.status().as_u16();
+        let bytes = r.bytes().await.expect("body");
+        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    }
+
+    pub async fn delete(&self, path: &str) -> (u16, Value) {
+        let r = self.client.delete(self.url(path)).send().await.expect("DELETE");
+        let status = r.status().as_u16();
+        let bytes = r.bytes().await.expect("body");
+        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    }
+
+    /// Uploads a file and expects success; returns the answer.
+    pub async fn upload(&self, bytes: Vec<u8>) -> Value {
+        let (status, answer) = self.post("/instances", bytes).await;
+        assert_eq!(status, 200, "upload failed: {answer}");
+        answer
+    }
+
+    /// Stops the node and gives back its data directory.
+    pub async fn stop(mut self) -> TempDir {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.expect("node task").expect("node stopped cleanly");
+        }
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::mem::replace(&mut self.dir, dir)
+    }
+}
+
+impl Drop for TestNode {
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Polls `check` until it holds, panicking after `deadline`.
+pub async fn wait_until<F, Fut>(deadline: Duration, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let start = Instant::now();
+    let mut pause = Duration::from_millis(5);
+    loop {
+        if check().await {
+            return;
+        }
+        assert!(start.elapsed() < deadline, "timed out after {deadline:?} waiting until {what}");
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_millis(100));
+    }
+}
+
+/// pydicom's folder of test files (pydicom is installed by scripts/install-deps.sh).
+pub fn pydicom_test_files() -> PathBuf {
+    let out = std::process::Command::new("python3")
+        .args(["-c", "import pydicom,os;print(os.path.dirname(pydicom.__file__))"])
+        .output()
+        .expect("python3 runs");
+    assert!(out.status.success(), "pydicom must be installed (make test installs it)");
+    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()).join("data")
+}
