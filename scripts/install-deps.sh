@@ -2,7 +2,7 @@
 # Installs what building and testing Isengard needs, and only what is missing:
 #   apt: libclang-dev clang (RocksDB's bindgen), dcmtk (storescu, findscu...),
 #        orthanc (the reference server the tests compare against), python3-pip;
-#   pip: pydicom pynetdicom (test fixtures and DICOM clients).
+#   pip: pydicom, pynetdicom at pinned versions (test fixtures and DICOM clients).
 # Idempotent: a second run installs nothing and runs no `apt-get update`.
 # Runs as root, or through sudo when not root and sudo exists.
 set -euo pipefail
@@ -53,9 +53,13 @@ if [ "${#missing[@]}" -gt 0 ]; then
     apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
+# Pinned: node/tests/fixtures/orthanc/ was recorded from pydicom 3.0.2's test files.
 pip_missing=()
-for module in pydicom pynetdicom; do
-  python3 -c "import $module" >/dev/null 2>&1 || pip_missing+=("$module")
+for spec in pydicom==3.0.2 pynetdicom==3.0.4; do
+  module=${spec%%==*}
+  version=${spec##*==}
+  python3 -c "import $module, sys; sys.exit($module.__version__ != '$version')" >/dev/null 2>&1 ||
+    pip_missing+=("$spec")
 done
 if [ "${#pip_missing[@]}" -gt 0 ]; then
   log "pip: installing ${pip_missing[*]}"
