@@ -79,3 +79,57 @@ async fn bad_files_are_refused_and_nothing_is_indexed() {
     let (_, changes) = node.get("/changes").await;
     assert_eq!(changes["Changes"], json!([]));
 }
+
+#[tokio::test]
+async fn overwrite_instances_replaces_the_file() {
+    let node = TestNode::start_with(|c| c.overwrite_instances = true).await;
+    let mut spec = Spec::simple("P1", "1.2.9", "1.2.9.1", "1.2.9.1.1");
+    let first = spec.to_bytes();
+    spec.study_description = "CT CHEST REREAD".into();
+    let second = spec.to_bytes();
+    assert_ne!(first, second);
+    let id = node.upload(first.clone()).await["ID"].as_str().unwrap().to_owned();
+    assert_eq!(node.upload(second.clone()).await["Status"], "Success");
+    let (_, file) = node.get_bytes(&format!("/instances/{id}/file")).await;
+    assert_eq!(file, second, "the newer file replaced the first one");
+    let (_, stats) = node.get("/statistics").await;
+    assert_eq!(stats["CountInstances"], 1);
+    assert_eq!(stats["TotalDiskSize"], json!(second.len().to_string()));
+
+    // Without OverwriteInstances the first file stays.
+    let plain = TestNode::start().await;
+    plain.upload(first.clone()).await;
+    assert_eq!(plain.upload(second).await["Status"], "AlreadyStored");
+    let (_, file) = plain.get_bytes(&format!("/instances/{id}/file")).await;
+    assert_eq!(file, first);
+}
+
+#[tokio::test]
+async fn a_restarted_node_has_everything() {
+    let node = TestNode::start().await;
+    let specs = isengard::synth::dataset(isengard::synth::Shape {
+        patients: 2,
+        studies_per_patient: 1,
+        series_per_study: 2,
+        instances_per_series: 3,
+        rows: 8,
+        columns: 8,
+        seed: 3,
+    });
+    for s in &specs {
+        node.upload(s.to_bytes()).await;
+    }
+    let (_, before_changes) = node.get("/changes?limit=1000").await;
+    let (_, before_stats) = node.get("/statistics").await;
+    let (_, before_patients) = node.get("/patients?expand").await;
+    let dir = node.stop().await;
+
+    let node = TestNode::start_in(dir, |_| {}).await;
+    assert_eq!(node.get("/changes?limit=1000").await.1, before_changes);
+    assert_eq!(node.get("/statistics").await.1, before_stats);
+    assert_eq!(node.get("/patients?expand").await.1, before_patients);
+    // New changes continue the sequence.
+    node.upload(Spec::simple("P9", "1.9", "1.9.1", "1.9.1.1").to_bytes()).await;
+    let (_, after) = node.get("/changes?limit=1000").await;
+    assert_eq!(after["Changes"][before_changes["Changes"].as_array().unwrap().len()]["Seq"], before_changes["Last"].as_u64().unwrap() + 1);
+}
