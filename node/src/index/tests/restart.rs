@@ -94,3 +94,38 @@ async fn committed_entries_are_applied_on_restart() {
     assert_eq!((c.patients, c.studies, c.series, c.instances), (2, 2, 2, 3));
     close(index).await;
 }
+
+/// A snapshot, a purged log and a restart: the state machine is already there,
+/// and the log starts after the purge.
+#[tokio::test]
+async fn restart_after_snapshot_and_purge() {
+    let dir = TempDir::new().unwrap();
+    let index = open(dir.path()).await;
+    for (k, i) in fixture().into_iter().enumerate() {
+        index.write(store_cmd(i, 1_000 * (k as u64 + 1))).await.unwrap();
+    }
+    let applied = index.raft().metrics().borrow().last_applied.unwrap();
+    let timeout = Some(std::time::Duration::from_secs(10));
+    index.raft().trigger().snapshot().await.unwrap();
+    index.raft().wait(timeout).snapshot(applied, "snapshot built").await.unwrap();
+    index.raft().trigger().purge_log(applied.index).await.unwrap();
+    index.raft().wait(timeout).purged(Some(applied), "log purged").await.unwrap();
+    index.write(Command::DeleteResource { id: "series-4".into(), stamp: stamp(1) }).await.unwrap();
+    let before = dump(&index.reader());
+    close(index).await;
+
+    {
+        let db = store::open(&dir.path().join("rocksdb")).unwrap();
+        let mut log = LogStore::new(db);
+        let state = log.get_log_state().await.unwrap();
+        assert_eq!(state.last_purged_log_id, Some(applied));
+        assert_eq!(log.try_get_log_entries(0..=applied.index).await.unwrap(), vec![]);
+    }
+
+    let index = open(dir.path()).await;
+    assert_eq!(dump(&index.reader()), before);
+    let r = index.write(store_cmd(instance(1, 2, 4, 0), 70_000)).await.unwrap();
+    assert_eq!(r, stored(StoreStatus::Success));
+    assert_eq!(index.reader().counters().unwrap().series, 5);
+    close(index).await;
+}
