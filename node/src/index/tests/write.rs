@@ -280,12 +280,15 @@ async fn blob_claims_and_busy_blobs() {
     let r = t.run(claim(&[&hash, &orphan])).await;
     assert_eq!(r, CommandResponse::Claimed { hashes: vec![orphan.clone()] }, "referenced blobs are refused");
     assert_eq!(t.run(claim(&[&orphan])).await, CommandResponse::Claimed { hashes: vec![] }, "claimed once");
+    let other = format!("{:064x}", 0xbeef);
+    let r = t.run(claim(&[&other, &other])).await;
+    assert_eq!(r, CommandResponse::Claimed { hashes: vec![other.clone()] }, "listed twice, claimed once");
 
     t.delete("inst-0-0").await;
     assert_eq!(garbage(&t), [hash.clone()]);
     assert_eq!(t.run(claim(&[&hash])).await, CommandResponse::Claimed { hashes: vec![hash.clone()] });
     let deleting = t.reader().blobs_in_state(b"deleting", 10).unwrap();
-    assert_eq!(deleting.len(), 2);
+    assert_eq!(deleting.len(), 3);
     assert!(garbage(&t).is_empty());
 
     // Storing an instance whose blob is being collected must wait.
@@ -295,7 +298,7 @@ async fn blob_claims_and_busy_blobs() {
     assert_eq!(t.reader().last_seq().unwrap(), seq);
     assert!(t.reader().blob_known(&hash).unwrap());
 
-    let done = Command::BlobsCollected { hashes: vec![hash.clone(), orphan.clone()] };
+    let done = Command::BlobsCollected { hashes: vec![hash.clone(), orphan.clone(), other] };
     assert_eq!(t.run(done).await, CommandResponse::Done);
     assert!(!t.reader().blob_known(&hash).unwrap());
     assert!(t.reader().blobs_in_state(b"deleting", 10).unwrap().is_empty());
