@@ -127,3 +127,17 @@ async fn snapshot_survives_reopening() {
     assert_eq!(current.meta, meta);
     assert_eq!(sm.applied_state().await.unwrap().0, meta.last_log_id);
 }
+
+/// A record left without its file (a crash during an install) must not stop
+/// the node: openraft reads the current snapshot at startup.
+#[tokio::test]
+async fn snapshot_record_without_file_is_no_snapshot() {
+    let mut t = busy_archive().await;
+    t.sm.get_snapshot_builder().await.build_snapshot().await.unwrap();
+    for item in std::fs::read_dir(t.dir.path().join("snapshots")).unwrap() {
+        std::fs::remove_file(item.unwrap().path()).unwrap();
+    }
+    assert!(t.sm.get_current_snapshot().await.unwrap().is_none());
+    let rebuilt = t.sm.get_snapshot_builder().await.build_snapshot().await.unwrap();
+    assert_eq!(t.sm.get_current_snapshot().await.unwrap().unwrap().meta, rebuilt.meta);
+}
