@@ -344,6 +344,10 @@ impl<'a> Applier<'a> {
     fn claim_blobs(&mut self, hashes: &[String]) -> Result<CommandResponse> {
         let mut claimed = Vec::new();
         for hash in hashes {
+            // The batch is not read back: a hash listed twice is claimed once.
+            if claimed.contains(hash) {
+                continue;
+            }
             let state = self.blob_state(hash)?;
             let unreferenced = self.blob_refs(hash)? == 0;
             if unreferenced && state.as_deref() != Some(b"deleting".as_slice()) {

@@ -160,11 +160,16 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn purge(&mut self, log_id: LogId<NodeId>) -> StorageResult<()> {
-        self.put_meta(KEY_PURGED, &log_id)?;
-        let log = cf(&self.db, CF_RAFT_LOG);
-        self.db
-            .delete_range_cf(log, u64_key(0), u64_key(log_id.index + 1))
-            .map_err(|e| StorageIOError::write_logs(&e).into())
+        // One batch: a crash between recording the purge and deleting entries
+        // would leave entries at or below the purged id, which openraft rejects
+        // (the last log id would be older than the last purged one).
+        let bytes = serde_json::to_vec(&log_id).map_err(|e| StorageIOError::write_logs(&e))?;
+        let mut batch = WriteBatch::default();
+        batch.put_cf(cf(&self.db, CF_RAFT_META), KEY_PURGED, bytes);
+        batch.delete_range_cf(cf(&self.db, CF_RAFT_LOG), u64_key(0), u64_key(log_id.index + 1));
+        let mut opts = WriteOptions::default();
+        opts.set_sync(true);
+        self.db.write_opt(batch, &opts).map_err(|e| StorageIOError::write_logs(&e).into())
     }
 }
 

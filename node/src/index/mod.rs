@@ -14,6 +14,8 @@ pub mod raft;
 pub mod snapshot;
 pub mod state_machine;
 pub mod store;
+#[cfg(test)]
+mod tests;
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -123,12 +123,16 @@ fn range_upper_ok(candidate: &str, hi: &str) -> bool {
     candidate <= hi || candidate.starts_with(hi)
 }
 
-/// Bounds of values equal to `value` (exact) or starting with it. Index keys
-/// put a 0 byte after the value, so `value\x01` ends the exact matches.
+/// Bounds of values equal to `value` (exact) or starting with it. A `tags` key
+/// continues the value with `0, id`, so an exact match ends before `value, 1`.
 fn prefix_bounds(value: &str, exact: bool) -> (Vec<u8>, Vec<u8>) {
     let start = value.as_bytes().to_vec();
     let mut end = start.clone();
-    end.push(if exact { 1 } else { 0xff });
+    if exact {
+        end.push(1);
+    } else {
+        end.push(0xff);
+    }
     (start, end)
 }
 
@@ -196,9 +200,10 @@ mod tests {
         assert!(Constraint::parse("*DOE", false).scan_bounds().is_none());
         let eq = Constraint::parse("ct", false).scan_bounds().unwrap();
         assert_eq!(eq[0].0, b"CT".to_vec());
-        // An index key is value, 0, id: inside the exact bounds.
-        let key = b"CT\0some-id".to_vec();
-        assert!(key >= eq[0].0 && key < eq[0].1);
-        assert!(b"CTX\0id".to_vec() >= eq[0].1);
+        // The suffix of a `tags` key is `value, 0, id`: inside for equal, outside otherwise.
+        let within = |key: &[u8], b: &(Vec<u8>, Vec<u8>)| key >= b.0.as_slice() && key < b.1.as_slice();
+        assert!(within(b"CT\0some-id", &eq[0]));
+        assert!(!within(b"CTA\0some-id", &eq[0]) && !within(b"C\0some-id", &eq[0]));
+        assert!(within(b"DOE^JOHN\0id", b));
     }
 }

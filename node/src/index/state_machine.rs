@@ -211,9 +211,17 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     async fn get_current_snapshot(&mut self) -> StorageResult<Option<Snapshot<TypeConfig>>> {
         let Some(record) = self.snapshot_record()? else { return Ok(None) };
         let path = self.snapshot_dir.join(&record.file);
-        let file = tokio::fs::File::open(&path)
-            .await
-            .map_err(|e| StorageIOError::read_snapshot(Some(record.meta.signature()), &e))?;
+        let file = match tokio::fs::File::open(&path).await {
+            Ok(file) => file,
+            // A crash during an install can leave the record without its file
+            // (the installed families carry the sender's record). openraft
+            // reads this at startup: answer "no snapshot", it builds a new one.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                tracing::warn!(file = %record.file, "snapshot file missing, ignoring the snapshot record");
+                return Ok(None);
+            }
+            Err(e) => return Err(StorageIOError::read_snapshot(Some(record.meta.signature()), &e).into()),
+        };
         Ok(Some(Snapshot { meta: record.meta, snapshot: Box::new(file) }))
     }
 }
