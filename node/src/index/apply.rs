@@ -83,9 +83,12 @@ impl<'a> Applier<'a> {
             }
             Command::DeleteMetadata { id, name, stamp } => self.update_metadata(id, name, None, stamp),
             Command::ClearChanges => {
-                let changes = cf(self.db, CF_CHANGES);
-                self.batch.delete_range_cf(changes, u64_key(0), u64_key(u64::MAX));
-                self.batch.delete_cf(changes, u64_key(u64::MAX));
+                for name in [CF_CHANGES, CF_RESOURCE_CHANGES] {
+                    let family = cf(self.db, name);
+                    for item in self.db.iterator_cf(family, IteratorMode::Start) {
+                        self.batch.delete_cf(family, item?.0);
+                    }
+                }
                 Ok(CommandResponse::Done)
             }
             Command::ClaimBlobs { hashes } => self.claim_blobs(hashes),
@@ -118,6 +121,26 @@ impl<'a> Applier<'a> {
         self.meta.next_change += 1;
         let bytes = serde_json::to_vec(&change)?;
         self.batch.put_cf(cf(self.db, CF_CHANGES), u64_key(change.seq), bytes);
+        self.batch.put_cf(cf(self.db, CF_RESOURCE_CHANGES), resource_change_key(id, change.seq), []);
+        Ok(())
+    }
+
+    /// Removes the change-log entries of a resource that goes away, as Orthanc's
+    /// schema does (its `Changes` rows are deleted with the resource).
+    fn forget_changes(&mut self, id: &str) -> Result<()> {
+        let prefix = children_prefix(id);
+        let family = cf(self.db, CF_RESOURCE_CHANGES);
+        let iter = self.db.iterator_cf(family, IteratorMode::From(&prefix, Direction::Forward));
+        for item in iter {
+            let (key, _) = item?;
+            if !key.starts_with(&prefix) {
+                break;
+            }
+            if let Some(seq) = decode_u64(&key[prefix.len()..]) {
+                self.batch.delete_cf(cf(self.db, CF_CHANGES), u64_key(seq));
+            }
+            self.batch.delete_cf(family, &key);
+        }
         Ok(())
     }
 
@@ -257,6 +280,7 @@ impl<'a> Applier<'a> {
             self.batch.delete_cf(cf(self.db, CF_CHILDREN), child_key(parent, &r.id));
         }
         self.batch.delete_cf(cf(self.db, CF_UNSTABLE), &r.id);
+        self.forget_changes(&r.id)?;
         self.index_tags(r, false);
         let c = &mut self.meta.counters;
         match r.level {

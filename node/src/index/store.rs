@@ -12,6 +12,7 @@
 //! | by_level    | level, creation seq (u64 BE), id            | empty                 |
 //! | children    | parent id, 0, child id                      | empty                 |
 //! | changes     | seq (u64 BE)                                | JSON `Change`         |
+//! | res_changes | id, 0, seq (u64 BE)                         | empty                 |
 //! | tags        | level, tag name, 0, normalized value, 0, id | empty                 |
 //! | unstable    | id                                          | last_instance_ms (BE) |
 //! | blob_refs   | hash                                        | count (u64 BE)        |
@@ -31,6 +32,7 @@ pub const CF_RESOURCES: &str = "resources";
 pub const CF_BY_LEVEL: &str = "by_level";
 pub const CF_CHILDREN: &str = "children";
 pub const CF_CHANGES: &str = "changes";
+pub const CF_RESOURCE_CHANGES: &str = "res_changes";
 pub const CF_TAGS: &str = "tags";
 pub const CF_UNSTABLE: &str = "unstable";
 pub const CF_BLOB_REFS: &str = "blob_refs";
@@ -43,6 +45,7 @@ pub const SM_FAMILIES: &[&str] = &[
     CF_BY_LEVEL,
     CF_CHILDREN,
     CF_CHANGES,
+    CF_RESOURCE_CHANGES,
     CF_TAGS,
     CF_UNSTABLE,
     CF_BLOB_REFS,
@@ -95,6 +98,12 @@ pub fn child_key(parent: &str, child: &str) -> Vec<u8> {
 pub fn children_prefix(parent: &str) -> Vec<u8> {
     let mut k = parent.as_bytes().to_vec();
     k.push(0);
+    k
+}
+
+pub fn resource_change_key(id: &str, seq: u64) -> Vec<u8> {
+    let mut k = children_prefix(id);
+    k.extend_from_slice(&seq.to_be_bytes());
     k
 }
 

@@ -4,7 +4,7 @@
 use super::*;
 use crate::index::normalize::Constraint;
 use crate::index::query::TagQuery;
-use crate::index::store::{cf, decode_u64, CF_BLOB_REFS, CF_TAGS};
+use crate::index::store::{cf, decode_u64, CF_BLOB_REFS, CF_RESOURCE_CHANGES, CF_TAGS};
 use rocksdb::IteratorMode;
 
 fn refs(t: &TestSm, hash: &str) -> u64 {
@@ -159,7 +159,16 @@ async fn delete_removes_descendants_and_empty_ancestors() {
         .map(|id| t.reader().resource(id).unwrap().unwrap().attachments["dicom"].hash.clone())
         .collect();
 
+    let last_seq = t.reader().last_seq().unwrap();
     let r = t.delete("series-0").await;
+    // Like Orthanc's schema, deleting a resource deletes its change-log rows;
+    // the sequence itself goes on.
+    let ids: Vec<String> = change_list(&t).into_iter().map(|c| c.2).collect();
+    for id in ["series-0", "inst-0-0", "inst-0-1"] {
+        assert!(!ids.iter().any(|i| i == id), "{id} still in the change log");
+    }
+    assert!(ids.iter().any(|i| i == "series-1"));
+    assert_eq!(t.reader().last_seq().unwrap(), last_seq);
     let remaining = |level, id: &str| {
         CommandResponse::Deleted(DeleteOutcome { remaining_ancestor: Some((level, id.to_string())) })
     };
@@ -213,6 +222,8 @@ async fn delete_removes_descendants_and_empty_ancestors() {
     assert!(t.db.iterator_cf(cf(&t.db, CF_TAGS), IteratorMode::Start).next().is_none());
     assert!(t.reader().unstable().unwrap().is_empty());
     assert_eq!(garbage(&t).len(), 9);
+    assert!(change_list(&t).is_empty(), "nothing left in the change log");
+    assert!(t.db.iterator_cf(cf(&t.db, CF_RESOURCE_CHANGES), IteratorMode::Start).next().is_none());
 }
 
 #[tokio::test]
