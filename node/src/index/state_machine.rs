@@ -52,6 +52,14 @@ fn read_json<T: for<'de> Deserialize<'de>>(bytes: Option<Vec<u8>>) -> Result<Opt
 impl StateMachine {
     pub fn open(db: Arc<DB>, snapshot_dir: PathBuf) -> StorageResult<StateMachine> {
         std::fs::create_dir_all(&snapshot_dir).map_err(|e| StorageIOError::write_snapshot(None, &e))?;
+        // Snapshots being built or received when the node stopped are useless now.
+        if let Ok(entries) = std::fs::read_dir(&snapshot_dir) {
+            for item in entries.flatten() {
+                if item.file_name().to_string_lossy().ends_with(".part") {
+                    let _ = std::fs::remove_file(item.path());
+                }
+            }
+        }
         let mut sm = StateMachine {
             db,
             snapshot_dir,

@@ -141,3 +141,17 @@ async fn snapshot_record_without_file_is_no_snapshot() {
     let rebuilt = t.sm.get_snapshot_builder().await.build_snapshot().await.unwrap();
     assert_eq!(t.sm.get_current_snapshot().await.unwrap().unwrap().meta, rebuilt.meta);
 }
+
+#[tokio::test]
+async fn unfinished_snapshot_files_are_removed_at_start() {
+    let t = TestSm::new();
+    let dir = t.dir.path().join("snapshots");
+    let stale = [dir.join("incoming-1.part"), dir.join("building-2.part")];
+    for f in &stale {
+        std::fs::write(f, b"half a snapshot").unwrap();
+    }
+    let _sm = StateMachine::open(t.db.clone(), dir.clone()).unwrap();
+    for f in &stale {
+        assert!(!f.exists(), "{} survived", f.display());
+    }
+}
