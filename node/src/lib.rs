@@ -15,6 +15,7 @@
 pub mod blob;
 pub mod config;
 pub mod dicom;
+pub mod dimse;
 pub mod http;
 pub mod index;
 pub mod logging;
@@ -36,6 +37,8 @@ pub enum RunError {
     Index(#[from] index::IndexError),
     #[error(transparent)]
     Blob(#[from] blob::BlobError),
+    #[error("invalid configuration: {0}")]
+    Config(#[from] service::ServiceError),
     #[error("HTTP server failed: {0}")]
     Http(std::io::Error),
 }
@@ -75,6 +78,7 @@ pub async fn run(
 ) -> Result<(), RunError> {
     let config = Arc::new(config);
     let archive = open_archive(config.clone()).await?;
+    archive.seed_modalities().await?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let lifecycle = {
         let archive = archive.clone();

@@ -113,6 +113,11 @@ impl From<ServiceError> for ApiError {
             }
             ServiceError::Index(e) => e.into(),
             ServiceError::Blob(e) => e.into(),
+            ServiceError::UnknownModality(name) => ApiError::with_details(
+                OrthancCode::InexistentItem,
+                format!("unknown modality {name}"),
+            ),
+            ServiceError::BadModality { .. } => ApiError::with_details(OrthancCode::BadFileFormat, e.to_string()),
             ServiceError::BlobBusy(id) => ApiError::with_details(
                 OrthancCode::DatabaseUnavailable,
                 format!("the file of instance {id} is being garbage-collected; retry"),

@@ -92,6 +92,18 @@ impl<'a> Applier<'a> {
                 Ok(CommandResponse::Done)
             }
             Command::ClaimBlobs { hashes } => self.claim_blobs(hashes),
+            Command::PutModality { modality } => {
+                let bytes = serde_json::to_vec(modality)?;
+                self.batch.put_cf(cf(self.db, CF_MODALITIES), &modality.name, bytes);
+                Ok(CommandResponse::Done)
+            }
+            Command::DeleteModality { name } => {
+                if self.db.get_cf(cf(self.db, CF_MODALITIES), name)?.is_none() {
+                    return Ok(CommandResponse::UnknownResource);
+                }
+                self.batch.delete_cf(cf(self.db, CF_MODALITIES), name);
+                Ok(CommandResponse::Done)
+            }
             Command::BlobsCollected { hashes } => {
                 for hash in hashes {
                     self.batch.delete_cf(cf(self.db, CF_BLOB_STATE), hash);

@@ -202,6 +202,29 @@ pub struct Counters {
     pub uncompressed_size: u64,
 }
 
+/// A DICOM peer known to the archive: an entry of Orthanc's `DicomModalities`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Modality {
+    /// The symbolic name used in REST routes (`/modalities/{name}`).
+    pub name: String,
+    pub aet: String,
+    pub host: String,
+    pub port: u16,
+    pub manufacturer: String,
+    pub allow_echo: bool,
+    pub allow_find: bool,
+    pub allow_get: bool,
+    pub allow_move: bool,
+    pub allow_store: bool,
+    pub allow_n_action: bool,
+    pub allow_event_report: bool,
+    pub allow_transcoding: bool,
+    /// AE title Isengard uses when calling this modality; empty = `DicomAet`.
+    pub local_aet: String,
+    /// DIMSE timeout in seconds; 0 = the global default.
+    pub timeout: u64,
+}
+
 /// Wall-clock time chosen by the proposer, so that applying a command is
 /// deterministic on every replica.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -225,6 +248,9 @@ pub enum Command {
     DeleteMetadata { id: String, name: String, stamp: Stamp },
     /// Empty the change log (`DELETE /changes`).
     ClearChanges,
+    /// Defines (or redefines) a modality.
+    PutModality { modality: Modality },
+    DeleteModality { name: String },
     /// The garbage collector claims unreferenced blobs before deleting them:
     /// the answer lists those that are still unreferenced and now `deleting`.
     ClaimBlobs { hashes: Vec<String> },

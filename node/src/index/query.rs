@@ -132,6 +132,22 @@ impl<'a> Reader<'a> {
         Ok(out)
     }
 
+    /// Every modality, by name.
+    pub fn modalities(&self) -> Result<Vec<Modality>> {
+        let mut out = Vec::new();
+        for item in self.db.iterator_cf(cf(self.db, CF_MODALITIES), IteratorMode::Start) {
+            out.push(serde_json::from_slice(&item?.1)?);
+        }
+        Ok(out)
+    }
+
+    pub fn modality(&self, name: &str) -> Result<Option<Modality>> {
+        match self.db.get_cf(cf(self.db, CF_MODALITIES), name)? {
+            Some(bytes) => Ok(Some(serde_json::from_slice(&bytes)?)),
+            None => Ok(None),
+        }
+    }
+
     /// Whether any index entry references this blob, or it is being collected.
     pub fn blob_known(&self, hash: &str) -> Result<bool> {
         Ok(self.db.get_cf(cf(self.db, CF_BLOB_REFS), hash)?.is_some()

@@ -17,6 +17,7 @@
 //! | unstable    | id                                          | last_instance_ms (BE) |
 //! | blob_refs   | hash                                        | count (u64 BE)        |
 //! | blob_state  | hash                                        | `garbage`/`deleting`  |
+//! | modalities  | name                                        | JSON `Modality`       |
 
 use std::path::Path;
 use std::sync::Arc;
@@ -37,6 +38,7 @@ pub const CF_TAGS: &str = "tags";
 pub const CF_UNSTABLE: &str = "unstable";
 pub const CF_BLOB_REFS: &str = "blob_refs";
 pub const CF_BLOB_STATE: &str = "blob_state";
+pub const CF_MODALITIES: &str = "modalities";
 
 /// The state machine's families: what a snapshot carries and an install replaces.
 pub const SM_FAMILIES: &[&str] = &[
@@ -50,6 +52,7 @@ pub const SM_FAMILIES: &[&str] = &[
     CF_UNSTABLE,
     CF_BLOB_REFS,
     CF_BLOB_STATE,
+    CF_MODALITIES,
 ];
 
 /// Opens (or creates) the index database with every column family.

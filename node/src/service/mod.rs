@@ -3,6 +3,7 @@
 
 pub mod ingest;
 pub mod lifecycle;
+pub mod modalities;
 pub mod read;
 
 use std::sync::Arc;
@@ -33,6 +34,10 @@ pub enum ServiceError {
     Blob(#[from] BlobError),
     #[error("the blob of instance {0} is still being garbage-collected; try again")]
     BlobBusy(String),
+    #[error("unknown modality {0}")]
+    UnknownModality(String),
+    #[error("bad definition of modality {name}: {reason}")]
+    BadModality { name: String, reason: String },
 }
 
 pub type Result<T> = std::result::Result<T, ServiceError>;
