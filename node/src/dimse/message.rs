@@ -196,7 +196,6 @@ where
     let mut command_bytes = Vec::new();
     let mut command: Option<InMemDicomObject> = None;
     let mut data = Vec::new();
-    let mut context_id = 0;
     loop {
         let pdu = match AsyncAssociation::receive(association).await {
             Ok(pdu) => pdu,
@@ -206,7 +205,7 @@ where
         match pdu {
             Pdu::PData { data: values } => {
                 for value in values {
-                    context_id = value.presentation_context_id;
+                    let context_id = value.presentation_context_id;
                     match value.value_type {
                         PDataValueType::Command => {
                             command_bytes.extend_from_slice(&value.data);

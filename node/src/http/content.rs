@@ -29,19 +29,26 @@ async fn parsed(archive: &Archive, id: &str) -> ApiResult<dicom::ParsedDicom> {
     Ok(dicom::parse(&bytes)?)
 }
 
+/// One of Orthanc's three renderings, as `?short` / `?simplify` choose.
+type Render = fn(&dicom::DicomFile) -> Value;
+
+fn render_as(p: &TagParams, file: &dicom::DicomFile, short: Render, simplified: Render, full: Render) -> Value {
+    if flag(&p.short) {
+        short(file)
+    } else if flag(&p.simplify) {
+        simplified(file)
+    } else {
+        full(file)
+    }
+}
+
 pub async fn tags(
     State(archive): State<Archive>,
     Path(id): Path<String>,
     Query(p): Query<TagParams>,
 ) -> ApiResult<Json<Value>> {
     let parsed = parsed(&archive, &id).await?;
-    Ok(Json(if flag(&p.short) {
-        dicom::json::short(&parsed.object)
-    } else if flag(&p.simplify) {
-        dicom::json::simplified(&parsed.object)
-    } else {
-        dicom::json::full(&parsed.object)
-    }))
+    Ok(Json(render_as(&p, &parsed.object, dicom::json::short, dicom::json::simplified, dicom::json::full)))
 }
 
 pub async fn simplified_tags(State(archive): State<Archive>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
@@ -55,13 +62,9 @@ pub async fn header(
     Query(p): Query<TagParams>,
 ) -> ApiResult<Json<Value>> {
     let parsed = parsed(&archive, &id).await?;
-    Ok(Json(if flag(&p.short) {
-        dicom::json::header_short(&parsed.object)
-    } else if flag(&p.simplify) {
-        dicom::json::header_simplified(&parsed.object)
-    } else {
-        dicom::json::header_full(&parsed.object)
-    }))
+    let (short, simplified, full): (Render, Render, Render) =
+        (dicom::json::header_short, dicom::json::header_simplified, dicom::json::header_full);
+    Ok(Json(render_as(&p, &parsed.object, short, simplified, full)))
 }
 
 pub async fn content_root(State(archive): State<Archive>, Path(id): Path<String>) -> ApiResult<Response> {
