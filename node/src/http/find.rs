@@ -1,8 +1,10 @@
 //! `/tools/find` and `/tools/lookup`, answered from the secondary tag index.
 //!
-//! Constraints on main DICOM tags (of the requested level or of any other
-//! level) are resolved by the index; constraints on other tags are checked
-//! against the tags of one instance of each candidate, as Orthanc does.
+//! Constraints on main DICOM tags of the requested level or of upper levels
+//! are resolved by the index; constraints on other tags are checked against
+//! the tags of one instance of each candidate, as Orthanc does. As in Orthanc
+//! 1.10, a constraint on a main tag of a lower level matches nothing (except
+//! `ModalitiesInStudy` on studies).
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -11,29 +13,11 @@ use serde_json::{json, Map, Value};
 
 use super::error::{ApiError, ApiResult, OrthancCode};
 use super::resources::render;
-use crate::dicom;
+use crate::dicom::{self, dictionary, Tag};
 use crate::index::normalize::Constraint;
 use crate::index::query::TagQuery;
 use crate::index::{Level, Resource};
 use crate::service::Archive;
-
-/// Tags whose query values may be ranges (`A-B`).
-const RANGE_TAGS: &[&str] = &[
-    "PatientBirthDate",
-    "StudyDate",
-    "StudyTime",
-    "SeriesDate",
-    "SeriesTime",
-    "InstanceCreationDate",
-    "InstanceCreationTime",
-    "AcquisitionDate",
-    "AcquisitionTime",
-    "ContentDate",
-    "ContentTime",
-];
-
-/// Person-name tags: matched case-insensitively unless `CaseSensitivePN`.
-const PN_TAGS: &[&str] = &["PatientName", "ReferringPhysicianName", "RequestingPhysician", "OperatorsName", "PerformingPhysicianName"];
 
 fn parse_body(body: &Bytes) -> ApiResult<Map<String, Value>> {
     match serde_json::from_slice::<Value>(body) {
@@ -42,14 +26,83 @@ fn parse_body(body: &Bytes) -> ApiResult<Map<String, Value>> {
     }
 }
 
+/// `Limit` and `Since` as Orthanc reads them: integers, not negative.
 fn opt_usize(map: &Map<String, Value>, key: &str) -> ApiResult<Option<usize>> {
     match map.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(v) => v
-            .as_u64()
-            .map(|n| Some(n as usize))
-            .ok_or_else(|| ApiError::with_details(OrthancCode::BadParameterType, format!("{key} must be a non-negative integer"))),
+        None => Ok(None),
+        Some(Value::Number(n)) if n.is_i64() || n.is_u64() => match n.as_u64() {
+            Some(n) => Ok(Some(n as usize)),
+            None => Err(ApiError::with_details(
+                OrthancCode::ParameterOutOfRange,
+                format!("Field \"{key}\" should be a positive integer"),
+            )),
+        },
+        Some(_) => Err(ApiError::bad_request(format!("Field \"{key}\" should be an integer"))),
     }
+}
+
+/// The VR of a queried tag (`ModalitiesInStudy` is a CS).
+fn vr_of(name: &str) -> (Option<Tag>, String) {
+    if name == "ModalitiesInStudy" {
+        return (Some(Tag(0x0008, 0x0061)), "CS".into());
+    }
+    match dictionary::find_by_name(name) {
+        Some(tag) => (Some(tag), dictionary::implicit_vr(tag, None).as_str().to_owned()),
+        None => (None, "UN".into()),
+    }
+}
+
+/// VRs on which DICOM (and Orthanc) allow `*` and `?`.
+const WILDCARD_VRS: &[&str] = &["AE", "CS", "LO", "LT", "PN", "SH", "ST", "UC", "UR", "UT"];
+
+/// What a query asks, sorted by where it can be answered.
+struct Plan {
+    indexed: Vec<TagQuery>,
+    /// Constraints on tags that are main tags of no level: checked on a file.
+    other: Vec<(String, Constraint, bool)>,
+    /// A constraint no resource of the level can satisfy: Orthanc matches main
+    /// tags of lower levels (and `ModalitiesInStudy` elsewhere than on studies)
+    /// against the resource's own tags, which never hold them.
+    impossible: bool,
+}
+
+/// Orthanc's `/tools/find` rules: `CaseSensitive` (default false) applies to
+/// every tag, person names included (`CaseSensitivePN` is for C-FIND only);
+/// ranges on DA/DT/TM; wildcards only on text VRs; an empty value is universal.
+fn plan(level: Level, query: &Map<String, Value>, case_sensitive: bool) -> ApiResult<Plan> {
+    let mut plan = Plan { indexed: Vec::new(), other: Vec::new(), impossible: false };
+    for (key, value) in query {
+        let name = dicom::tag_name(key).ok_or_else(|| ApiError::with_details(OrthancCode::UnknownResource, format!("unknown tag {key}")))?;
+        let value = value
+            .as_str()
+            .ok_or_else(|| ApiError::bad_request(format!("Tag \"{key}\" should be associated with a string")))?;
+        let (tag, vr) = vr_of(&name);
+        if (value.contains('*') || value.contains('?')) && !WILDCARD_VRS.contains(&vr.as_str()) {
+            let tag = tag.map(|t| t.format_comma()).unwrap_or_else(|| key.clone());
+            return Err(ApiError::with_details(
+                OrthancCode::ParameterOutOfRange,
+                format!("Wildcards are not allowed on tag {tag}"),
+            ));
+        }
+        if value.is_empty() {
+            continue;
+        }
+        let constraint = Constraint::parse(value, matches!(vr.as_str(), "DA" | "DT" | "TM"));
+        if name == "ModalitiesInStudy" {
+            if level != Level::Study {
+                plan.impossible = true;
+            }
+            plan.indexed.push(TagQuery { level: Level::Series, tag: "Modality".into(), constraint, case_sensitive });
+        } else if let Some(tag_level) = dicom::main_tag_level(&name) {
+            if tag_level > level {
+                plan.impossible = true;
+            }
+            plan.indexed.push(TagQuery { level: tag_level, tag: name, constraint, case_sensitive });
+        } else if constraint != Constraint::Any {
+            plan.other.push((name, constraint, case_sensitive));
+        }
+    }
+    Ok(plan)
 }
 
 pub async fn find(State(archive): State<Archive>, body: Bytes) -> ApiResult<Json<Value>> {
@@ -61,37 +114,22 @@ pub async fn find(State(archive): State<Archive>, body: Bytes) -> ApiResult<Json
         .ok_or_else(|| ApiError::new(OrthancCode::ParameterOutOfRange))?;
     let query = match request.get("Query") {
         Some(Value::Object(q)) => q.clone(),
-        _ => return Err(ApiError::bad_request("Field \"Query\" must be a JSON object")),
+        _ => return Err(ApiError::bad_request("Field \"Query\" is missing, or should be a JSON object")),
     };
     let expand = request.get("Expand").and_then(Value::as_bool).unwrap_or(false);
-    let case_sensitive = request.get("CaseSensitive").and_then(Value::as_bool).unwrap_or(true);
-    let case_sensitive_pn = archive.config().raw.get("CaseSensitivePN").and_then(Value::as_bool).unwrap_or(false);
+    let case_sensitive = request.get("CaseSensitive").and_then(Value::as_bool).unwrap_or(false);
     let limit = opt_usize(&request, "Limit")?;
     let since = opt_usize(&request, "Since")?.unwrap_or(0);
 
-    let mut indexed = Vec::new();
-    let mut other = Vec::new();
-    for (key, value) in &query {
-        let value = value
-            .as_str()
-            .ok_or_else(|| ApiError::with_details(OrthancCode::BadParameterType, format!("the value of {key} must be a string")))?;
-        let name = dicom::tag_name(key).ok_or_else(|| ApiError::with_details(OrthancCode::UnknownResource, format!("unknown tag {key}")))?;
-        let is_pn = PN_TAGS.contains(&name.as_str());
-        let sensitive = case_sensitive && (!is_pn || case_sensitive_pn);
-        let constraint = Constraint::parse(value, RANGE_TAGS.contains(&name.as_str()));
-        if name == "ModalitiesInStudy" {
-            indexed.push(TagQuery { level: Level::Series, tag: "Modality".into(), constraint, case_sensitive: sensitive });
-        } else if let Some(tag_level) = dicom::main_tag_level(&name) {
-            indexed.push(TagQuery { level: tag_level, tag: name, constraint, case_sensitive: sensitive });
-        } else if constraint != Constraint::Any {
-            other.push((name, constraint, sensitive));
-        }
+    let plan = plan(level, &query, case_sensitive)?;
+    if plan.impossible {
+        return Ok(Json(Value::Array(Vec::new())));
     }
-    let mut found = archive.find(level, &indexed)?;
-    if !other.is_empty() {
+    let mut found = archive.find(level, &plan.indexed)?;
+    if !plan.other.is_empty() {
         let mut kept = Vec::new();
         for r in found {
-            if matches_file_tags(&archive, &r, &other).await? {
+            if matches_file_tags(&archive, &r, &plan.other).await? {
                 kept.push(r);
             }
         }

@@ -2,7 +2,7 @@
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::header;
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use md5::{Digest, Md5};
@@ -53,27 +53,41 @@ pub async fn put(
     State(archive): State<Archive>,
     Path((collection, id, name)): Path<(String, String, String)>,
     body: Bytes,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     let value = String::from_utf8(body.to_vec()).map_err(|_| ApiError::bad_request("metadata must be UTF-8 text"))?;
     if is_reserved(&name) {
-        return Err(ApiError::with_details(OrthancCode::ParameterOutOfRange, format!("metadata {name} is read-only")));
+        return Ok(StatusCode::FORBIDDEN.into_response());
     }
+    check_user_metadata(&archive, &name)?;
     archive.set_metadata(level_of(&collection)?, &id, &name, &value).await?;
-    Ok(Json(json!({})))
+    Ok(Json(json!({})).into_response())
 }
 
 pub async fn delete(
     State(archive): State<Archive>,
     Path((collection, id, name)): Path<(String, String, String)>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     if is_reserved(&name) {
-        return Err(ApiError::with_details(OrthancCode::ParameterOutOfRange, format!("metadata {name} is read-only")));
+        return Ok(StatusCode::FORBIDDEN.into_response());
     }
+    check_user_metadata(&archive, &name)?;
     archive.delete_metadata(level_of(&collection)?, &id, &name).await?;
-    Ok(Json(json!({})))
+    Ok(Json(json!({})).into_response())
 }
 
-/// Metadata that Orthanc sets itself and refuses to let clients change.
+/// Orthanc accepts user metadata by number (1024 to 65535) or by a name
+/// declared in `UserMetadata`; any other name is an inexistent item.
+fn check_user_metadata(archive: &Archive, name: &str) -> ApiResult<()> {
+    let numbered = name.parse::<u32>().is_ok_and(|n| (1024..=65535).contains(&n));
+    let declared = archive.config().raw.get("UserMetadata").and_then(Value::as_object).is_some_and(|m| m.contains_key(name));
+    if numbered || declared {
+        Ok(())
+    } else {
+        Err(ApiError::with_details(OrthancCode::InexistentItem, format!("unknown metadata {name} (declare it in UserMetadata)")))
+    }
+}
+
+/// Metadata that Orthanc sets itself and refuses to let clients change (403).
 fn is_reserved(name: &str) -> bool {
     matches!(
         name,
@@ -103,6 +117,7 @@ const ATTACHMENT_OPERATIONS: &[&str] = &[
     "compressed-md5",
     "compressed-size",
     "data",
+    "info",
     "is-compressed",
     "md5",
     "size",
@@ -135,6 +150,15 @@ pub async fn attachment_op(
             return Err(ApiError::with_details(OrthancCode::InexistentItem, "MD5 is not stored (StoreMD5ForAttachments is false)"))
         }
         "is-compressed" => text("0".into()),
+        "info" => Json(json!({
+            "CompressedMD5": att.md5,
+            "CompressedSize": att.size,
+            "ContentType": 1,
+            "UncompressedMD5": att.md5,
+            "UncompressedSize": att.uncompressed_size,
+            "Uuid": att.hash,
+        }))
+        .into_response(),
         _ => return Err(ApiError::unknown_resource()),
     })
 }

@@ -30,6 +30,10 @@ fn number(name: &str, value: &Option<String>) -> ApiResult<Option<usize>> {
         .transpose()
 }
 
+fn missing(argument: &str, collection: &str) -> ApiError {
+    ApiError::bad_request(format!("Missing \"{argument}\" argument for GET request against: /{collection}/"))
+}
+
 /// Orthanc's flag parameters: present (`?expand`) or any value but `false`/`0`.
 pub fn flag(value: &Option<String>) -> bool {
     value.as_deref().is_some_and(|v| v != "false" && v != "0")
@@ -43,8 +47,11 @@ pub async fn list(
     let level = level_of(&collection)?;
     let since = number("since", &params.since)?;
     let limit = number("limit", &params.limit)?;
-    if since.is_some() != limit.is_some() && since.is_some() {
-        return Err(ApiError::bad_request("since must come with limit"));
+    // As Orthanc: `since` and `limit` come together or not at all.
+    match (since, limit) {
+        (Some(_), None) => return Err(missing("limit", &collection)),
+        (None, Some(_)) => return Err(missing("since", &collection)),
+        _ => {}
     }
     let ids = archive.list(level, since.unwrap_or(0), limit.filter(|l| *l > 0))?;
     if flag(&params.expand) {
@@ -91,10 +98,9 @@ pub async fn relative(
 ) -> ApiResult<Json<Value>> {
     let level = level_of(&collection)?;
     archive.resource_at(level, &id)?;
-    if let Some(target) = Level::from_collection(&relative) {
-        if target <= level {
-            return Err(ApiError::unknown_resource());
-        }
+    // `series` names both a child list (`/studies/{id}/series`) and a parent
+    // (`/instances/{id}/series`): a level below is a child list.
+    if let Some(target) = Level::from_collection(&relative).filter(|t| *t > level) {
         let ids = archive.descendants(&id, target)?;
         let views = ids.iter().map(|i| archive.view(target, i)).collect::<Result<Vec<_>, _>>()?;
         let _ = params.expand; // Orthanc always expands these lists.

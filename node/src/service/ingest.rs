@@ -62,13 +62,11 @@ impl Archive {
         if let Some(offset) = parsed.pixel_data_offset {
             metadata.insert("PixelDataOffset".to_owned(), offset.to_string());
         }
-        let index_in_series = parsed
-            .instance_tags
-            .get("InstanceNumber")
-            .or_else(|| parsed.instance_tags.get("ImageIndex"))
-            .and_then(|v| v.trim().parse::<i64>().ok());
+        // As Orthanc: the stripped InstanceNumber (else ImageIndex) whenever the
+        // tag is present, even empty or not a number; readers parse it.
+        let index_in_series = parsed.instance_tags.get("InstanceNumber").or_else(|| parsed.instance_tags.get("ImageIndex"));
         if let Some(i) = index_in_series {
-            metadata.insert("IndexInSeries".to_owned(), i.to_string());
+            metadata.insert("IndexInSeries".to_owned(), i.trim().to_owned());
         }
         let mut new = NewInstance {
             patient_id: ids.patient.clone(),
