@@ -31,13 +31,32 @@ pub enum BlobError {
     #[error("blob {0} is missing from the blob store")]
     NotFound(String),
     #[error("blob store error: {0}")]
-    Store(#[from] object_store::Error),
+    Store(object_store::Error),
     #[error("blob store I/O error: {0}")]
     Io(#[from] std::io::Error),
     #[error("unsupported blob store URL {0}: use s3://bucket[/prefix] or file:///absolute/path")]
     BadUrl(String),
     #[error("blob {hash} is corrupt: its content hashes to {actual}")]
     Corrupt { hash: String, actual: String },
+}
+
+/// A full disk under `object_store` becomes [`BlobError::Io`] with the OS's
+/// error code, so the edges can answer "storage full" rather than "internal".
+impl From<object_store::Error> for BlobError {
+    fn from(e: object_store::Error) -> Self {
+        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+        while let Some(err) = source {
+            let io = err.downcast_ref::<std::io::Error>();
+            if let Some(io) = io.filter(|io| io.kind() == std::io::ErrorKind::StorageFull) {
+                return BlobError::Io(io.raw_os_error().map_or_else(
+                    || std::io::Error::new(std::io::ErrorKind::StorageFull, e.to_string()),
+                    std::io::Error::from_raw_os_error,
+                ));
+            }
+            source = err.source();
+        }
+        BlobError::Store(e)
+    }
 }
 
 /// What was stored: the name of the blob and facts the index records.
@@ -70,6 +89,9 @@ fn is_hash(name: &str) -> bool {
 /// How to reach an S3-protocol server, for [`BlobStore::s3`]. A field left at
 /// `None` keeps `object_store`'s default (AWS's endpoint, region `us-east-1`;
 /// without keys, the instance's role: web identity, container or EC2 metadata).
+/// The credentials need Get/Put/DeleteObject and ListBucket: without
+/// ListBucket, S3 answers 403 instead of 404 for a missing blob, and `put`
+/// fails rather than guessing that a refused HEAD means "absent".
 #[derive(Debug, Clone, Default)]
 pub struct S3Options {
     /// `http(s)://host:port` of a server other than AWS; buckets are then
@@ -276,6 +298,14 @@ mod tests {
         store.delete(&a.hash).await.unwrap();
         assert!(matches!(store.get(&a.hash).await, Err(BlobError::NotFound(_))));
         store.delete(&a.hash).await.unwrap();
+    }
+
+    #[test]
+    fn a_full_disk_is_an_io_error() {
+        let full = object_store::Error::Generic { store: "test", source: Box::new(std::io::Error::from_raw_os_error(28)) };
+        assert!(matches!(BlobError::from(full), BlobError::Io(io) if io.raw_os_error() == Some(28)));
+        let other = object_store::Error::Generic { store: "test", source: Box::new(std::io::Error::other("x")) };
+        assert!(matches!(BlobError::from(other), BlobError::Store(_)));
     }
 
     #[test]
