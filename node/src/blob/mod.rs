@@ -209,13 +209,17 @@ impl BlobStore {
         }
         Ok(StoredBlob { hash, size, md5 })
     }
-    /// For the local backend, flush the file and its folder to disk.
+
+    /// For the local backend, flush the file and every folder from it up to
+    /// the root to disk: `put` may have just created the shard folders
+    /// `ab/` and `ab/cd/`, whose entries must be durable too.
     async fn sync(&self, location: &Path) -> Result<(), BlobError> {
         let (Some(root), true) = (&self.local_root, self.fsync) else { return Ok(()) };
+        let root = root.clone();
         let file = root.join(location.as_ref());
         tokio::task::spawn_blocking(move || -> std::io::Result<()> {
             std::fs::File::open(&file)?.sync_all()?;
-            if let Some(dir) = file.parent() {
+            for dir in file.ancestors().skip(1).take_while(|dir| dir.starts_with(&root)) {
                 std::fs::File::open(dir)?.sync_all()?;
             }
             Ok(())
