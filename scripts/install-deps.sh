@@ -2,7 +2,8 @@
 # Installs what building and testing Isengard needs, and only what is missing:
 #   apt: libclang-dev clang (RocksDB's bindgen), dcmtk (storescu, findscu...),
 #        orthanc (the reference server the tests compare against), python3-pip;
-#   pip: pydicom, pynetdicom at pinned versions (test fixtures and DICOM clients).
+#   pip: pydicom, pynetdicom at pinned versions (test fixtures and DICOM clients);
+#   cargo: s3s-fs at a pinned version (the S3 server of node/tests/blob_store.rs).
 # Idempotent: a second run installs nothing and runs no `apt-get update`.
 # Runs as root, or through sudo when not root and sudo exists.
 set -euo pipefail
@@ -66,6 +67,24 @@ if [ "${#pip_missing[@]}" -gt 0 ]; then
   # Debian's own python refuses system-wide pip installs (PEP 668) unless told.
   python3 -m pip install --quiet "${pip_missing[@]}" ||
     python3 -m pip install --quiet --break-system-packages "${pip_missing[@]}"
+fi
+
+# Pinned: s3s-fs serves a folder over the S3 protocol; the blob-store suite
+# runs its S3 backend against it. 0.14.1 is the newest that builds with rustc
+# 1.92 to 1.95 (0.15 and later need 1.96). Built in its own target folder so it
+# holds no lock on the project's. A cold install takes about 2 minutes.
+S3S_FS_VERSION=0.14.1
+s3s_fs_version() {
+  local bin
+  for bin in "$(command -v s3s-fs 2>/dev/null)" "${CARGO_HOME:-$HOME/.cargo}/bin/s3s-fs"; do
+    [ -n "$bin" ] && [ -x "$bin" ] && "$bin" --version 2>/dev/null && return 0
+  done
+  return 1
+}
+if [ "$(s3s_fs_version | head -n1)" != "s3s-fs $S3S_FS_VERSION" ]; then
+  log "cargo: installing s3s-fs $S3S_FS_VERSION"
+  cargo install --quiet --locked "s3s-fs@$S3S_FS_VERSION" --features binary \
+    --target-dir "$HOME/.cache/isengard/tools-target"
 fi
 
 log "all dependencies present"

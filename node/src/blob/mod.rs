@@ -1,10 +1,18 @@
 //! Content-addressed blob storage over `object_store`.
 //!
 //! A blob is named by the SHA-256 of its bytes (`ab/cd/abcd…` under the store's
-//! root), so the same file stored twice is one blob. The local backend is a
-//! folder (fsynced before `put` returns, so a blob is durable before the index
-//! command that references it is proposed); an `s3://bucket/prefix` URL selects
-//! S3 (credentials and endpoint from the standard `AWS_*` variables).
+//! prefix), so the same file stored twice is one blob. Backends:
+//! - a local folder ([`BlobStore::local`], or a `file:///abs` URL), fsynced
+//!   before `put` returns, so a blob is durable before the index command that
+//!   references it is proposed;
+//! - S3 or any S3-protocol server: [`BlobStore::s3`] with explicit
+//!   [`S3Options`], or an `s3://bucket/prefix` URL, which takes credentials,
+//!   region and endpoint from the standard `AWS_*` variables.
+//!
+//! Only objects at exactly `<prefix>/ab/cd/<sha256>` are blobs: [`BlobStore::list`]
+//! (which the garbage collector deletes from) ignores anything else under the
+//! prefix, including the blobs of another store whose prefix is nested in ours.
+//! `node/tests/blob_store.rs` runs one conformance suite against every backend.
 
 use std::path::{Path as FsPath, PathBuf};
 use std::sync::Arc;
@@ -23,13 +31,32 @@ pub enum BlobError {
     #[error("blob {0} is missing from the blob store")]
     NotFound(String),
     #[error("blob store error: {0}")]
-    Store(#[from] object_store::Error),
+    Store(object_store::Error),
     #[error("blob store I/O error: {0}")]
     Io(#[from] std::io::Error),
     #[error("unsupported blob store URL {0}: use s3://bucket[/prefix] or file:///absolute/path")]
     BadUrl(String),
     #[error("blob {hash} is corrupt: its content hashes to {actual}")]
     Corrupt { hash: String, actual: String },
+}
+
+/// A full disk under `object_store` becomes [`BlobError::Io`] with the OS's
+/// error code, so the edges can answer "storage full" rather than "internal".
+impl From<object_store::Error> for BlobError {
+    fn from(e: object_store::Error) -> Self {
+        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+        while let Some(err) = source {
+            let io = err.downcast_ref::<std::io::Error>();
+            if let Some(io) = io.filter(|io| io.kind() == std::io::ErrorKind::StorageFull) {
+                return BlobError::Io(io.raw_os_error().map_or_else(
+                    || std::io::Error::new(std::io::ErrorKind::StorageFull, e.to_string()),
+                    std::io::Error::from_raw_os_error,
+                ));
+            }
+            source = err.source();
+        }
+        BlobError::Store(e)
+    }
 }
 
 /// What was stored: the name of the blob and facts the index records.
@@ -54,6 +81,29 @@ pub fn content_hash(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
+/// Whether `name` can name a blob: 64 lowercase hex digits.
+fn is_hash(name: &str) -> bool {
+    name.len() == 64 && name.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// How to reach an S3-protocol server, for [`BlobStore::s3`]. A field left at
+/// `None` keeps `object_store`'s default (AWS's endpoint, region `us-east-1`;
+/// without keys, the instance's role: web identity, container or EC2 metadata).
+/// The credentials need Get/Put/DeleteObject and ListBucket: without
+/// ListBucket, S3 answers 403 instead of 404 for a missing blob, and `put`
+/// fails rather than guessing that a refused HEAD means "absent".
+#[derive(Debug, Clone, Default)]
+pub struct S3Options {
+    /// `http(s)://host:port` of a server other than AWS; buckets are then
+    /// addressed path-style (`endpoint/bucket/key`).
+    pub endpoint: Option<String>,
+    pub region: Option<String>,
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<String>,
+    /// Allow a plain `http://` endpoint (a test server, a private MinIO).
+    pub allow_http: bool,
+}
+
 impl BlobStore {
     /// A store in a local folder (created if missing).
     pub fn local(root: &FsPath, fsync: bool) -> Result<BlobStore, BlobError> {
@@ -67,10 +117,48 @@ impl BlobStore {
         })
     }
 
-    /// The store named by a URL (`s3://…`, `file:///…`), or the local default.
+    /// A store in `bucket` under `prefix` ("" for the bucket's root), reached
+    /// with `options` only: the process environment is not read, so tests and
+    /// tools can open several servers side by side.
+    pub fn s3(bucket: &str, prefix: &str, options: S3Options) -> Result<BlobStore, BlobError> {
+        let mut builder = AmazonS3Builder::new().with_allow_http(options.allow_http);
+        if let Some(endpoint) = options.endpoint {
+            builder = builder.with_endpoint(endpoint);
+        }
+        if let Some(region) = options.region {
+            builder = builder.with_region(region);
+        }
+        if let Some(key) = options.access_key_id {
+            builder = builder.with_access_key_id(key);
+        }
+        if let Some(secret) = options.secret_access_key {
+            builder = builder.with_secret_access_key(secret);
+        }
+        BlobStore::s3_with(builder, bucket, prefix)
+    }
+
+    fn s3_with(builder: AmazonS3Builder, bucket: &str, prefix: &str) -> Result<BlobStore, BlobError> {
+        if bucket.is_empty() {
+            return Err(BlobError::BadUrl(format!("s3://{bucket}/{prefix}")));
+        }
+        Ok(BlobStore {
+            store: Arc::new(builder.with_bucket_name(bucket).build()?),
+            prefix: Path::from(prefix.trim_matches('/')),
+            local_root: None,
+            fsync: false,
+        })
+    }
+
+    /// The store named by a URL (`s3://bucket[/prefix]`, `file:///abs`), or the
+    /// local default. For S3 every `AWS_*` setting of the environment applies
+    /// (keys, session token, region, `AWS_ENDPOINT`; an `http://` endpoint is
+    /// allowed as such).
     pub fn from_url(url: Option<&str>, default_root: &FsPath, fsync: bool) -> Result<BlobStore, BlobError> {
         let Some(url) = url else { return BlobStore::local(default_root, fsync) };
         if let Some(path) = url.strip_prefix("file://") {
+            if !path.starts_with('/') {
+                return Err(BlobError::BadUrl(url.to_owned()));
+            }
             return BlobStore::local(FsPath::new(path), fsync);
         }
         let Some(rest) = url.strip_prefix("s3://") else {
@@ -80,47 +168,58 @@ impl BlobStore {
         if bucket.is_empty() {
             return Err(BlobError::BadUrl(url.to_owned()));
         }
-        let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
+        let mut builder = AmazonS3Builder::from_env();
         if std::env::var("AWS_ENDPOINT").is_ok_and(|e| e.starts_with("http://")) {
             builder = builder.with_allow_http(true);
         }
-        Ok(BlobStore {
-            store: Arc::new(builder.build()?),
-            prefix: Path::from(prefix.trim_matches('/')),
-            local_root: None,
-            fsync,
-        })
+        BlobStore::s3_with(builder, bucket, prefix)
     }
 
+    /// Where the blob `hash` lives: `<prefix>/ab/cd/<hash>`.
     fn location(&self, hash: &str) -> Path {
-        let shard = format!("{}/{}/{}", &hash[0..2], &hash[2..4], hash);
-        if self.prefix.as_ref().is_empty() {
-            Path::from(shard)
-        } else {
-            Path::from(format!("{}/{}", self.prefix, shard))
-        }
+        self.prefix.child(&hash[0..2]).child(&hash[2..4]).child(hash)
     }
 
-    /// Stores `bytes` under their content hash; durable when this returns.
+    /// The blob named by `location`, if it is exactly where a blob of this
+    /// store lives.
+    fn blob_name(&self, location: &Path) -> Option<String> {
+        let parts: Vec<_> = location.prefix_match(&self.prefix)?.collect();
+        let [a, b, name] = parts.as_slice() else { return None };
+        let name = name.as_ref();
+        (is_hash(name) && a.as_ref() == &name[0..2] && b.as_ref() == &name[2..4]).then(|| name.to_owned())
+    }
+
+    /// Stores `bytes` under their content hash; durable when this returns. An
+    /// object already there with the same size is kept (same name, same
+    /// content, unless corrupt: see [`BlobStore::get_verified`]); one of
+    /// another size (a torn write) is replaced.
     pub async fn put(&self, bytes: Bytes) -> Result<StoredBlob, BlobError> {
         let hash = content_hash(&bytes);
         let md5 = hex::encode(Md5::digest(&bytes));
         let size = bytes.len() as u64;
         let location = self.location(&hash);
-        if self.store.head(&location).await.is_err() {
+        let present = match self.store.head(&location).await {
+            Ok(meta) => meta.size == size,
+            Err(object_store::Error::NotFound { .. }) => false,
+            Err(e) => return Err(e.into()),
+        };
+        if !present {
             self.store.put(&location, PutPayload::from_bytes(bytes)).await?;
             self.sync(&location).await?;
         }
         Ok(StoredBlob { hash, size, md5 })
     }
 
-    /// For the local backend, flush the file and its folder to disk.
+    /// For the local backend, flush the file and every folder from it up to
+    /// the root to disk: `put` may have just created the shard folders
+    /// `ab/` and `ab/cd/`, whose entries must be durable too.
     async fn sync(&self, location: &Path) -> Result<(), BlobError> {
         let (Some(root), true) = (&self.local_root, self.fsync) else { return Ok(()) };
+        let root = root.clone();
         let file = root.join(location.as_ref());
         tokio::task::spawn_blocking(move || -> std::io::Result<()> {
             std::fs::File::open(&file)?.sync_all()?;
-            if let Some(dir) = file.parent() {
+            for dir in file.ancestors().skip(1).take_while(|dir| dir.starts_with(&root)) {
                 std::fs::File::open(dir)?.sync_all()?;
             }
             Ok(())
@@ -130,7 +229,11 @@ impl BlobStore {
         Ok(())
     }
 
+    /// The bytes of blob `hash` (as stored: see [`BlobStore::get_verified`]).
     pub async fn get(&self, hash: &str) -> Result<Bytes, BlobError> {
+        if !is_hash(hash) {
+            return Err(BlobError::NotFound(hash.to_owned()));
+        }
         match self.store.get(&self.location(hash)).await {
             Ok(result) => Ok(result.bytes().await?),
             Err(object_store::Error::NotFound { .. }) => Err(BlobError::NotFound(hash.to_owned())),
@@ -149,6 +252,9 @@ impl BlobStore {
     }
 
     pub async fn exists(&self, hash: &str) -> Result<bool, BlobError> {
+        if !is_hash(hash) {
+            return Ok(false);
+        }
         match self.store.head(&self.location(hash)).await {
             Ok(_) => Ok(true),
             Err(object_store::Error::NotFound { .. }) => Ok(false),
@@ -158,23 +264,23 @@ impl BlobStore {
 
     /// Deletes a blob; deleting a missing blob is not an error.
     pub async fn delete(&self, hash: &str) -> Result<(), BlobError> {
+        if !is_hash(hash) {
+            return Ok(());
+        }
         match self.store.delete(&self.location(hash)).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(e.into()),
         }
     }
 
-    /// Every blob with its last modification time.
+    /// Every blob of this store with its last modification time; other
+    /// objects under the prefix are not blobs and are left out.
     pub async fn list(&self) -> Result<Vec<(String, chrono::DateTime<chrono::Utc>)>, BlobError> {
         let prefix = (!self.prefix.as_ref().is_empty()).then_some(&self.prefix);
         let objects: Vec<_> = self.store.list(prefix).try_collect().await?;
         Ok(objects
             .into_iter()
-            .filter_map(|meta| {
-                let name = meta.location.filename()?.to_owned();
-                (name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit()))
-                    .then_some((name, meta.last_modified))
-            })
+            .filter_map(|meta| Some((self.blob_name(&meta.location)?, meta.last_modified)))
             .collect())
     }
 }
@@ -196,6 +302,14 @@ mod tests {
         store.delete(&a.hash).await.unwrap();
         assert!(matches!(store.get(&a.hash).await, Err(BlobError::NotFound(_))));
         store.delete(&a.hash).await.unwrap();
+    }
+
+    #[test]
+    fn a_full_disk_is_an_io_error() {
+        let full = object_store::Error::Generic { store: "test", source: Box::new(std::io::Error::from_raw_os_error(28)) };
+        assert!(matches!(BlobError::from(full), BlobError::Io(io) if io.raw_os_error() == Some(28)));
+        let other = object_store::Error::Generic { store: "test", source: Box::new(std::io::Error::other("x")) };
+        assert!(matches!(BlobError::from(other), BlobError::Store(_)));
     }
 
     #[test]
