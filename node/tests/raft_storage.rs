@@ -23,6 +23,7 @@ impl StoreBuilder<TypeConfig, LogStore, StateMachine, TempDir> for RocksBuilder 
 }
 
 #[test]
+#[allow(clippy::result_large_err)] // openraft's StorageError
 fn openraft_storage_suite() -> Result<(), StorageError<NodeId>> {
     Suite::test_all(RocksBuilder)
 }

@@ -99,7 +99,8 @@ async fn children_parents_and_statistics() {
     let same_study = |x: &Spec| x.study_uid == s.study_uid;
     let same_series = |x: &Spec| x.series_uid == s.series_uid;
     let same_instance = |x: &Spec| x.sop_uid == s.sop_uid;
-    let levels: [(&str, &str, &dyn Fn(&Spec) -> bool); 4] = [
+    type Belongs<'a> = &'a dyn Fn(&Spec) -> bool;
+    let levels: [(&str, &str, Belongs); 4] = [
         ("patients", ids.patient.as_str(), &same_patient),
         ("studies", ids.study.as_str(), &same_study),
         ("series", ids.series.as_str(), &same_series),

@@ -113,7 +113,7 @@ pub fn find_by_name(name: &str) -> Option<Tag> {
         for &(tag, _, entry_name) in EXACT {
             map.entry(entry_name).or_insert(Tag((tag >> 16) as u16, (tag & 0xffff) as u16));
         }
-        for (tag, _) in &tables().exact {
+        for tag in tables().exact.keys() {
             let t = Tag((tag >> 16) as u16, (tag & 0xffff) as u16);
             if let Some(patched) = orthanc_patch(t) {
                 map.insert(patched, t);

@@ -5,6 +5,9 @@
 //! acknowledged write survives a crash: the state machine itself is rebuilt from
 //! the log on restart if it lagged behind.
 
+// openraft's traits return its `StorageError`, a large type we do not choose.
+#![allow(clippy::result_large_err)]
+
 use std::fmt::Debug;
 use std::ops::{Bound, RangeBounds};
 use std::sync::Arc;

@@ -4,6 +4,9 @@
 //! last applied log id and the membership are written in the same batch as the
 //! command's effects, so a crash never leaves half a command applied.
 
+// openraft's traits return its `StorageError`, a large type we do not choose.
+#![allow(clippy::result_large_err)]
+
 use std::io::SeekFrom;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

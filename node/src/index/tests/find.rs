@@ -91,7 +91,7 @@ async fn constraints_on_ancestors() {
         "creation order"
     );
     let elodie = q(Patient, "PatientName", "*elodie", false);
-    assert_eq!(ids(&t, Instance, &[elodie.clone()]), ["inst-3-0", "inst-3-1", "inst-4-0"]);
+    assert_eq!(ids(&t, Instance, std::slice::from_ref(&elodie)), ["inst-3-0", "inst-3-1", "inst-4-0"]);
     assert!(ids(&t, Instance, &[elodie, q(Study, "StudyDescription", "CT*", false)]).is_empty());
     assert!(ids(&t, Study, &[q(Patient, "PatientID", "P3", true)]).is_empty());
 }

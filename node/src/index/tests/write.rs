@@ -125,7 +125,7 @@ async fn restore_without_and_with_overwrite() {
     t.store(changed.clone(), true, 70_000).await;
     assert_eq!(refs(&t, &hash), 0);
     assert_eq!(refs(&t, &changed.attachment.hash), 1);
-    assert_eq!(garbage(&t), [hash.clone()]);
+    assert_eq!(garbage(&t), std::slice::from_ref(&hash));
     assert_eq!(t.reader().counters().unwrap().disk_size, before.disk_size + 50);
     let stored_now = t.reader().resource("inst-0-0").unwrap().unwrap();
     assert_eq!(stored_now.main_tags["InstanceNumber"], "42");
@@ -296,7 +296,7 @@ async fn blob_claims_and_busy_blobs() {
     assert_eq!(r, CommandResponse::Claimed { hashes: vec![other.clone()] }, "listed twice, claimed once");
 
     t.delete("inst-0-0").await;
-    assert_eq!(garbage(&t), [hash.clone()]);
+    assert_eq!(garbage(&t), std::slice::from_ref(&hash));
     assert_eq!(t.run(claim(&[&hash])).await, CommandResponse::Claimed { hashes: vec![hash.clone()] });
     let deleting = t.reader().blobs_in_state(b"deleting", 10).unwrap();
     assert_eq!(deleting.len(), 3);
@@ -320,7 +320,7 @@ async fn blob_claims_and_busy_blobs() {
     // A garbage blob that is referenced again is no longer garbage.
     t.delete("inst-0-1").await;
     let again = instance(0, 0, 0, 1);
-    assert_eq!(garbage(&t), [again.attachment.hash.clone()]);
+    assert_eq!(garbage(&t), std::slice::from_ref(&again.attachment.hash));
     t.store(again.clone(), false, 12_000).await;
     assert!(garbage(&t).is_empty());
     assert_eq!(t.run(claim(&[&again.attachment.hash])).await, CommandResponse::Claimed { hashes: vec![] });
