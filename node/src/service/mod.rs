@@ -1,6 +1,7 @@
 //! Protocol-neutral use cases over the index and the blob store. The HTTP and
 //! DICOM edges call these; nothing here knows about either protocol.
 
+pub mod dicom_query;
 pub mod ingest;
 pub mod lifecycle;
 pub mod modalities;
