@@ -318,7 +318,7 @@ pub async fn run_find(archive: &Archive, peer: &Peer, level: Level, mut keys: Ke
             let ds = a.to_dataset().map_err(|e| {
                 ApiError::with_details(OrthancCode::NetworkProtocol, format!("unreadable C-FIND answer: {e}"))
             })?;
-            Ok(tag_json::dataset_full(&ds, &Charset::of(&ds)))
+            Ok(queries::with_meta_header(tag_json::dataset_full(&ds, &Charset::of(&ds))))
         })
         .collect()
 }

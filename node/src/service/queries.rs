@@ -174,6 +174,26 @@ pub fn answer_value(answer: &Value, tag: Tag) -> Option<&str> {
     answer.get(tag.format_comma())?.get("Value")?.as_str()
 }
 
+/// An answer as Orthanc keeps it: DCMTK gives the answer a file meta header,
+/// so `MediaStorageSOPClassUID` / `MediaStorageSOPInstanceUID` (0002,0002 /
+/// 0002,0003) repeat `SOPClassUID` / `SOPInstanceUID` when the answer has them.
+pub fn with_meta_header(full: Value) -> Value {
+    let Value::Object(members) = full else { return full };
+    let mut out = Map::new();
+    for (meta, name, source) in [
+        ("0002,0002", "MediaStorageSOPClassUID", "0008,0016"),
+        ("0002,0003", "MediaStorageSOPInstanceUID", "0008,0018"),
+    ] {
+        if let Some(node) = members.get(source).filter(|n| n.get("Type") == Some(&Value::from("String"))) {
+            let mut copy = node.clone();
+            copy["Name"] = Value::from(name);
+            out.insert(meta.to_owned(), copy);
+        }
+    }
+    out.extend(members.into_iter().filter(|(k, _)| !k.starts_with("0002,")));
+    Value::Object(out)
+}
+
 /// The keys of a C-MOVE at `level` (Orthanc's `Move`): the unique keys down
 /// to the level, taken from `lookup`; the first missing one is the error.
 pub fn move_identifier(level: Level, lookup: impl Fn(Tag) -> Option<String>) -> std::result::Result<Keys, Tag> {
