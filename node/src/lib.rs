@@ -2,7 +2,7 @@
 //! state machine on RocksDB and whose files are content-addressed blobs.
 //!
 //! Layers, data flowing one way:
-//! - edges: [`http`] (Orthanc REST API) and, later, `dimse` (DICOM network);
+//! - edges: [`http`] (Orthanc REST API) and [`dimse`] (DICOM network: SCP and SCU);
 //! - [`service`]: protocol-neutral use cases (ingest, read, find, delete, lifecycle);
 //! - [`index`] (Raft log + state machine on RocksDB, secondary indexes, queries)
 //!   and [`blob`] (content-addressed store over `object_store`);
@@ -47,6 +47,8 @@ pub enum RunError {
 /// can bind port 0 and learn the port.
 pub struct Listeners {
     pub http: TcpListener,
+    /// The DICOM (DIMSE) port, `DicomPort`.
+    pub dicom: TcpListener,
 }
 
 impl Listeners {
@@ -55,7 +57,10 @@ impl Listeners {
         let http = TcpListener::bind((config.http_bind, config.http_port))
             .await
             .map_err(|source| RunError::Bind { what: "the HTTP port", source })?;
-        Ok(Listeners { http })
+        let dicom = TcpListener::bind((config.http_bind, config.dicom_port))
+            .await
+            .map_err(|source| RunError::Bind { what: "the DICOM port", source })?;
+        Ok(Listeners { http, dicom })
     }
 }
 
@@ -85,6 +90,9 @@ pub async fn run(
         let stop = stop_rx.clone();
         tokio::spawn(async move { archive.run_lifecycle(stop).await })
     };
+    let dicom_addr = listeners.dicom.local_addr().map_err(RunError::Http)?;
+    tracing::info!(addr = %dicom_addr, aet = %config.dicom_aet, "isengard is serving DICOM");
+    let dicom = tokio::spawn(dimse::serve(archive.clone(), listeners.dicom, stop_rx.clone()));
     let addr = listeners.http.local_addr().map_err(RunError::Http)?;
     tracing::info!(%addr, name = %config.name, "isengard is serving the REST API");
     let app = http::router(archive.clone());
@@ -101,6 +109,7 @@ pub async fn run(
     tracing::info!("shutting down");
     let _ = stop_tx.send(true);
     let served = server.await;
+    let _ = dicom.await;
     let _ = lifecycle.await;
     archive.index().shutdown().await;
     match served {

@@ -45,14 +45,14 @@ async fn main() -> ExitCode {
     let listeners = match isengard::Listeners::bind(&config).await {
         Ok(listeners) => listeners,
         Err(e) => {
-            error!(bind = %config.http_bind, port = config.http_port, error = %e, "cannot bind the http port");
+            error!(bind = %config.http_bind, http_port = config.http_port, dicom_port = config.dicom_port, error = %e, "cannot bind");
             return ExitCode::FAILURE;
         }
     };
     info!(
         name = %config.name,
         http = %listeners.http.local_addr().map(|a| a.to_string()).unwrap_or_default(),
-        dicom_port = config.dicom_port,
+        dicom = %listeners.dicom.local_addr().map(|a| a.to_string()).unwrap_or_default(),
         aet = %config.dicom_aet,
         storage = %config.storage_directory.display(),
         blobs = %config.blob_location(),

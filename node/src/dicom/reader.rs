@@ -61,6 +61,25 @@ pub fn read_file(bytes: &[u8]) -> Result<DicomFile, ReadError> {
     Ok(DicomFile { meta, dataset, transfer_syntax, pixel_data_offset })
 }
 
+/// Reads a bare data set (no preamble, no meta header) in a known transfer
+/// syntax: C-FIND answers and identifiers received over the network.
+pub fn read_dataset(bytes: &[u8], transfer_syntax: &str) -> Result<DataSet, ReadError> {
+    let transfer_syntax = transfer_syntax.trim_end_matches(['\0', ' ']);
+    if transfer_syntax == DEFLATED {
+        let mut inflated = Vec::new();
+        flate2::read::DeflateDecoder::new(bytes)
+            .read_to_end(&mut inflated)
+            .map_err(|e| format!("cannot inflate the data set: {e}"))?;
+        return Reader::new(&inflated, 0, true, false).dataset(None, 0);
+    }
+    let (explicit, big) = match transfer_syntax {
+        IMPLICIT_LITTLE => (false, false),
+        EXPLICIT_BIG => (true, true),
+        _ => (true, false),
+    };
+    Reader::new(bytes, 0, explicit, big).dataset(None, 0)
+}
+
 /// Guesses the encoding of a data set without meta header, as DCMTK does from
 /// its first element: a plausible VR means explicit; the smaller group wins.
 fn detect_transfer_syntax(data: &[u8]) -> &'static str {

@@ -1,5 +1,85 @@
 //! The DICOM network edge (DIMSE over dicom-ul): the SCP on `DicomPort` and the
 //! SCU used by C-MOVE and the `/modalities` REST routes. Every service calls
 //! the same protocol-neutral use cases as the REST API.
+//!
+//! - [`server`]: accept loop, negotiation, AE title rules, concurrency bound;
+//! - [`association`]: one association's message loop and C-ECHO;
+//! - [`store`], [`find`], [`retrieve`] (C-MOVE and C-GET): the services;
+//! - [`scu`]: the client (echo, store, find, move);
+//! - [`message`]: the DIMSE codec; [`dataset`]: meta headers and identifiers;
+//! - [`uids`]: the SOP classes and transfer syntaxes Isengard negotiates.
+//!
+//! [`DimseError`] is the one place service errors become DIMSE statuses.
 
+pub mod association;
+pub mod dataset;
+pub mod find;
 pub mod message;
+pub mod retrieve;
+pub mod scu;
+pub mod server;
+pub mod store;
+pub mod uids;
+
+pub use server::serve;
+
+use crate::service::ServiceError;
+use message::status;
+
+/// Why a DIMSE request failed; [`DimseError::status`] is its DIMSE status.
+#[derive(Debug, thiserror::Error)]
+pub enum DimseError {
+    /// Storage or index trouble (including no Raft leader): retryable.
+    #[error("out of resources: {0}")]
+    OutOfResources(String),
+    /// The data set cannot be indexed (missing UIDs...).
+    #[error("data set does not match the SOP class: {0}")]
+    DataSetMismatch(String),
+    /// Unparsable command or data set.
+    #[error("cannot understand: {0}")]
+    CannotUnderstand(String),
+    /// The calling AE may not use this service.
+    #[error("not authorized: {0}")]
+    NotAuthorized(String),
+    #[error("unknown move destination {0}")]
+    UnknownDestination(String),
+    #[error("SOP class not supported: {0}")]
+    SopClassNotSupported(String),
+    #[error("unable to process: {0}")]
+    UnableToProcess(String),
+}
+
+impl DimseError {
+    pub fn status(&self) -> u16 {
+        match self {
+            DimseError::OutOfResources(_) => status::OUT_OF_RESOURCES,
+            DimseError::DataSetMismatch(_) => status::DATA_SET_DOES_NOT_MATCH_SOP_CLASS,
+            DimseError::CannotUnderstand(_) => status::CANNOT_UNDERSTAND,
+            DimseError::NotAuthorized(_) => status::NOT_AUTHORIZED,
+            DimseError::UnknownDestination(_) => status::MOVE_DESTINATION_UNKNOWN,
+            DimseError::SopClassNotSupported(_) => status::SOP_CLASS_NOT_SUPPORTED,
+            DimseError::UnableToProcess(_) => status::UNABLE_TO_PROCESS,
+        }
+    }
+
+    /// The `ErrorComment` (0000,0902): at most 64 characters.
+    pub fn comment(&self) -> String {
+        self.to_string().chars().take(64).collect()
+    }
+}
+
+impl From<ServiceError> for DimseError {
+    fn from(e: ServiceError) -> Self {
+        match e {
+            ServiceError::BadDicom(crate::dicom::DicomError::MissingTag { .. }) => {
+                DimseError::DataSetMismatch(e.to_string())
+            }
+            ServiceError::BadDicom(_) => DimseError::CannotUnderstand(e.to_string()),
+            ServiceError::Index(_) | ServiceError::Blob(_) | ServiceError::BlobBusy(_) => {
+                DimseError::OutOfResources(e.to_string())
+            }
+            ServiceError::UnknownModality(m) => DimseError::UnknownDestination(m),
+            other => DimseError::UnableToProcess(other.to_string()),
+        }
+    }
+}

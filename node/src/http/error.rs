@@ -26,6 +26,7 @@ pub enum OrthancCode {
     BadParameterType,
     InexistentItem,
     BadRequest,
+    NetworkProtocol,
     UriSyntax,
     BadFileFormat,
     UnknownResource,
@@ -48,6 +49,7 @@ impl OrthancCode {
             BadParameterType => (5, StatusCode::BAD_REQUEST, "Bad type for a parameter"),
             InexistentItem => (7, StatusCode::NOT_FOUND, "Accessing an inexistent item"),
             BadRequest => (8, StatusCode::BAD_REQUEST, "Bad request"),
+            NetworkProtocol => (9, StatusCode::INTERNAL_SERVER_ERROR, "Error in the network protocol"),
             UriSyntax => (12, StatusCode::BAD_REQUEST, "Badly formatted URI"),
             BadFileFormat => (15, StatusCode::BAD_REQUEST, "Bad file format"),
             UnknownResource => (17, StatusCode::NOT_FOUND, "Unknown resource"),
@@ -115,8 +117,14 @@ impl From<ServiceError> for ApiError {
             ServiceError::Blob(e) => e.into(),
             ServiceError::UnknownModality(name) => ApiError::with_details(
                 OrthancCode::InexistentItem,
-                format!("unknown modality {name}"),
+                format!("No modality with symbolic name: {name}"),
             ),
+            ServiceError::BadQuery(reason) => ApiError::with_details(OrthancCode::BadFileFormat, reason),
+            ServiceError::BadLevel(level) => {
+                ApiError::with_details(OrthancCode::ParameterOutOfRange, format!("unknown query level {level}"))
+            }
+            ServiceError::UnknownQuery(_) => ApiError::new(OrthancCode::UnknownResource),
+            ServiceError::NoSuchAnswer { .. } => ApiError::with_details(OrthancCode::ParameterOutOfRange, e.to_string()),
             ServiceError::BadModality { .. } => ApiError::with_details(OrthancCode::BadFileFormat, e.to_string()),
             ServiceError::BlobBusy(id) => ApiError::with_details(
                 OrthancCode::DatabaseUnavailable,

@@ -7,6 +7,8 @@ pub mod error;
 pub mod find;
 pub mod instances;
 pub mod metadata;
+pub mod modalities;
+pub mod queries;
 pub mod resources;
 pub mod system;
 
@@ -30,6 +32,34 @@ pub fn router(archive: Archive) -> Router {
         .route("/tools/log-level", get(system::get_log_level).put(system::set_log_level))
         .route("/tools/find", post(find::find))
         .route("/tools/lookup", post(find::lookup))
+        .route("/modalities", get(modalities::list))
+        .route(
+            "/modalities/{name}",
+            get(modalities::operations).put(modalities::put).delete(modalities::delete),
+        )
+        .route("/modalities/{name}/configuration", get(modalities::configuration))
+        .route("/modalities/{name}/echo", post(modalities::echo))
+        .route("/modalities/{name}/store", post(modalities::store))
+        .route("/modalities/{name}/move", post(modalities::move_))
+        .route("/modalities/{name}/query", post(modalities::query))
+        .route("/modalities/{name}/find-patient", post(modalities::find_patient))
+        .route("/modalities/{name}/find-study", post(modalities::find_study))
+        .route("/modalities/{name}/find-series", post(modalities::find_series))
+        .route("/modalities/{name}/find-instance", post(modalities::find_instance))
+        .route("/modalities/{name}/find", post(modalities::find_tree))
+        .route("/modalities/{name}/find-worklist", post(modalities::not_implemented))
+        .route("/modalities/{name}/storage-commitment", post(modalities::not_implemented))
+        .route("/modalities/{name}/store-straight", post(modalities::not_implemented))
+        .route("/queries", get(queries::list))
+        .route("/queries/{id}", get(queries::operations).delete(queries::delete))
+        .route("/queries/{id}/answers", get(queries::answers))
+        .route("/queries/{id}/answers/{index}", get(queries::answer))
+        .route("/queries/{id}/answers/{index}/content", get(queries::content))
+        .route("/queries/{id}/answers/{index}/retrieve", post(queries::retrieve_one))
+        .route("/queries/{id}/retrieve", post(queries::retrieve_all))
+        .route("/queries/{id}/level", get(queries::level))
+        .route("/queries/{id}/modality", get(queries::modality))
+        .route("/queries/{id}/query", get(queries::query))
         .route("/instances", post(instances::upload).get(resources::list_instances))
         .route("/instances/{id}/file", get(content::file))
         .route("/instances/{id}/tags", get(content::tags))

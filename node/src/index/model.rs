@@ -202,6 +202,10 @@ pub struct Counters {
     pub uncompressed_size: u64,
 }
 
+fn yes() -> bool {
+    true
+}
+
 /// A DICOM peer known to the archive: an entry of Orthanc's `DicomModalities`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Modality {
@@ -213,6 +217,9 @@ pub struct Modality {
     pub manufacturer: String,
     pub allow_echo: bool,
     pub allow_find: bool,
+    /// Absent from modalities written before it existed: true, Orthanc's default.
+    #[serde(default = "yes")]
+    pub allow_find_worklist: bool,
     pub allow_get: bool,
     pub allow_move: bool,
     pub allow_store: bool,

@@ -1,9 +1,11 @@
 //! Protocol-neutral use cases over the index and the blob store. The HTTP and
 //! DICOM edges call these; nothing here knows about either protocol.
 
+pub mod dicom_query;
 pub mod ingest;
 pub mod lifecycle;
 pub mod modalities;
+pub mod queries;
 pub mod read;
 
 use std::sync::Arc;
@@ -38,6 +40,14 @@ pub enum ServiceError {
     UnknownModality(String),
     #[error("bad definition of modality {name}: {reason}")]
     BadModality { name: String, reason: String },
+    #[error("bad query: {0}")]
+    BadQuery(String),
+    #[error("unknown query level {0}")]
+    BadLevel(String),
+    #[error("unknown query {0}")]
+    UnknownQuery(String),
+    #[error("no answer {index} in a query of {count} answers")]
+    NoSuchAnswer { index: usize, count: usize },
 }
 
 pub type Result<T> = std::result::Result<T, ServiceError>;
@@ -49,11 +59,15 @@ pub struct Archive {
     pub(crate) index: Index,
     pub(crate) blobs: BlobStore,
     pub(crate) config: Arc<Config>,
+    /// The results of `/modalities/{m}/query` on this node (not replicated).
+    pub(crate) queries: Arc<queries::QueryRegistry>,
 }
 
 impl Archive {
     pub fn new(index: Index, blobs: BlobStore, config: Arc<Config>) -> Archive {
-        Archive { index, blobs, config }
+        let capacity = config.raw.get("QueryRetrieveSize").and_then(|v| v.as_u64()).unwrap_or(100) as usize;
+        let queries = Arc::new(queries::QueryRegistry::new(capacity));
+        Archive { index, blobs, config, queries }
     }
 
     pub fn config(&self) -> &Config {
@@ -62,6 +76,10 @@ impl Archive {
 
     pub fn index(&self) -> &Index {
         &self.index
+    }
+
+    pub fn queries(&self) -> &queries::QueryRegistry {
+        &self.queries
     }
 
     pub fn blobs(&self) -> &BlobStore {

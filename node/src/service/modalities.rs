@@ -45,6 +45,7 @@ pub fn modality_from_json(name: &str, value: &Value) -> Result<Modality> {
         manufacturer: "Generic".into(),
         allow_echo: true,
         allow_find: true,
+        allow_find_worklist: true,
         allow_get: true,
         allow_move: true,
         allow_store: true,
@@ -80,6 +81,7 @@ pub fn modality_from_json(name: &str, value: &Value) -> Result<Modality> {
             };
             m.allow_echo = flag("AllowEcho", true)?;
             m.allow_find = flag("AllowFind", true)?;
+            m.allow_find_worklist = flag("AllowFindWorklist", true)?;
             m.allow_get = flag("AllowGet", true)?;
             m.allow_move = flag("AllowMove", true)?;
             m.allow_store = flag("AllowStore", true)?;
@@ -109,6 +111,7 @@ pub fn modality_to_json(m: &Modality) -> Value {
         "AllowEcho": m.allow_echo,
         "AllowEventReport": m.allow_event_report,
         "AllowFind": m.allow_find,
+        "AllowFindWorklist": m.allow_find_worklist,
         "AllowGet": m.allow_get,
         "AllowMove": m.allow_move,
         "AllowNAction": m.allow_n_action,

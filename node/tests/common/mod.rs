@@ -15,6 +15,8 @@ use tokio::task::JoinHandle;
 
 pub struct TestNode {
     pub base: String,
+    /// The DICOM port (bound on 127.0.0.1).
+    pub dicom_port: u16,
     pub client: reqwest::Client,
     pub dir: TempDir,
     stop: Option<oneshot::Sender<()>>,
@@ -48,11 +50,13 @@ impl TestNode {
         adjust(&mut config);
         let http = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
         let base = format!("http://{}", http.local_addr().unwrap());
+        let dicom = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
+        let dicom_port = dicom.local_addr().unwrap().port();
         let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(isengard::run(config, isengard::Listeners { http }, async move {
+        let task = tokio::spawn(isengard::run(config, isengard::Listeners { http, dicom }, async move {
             let _ = rx.await;
         }));
-        let node = TestNode { base, client: reqwest::Client::new(), dir, stop: Some(tx), task: Some(task) };
+        let node = TestNode { base, dicom_port, client: reqwest::Client::new(), dir, stop: Some(tx), task: Some(task) };
         let probe = node.client.clone();
         let url = node.url("/system");
         wait_until(Duration::from_secs(30), "the node answers /system", || {

@@ -1,0 +1,433 @@
+//! The DICOM client (SCU): C-ECHO, C-STORE, C-FIND and C-MOVE towards a
+//! modality. Used by the C-MOVE service of the SCP and by the `/modalities`
+//! REST routes.
+//!
+//! C-STORE proposes one presentation context per (SOP class, transfer syntax)
+//! of the instances, read from the index metadata (`SopClassUid`,
+//! `TransferSyntax`), plus explicit/implicit little endian per SOP class as a
+//! fallback (uncompressed files are then transcoded). Files are fetched from
+//! the blob store one at a time, never a whole study at once.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use dicom_core::Tag;
+use dicom_dictionary_std::tags;
+use dicom_object::InMemDicomObject;
+use dicom_ul::association::client::AsyncClientAssociation;
+use dicom_ul::association::{Association, AsyncAssociation, ClientAssociationOptions};
+use tokio::net::TcpStream;
+
+use super::dataset::{self, decode_identifier, encode_identifier, text_element};
+use super::message::{field, read_message, status, write_message, CommandBuilder, Message};
+use super::uids;
+use crate::config::Config;
+use crate::index::{Level, Modality};
+use crate::service::{Archive, ServiceError};
+
+/// The peer to talk to: our AE title, the modality, the time allowed for
+/// each network operation.
+#[derive(Debug, Clone)]
+pub struct Target<'a> {
+    pub local_aet: &'a str,
+    pub modality: &'a Modality,
+    pub timeout: Duration,
+}
+
+impl<'a> Target<'a> {
+    /// As Orthanc: the modality's `LocalAet` or `DicomAet`; its `Timeout` or
+    /// `DicomScuTimeout` (default 10 s).
+    pub fn new(config: &'a Config, modality: &'a Modality) -> Target<'a> {
+        let local_aet = if modality.local_aet.is_empty() { config.dicom_aet.as_str() } else { modality.local_aet.as_str() };
+        let default = config.raw.get("DicomScuTimeout").and_then(|v| v.as_u64()).unwrap_or(10);
+        let seconds = if modality.timeout > 0 { modality.timeout } else { default };
+        Target { local_aet, modality, timeout: Duration::from_secs(seconds.max(1)) }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ScuError {
+    #[error("cannot connect to {address}: {reason}")]
+    Connect { address: String, reason: String },
+    #[error("association rejected by the modality: {0}")]
+    Rejected(String),
+    #[error("the modality accepted no presentation context for {0}")]
+    NoPresentationContext(String),
+    #[error("DIMSE failure status 0x{status:04X}{}", comment.as_ref().map(|c| format!(": {c}")).unwrap_or_default())]
+    Failure { status: u16, comment: Option<String> },
+    #[error("timeout while talking to the modality")]
+    Timeout,
+    #[error("protocol error: {0}")]
+    Protocol(String),
+    #[error(transparent)]
+    Archive(#[from] ServiceError),
+}
+
+pub type Result<T> = std::result::Result<T, ScuError>;
+
+fn ul_error(address: &str, e: dicom_ul::association::Error) -> ScuError {
+    use dicom_ul::association::Error as E;
+    match e {
+        E::Rejected { association_rj, .. } => ScuError::Rejected(format!("{association_rj:?}")),
+        E::NoAcceptedPresentationContexts { .. } => ScuError::NoPresentationContext("every SOP class".into()),
+        E::Timeout { .. } => ScuError::Timeout,
+        E::Connect { source, .. } | E::ToAddress { source, .. } => {
+            ScuError::Connect { address: address.to_owned(), reason: source.to_string() }
+        }
+        other => ScuError::Protocol(other.to_string()),
+    }
+}
+
+impl From<super::message::MessageError> for ScuError {
+    fn from(e: super::message::MessageError) -> Self {
+        match e {
+            super::message::MessageError::Association(dicom_ul::association::Error::Timeout { .. }) => ScuError::Timeout,
+            other => ScuError::Protocol(other.to_string()),
+        }
+    }
+}
+
+type Assoc = AsyncClientAssociation<TcpStream>;
+
+/// Opens an association proposing `contexts` (abstract syntax, transfer syntaxes).
+async fn connect(target: &Target<'_>, contexts: &[(String, Vec<String>)]) -> Result<Assoc> {
+    let address = format!("{}:{}", target.modality.host, target.modality.port);
+    let mut options = ClientAssociationOptions::new()
+        .calling_ae_title(target.local_aet.to_owned())
+        .called_ae_title(target.modality.aet.clone())
+        .max_pdu_length(65536)
+        .read_timeout(target.timeout)
+        .write_timeout(target.timeout)
+        .connection_timeout(target.timeout);
+    for (abstract_syntax, ts) in contexts {
+        options = options.with_presentation_context(abstract_syntax.clone(), ts.clone());
+    }
+    match tokio::time::timeout(target.timeout * 2, options.establish_async(address.as_str())).await {
+        Err(_) => Err(ScuError::Timeout),
+        Ok(Err(e)) => Err(ul_error(&address, e)),
+        Ok(Ok(a)) => Ok(a),
+    }
+}
+
+fn context_for(assoc: &Assoc, abstract_syntax: &str) -> Result<(u8, String)> {
+    assoc
+        .presentation_contexts()
+        .iter()
+        .find(|pc| pc.abstract_syntax == abstract_syntax)
+        .map(|pc| (pc.id, pc.transfer_syntax.clone()))
+        .ok_or_else(|| ScuError::NoPresentationContext(abstract_syntax.to_owned()))
+}
+
+async fn next_message(assoc: &mut Assoc) -> Result<Message> {
+    read_message(assoc).await?.ok_or_else(|| ScuError::Protocol("the modality closed the association".into()))
+}
+
+fn check_final(rsp: &Message) -> Result<()> {
+    match rsp.status() {
+        Some(s) if s == status::SUCCESS || (s & 0xf000) == 0xb000 => Ok(()),
+        s => Err(ScuError::Failure { status: s.unwrap_or(0xffff), comment: rsp.string(tags::ERROR_COMMENT) }),
+    }
+}
+
+fn uncompressed() -> Vec<String> {
+    vec![uids::EXPLICIT_LE.to_owned(), uids::IMPLICIT_LE.to_owned()]
+}
+
+/// C-ECHO.
+#[tracing::instrument(skip_all, fields(aet = %target.modality.aet))]
+pub async fn echo(target: &Target<'_>) -> Result<()> {
+    let mut assoc = connect(target, &[(uids::VERIFICATION.to_owned(), uncompressed())]).await?;
+    let (ctx, _) = context_for(&assoc, uids::VERIFICATION)?;
+    let rq = CommandBuilder::new(field::C_ECHO_RQ)
+        .u16(tags::MESSAGE_ID, 1)
+        .uid(tags::AFFECTED_SOP_CLASS_UID, uids::VERIFICATION)
+        .build();
+    write_message(&mut assoc, ctx, &rq, None).await?;
+    let rsp = next_message(&mut assoc).await?;
+    let _ = assoc.release().await;
+    check_final(&rsp)
+}
+
+/// Outcome of a C-STORE of several instances.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoreReport {
+    /// Instances stored (including with a warning status).
+    pub sent: Vec<String>,
+    /// Instances refused or not sent, with the reason.
+    pub failed: Vec<(String, String)>,
+    /// Instances stored with a warning status (Bxxx).
+    pub warnings: usize,
+}
+
+/// An open C-STORE association: instances are sent one by one.
+pub struct StoreSession<'a> {
+    archive: &'a Archive,
+    assoc: Assoc,
+    next_id: u16,
+    move_originator: Option<(String, u16)>,
+}
+
+struct StoreItem {
+    sop_class: String,
+    transfer_syntax: String,
+}
+
+fn item_of(archive: &Archive, id: &str) -> Result<StoreItem> {
+    let r = archive.resource_at(Level::Instance, id)?;
+    let get = |k: &str| r.metadata.get(k).cloned().unwrap_or_default();
+    let transfer_syntax = match get("TransferSyntax") {
+        t if t.is_empty() => uids::IMPLICIT_LE.to_owned(),
+        t => t,
+    };
+    Ok(StoreItem { sop_class: get("SopClassUid"), transfer_syntax })
+}
+
+impl<'a> StoreSession<'a> {
+    /// Negotiates the presentation contexts the `instances` need.
+    pub async fn open(archive: &'a Archive, target: &Target<'_>, instances: &[String]) -> Result<StoreSession<'a>> {
+        let mut wanted: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for id in instances {
+            let item = item_of(archive, id)?;
+            let entry = wanted.entry(item.sop_class).or_default();
+            if !entry.contains(&item.transfer_syntax) {
+                entry.push(item.transfer_syntax);
+            }
+        }
+        let mut contexts = Vec::new();
+        for (class, syntaxes) in &wanted {
+            for ts in syntaxes {
+                if ts != uids::EXPLICIT_LE && ts != uids::IMPLICIT_LE {
+                    contexts.push((class.clone(), vec![ts.clone()]));
+                }
+            }
+            contexts.push((class.clone(), uncompressed()));
+        }
+        contexts.truncate(128);
+        if contexts.is_empty() {
+            contexts.push((uids::VERIFICATION.to_owned(), uncompressed()));
+        }
+        let assoc = connect(target, &contexts).await?;
+        Ok(StoreSession { archive, assoc, next_id: 1, move_originator: None })
+    }
+
+    /// Marks the sub-operations of a C-MOVE (Move Originator AE title and message id).
+    pub fn with_move_originator(mut self, aet: &str, message_id: u16) -> Self {
+        self.move_originator = Some((aet.to_owned(), message_id));
+        self
+    }
+
+    /// Sends one instance; `Ok(status)` is the peer's C-STORE status (success
+    /// or warning), a failure status is an error.
+    pub async fn send(&mut self, instance_id: &str) -> Result<u16> {
+        let item = item_of(self.archive, instance_id)?;
+        let file = self.archive.instance_file(instance_id).await?;
+        let id = self.next_id;
+        self.next_id = self.next_id.wrapping_add(1);
+        let originator = self.move_originator.as_ref().map(|(a, m)| (a.as_str(), *m));
+        let contexts = self.assoc.presentation_contexts().to_vec();
+        let rsp = store_on(&mut self.assoc, &contexts, id, &item.sop_class, &item.transfer_syntax, &file, originator).await?;
+        match rsp.status() {
+            Some(s) if s == status::SUCCESS || (s & 0xf000) == 0xb000 => Ok(s),
+            s => Err(ScuError::Failure { status: s.unwrap_or(0xffff), comment: rsp.string(tags::ERROR_COMMENT) }),
+        }
+    }
+
+    pub async fn close(self) {
+        let _ = self.assoc.release().await;
+    }
+}
+
+/// Sends one stored file as a C-STORE-RQ on any association (SCU store, C-MOVE
+/// sub-operations, C-GET sub-operations on the requester's association) and
+/// waits for the C-STORE-RSP. Chooses the context of the file's SOP class and
+/// transfer syntax, or an uncompressed one after transcoding.
+pub async fn store_on<S, A>(
+    assoc: &mut A,
+    contexts: &[dicom_ul::pdu::PresentationContextNegotiated],
+    message_id: u16,
+    sop_class: &str,
+    transfer_syntax: &str,
+    file: &[u8],
+    move_originator: Option<(&str, u16)>,
+) -> Result<Message>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send,
+    A: AsyncAssociation<S> + Association + Send,
+{
+    let meta = dataset::split_meta(file);
+    let file_ts = meta.transfer_syntax.clone().unwrap_or_else(|| transfer_syntax.to_owned());
+    let sop_instance = meta.sop_instance_uid.clone().unwrap_or_default();
+    let sop_class = meta.sop_class_uid.clone().filter(|c| !c.is_empty()).unwrap_or_else(|| sop_class.to_owned());
+    let body = &file[meta.dataset_offset..];
+    let for_class: Vec<_> = contexts.iter().filter(|pc| pc.abstract_syntax == sop_class).collect();
+    let (ctx, data) = if let Some(pc) = for_class.iter().find(|pc| pc.transfer_syntax == file_ts) {
+        (pc.id, body.to_vec())
+    } else if let Some(pc) = for_class.first() {
+        (pc.id, dataset::transcode_native(body, &file_ts, &pc.transfer_syntax).map_err(|e| {
+            ScuError::NoPresentationContext(format!("{sop_class} in {file_ts} ({e})"))
+        })?)
+    } else {
+        return Err(ScuError::NoPresentationContext(sop_class));
+    };
+    let mut rq = CommandBuilder::new(field::C_STORE_RQ)
+        .u16(tags::MESSAGE_ID, message_id)
+        .uid(tags::AFFECTED_SOP_CLASS_UID, &sop_class)
+        .uid(tags::AFFECTED_SOP_INSTANCE_UID, &sop_instance)
+        .u16(tags::PRIORITY, 0)
+        .with_data_set();
+    if let Some((aet, id)) = move_originator {
+        rq = rq.ae(tags::MOVE_ORIGINATOR_APPLICATION_ENTITY_TITLE, aet).u16(tags::MOVE_ORIGINATOR_MESSAGE_ID, id);
+    }
+    write_message(assoc, ctx, &rq.build(), Some(&data)).await?;
+    loop {
+        let msg = read_message(assoc).await?.ok_or_else(|| ScuError::Protocol("association closed during C-STORE".into()))?;
+        if msg.command_field() == Some(field::C_STORE_RSP) {
+            return Ok(msg);
+        }
+        if msg.command_field() != Some(field::C_CANCEL_RQ) {
+            return Err(ScuError::Protocol(format!("unexpected command {:?} during C-STORE", msg.command_field())));
+        }
+    }
+}
+
+/// C-STORE of instances (ids of the archive), one association.
+#[tracing::instrument(skip_all, fields(aet = %target.modality.aet, count = instances.len()))]
+pub async fn store(archive: &Archive, target: &Target<'_>, instances: &[String]) -> Result<StoreReport> {
+    let mut session = StoreSession::open(archive, target, instances).await?;
+    let mut report = StoreReport::default();
+    for id in instances {
+        match session.send(id).await {
+            Ok(s) => {
+                if s != status::SUCCESS {
+                    report.warnings += 1;
+                }
+                report.sent.push(id.clone());
+            }
+            Err(e @ (ScuError::Timeout | ScuError::Protocol(_))) => {
+                report.failed.push((id.clone(), e.to_string()));
+                break;
+            }
+            Err(e) => report.failed.push((id.clone(), e.to_string())),
+        }
+    }
+    session.close().await;
+    Ok(report)
+}
+
+/// One C-FIND answer: the identifier as received, in the context's transfer syntax.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FindAnswer {
+    pub data: Vec<u8>,
+    pub transfer_syntax: String,
+}
+
+impl FindAnswer {
+    /// The answer as Isengard's DICOM model (for Orthanc JSON rendering).
+    pub fn to_dataset(&self) -> std::result::Result<crate::dicom::model::DataSet, String> {
+        crate::dicom::reader::read_dataset(&self.data, &self.transfer_syntax)
+    }
+
+    /// The answer as a dicom-object data set.
+    pub fn to_object(&self) -> Result<InMemDicomObject> {
+        decode_identifier(&self.data, &self.transfer_syntax).map_err(|e| ScuError::Protocol(e.to_string()))
+    }
+}
+
+/// The identifier of a query: `QueryRetrieveLevel` plus the given keys
+/// (empty values ask for the key, universal matching).
+pub fn identifier(level: Level, keys: &[(Tag, String)]) -> InMemDicomObject {
+    let mut obj = InMemDicomObject::new_empty();
+    let level_name = match level {
+        Level::Patient => "PATIENT",
+        Level::Study => "STUDY",
+        Level::Series => "SERIES",
+        Level::Instance => "IMAGE",
+    };
+    obj.put(text_element(tags::QUERY_RETRIEVE_LEVEL, level_name));
+    for (tag, value) in keys {
+        obj.put(text_element(*tag, value));
+    }
+    obj
+}
+
+/// Orthanc's choice: Patient Root at the patient level, Study Root otherwise.
+fn model(level: Level, patient_root: &'static str, study_root: &'static str) -> &'static str {
+    if level == Level::Patient {
+        patient_root
+    } else {
+        study_root
+    }
+}
+
+/// C-FIND: every pending answer's identifier.
+#[tracing::instrument(skip_all, fields(aet = %target.modality.aet, ?level))]
+pub async fn find(target: &Target<'_>, level: Level, keys: &[(Tag, String)]) -> Result<Vec<FindAnswer>> {
+    let sop = model(level, uids::PATIENT_ROOT_FIND, uids::STUDY_ROOT_FIND);
+    let mut assoc = connect(target, &[(sop.to_owned(), uncompressed())]).await?;
+    let (ctx, ts) = context_for(&assoc, sop)?;
+    let data = encode_identifier(&identifier(level, keys), &ts).map_err(|e| ScuError::Protocol(e.to_string()))?;
+    let rq = CommandBuilder::new(field::C_FIND_RQ)
+        .u16(tags::MESSAGE_ID, 1)
+        .uid(tags::AFFECTED_SOP_CLASS_UID, sop)
+        .u16(tags::PRIORITY, 0)
+        .with_data_set()
+        .build();
+    write_message(&mut assoc, ctx, &rq, Some(&data)).await?;
+    let mut answers = Vec::new();
+    loop {
+        let rsp = next_message(&mut assoc).await?;
+        match rsp.status() {
+            Some(status::PENDING) | Some(0xff01) => {
+                if let Some(data) = rsp.data {
+                    answers.push(FindAnswer { data, transfer_syntax: ts.clone() });
+                }
+            }
+            _ => {
+                let _ = assoc.release().await;
+                check_final(&rsp)?;
+                return Ok(answers);
+            }
+        }
+    }
+}
+
+/// Outcome of a C-MOVE: the final status and sub-operation counts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MoveReport {
+    pub status: u16,
+    pub completed: u16,
+    pub failed: u16,
+    pub warning: u16,
+}
+
+/// C-MOVE: asks the modality to send what `keys` match to `destination_aet`.
+#[tracing::instrument(skip_all, fields(aet = %target.modality.aet, ?level, destination_aet))]
+pub async fn move_(target: &Target<'_>, level: Level, keys: &[(Tag, String)], destination_aet: &str) -> Result<MoveReport> {
+    let sop = model(level, uids::PATIENT_ROOT_MOVE, uids::STUDY_ROOT_MOVE);
+    let mut assoc = connect(target, &[(sop.to_owned(), uncompressed())]).await?;
+    let (ctx, ts) = context_for(&assoc, sop)?;
+    let data = encode_identifier(&identifier(level, keys), &ts).map_err(|e| ScuError::Protocol(e.to_string()))?;
+    let rq = CommandBuilder::new(field::C_MOVE_RQ)
+        .u16(tags::MESSAGE_ID, 1)
+        .uid(tags::AFFECTED_SOP_CLASS_UID, sop)
+        .u16(tags::PRIORITY, 0)
+        .ae(tags::MOVE_DESTINATION, destination_aet)
+        .with_data_set()
+        .build();
+    write_message(&mut assoc, ctx, &rq, Some(&data)).await?;
+    loop {
+        let rsp = next_message(&mut assoc).await?;
+        if rsp.status() == Some(status::PENDING) {
+            continue;
+        }
+        let _ = assoc.release().await;
+        let report = MoveReport {
+            status: rsp.status().unwrap_or(0xffff),
+            completed: rsp.u16(tags::NUMBER_OF_COMPLETED_SUBOPERATIONS).unwrap_or(0),
+            failed: rsp.u16(tags::NUMBER_OF_FAILED_SUBOPERATIONS).unwrap_or(0),
+            warning: rsp.u16(tags::NUMBER_OF_WARNING_SUBOPERATIONS).unwrap_or(0),
+        };
+        check_final(&rsp)?;
+        return Ok(report);
+    }
+}

@@ -1,0 +1,241 @@
+//! The DICOM SCP: the accept loop on `DicomPort`, association negotiation and
+//! Orthanc's AE title rules.
+//!
+//! - The called AE title must be `DicomAet` only if `DicomCheckCalledAet`.
+//! - A calling AE title that is no known modality is rejected at once unless
+//!   `DicomAlwaysAllowEcho` or `DicomAlwaysAllowStore` (both true by default),
+//!   as Orthanc's `IsAllowedConnection`; what each request may do is checked
+//!   per message ([`Policy::allows`]).
+//! - At most `Isengard.DicomMaxAssociations` (default 64) associations run at
+//!   once; beyond that, new ones are rejected (transient).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use dicom_ul::association::server::{AccessControl, Negotiation};
+use dicom_ul::pdu::{AssociationRJServiceUserReason, RequestorRoles, UserIdentity};
+use dicom_ul::ServerAssociationOptions;
+use serde_json::Value;
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Semaphore};
+
+use super::uids;
+use crate::index::Modality;
+use crate::service::Archive;
+
+/// The DIMSE requests an AE title may be allowed to make.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Request {
+    Echo,
+    Store,
+    Find,
+    Move,
+    Get,
+}
+
+/// Orthanc's DICOM security options, read once from the configuration.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub aet: String,
+    pub check_called_aet: bool,
+    pub always_allow_echo: bool,
+    pub always_allow_store: bool,
+    pub check_modality_host: bool,
+    pub strict_aet_comparison: bool,
+    pub unknown_sop_class_accepted: bool,
+    pub scp_timeout: Option<Duration>,
+    pub max_pdu: u32,
+    pub max_associations: usize,
+}
+
+fn flag(raw: &Value, key: &str, default: bool) -> bool {
+    raw.get(key).and_then(Value::as_bool).unwrap_or(default)
+}
+
+impl Policy {
+    pub fn from_archive(archive: &Archive) -> Policy {
+        let config = archive.config();
+        let raw = &config.raw;
+        let timeout = raw.get("DicomScpTimeout").and_then(Value::as_u64).unwrap_or(30);
+        Policy {
+            aet: config.dicom_aet.clone(),
+            check_called_aet: flag(raw, "DicomCheckCalledAet", false),
+            always_allow_echo: flag(raw, "DicomAlwaysAllowEcho", true),
+            always_allow_store: flag(raw, "DicomAlwaysAllowStore", true),
+            check_modality_host: flag(raw, "DicomCheckModalityHost", false),
+            strict_aet_comparison: flag(raw, "StrictAetComparison", false),
+            unknown_sop_class_accepted: flag(raw, "UnknownSopClassAccepted", false),
+            scp_timeout: (timeout > 0).then(|| Duration::from_secs(timeout)),
+            max_pdu: raw.get("MaximumPduLength").and_then(Value::as_u64).unwrap_or(16384).clamp(4096, 131072) as u32,
+            max_associations: raw
+                .get("Isengard")
+                .and_then(|i| i.get("DicomMaxAssociations"))
+                .and_then(Value::as_u64)
+                .unwrap_or(64)
+                .max(1) as usize,
+        }
+    }
+
+    fn aet_eq(&self, a: &str, b: &str) -> bool {
+        if self.strict_aet_comparison {
+            a.trim() == b.trim()
+        } else {
+            a.trim().eq_ignore_ascii_case(b.trim())
+        }
+    }
+
+    /// The known modality this calling AE (and, with `DicomCheckModalityHost`,
+    /// this address) designates.
+    pub fn modality(&self, archive: &Archive, calling_aet: &str, remote_ip: Option<&str>) -> Option<Modality> {
+        let m = archive.modality_by_aet(calling_aet).ok().flatten()?;
+        if self.check_modality_host {
+            if let Some(ip) = remote_ip {
+                if m.host != ip {
+                    return None;
+                }
+            }
+        }
+        Some(m)
+    }
+
+    /// Orthanc's `IsAllowedRequest`.
+    pub fn allows(&self, archive: &Archive, calling_aet: &str, remote_ip: &str, request: Request) -> bool {
+        match request {
+            Request::Echo if self.always_allow_echo => return true,
+            Request::Store if self.always_allow_store => return true,
+            _ => {}
+        }
+        match self.modality(archive, calling_aet, Some(remote_ip)) {
+            None => false,
+            Some(m) => match request {
+                Request::Echo => m.allow_echo,
+                Request::Store => m.allow_store,
+                Request::Find => m.allow_find,
+                Request::Move => m.allow_move,
+                Request::Get => m.allow_get,
+            },
+        }
+    }
+}
+
+/// AE title checks made while negotiating.
+pub(super) struct Access {
+    archive: Archive,
+    policy: Arc<Policy>,
+}
+
+impl AccessControl for Access {
+    fn check_access(
+        &self,
+        _this_ae_title: &str,
+        calling_ae_title: &str,
+        called_ae_title: &str,
+        _user_identity: Option<&UserIdentity>,
+    ) -> Result<(), AssociationRJServiceUserReason> {
+        let p = &self.policy;
+        if p.check_called_aet && !p.aet_eq(called_ae_title, &p.aet) {
+            tracing::warn!(called_ae_title, "association rejected: called AE title is not ours");
+            return Err(AssociationRJServiceUserReason::CalledAETitleNotRecognized);
+        }
+        if !(p.always_allow_echo || p.always_allow_store) && p.modality(&self.archive, calling_ae_title, None).is_none() {
+            tracing::warn!(calling_ae_title, "association rejected: unknown calling AE title");
+            return Err(AssociationRJServiceUserReason::CallingAETitleNotRecognized);
+        }
+        Ok(())
+    }
+}
+
+/// Rejects everything (the association limit is reached).
+struct Busy;
+
+impl AccessControl for Busy {
+    fn check_access(
+        &self,
+        _: &str,
+        _: &str,
+        _: &str,
+        _: Option<&UserIdentity>,
+    ) -> Result<(), AssociationRJServiceUserReason> {
+        Err(AssociationRJServiceUserReason::NoReasonGiven)
+    }
+}
+
+/// Accepts the SCP role for storage SOP classes (C-GET sub-operations).
+#[derive(Debug, Clone, Copy)]
+pub struct Roles;
+
+impl Negotiation for Roles {
+    fn negotiate_roles(&self, sop_class_uid: &str, scu_role: bool, scp_role: bool) -> Option<RequestorRoles> {
+        let _ = sop_class_uid;
+        Some(RequestorRoles { scu: scu_role, scp: scp_role })
+    }
+}
+
+pub(super) type Options = ServerAssociationOptions<'static, Access, Roles>;
+
+fn options(archive: &Archive, policy: &Arc<Policy>) -> Options {
+    let mut o = ServerAssociationOptions::new()
+        .ae_access_control(Access { archive: archive.clone(), policy: policy.clone() })
+        .with_negotiation(Roles)
+        .ae_title(policy.aet.clone())
+        .max_pdu_length(policy.max_pdu)
+        .strict(false)
+        .promiscuous(policy.unknown_sop_class_accepted)
+        .with_abstract_syntax(uids::VERIFICATION);
+    for class in uids::QUERY_RETRIEVE.iter().chain(uids::STORAGE_SOP_CLASSES) {
+        o = o.with_abstract_syntax(*class);
+    }
+    for ts in uids::STORAGE_TRANSFER_SYNTAXES {
+        o = o.with_transfer_syntax(*ts);
+    }
+    if let Some(t) = policy.scp_timeout {
+        o = o.read_timeout(t).write_timeout(t);
+    }
+    o
+}
+
+/// Serves DICOM associations on `listener` until `stop` turns true.
+pub async fn serve(archive: Archive, listener: TcpListener, mut stop: watch::Receiver<bool>) {
+    let policy = Arc::new(Policy::from_archive(&archive));
+    let options = Arc::new(options(&archive, &policy));
+    let limit = Arc::new(Semaphore::new(policy.max_associations));
+    let mut tasks = tokio::task::JoinSet::new();
+    loop {
+        let (socket, peer): (tokio::net::TcpStream, SocketAddr) = tokio::select! {
+            _ = async { let _ = stop.wait_for(|s| *s).await; } => break,
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot accept a DICOM connection");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        while tasks.try_join_next().is_some() {}
+        let _ = socket.set_nodelay(true);
+        match limit.clone().try_acquire_owned() {
+            Ok(permit) => {
+                let archive = archive.clone();
+                let options = options.clone();
+                let policy = policy.clone();
+                tasks.spawn(async move {
+                    super::association::run(archive, policy, &options, socket, peer).await;
+                    drop(permit);
+                });
+            }
+            Err(_) => {
+                tracing::warn!(%peer, "too many DICOM associations: rejecting one");
+                let busy = ServerAssociationOptions::new()
+                    .ae_access_control(Busy)
+                    .with_abstract_syntax(uids::VERIFICATION)
+                    .read_timeout(Duration::from_secs(5));
+                tasks.spawn(async move {
+                    let _ = busy.establish_async(socket).await;
+                });
+            }
+        }
+    }
+    tasks.shutdown().await;
+}

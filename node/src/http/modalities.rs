@@ -1,0 +1,445 @@
+//! `/modalities`: the DICOM peers (list, define, delete) and the SCU
+//! operations on one of them, in Orthanc 1.10.1's shapes: `echo`, `store`,
+//! `query` (results under `/queries`, see [`super::queries`]), `move`, and the
+//! deprecated `find-patient`, `find-study`, `find-series`, `find-instance`
+//! and `find`.
+//!
+//! Orthanc runs `store`, `move` and retrieves as jobs when asked to be
+//! asynchronous; Isengard has no jobs yet and always runs them synchronously
+//! (docs/networking.md).
+
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Map, Value};
+
+use super::error::{ApiError, ApiResult, OrthancCode};
+use super::resources::{flag, ExpandParams};
+use crate::dicom::charset::Charset;
+use crate::dicom::json as tag_json;
+use crate::dicom::model::Tag;
+use crate::dimse::scu::{self, ScuError, Target};
+use crate::index::{Level, Modality};
+use crate::service::modalities::{modality_from_json, modality_to_json};
+use crate::service::queries::{self, Keys, StoredQuery};
+use crate::service::Archive;
+
+/// What `GET /modalities/{name}` lists, as Orthanc 1.10.1 does.
+const OPERATIONS: [&str; 13] = [
+    "configuration",
+    "echo",
+    "find",
+    "find-instance",
+    "find-patient",
+    "find-series",
+    "find-study",
+    "find-worklist",
+    "move",
+    "query",
+    "storage-commitment",
+    "store",
+    "store-straight",
+];
+
+/// The answer Orthanc gives to `PUT`/`DELETE`: 200, empty `text/plain`.
+fn empty_ok() -> Response {
+    ([(header::CONTENT_TYPE, "text/plain")], "").into_response()
+}
+
+/// A failed SCU operation: Orthanc's "Error in the network protocol" (500).
+pub fn scu_error(modality: &Modality, e: ScuError) -> ApiError {
+    match e {
+        ScuError::Archive(e) => e.into(),
+        other => ApiError::with_details(
+            OrthancCode::NetworkProtocol,
+            format!("DicomAssociation - talking to AET \"{}\": {other}", modality.aet),
+        ),
+    }
+}
+
+/// The body as JSON; `None` when empty.
+fn json_body(body: &Bytes) -> ApiResult<Option<Value>> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    serde_json::from_slice(body)
+        .map(Some)
+        .map_err(|_| ApiError::with_details(OrthancCode::BadFileFormat, "Cannot parse the JSON body"))
+}
+
+fn bad_format(details: impl Into<String>) -> ApiError {
+    ApiError::with_details(OrthancCode::BadFileFormat, details)
+}
+
+/// An optional unsigned field of a request object.
+fn unsigned(body: &Value, key: &str) -> ApiResult<Option<u64>> {
+    match body.get(key) {
+        None => Ok(None),
+        Some(v) => v.as_u64().map(Some).ok_or_else(|| bad_format(format!("{key} must be a positive integer"))),
+    }
+}
+
+/// An optional string field of a request object.
+fn string(body: &Value, key: &str) -> ApiResult<Option<String>> {
+    match body.get(key) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(bad_format(format!("The field {key} must contain a string"))),
+    }
+}
+
+/// The association parameters: the modality's (or the request's) local AET
+/// and timeout.
+pub struct Peer {
+    pub modality: Modality,
+    pub local_aet: Option<String>,
+    pub timeout: Option<u64>,
+}
+
+impl Peer {
+    pub fn target<'a>(&'a self, archive: &'a Archive) -> Target<'a> {
+        let mut target = Target::new(archive.config(), &self.modality);
+        if let Some(aet) = self.local_aet.as_deref().filter(|a| !a.is_empty()) {
+            target.local_aet = aet;
+        }
+        if let Some(t) = self.timeout.filter(|t| *t > 0) {
+            target.timeout = Duration::from_secs(t);
+        }
+        target
+    }
+}
+
+pub async fn list(State(archive): State<Archive>, Query(p): Query<ExpandParams>) -> ApiResult<Json<Value>> {
+    let modalities = archive.modalities()?;
+    if flag(&p.expand) {
+        let all: Map<String, Value> = modalities.iter().map(|m| (m.name.clone(), modality_to_json(m))).collect();
+        return Ok(Json(Value::Object(all)));
+    }
+    Ok(Json(json!(modalities.iter().map(|m| m.name.as_str()).collect::<Vec<_>>())))
+}
+
+/// `GET /modalities/{name}`: Orthanc answers an unknown name with an empty 404.
+pub async fn operations(State(archive): State<Archive>, Path(name): Path<String>) -> ApiResult<Response> {
+    match archive.modality(&name) {
+        Ok(_) => Ok(Json(json!(OPERATIONS)).into_response()),
+        Err(crate::service::ServiceError::UnknownModality(_)) => Ok(StatusCode::NOT_FOUND.into_response()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn configuration(State(archive): State<Archive>, Path(name): Path<String>) -> ApiResult<Json<Value>> {
+    Ok(Json(modality_to_json(&archive.modality(&name)?)))
+}
+
+pub async fn put(State(archive): State<Archive>, Path(name): Path<String>, body: Bytes) -> ApiResult<Response> {
+    let value: Value = serde_json::from_slice(&body).map_err(|_| ApiError::new(OrthancCode::BadFileFormat))?;
+    archive.put_modality(modality_from_json(&name, &value)?).await?;
+    Ok(empty_ok())
+}
+
+pub async fn delete(State(archive): State<Archive>, Path(name): Path<String>) -> ApiResult<Response> {
+    archive.delete_modality(&name).await?;
+    Ok(empty_ok())
+}
+
+/// Operations Orthanc 1.10.1 has and Isengard does not (yet).
+pub async fn not_implemented(State(archive): State<Archive>, Path(name): Path<String>) -> ApiResult<Json<Value>> {
+    archive.modality(&name)?;
+    Err(ApiError::with_details(OrthancCode::NotImplemented, "not implemented by Isengard"))
+}
+
+pub async fn echo(State(archive): State<Archive>, Path(name): Path<String>, body: Bytes) -> ApiResult<Json<Value>> {
+    let body = json_body(&body)?.unwrap_or_else(|| json!({}));
+    let peer = Peer { modality: archive.modality(&name)?, local_aet: None, timeout: unsigned(&body, "Timeout")? };
+    scu::echo(&peer.target(&archive)).await.map_err(|e| scu_error(&peer.modality, e))?;
+    Ok(Json(json!({})))
+}
+
+/// Looks like an Orthanc identifier (SHA-1 in 5 groups of 8 hex digits).
+fn is_orthanc_id(s: &str) -> bool {
+    let groups: Vec<&str> = s.split('-').collect();
+    groups.len() == 5 && groups.iter().all(|g| g.len() == 8 && g.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+fn id_list(value: &Value) -> ApiResult<Vec<String>> {
+    match value {
+        Value::String(s) => Ok(vec![s.clone()]),
+        Value::Array(items) => items
+            .iter()
+            .map(|v| v.as_str().map(str::to_owned).ok_or_else(|| bad_format("Resources must be strings")))
+            .collect(),
+        _ => Err(bad_format("Must provide a JSON value")),
+    }
+}
+
+/// The instances below the given resources, in order, without duplicates.
+pub fn expand_to_instances(archive: &Archive, ids: &[String]) -> ApiResult<Vec<String>> {
+    let mut out = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for id in ids {
+        let resource = archive.resource(id.trim())?;
+        let instances = if resource.level == Level::Instance {
+            vec![resource.id.clone()]
+        } else {
+            archive.descendants(&resource.id, Level::Instance)?
+        };
+        for i in instances {
+            if seen.insert(i.clone()) {
+                out.push(i);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// `POST /modalities/{m}/store`: body one ID, an array of IDs, or
+/// `{"Resources", "Synchronous", "LocalAet", "Timeout", "Permissive",
+/// "MoveOriginatorAet", "MoveOriginatorID"}`.
+pub async fn store(State(archive): State<Archive>, Path(name): Path<String>, body: Bytes) -> ApiResult<Json<Value>> {
+    let modality = archive.modality(&name)?;
+    let request = match serde_json::from_slice::<Value>(&body) {
+        Ok(v) => v,
+        Err(_) => {
+            let text = String::from_utf8_lossy(&body).trim().to_owned();
+            if !is_orthanc_id(&text) {
+                return Err(bad_format("Must provide a JSON value"));
+            }
+            Value::String(text)
+        }
+    };
+    let (ids, options) = match &request {
+        Value::Object(o) => {
+            let resources = o.get("Resources").ok_or_else(|| bad_format("Missing field in JSON: \"Resources\""))?;
+            if !resources.is_array() {
+                return Err(bad_format("JSON field \"Resources\" must contain an array"));
+            }
+            (id_list(resources)?, request.clone())
+        }
+        other => (id_list(other)?, json!({})),
+    };
+    let instances = expand_to_instances(&archive, &ids)?;
+    let peer = Peer { modality, local_aet: string(&options, "LocalAet")?, timeout: unsigned(&options, "Timeout")? };
+    let permissive = options.get("Permissive").and_then(Value::as_bool).unwrap_or(false);
+    let originator = match (string(&options, "MoveOriginatorAet")?, unsigned(&options, "MoveOriginatorID")?) {
+        (Some(aet), id) => Some((aet, id.unwrap_or(0) as u16)),
+        (None, Some(id)) => Some((String::new(), id as u16)),
+        (None, None) => None,
+    };
+    let target = peer.target(&archive);
+    let mut failed = 0usize;
+    if !instances.is_empty() {
+        let mut session = scu::StoreSession::open(&archive, &target, &instances)
+            .await
+            .map_err(|e| scu_error(&peer.modality, e))?;
+        if let Some((aet, id)) = &originator {
+            session = session.with_move_originator(aet, *id);
+        }
+        let mut first_error = None;
+        for id in &instances {
+            if let Err(e) = session.send(id).await {
+                failed += 1;
+                let fatal = matches!(e, ScuError::Timeout | ScuError::Protocol(_));
+                first_error.get_or_insert(e);
+                if fatal || !permissive {
+                    break;
+                }
+            }
+        }
+        session.close().await;
+        if let Some(e) = first_error.filter(|_| !permissive) {
+            return Err(scu_error(&peer.modality, e));
+        }
+    }
+    let mut answer = Map::new();
+    answer.insert("Description".into(), json!("REST API"));
+    answer.insert("FailedInstancesCount".into(), json!(failed));
+    answer.insert("InstancesCount".into(), json!(instances.len()));
+    answer.insert("LocalAet".into(), json!(target.local_aet));
+    if let Some((aet, id)) = &originator {
+        answer.insert("MoveOriginatorAET".into(), json!(aet));
+        answer.insert("MoveOriginatorID".into(), json!(id));
+    }
+    if !ids.is_empty() {
+        answer.insert("ParentResources".into(), json!(ids));
+    }
+    answer.insert("RemoteAet".into(), json!(peer.modality.aet));
+    Ok(Json(Value::Object(answer)))
+}
+
+/// `POST /modalities/{m}/move`: `{"Level", "Resources": [{keys}], "TargetAet",
+/// "Timeout", "LocalAet"}`; answers `{}` once every C-MOVE is done.
+pub async fn move_(State(archive): State<Archive>, Path(name): Path<String>, body: Bytes) -> ApiResult<Json<Value>> {
+    let modality = archive.modality(&name)?;
+    let request = json_body(&body)?.unwrap_or(Value::Null);
+    let missing = || bad_format("Must provide a JSON body containing fields Resources and Level");
+    let level = request.get("Level").and_then(Value::as_str).ok_or_else(missing)?;
+    let level = queries::parse_level(level)?;
+    let resources = request.get("Resources").and_then(Value::as_array).ok_or_else(missing)?;
+    let peer = Peer { modality, local_aet: string(&request, "LocalAet")?, timeout: unsigned(&request, "Timeout")? };
+    let target = peer.target(&archive);
+    let destination = string(&request, "TargetAet")?.unwrap_or_else(|| target.local_aet.to_owned());
+    let mut moves = Vec::new();
+    for resource in resources {
+        let object = resource.as_object().ok_or_else(|| bad_format("Resources must be JSON objects"))?;
+        let keys = queries::parse_keys(object)?;
+        let ident = queries::move_identifier(level, |tag| keys.iter().find(|(t, _)| *t == tag).map(|(_, v)| v.clone()))
+            .map_err(|tag| ApiError::with_details(OrthancCode::BadRequest, format!("missing {}", tag.format_comma())))?;
+        moves.push(ident);
+    }
+    for keys in &moves {
+        scu::move_(&target, level, &dicom_keys(keys), &destination)
+            .await
+            .map_err(|e| scu_error(&peer.modality, e))?;
+    }
+    Ok(Json(json!({})))
+}
+
+/// Keys in dicom-rs' tag type, for the SCU.
+pub fn dicom_keys(keys: &Keys) -> Vec<(dicom_core::Tag, String)> {
+    keys.iter().map(|(t, v)| (dicom_core::Tag(t.0, t.1), v.clone())).collect()
+}
+
+/// Runs one C-FIND; each answer in Orthanc's full JSON form.
+pub async fn run_find(archive: &Archive, peer: &Peer, level: Level, mut keys: Keys) -> ApiResult<Vec<Value>> {
+    if !keys.iter().any(|(t, _)| *t == queries::SPECIFIC_CHARACTER_SET) {
+        let charset = if keys.iter().all(|(_, v)| v.is_ascii()) { "ISO_IR 100" } else { "ISO_IR 192" };
+        queries::set(&mut keys, queries::SPECIFIC_CHARACTER_SET, charset.to_owned());
+    }
+    let answers = scu::find(&peer.target(archive), level, &dicom_keys(&keys))
+        .await
+        .map_err(|e| scu_error(&peer.modality, e))?;
+    answers
+        .iter()
+        .map(|a| {
+            let ds = a.to_dataset().map_err(|e| {
+                ApiError::with_details(OrthancCode::NetworkProtocol, format!("unreadable C-FIND answer: {e}"))
+            })?;
+            Ok(queries::with_meta_header(tag_json::dataset_full(&ds, &Charset::of(&ds))))
+        })
+        .collect()
+}
+
+/// `POST /modalities/{m}/query`: `{"Level", "Query", "Normalize", "LocalAet",
+/// "Timeout"}` → `{"ID", "Path"}` of the stored result.
+pub async fn query(State(archive): State<Archive>, Path(name): Path<String>, body: Bytes) -> ApiResult<Json<Value>> {
+    let modality = archive.modality(&name)?;
+    let request = match serde_json::from_slice::<Value>(&body) {
+        Ok(v @ Value::Object(_)) => v,
+        _ => return Err(bad_format("Must provide a JSON object")),
+    };
+    let level = match request.get("Level") {
+        Some(Value::String(l)) => queries::parse_level(l)?,
+        _ => return Err(bad_format("The JSON body must contain field Level")),
+    };
+    let normalize = match request.get("Normalize") {
+        None => true,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err(bad_format("The field Normalize must contain a Boolean")),
+    };
+    let keys = match request.get("Query") {
+        None => Keys::new(),
+        Some(Value::Object(q)) => queries::parse_keys(q).map_err(|_| {
+            bad_format("Associative array of DICOM tags to strings expected in field: Query")
+        })?,
+        Some(_) => return Err(bad_format("The field Query must contain a JSON object")),
+    };
+    let peer = Peer { modality, local_aet: string(&request, "LocalAet")?, timeout: unsigned(&request, "Timeout")? };
+    let identifier = queries::find_identifier(level, &keys, normalize, &peer.modality.manufacturer);
+    let answers = run_find(&archive, &peer, level, identifier).await?;
+    let local_aet = peer.target(&archive).local_aet.to_owned();
+    let id = archive.queries().add(StoredQuery {
+        id: String::new(),
+        modality: name,
+        level,
+        query: keys,
+        answers,
+        local_aet,
+        timeout: peer.timeout,
+    });
+    Ok(Json(json!({"ID": id, "Path": format!("/queries/{id}")})))
+}
+
+/// The body of the deprecated `find-*` routes merged into the level's template.
+fn legacy_fields(level: Level, body: &Bytes) -> ApiResult<Keys> {
+    let request: Value = serde_json::from_slice(body).map_err(|_| ApiError::new(OrthancCode::BadRequest))?;
+    let object = request.as_object().ok_or_else(|| ApiError::new(OrthancCode::BadRequest))?;
+    let mut fields = queries::find_template(level);
+    for (key, value) in object {
+        let tag = queries::parse_tag(key)?;
+        let text = match value {
+            Value::String(s) => s.clone(),
+            Value::Null => String::new(),
+            other => other.to_string(),
+        };
+        queries::set(&mut fields, tag, text);
+    }
+    Ok(fields)
+}
+
+async fn legacy_find(archive: &Archive, peer: &Peer, level: Level, fields: &Keys) -> ApiResult<Vec<Value>> {
+    let filter = queries::legacy_filter(level, fields);
+    let identifier = queries::find_identifier(level, &filter, true, &peer.modality.manufacturer);
+    run_find(archive, peer, level, identifier).await
+}
+
+fn human(answers: &[Value]) -> Value {
+    Value::Array(answers.iter().map(|a| tag_json::simplify(a, false)).collect())
+}
+
+async fn legacy_route(archive: Archive, name: String, level: Level, body: Bytes) -> ApiResult<Json<Value>> {
+    let peer = Peer { modality: archive.modality(&name)?, local_aet: None, timeout: None };
+    let fields = legacy_fields(level, &body)?;
+    Ok(Json(human(&legacy_find(&archive, &peer, level, &fields).await?)))
+}
+
+pub async fn find_patient(State(a): State<Archive>, Path(n): Path<String>, body: Bytes) -> ApiResult<Json<Value>> {
+    legacy_route(a, n, Level::Patient, body).await
+}
+
+pub async fn find_study(State(a): State<Archive>, Path(n): Path<String>, body: Bytes) -> ApiResult<Json<Value>> {
+    legacy_route(a, n, Level::Study, body).await
+}
+
+pub async fn find_series(State(a): State<Archive>, Path(n): Path<String>, body: Bytes) -> ApiResult<Json<Value>> {
+    legacy_route(a, n, Level::Series, body).await
+}
+
+pub async fn find_instance(State(a): State<Archive>, Path(n): Path<String>, body: Bytes) -> ApiResult<Json<Value>> {
+    legacy_route(a, n, Level::Instance, body).await
+}
+
+/// The deprecated `POST /modalities/{m}/find`: patients, each with its
+/// `Studies`, each with its `Series`, all filtered by the same body.
+pub async fn find_tree(State(archive): State<Archive>, Path(name): Path<String>, body: Bytes) -> ApiResult<Json<Value>> {
+    let peer = Peer { modality: archive.modality(&name)?, local_aet: None, timeout: None };
+    let copy = |fields: &mut Keys, answer: &Value, tag: Tag| {
+        if let Some(v) = queries::answer_value(answer, tag) {
+            queries::set(fields, tag, v.to_owned());
+        }
+    };
+    let patients = legacy_find(&archive, &peer, Level::Patient, &legacy_fields(Level::Patient, &body)?).await?;
+    let mut result = Vec::new();
+    for patient in &patients {
+        let mut fields = legacy_fields(Level::Study, &body)?;
+        copy(&mut fields, patient, queries::PATIENT_ID);
+        let studies = legacy_find(&archive, &peer, Level::Study, &fields).await?;
+        let mut study_list = Vec::new();
+        for study in &studies {
+            let mut fields = legacy_fields(Level::Series, &body)?;
+            copy(&mut fields, study, queries::PATIENT_ID);
+            copy(&mut fields, study, queries::STUDY_UID);
+            let series = legacy_find(&archive, &peer, Level::Series, &fields).await?;
+            let mut s = tag_json::simplify(study, false);
+            s["Series"] = human(&series);
+            study_list.push(s);
+        }
+        let mut p = tag_json::simplify(patient, false);
+        p["Studies"] = Value::Array(study_list);
+        result.push(p);
+    }
+    Ok(Json(Value::Array(result)))
+}

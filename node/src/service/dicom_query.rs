@@ -1,0 +1,218 @@
+//! DICOM queries, protocol-neutral: a C-FIND (or C-MOVE/C-GET) identifier, as
+//! a level and (tag, value) keys, becomes index [`TagQuery`]s; the matching
+//! resources become answers holding the requested keys. Used by the C-FIND,
+//! C-MOVE and C-GET services; the REST side may reuse it.
+//!
+//! As Orthanc: main tags of the query level and its ancestors are matched from
+//! the index (wildcards `*` `?`, ranges for DA/TM/DT, lists `A\B`, universal
+//! matching for empty values), PN case-insensitively unless `CaseSensitivePN`;
+//! `ModalitiesInStudy` filters studies by the modalities of their series; the
+//! computed keys (`NumberOf*Related*`, `ModalitiesInStudy`,
+//! `SOPClassesInStudy`) are answered from the index; `LimitFindResults` and
+//! `LimitFindInstances` bound the answers. Keys that are no main tag are
+//! answered empty (no file reads).
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+
+use super::{Archive, Result};
+use crate::dicom::{self, Tag};
+use crate::index::normalize::Constraint;
+use crate::index::query::TagQuery;
+use crate::index::{Level, Resource};
+
+const QUERY_RETRIEVE_LEVEL: Tag = Tag(0x0008, 0x0052);
+const SPECIFIC_CHARACTER_SET: Tag = Tag(0x0008, 0x0005);
+const MODALITIES_IN_STUDY: Tag = Tag(0x0008, 0x0061);
+const SOP_CLASSES_IN_STUDY: Tag = Tag(0x0008, 0x0062);
+
+/// One key of an identifier: the tag, its VR (two letters) and its value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueryKey {
+    pub tag: Tag,
+    pub vr: String,
+    pub value: String,
+}
+
+/// One answer: `QueryRetrieveLevel`, then the requested keys in request order
+/// (empty when unknown).
+pub type QueryAnswer = Vec<(Tag, String)>;
+
+/// Parses `QueryRetrieveLevel`.
+pub fn parse_level(value: &str) -> Option<Level> {
+    match value.trim().to_ascii_uppercase().as_str() {
+        "PATIENT" => Some(Level::Patient),
+        "STUDY" => Some(Level::Study),
+        "SERIES" => Some(Level::Series),
+        "IMAGE" | "INSTANCE" => Some(Level::Instance),
+        _ => None,
+    }
+}
+
+pub fn level_name(level: Level) -> &'static str {
+    match level {
+        Level::Patient => "PATIENT",
+        Level::Study => "STUDY",
+        Level::Series => "SERIES",
+        Level::Instance => "IMAGE",
+    }
+}
+
+/// The main tag a key designates, with its level (Orthanc's name).
+fn main_tag(tag: Tag) -> Option<(Level, &'static str)> {
+    dicom::main_tag_definitions().iter().filter(|d| d.tag == tag).map(|d| (d.level, d.name)).min_by_key(|(l, _)| *l)
+}
+
+impl Archive {
+    fn config_flag(&self, key: &str) -> bool {
+        self.config.raw.get(key).and_then(Value::as_bool).unwrap_or(false)
+    }
+
+    fn config_limit(&self, key: &str) -> usize {
+        self.config.raw.get(key).and_then(Value::as_u64).unwrap_or(0) as usize
+    }
+
+    /// Resources at `level` matching the keys' constraints, in creation order.
+    pub fn dicom_lookup(&self, level: Level, keys: &[QueryKey]) -> Result<Vec<Resource>> {
+        let case_sensitive_pn = self.config_flag("CaseSensitivePN");
+        let mut queries = Vec::new();
+        let mut modalities: Option<Constraint> = None;
+        for key in keys {
+            let value = key.value.trim_end_matches(['\0', ' ']);
+            if key.tag == MODALITIES_IN_STUDY && level == Level::Study {
+                let c = Constraint::parse(value, false);
+                if c != Constraint::Any {
+                    modalities = Some(c);
+                }
+                continue;
+            }
+            let Some((tag_level, name)) = main_tag(key.tag) else { continue };
+            if tag_level > level {
+                continue;
+            }
+            let ranges = matches!(key.vr.as_str(), "DA" | "TM" | "DT");
+            let constraint = Constraint::parse(value, ranges);
+            if constraint == Constraint::Any {
+                continue;
+            }
+            let case_sensitive = if key.vr == "PN" { case_sensitive_pn } else { true };
+            queries.push(TagQuery { level: tag_level, tag: name.to_owned(), constraint, case_sensitive });
+        }
+        let mut found = self.find(level, &queries)?;
+        if let Some(c) = modalities {
+            let reader = self.index.reader();
+            let mut keep = Vec::new();
+            for study in found {
+                let mut any = false;
+                for s in reader.children(&study.id)? {
+                    if let Some(series) = reader.resource(&s)? {
+                        let m = series.main_tags.get("Modality").map(String::as_str).unwrap_or("");
+                        any |= c.matches(m, true);
+                    }
+                }
+                if any {
+                    keep.push(study);
+                }
+            }
+            found = keep;
+        }
+        Ok(found)
+    }
+
+    /// A C-FIND: the answers, and whether the limit truncated them.
+    pub fn dicom_find(&self, level: Level, keys: &[QueryKey]) -> Result<(Vec<QueryAnswer>, bool)> {
+        let found = self.dicom_lookup(level, keys)?;
+        let limit = if level == Level::Instance {
+            self.config_limit("LimitFindInstances")
+        } else {
+            self.config_limit("LimitFindResults")
+        };
+        let truncated = limit > 0 && found.len() > limit;
+        let mut answers = Vec::new();
+        for r in found.iter().take(if limit > 0 { limit } else { usize::MAX }) {
+            answers.push(self.answer(r, level, keys)?);
+        }
+        Ok((answers, truncated))
+    }
+
+    fn answer(&self, r: &Resource, level: Level, keys: &[QueryKey]) -> Result<QueryAnswer> {
+        let reader = self.index.reader();
+        // The resource and its ancestors, for main tags of upper levels.
+        let mut chain = vec![r.clone()];
+        while let Some(p) = chain.last().and_then(|c| c.parent.clone()) {
+            match reader.resource(&p)? {
+                Some(pr) => chain.push(pr),
+                None => break,
+            }
+        }
+        let mut out = vec![(QUERY_RETRIEVE_LEVEL, level_name(level).to_owned())];
+        for key in keys {
+            if key.tag == QUERY_RETRIEVE_LEVEL || key.tag == SPECIFIC_CHARACTER_SET {
+                continue;
+            }
+            let value = match main_tag(key.tag) {
+                Some((tag_level, name)) => chain
+                    .iter()
+                    .find(|c| c.level == tag_level)
+                    .and_then(|c| c.main_tags.get(name).cloned())
+                    .unwrap_or_default(),
+                None => self.computed(r, key.tag)?.unwrap_or_default(),
+            };
+            out.push((key.tag, value));
+        }
+        Ok(out)
+    }
+
+    /// Orthanc's computed C-FIND keys.
+    fn computed(&self, r: &Resource, tag: Tag) -> Result<Option<String>> {
+        let count = |l: Level| -> Result<Option<String>> { Ok(Some(self.descendants(&r.id, l)?.len().to_string())) };
+        match (r.level, tag) {
+            (Level::Patient, Tag(0x0020, 0x1200)) => count(Level::Study),
+            (Level::Patient, Tag(0x0020, 0x1202)) => count(Level::Series),
+            (Level::Patient, Tag(0x0020, 0x1204)) => count(Level::Instance),
+            (Level::Study, Tag(0x0020, 0x1206)) => count(Level::Series),
+            (Level::Study, Tag(0x0020, 0x1208)) => count(Level::Instance),
+            (Level::Series, Tag(0x0020, 0x1209)) => count(Level::Instance),
+            (Level::Study, MODALITIES_IN_STUDY) => {
+                let reader = self.index.reader();
+                let mut set = BTreeSet::new();
+                for s in reader.children(&r.id)? {
+                    if let Some(m) = reader.resource(&s)?.and_then(|s| s.main_tags.get("Modality").cloned()) {
+                        if !m.is_empty() {
+                            set.insert(m);
+                        }
+                    }
+                }
+                Ok(Some(set.into_iter().collect::<Vec<_>>().join("\\")))
+            }
+            (Level::Study, SOP_CLASSES_IN_STUDY) => {
+                let reader = self.index.reader();
+                let mut set = BTreeSet::new();
+                for i in self.descendants(&r.id, Level::Instance)? {
+                    if let Some(c) = reader.resource(&i)?.and_then(|i| i.metadata.get("SopClassUid").cloned()) {
+                        if !c.is_empty() {
+                            set.insert(c);
+                        }
+                    }
+                }
+                Ok(Some(set.into_iter().collect::<Vec<_>>().join("\\")))
+            }
+            _ => Ok(None),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn levels_parse() {
+        assert_eq!(parse_level("STUDY "), Some(Level::Study));
+        assert_eq!(parse_level("IMAGE"), Some(Level::Instance));
+        assert_eq!(parse_level("WORKLIST"), None);
+        assert_eq!(main_tag(Tag(0x0010, 0x0010)), Some((Level::Patient, "PatientName")));
+        assert_eq!(main_tag(Tag(0x0020, 0x0037)).map(|m| m.0), Some(Level::Series));
+    }
+}
