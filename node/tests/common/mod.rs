@@ -46,6 +46,16 @@ impl TestNode {
 
     /// Starts a node on an existing data directory (for restarts).
     pub async fn start_in(dir: TempDir, adjust: impl FnOnce(&mut Config)) -> TestNode {
+        TestNode::launch(dir, adjust, true).await
+    }
+
+    /// Starts a node that may refuse anonymous requests (authentication on):
+    /// ready as soon as `/system` answers at all.
+    pub async fn start_guarded(adjust: impl FnOnce(&mut Config)) -> TestNode {
+        TestNode::launch(tempfile::tempdir().expect("temp dir"), adjust, false).await
+    }
+
+    async fn launch(dir: TempDir, adjust: impl FnOnce(&mut Config), require_success: bool) -> TestNode {
         let mut config = config_in(dir.path());
         adjust(&mut config);
         let http = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
@@ -62,7 +72,9 @@ impl TestNode {
         wait_until(Duration::from_secs(30), "the node answers /system", || {
             let probe = probe.clone();
             let url = url.clone();
-            async move { probe.get(&url).send().await.is_ok_and(|r| r.status().is_success()) }
+            async move {
+                probe.get(&url).send().await.is_ok_and(|r| !require_success || r.status().is_success())
+            }
         })
         .await;
         node
@@ -152,30 +164,4 @@ pub fn pydicom_test_files() -> PathBuf {
         .expect("python3 runs");
     assert!(out.status.success(), "pydicom must be installed (make test installs it)");
     PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()).join("data")
-}
-
-impl TestNode {
-    /// Like [`TestNode::start_with`], for nodes that may refuse anonymous
-    /// requests (authentication): ready as soon as `/system` answers anything.
-    pub async fn start_guarded(adjust: impl FnOnce(&mut Config)) -> TestNode {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let mut config = config_in(dir.path());
-        adjust(&mut config);
-        let http = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
-        let base = format!("http://{}", http.local_addr().unwrap());
-        let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(isengard::run(config, isengard::Listeners { http }, async move {
-            let _ = rx.await;
-        }));
-        let node = TestNode { base, client: reqwest::Client::new(), dir, stop: Some(tx), task: Some(task) };
-        let probe = node.client.clone();
-        let url = node.url("/system");
-        wait_until(Duration::from_secs(30), "the node answers /system", || {
-            let probe = probe.clone();
-            let url = url.clone();
-            async move { probe.get(&url).send().await.is_ok() }
-        })
-        .await;
-        node
-    }
 }
