@@ -137,11 +137,14 @@ pub(super) async fn handle_get(s: &Session, assoc: &mut Assoc, msg: Message) -> 
             let file = s.archive.instance_file(id).await?;
             let class = r.metadata.get("SopClassUid").cloned().unwrap_or_default();
             let ts = r.metadata.get("TransferSyntax").cloned().unwrap_or_default();
-            Ok::<_, super::scu::ScuError>((class, ts, file))
+            let instance = r.main_tags.get("SOPInstanceUID").cloned().unwrap_or_default();
+            Ok::<_, super::scu::ScuError>(((class, instance), ts, file))
         }
         .await;
         let outcome = match sent {
-            Ok((class, ts, file)) => store_on(assoc, &s.contexts, message_id, &class, &ts, &file, None).await,
+            Ok((uids, ts, file)) => {
+                store_on(assoc, &s.contexts, message_id, (&uids.0, &uids.1), &ts, &file, None).await
+            }
             Err(e) => Err(e),
         };
         message_id = message_id.wrapping_add(1);
