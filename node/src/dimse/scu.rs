@@ -57,6 +57,8 @@ pub enum ScuError {
     Failure { status: u16, comment: Option<String> },
     #[error("timeout while talking to the modality")]
     Timeout,
+    #[error("the modality aborted the association")]
+    Aborted,
     #[error("protocol error: {0}")]
     Protocol(String),
     #[error(transparent)]
@@ -82,6 +84,7 @@ impl From<super::message::MessageError> for ScuError {
     fn from(e: super::message::MessageError) -> Self {
         match e {
             super::message::MessageError::Association(dicom_ul::association::Error::Timeout { .. }) => ScuError::Timeout,
+            super::message::MessageError::Aborted => ScuError::Aborted,
             other => ScuError::Protocol(other.to_string()),
         }
     }
@@ -319,7 +322,7 @@ pub async fn store(archive: &Archive, target: &Target<'_>, instances: &[String])
                 }
                 report.sent.push(id.clone());
             }
-            Err(e @ (ScuError::Timeout | ScuError::Protocol(_))) => {
+            Err(e @ (ScuError::Timeout | ScuError::Protocol(_) | ScuError::Aborted)) => {
                 report.failed.push((id.clone(), e.to_string()));
                 break;
             }
