@@ -196,7 +196,7 @@ where
     let mut command_bytes = Vec::new();
     let mut command: Option<InMemDicomObject> = None;
     let mut data = Vec::new();
-    let mut context_id = 0;
+    let mut context_id;
     loop {
         let pdu = match AsyncAssociation::receive(association).await {
             Ok(pdu) => pdu,
