@@ -115,10 +115,14 @@ async fn find_limits_computed_keys_case_and_cancel() {
     let (found, _) = find(&node, Level::Patient, &[(Tag(0x0010, 0x0020), "PAT000001")], false).await;
     assert_eq!(found.len(), 1);
 
-    // A key that is not a main tag is answered, empty.
-    let (found, _) = find(&node, Level::Study, &[(Tag(0x0008, 0x1030), ""), (Tag(0x0018, 0x0050), "")], false).await;
+    // Keys that are no main tag are read from a file (as Orthanc's StorageAccessOnFind: Always):
+    // answered when present, empty when absent, and they filter.
+    let (found, _) = find(&node, Level::Study, &[(Tag(0x0008, 0x1030), ""), (Tag(0x0018, 0x0050), ""), (Tag(0x0028, 0x0010), "")], false).await;
     assert_eq!(text(&found[0], Tag(0x0018, 0x0050)), "");
+    assert_eq!(text(&found[0], Tag(0x0028, 0x0010)), "2");
     assert!(!text(&found[0], Tag(0x0008, 0x1030)).is_empty());
+    let (found, _) = find(&node, Level::Series, &[(Tag(0x0028, 0x0010), "3")], false).await;
+    assert!(found.is_empty(), "Rows=3 matched images of 2 rows");
 
     // C-CANCEL before the first answer: FE00 and no (or few) answers.
     let (instances, status) = find(&node, Level::Instance, &[(Tag(0x0008, 0x0018), "")], true).await;
