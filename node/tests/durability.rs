@@ -26,7 +26,7 @@ impl Process {
         std::fs::write(
             &config,
             format!(
-                r#"{{ "StorageDirectory": "{}", "HttpPort": 0, "Isengard": {{ "HttpBind": "127.0.0.1" }} }}"#,
+                r#"{{ "StorageDirectory": "{}", "HttpPort": 0, "DicomPort": 0, "Isengard": {{ "HttpBind": "127.0.0.1" }} }}"#,
                 dir.join("data").display()
             ),
         )

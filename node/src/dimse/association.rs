@@ -1,7 +1,7 @@
 //! One association: negotiation, then a loop reading DIMSE requests and
 //! dispatching them to the services until release, abort, timeout or error.
-//! Every request gets a response; an undecodable message aborts the
-//! association (there is no message id to answer).
+//! Every request gets a response; an undecodable message, or a request the
+//! AE title rules refuse (as Orthanc does), aborts the association.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -130,11 +130,30 @@ pub(super) async fn run(archive: Archive, policy: Arc<Policy>, options: &Options
                 break;
             }
         };
+        // As Orthanc: a request the calling AE may not make aborts the association.
+        if let Some(request) = request_kind(&msg) {
+            if !session.allows(request) {
+                tracing::warn!(?request, "request refused by the AE title rules: aborting the association");
+                abort(&mut assoc).await;
+                break;
+            }
+        }
         if let Err(e) = dispatch(&session, &mut assoc, msg).await {
             tracing::warn!(error = %e, "association aborted while answering");
             abort(&mut assoc).await;
             break;
         }
+    }
+}
+
+fn request_kind(msg: &Message) -> Option<Request> {
+    match msg.command_field()? {
+        field::C_ECHO_RQ => Some(Request::Echo),
+        field::C_STORE_RQ => Some(Request::Store),
+        field::C_FIND_RQ => Some(Request::Find),
+        field::C_MOVE_RQ => Some(Request::Move),
+        field::C_GET_RQ => Some(Request::Get),
+        _ => None,
     }
 }
 
@@ -147,12 +166,8 @@ async fn dispatch(s: &Session, assoc: &mut Assoc, msg: Message) -> Result<(), Me
     }
     match command {
         field::C_ECHO_RQ => {
-            let outcome = if s.allows(Request::Echo) {
-                Ok(CommandBuilder::response_to(field::C_ECHO_RSP, &msg, status::SUCCESS))
-            } else {
-                Err(DimseError::NotAuthorized(format!("C-ECHO from {}", s.calling_aet)))
-            };
-            respond(assoc, &msg, field::C_ECHO_RSP, outcome).await
+            let rsp = CommandBuilder::response_to(field::C_ECHO_RSP, &msg, status::SUCCESS);
+            write_message(assoc, msg.context_id, &rsp.build(), None).await
         }
         field::C_STORE_RQ => super::store::handle(s, assoc, msg).await,
         field::C_FIND_RQ => super::find::handle(s, assoc, msg).await,

@@ -10,7 +10,6 @@ use dicom_object::InMemDicomObject;
 use super::association::{cancel_requested, respond, Assoc, Session};
 use super::dataset::{decode_identifier, element_text, encode_identifier};
 use super::message::{field, status, write_message, CommandBuilder, Message, MessageError};
-use super::server::Request;
 use super::DimseError;
 use crate::dicom::Tag;
 use crate::index::Level;
@@ -78,14 +77,13 @@ fn answer_object(level_and_keys: &[(Tag, String)], vrs: &[VR]) -> InMemDicomObje
 
 #[tracing::instrument(skip_all, fields(calling_aet = %s.calling_aet))]
 pub(super) async fn handle(s: &Session, assoc: &mut Assoc, msg: Message) -> Result<(), MessageError> {
-    if !s.allows(Request::Find) {
-        let e = DimseError::NotAuthorized(format!("C-FIND from {}", s.calling_aet));
-        return respond(assoc, &msg, field::C_FIND_RSP, Err(e)).await;
-    }
-    let found = identifier(s, &msg).and_then(|id| {
-        let (answers, truncated) = s.archive.dicom_find(id.level, &id.keys)?;
-        Ok((id, answers, truncated))
-    });
+    let found = match identifier(s, &msg) {
+        Ok(id) => match s.archive.dicom_find(id.level, &id.keys).await {
+            Ok((answers, truncated)) => Ok((id, answers, truncated)),
+            Err(e) => Err(DimseError::from(e)),
+        },
+        Err(e) => Err(e),
+    };
     let (id, answers, truncated) = match found {
         Ok(f) => f,
         Err(e) => return respond(assoc, &msg, field::C_FIND_RSP, Err(e)).await,

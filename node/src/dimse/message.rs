@@ -196,6 +196,7 @@ where
     let mut command_bytes = Vec::new();
     let mut command: Option<InMemDicomObject> = None;
     let mut data = Vec::new();
+    let mut context_id;
     loop {
         let pdu = match AsyncAssociation::receive(association).await {
             Ok(pdu) => pdu,
@@ -205,7 +206,7 @@ where
         match pdu {
             Pdu::PData { data: values } => {
                 for value in values {
-                    let context_id = value.presentation_context_id;
+                    context_id = value.presentation_context_id;
                     match value.value_type {
                         PDataValueType::Command => {
                             command_bytes.extend_from_slice(&value.data);

@@ -13,7 +13,6 @@ use super::association::{cancel_requested, respond, Assoc, Session};
 use super::find::identifier;
 use super::message::{status, write_message, CommandBuilder, Message, MessageError};
 use super::scu::{store_on, StoreSession, Target};
-use super::server::Request;
 use super::DimseError;
 use crate::index::Level;
 
@@ -59,10 +58,6 @@ fn instances(s: &Session, msg: &Message) -> Result<Vec<String>, DimseError> {
 #[tracing::instrument(skip_all, fields(calling_aet = %s.calling_aet, destination = tracing::field::Empty))]
 pub(super) async fn handle_move(s: &Session, assoc: &mut Assoc, msg: Message) -> Result<(), MessageError> {
     const RSP: u16 = super::message::field::C_MOVE_RSP;
-    if !s.allows(Request::Move) {
-        let e = DimseError::NotAuthorized(format!("C-MOVE from {}", s.calling_aet));
-        return respond(assoc, &msg, RSP, Err(e)).await;
-    }
     let destination = msg.string(tags::MOVE_DESTINATION).unwrap_or_default();
     tracing::Span::current().record("destination", destination.as_str());
     let modality = match s.archive.modality_by_aet(&destination) {
@@ -117,10 +112,6 @@ pub(super) async fn handle_move(s: &Session, assoc: &mut Assoc, msg: Message) ->
 #[tracing::instrument(skip_all, fields(calling_aet = %s.calling_aet))]
 pub(super) async fn handle_get(s: &Session, assoc: &mut Assoc, msg: Message) -> Result<(), MessageError> {
     const RSP: u16 = super::message::field::C_GET_RSP;
-    if !s.allows(Request::Get) {
-        let e = DimseError::NotAuthorized(format!("C-GET from {}", s.calling_aet));
-        return respond(assoc, &msg, RSP, Err(e)).await;
-    }
     let ids = match instances(s, &msg) {
         Ok(ids) => ids,
         Err(e) => return respond(assoc, &msg, RSP, Err(e)).await,
@@ -137,11 +128,14 @@ pub(super) async fn handle_get(s: &Session, assoc: &mut Assoc, msg: Message) -> 
             let file = s.archive.instance_file(id).await?;
             let class = r.metadata.get("SopClassUid").cloned().unwrap_or_default();
             let ts = r.metadata.get("TransferSyntax").cloned().unwrap_or_default();
-            Ok::<_, super::scu::ScuError>((class, ts, file))
+            let instance = r.main_tags.get("SOPInstanceUID").cloned().unwrap_or_default();
+            Ok::<_, super::scu::ScuError>(((class, instance), ts, file))
         }
         .await;
         let outcome = match sent {
-            Ok((class, ts, file)) => store_on(assoc, &s.contexts, message_id, &class, &ts, &file, None).await,
+            Ok((uids, ts, file)) => {
+                store_on(assoc, &s.contexts, message_id, (&uids.0, &uids.1), &ts, &file, None).await
+            }
             Err(e) => Err(e),
         };
         message_id = message_id.wrapping_add(1);
@@ -149,7 +143,7 @@ pub(super) async fn handle_get(s: &Session, assoc: &mut Assoc, msg: Message) -> 
             Ok(rsp) if rsp.status() == Some(status::SUCCESS) => counts.completed += 1,
             Ok(rsp) if rsp.status().is_some_and(|st| st & 0xf000 == 0xb000) => counts.warning += 1,
             Ok(_) => counts.failed += 1,
-            Err(e @ (super::scu::ScuError::Protocol(_) | super::scu::ScuError::Timeout)) => {
+            Err(e @ (super::scu::ScuError::Protocol(_) | super::scu::ScuError::Timeout | super::scu::ScuError::Aborted)) => {
                 return Err(MessageError::UnexpectedPdu(e.to_string()));
             }
             Err(e) => {

@@ -11,7 +11,6 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use dicom_core::Tag;
 use dicom_dictionary_std::tags;
 use dicom_object::InMemDicomObject;
 use dicom_ul::association::client::AsyncClientAssociation;
@@ -22,6 +21,7 @@ use super::dataset::{self, decode_identifier, encode_identifier, text_element};
 use super::message::{field, read_message, status, write_message, CommandBuilder, Message};
 use super::uids;
 use crate::config::Config;
+use crate::dicom::Tag;
 use crate::index::{Level, Modality};
 use crate::service::{Archive, ServiceError};
 
@@ -57,6 +57,8 @@ pub enum ScuError {
     Failure { status: u16, comment: Option<String> },
     #[error("timeout while talking to the modality")]
     Timeout,
+    #[error("the modality aborted the association")]
+    Aborted,
     #[error("protocol error: {0}")]
     Protocol(String),
     #[error(transparent)]
@@ -82,6 +84,7 @@ impl From<super::message::MessageError> for ScuError {
     fn from(e: super::message::MessageError) -> Self {
         match e {
             super::message::MessageError::Association(dicom_ul::association::Error::Timeout { .. }) => ScuError::Timeout,
+            super::message::MessageError::Aborted => ScuError::Aborted,
             other => ScuError::Protocol(other.to_string()),
         }
     }
@@ -169,6 +172,7 @@ pub struct StoreSession<'a> {
 
 struct StoreItem {
     sop_class: String,
+    sop_instance: String,
     transfer_syntax: String,
 }
 
@@ -179,7 +183,8 @@ fn item_of(archive: &Archive, id: &str) -> Result<StoreItem> {
         t if t.is_empty() => uids::IMPLICIT_LE.to_owned(),
         t => t,
     };
-    Ok(StoreItem { sop_class: get("SopClassUid"), transfer_syntax })
+    let sop_instance = r.main_tags.get("SOPInstanceUID").cloned().unwrap_or_default();
+    Ok(StoreItem { sop_class: get("SopClassUid"), sop_instance, transfer_syntax })
 }
 
 impl<'a> StoreSession<'a> {
@@ -193,14 +198,22 @@ impl<'a> StoreSession<'a> {
                 entry.push(item.transfer_syntax);
             }
         }
+        // Each file's own transfer syntax first (uncompressed ones with the
+        // other little endian syntaxes as alternatives), and an uncompressed
+        // context per SOP class for transcoding when nothing else is accepted.
+        let native = |ts: &str| [uids::IMPLICIT_LE, uids::EXPLICIT_LE, uids::EXPLICIT_BE].contains(&ts);
         let mut contexts = Vec::new();
         for (class, syntaxes) in &wanted {
             for ts in syntaxes {
-                if ts != uids::EXPLICIT_LE && ts != uids::IMPLICIT_LE {
-                    contexts.push((class.clone(), vec![ts.clone()]));
+                let mut proposed = vec![ts.clone()];
+                if native(ts) {
+                    proposed.extend(uncompressed().into_iter().filter(|u| u != ts));
                 }
+                contexts.push((class.clone(), proposed));
             }
-            contexts.push((class.clone(), uncompressed()));
+            if !syntaxes.iter().any(|ts| native(ts)) {
+                contexts.push((class.clone(), uncompressed()));
+            }
         }
         contexts.truncate(128);
         if contexts.is_empty() {
@@ -225,7 +238,8 @@ impl<'a> StoreSession<'a> {
         self.next_id = self.next_id.wrapping_add(1);
         let originator = self.move_originator.as_ref().map(|(a, m)| (a.as_str(), *m));
         let contexts = self.assoc.presentation_contexts().to_vec();
-        let rsp = store_on(&mut self.assoc, &contexts, id, &item.sop_class, &item.transfer_syntax, &file, originator).await?;
+        let uids = (item.sop_class.as_str(), item.sop_instance.as_str());
+        let rsp = store_on(&mut self.assoc, &contexts, id, uids, &item.transfer_syntax, &file, originator).await?;
         match rsp.status() {
             Some(s) if s == status::SUCCESS || (s & 0xf000) == 0xb000 => Ok(s),
             s => Err(ScuError::Failure { status: s.unwrap_or(0xffff), comment: rsp.string(tags::ERROR_COMMENT) }),
@@ -240,12 +254,14 @@ impl<'a> StoreSession<'a> {
 /// Sends one stored file as a C-STORE-RQ on any association (SCU store, C-MOVE
 /// sub-operations, C-GET sub-operations on the requester's association) and
 /// waits for the C-STORE-RSP. Chooses the context of the file's SOP class and
-/// transfer syntax, or an uncompressed one after transcoding.
+/// transfer syntax, or an uncompressed one after transcoding. `uids` are the
+/// SOP class and instance UIDs of the data set (as indexed; the meta header's
+/// are used only when these are empty).
 pub async fn store_on<S, A>(
     assoc: &mut A,
     contexts: &[dicom_ul::pdu::PresentationContextNegotiated],
     message_id: u16,
-    sop_class: &str,
+    uids: (&str, &str),
     transfer_syntax: &str,
     file: &[u8],
     move_originator: Option<(&str, u16)>,
@@ -256,8 +272,11 @@ where
 {
     let meta = dataset::split_meta(file);
     let file_ts = meta.transfer_syntax.clone().unwrap_or_else(|| transfer_syntax.to_owned());
-    let sop_instance = meta.sop_instance_uid.clone().unwrap_or_default();
-    let sop_class = meta.sop_class_uid.clone().filter(|c| !c.is_empty()).unwrap_or_else(|| sop_class.to_owned());
+    let pick = |given: &str, meta: &Option<String>| {
+        if given.is_empty() { meta.clone().unwrap_or_default() } else { given.to_owned() }
+    };
+    let sop_class = pick(uids.0, &meta.sop_class_uid);
+    let sop_instance = pick(uids.1, &meta.sop_instance_uid);
     let body = &file[meta.dataset_offset..];
     let for_class: Vec<_> = contexts.iter().filter(|pc| pc.abstract_syntax == sop_class).collect();
     let (ctx, data) = if let Some(pc) = for_class.iter().find(|pc| pc.transfer_syntax == file_ts) {
@@ -303,7 +322,7 @@ pub async fn store(archive: &Archive, target: &Target<'_>, instances: &[String])
                 }
                 report.sent.push(id.clone());
             }
-            Err(e @ (ScuError::Timeout | ScuError::Protocol(_))) => {
+            Err(e @ (ScuError::Timeout | ScuError::Protocol(_) | ScuError::Aborted)) => {
                 report.failed.push((id.clone(), e.to_string()));
                 break;
             }
@@ -334,7 +353,8 @@ impl FindAnswer {
 }
 
 /// The identifier of a query: `QueryRetrieveLevel` plus the given keys
-/// (empty values ask for the key, universal matching).
+/// (empty values ask for the key, universal matching); the VR of each key
+/// comes from the dictionary.
 pub fn identifier(level: Level, keys: &[(Tag, String)]) -> InMemDicomObject {
     let mut obj = InMemDicomObject::new_empty();
     let level_name = match level {
@@ -345,7 +365,7 @@ pub fn identifier(level: Level, keys: &[(Tag, String)]) -> InMemDicomObject {
     };
     obj.put(text_element(tags::QUERY_RETRIEVE_LEVEL, level_name));
     for (tag, value) in keys {
-        obj.put(text_element(*tag, value));
+        obj.put(text_element(dicom_core::Tag(tag.0, tag.1), value));
     }
     obj
 }

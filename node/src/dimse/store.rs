@@ -9,7 +9,6 @@ use dicom_dictionary_std::tags;
 use super::association::{respond, Assoc, Session};
 use super::dataset::build_file;
 use super::message::{field, status, CommandBuilder, Message, MessageError};
-use super::server::Request;
 use super::DimseError;
 use crate::service::Origin;
 
@@ -23,9 +22,6 @@ async fn store(s: &Session, msg: &Message) -> Result<CommandBuilder, DimseError>
     let sop_class = msg.affected_sop_class().unwrap_or_default();
     let sop_instance = msg.affected_sop_instance().unwrap_or_default();
     tracing::Span::current().record("sop_instance", sop_instance.as_str());
-    if !s.allows(Request::Store) {
-        return Err(DimseError::NotAuthorized(format!("C-STORE from {}", s.calling_aet)));
-    }
     let ts = s.transfer_syntax(msg.context_id).unwrap_or_default();
     let Some(data) = msg.data.as_deref() else {
         return Err(DimseError::CannotUnderstand("C-STORE without a data set".into()));

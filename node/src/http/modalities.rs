@@ -291,16 +291,11 @@ pub async fn move_(State(archive): State<Archive>, Path(name): Path<String>, bod
         moves.push(ident);
     }
     for keys in &moves {
-        scu::move_(&target, level, &dicom_keys(keys), &destination)
+        scu::move_(&target, level, keys, &destination)
             .await
             .map_err(|e| scu_error(&peer.modality, e))?;
     }
     Ok(Json(json!({})))
-}
-
-/// Keys in dicom-rs' tag type, for the SCU.
-pub fn dicom_keys(keys: &Keys) -> Vec<(dicom_core::Tag, String)> {
-    keys.iter().map(|(t, v)| (dicom_core::Tag(t.0, t.1), v.clone())).collect()
 }
 
 /// Runs one C-FIND; each answer in Orthanc's full JSON form.
@@ -309,7 +304,7 @@ pub async fn run_find(archive: &Archive, peer: &Peer, level: Level, mut keys: Ke
         let charset = if keys.iter().all(|(_, v)| v.is_ascii()) { "ISO_IR 100" } else { "ISO_IR 192" };
         queries::set(&mut keys, queries::SPECIFIC_CHARACTER_SET, charset.to_owned());
     }
-    let answers = scu::find(&peer.target(archive), level, &dicom_keys(&keys))
+    let answers = scu::find(&peer.target(archive), level, &keys)
         .await
         .map_err(|e| scu_error(&peer.modality, e))?;
     answers

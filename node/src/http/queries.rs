@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::error::{ApiError, ApiResult, OrthancCode};
-use super::modalities::{dicom_keys, scu_error, Peer};
+use super::modalities::{scu_error, Peer};
 use super::resources::flag;
 use crate::dicom::json as tag_json;
 use crate::dimse::scu;
@@ -161,7 +161,7 @@ async fn retrieve(archive: &Archive, query: &StoredQuery, indices: &[usize], bod
         let level = queries::answer_level(answer, query.level);
         let keys = queries::move_identifier(level, |tag| queries::answer_value(answer, tag).map(str::to_owned))
             .map_err(|tag| ApiError::with_details(OrthancCode::BadRequest, format!("the answer has no {}", tag.format_comma())))?;
-        scu::move_(&target, level, &dicom_keys(&keys), &target_aet).await.map_err(|e| scu_error(&peer.modality, e))?;
+        scu::move_(&target, level, &keys, &target_aet).await.map_err(|e| scu_error(&peer.modality, e))?;
         described.push(queries::retrieve_description(answer));
     }
     Ok(Json(json!({

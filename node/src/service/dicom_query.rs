@@ -9,8 +9,10 @@
 //! `ModalitiesInStudy` filters studies by the modalities of their series; the
 //! computed keys (`NumberOf*Related*`, `ModalitiesInStudy`,
 //! `SOPClassesInStudy`) are answered from the index; `LimitFindResults` and
-//! `LimitFindInstances` bound the answers. Keys that are no main tag are
-//! answered empty (no file reads).
+//! `LimitFindInstances` bound the answers. Keys that are no main tag (nor
+//! computed) are read, as Orthanc's default `StorageAccessOnFind: Always`
+//! does, from the first instance file of each candidate: their constraints
+//! filter, their values are answered. Main tags never need a file.
 
 use std::collections::BTreeSet;
 
@@ -57,6 +59,16 @@ pub fn level_name(level: Level) -> &'static str {
         Level::Series => "SERIES",
         Level::Instance => "IMAGE",
     }
+}
+
+/// Whether a key is answered from a file: neither a main tag nor a computed
+/// key nor a query/retrieve attribute.
+fn needs_file(tag: Tag) -> bool {
+    let computed = matches!(tag, Tag(0x0020, 0x1200 | 0x1202 | 0x1204 | 0x1206 | 0x1208 | 0x1209))
+        || tag == MODALITIES_IN_STUDY
+        || tag == SOP_CLASSES_IN_STUDY;
+    main_tag(tag).is_none() && !computed && tag != QUERY_RETRIEVE_LEVEL && tag != SPECIFIC_CHARACTER_SET
+        && tag.0 > 0x0002
 }
 
 /// The main tag a key designates, with its level (Orthanc's name).
@@ -121,19 +133,65 @@ impl Archive {
     }
 
     /// A C-FIND: the answers, and whether the limit truncated them.
-    pub fn dicom_find(&self, level: Level, keys: &[QueryKey]) -> Result<(Vec<QueryAnswer>, bool)> {
+    pub async fn dicom_find(&self, level: Level, keys: &[QueryKey]) -> Result<(Vec<QueryAnswer>, bool)> {
         let found = self.dicom_lookup(level, keys)?;
         let limit = if level == Level::Instance {
             self.config_limit("LimitFindInstances")
         } else {
             self.config_limit("LimitFindResults")
         };
-        let truncated = limit > 0 && found.len() > limit;
+        let limit = if limit > 0 { limit } else { usize::MAX };
+        let from_file: Vec<&QueryKey> = keys.iter().filter(|k| needs_file(k.tag)).collect();
         let mut answers = Vec::new();
-        for r in found.iter().take(if limit > 0 { limit } else { usize::MAX }) {
-            answers.push(self.answer(r, level, keys)?);
+        let mut truncated = false;
+        for r in &found {
+            let file_values = if from_file.is_empty() { None } else { Some(self.file_values(r, &from_file).await?) };
+            if let Some(values) = &file_values {
+                let matches = from_file.iter().zip(values).all(|(k, v)| {
+                    let value = k.value.trim_end_matches(['\0', ' ']);
+                    let c = Constraint::parse(value, matches!(k.vr.as_str(), "DA" | "TM" | "DT"));
+                    c == Constraint::Any || v.as_deref().is_some_and(|v| c.matches(v, k.vr != "PN"))
+                });
+                if !matches {
+                    continue;
+                }
+            }
+            if answers.len() == limit {
+                truncated = true;
+                break;
+            }
+            let mut answer = self.answer(r, level, keys)?;
+            if let Some(values) = file_values {
+                for (k, v) in from_file.iter().zip(values) {
+                    if let Some(slot) = answer.iter_mut().find(|(t, _)| *t == k.tag) {
+                        slot.1 = v.unwrap_or_default();
+                    }
+                }
+            }
+            answers.push(answer);
         }
         Ok((answers, truncated))
+    }
+
+    /// Values of `keys` in the first instance file below `r`.
+    async fn file_values(&self, r: &Resource, keys: &[&QueryKey]) -> Result<Vec<Option<String>>> {
+        let Some(instance) = self.descendants(&r.id, Level::Instance)?.into_iter().next() else {
+            return Ok(vec![None; keys.len()]);
+        };
+        let bytes = self.instance_file(&instance).await?;
+        let file = dicom::reader::read_file(&bytes)
+            .map_err(|reason| dicom::DicomError::BadFileFormat { size: bytes.len(), reason })?;
+        let charset = dicom::charset::Charset::of(&file.dataset);
+        Ok(keys
+            .iter()
+            .map(|k| match file.dataset.get(k.tag) {
+                Some(el) => match dicom::values::convert(el, None, &charset) {
+                    dicom::values::Leaf::String(s) => Some(s),
+                    dicom::values::Leaf::Null => None,
+                },
+                None => None,
+            })
+            .collect())
     }
 
     fn answer(&self, r: &Resource, level: Level, keys: &[QueryKey]) -> Result<QueryAnswer> {
