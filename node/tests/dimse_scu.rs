@@ -180,4 +180,9 @@ async fn check_modality_host() {
     let b = TestNode::start_with(|c| c.raw["DicomModalities"] = json!({"a": ["NODEA", "10.9.9.9", 104]})).await;
     let peer = modality("ORTHANC", b.dicom_port);
     assert!(scu::find(&target(&peer), Level::Study, &[]).await.unwrap().is_empty());
+    // DicomAlwaysAllowFind: anyone may C-FIND.
+    drop(b);
+    let b = TestNode::start_with(|c| c.raw["DicomAlwaysAllowFind"] = json!(true)).await;
+    let peer = modality("ORTHANC", b.dicom_port);
+    assert!(scu::find(&target(&peer), Level::Study, &[]).await.unwrap().is_empty());
 }
