@@ -124,3 +124,65 @@ async fn scu_errors() {
     let refused = scu::find(&target(&right), Level::Study, &[]).await;
     assert!(matches!(refused, Err(ScuError::Aborted)), "{refused:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn move_of_a_larger_study_counts_every_sub_operation() {
+    let dest_dir = tempfile::tempdir().unwrap();
+    let dest_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let b = TestNode::start_with(|c| {
+        c.raw["DicomModalities"] = json!({"a": ["NODEA", "127.0.0.1", 1], "dest": ["STORESCP", "127.0.0.1", dest_port]});
+    })
+    .await;
+    let shape = isengard::synth::Shape {
+        patients: 1,
+        studies_per_patient: 1,
+        series_per_study: 2,
+        instances_per_series: 30,
+        rows: 8,
+        columns: 8,
+        seed: 3,
+    };
+    let specs = isengard::synth::dataset(shape);
+    for spec in &specs {
+        b.upload(spec.to_bytes()).await;
+    }
+    let mut scp = tokio::process::Command::new("/usr/bin/storescp")
+        .args(["-aet", "STORESCP", "-od", dest_dir.path().to_str().unwrap(), &dest_port.to_string()])
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    wait_until(Duration::from_secs(10), "storescp listens", || async {
+        tokio::net::TcpStream::connect(("127.0.0.1", dest_port)).await.is_ok()
+    })
+    .await;
+    let peer = modality("ORTHANC", b.dicom_port);
+    let keys = [(Tag(0x0020, 0x000d), specs[0].study_uid.clone())];
+    let report = scu::move_(&target(&peer), Level::Study, &keys, "STORESCP").await.expect("C-MOVE");
+    assert_eq!((report.status, report.completed, report.failed, report.warning), (0, 60, 0, 0));
+    assert_eq!(std::fs::read_dir(dest_dir.path()).unwrap().count(), 60);
+    let _ = scp.kill().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_modality_host() {
+    // The modality NODEA is declared on another host: with DicomCheckModalityHost, a C-FIND
+    // from 127.0.0.1 calling itself NODEA is refused (association aborted).
+    let b = TestNode::start_with(|c| {
+        c.raw["DicomModalities"] = json!({"a": ["NODEA", "10.9.9.9", 104]});
+        c.raw["DicomCheckModalityHost"] = json!(true);
+    })
+    .await;
+    let peer = modality("ORTHANC", b.dicom_port);
+    let refused = scu::find(&target(&peer), Level::Study, &[]).await;
+    assert!(matches!(refused, Err(ScuError::Aborted)), "{refused:?}");
+    scu::echo(&target(&peer)).await.expect("echo is still allowed to anyone");
+    drop(b);
+    let b = TestNode::start_with(|c| c.raw["DicomModalities"] = json!({"a": ["NODEA", "10.9.9.9", 104]})).await;
+    let peer = modality("ORTHANC", b.dicom_port);
+    assert!(scu::find(&target(&peer), Level::Study, &[]).await.unwrap().is_empty());
+    // DicomAlwaysAllowFind: anyone may C-FIND.
+    drop(b);
+    let b = TestNode::start_with(|c| c.raw["DicomAlwaysAllowFind"] = json!(true)).await;
+    let peer = modality("ORTHANC", b.dicom_port);
+    assert!(scu::find(&target(&peer), Level::Study, &[]).await.unwrap().is_empty());
+}

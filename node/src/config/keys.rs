@@ -16,6 +16,23 @@ pub const SUPPORTED: &[&str] = &[
     "RemoteAccessAllowed",
     "AuthenticationEnabled",
     "RegisteredUsers",
+    // DICOM networking (read from `Config::raw` by `dimse` and `service::dicom_query`).
+    "CaseSensitivePN",
+    "DicomAlwaysAllowEcho",
+    "DicomAlwaysAllowFind",
+    "DicomAlwaysAllowGet",
+    "DicomAlwaysAllowMove",
+    "DicomAlwaysAllowStore",
+    "DicomCheckCalledAet",
+    "DicomCheckModalityHost",
+    "DicomModalities",
+    "DicomScpTimeout",
+    "DicomScuTimeout",
+    "LimitFindInstances",
+    "LimitFindResults",
+    "MaximumPduLength",
+    "StrictAetComparison",
+    "UnknownSopClassAccepted",
     ISENGARD_SECTION,
 ];
 
@@ -23,7 +40,7 @@ pub const SUPPORTED: &[&str] = &[
 pub const ISENGARD_SECTION: &str = "Isengard";
 
 /// Keys of the `"Isengard"` section that are implemented.
-pub const ISENGARD_SUPPORTED: &[&str] = &["HttpBind", "Blobs"];
+pub const ISENGARD_SUPPORTED: &[&str] = &["HttpBind", "Blobs", "DicomMaxAssociations"];
 
 /// Keys of `"Isengard"."Blobs"` that are implemented.
 pub const BLOBS_SUPPORTED: &[&str] = &["Url", "Fsync"];
@@ -34,7 +51,6 @@ pub const BLOBS_SUPPORTED: &[&str] = &["Url", "Fsync"];
 pub const ORTHANC_UNIMPLEMENTED: &[&str] = &[
     "AcceptedTransferSyntaxes",
     "BuiltinDecoderTranscoderOrder",
-    "CaseSensitivePN",
     "CheckRevisions",
     "ConcurrentJobs",
     "DatabaseServerIdentifier",
@@ -43,22 +59,12 @@ pub const ORTHANC_UNIMPLEMENTED: &[&str] = &[
     "DeflatedTransferSyntaxAccepted",
     "DeidentifyLogs",
     "DeidentifyLogsDicomVersion",
-    "DicomAlwaysAllowEcho",
-    "DicomAlwaysAllowFind",
     "DicomAlwaysAllowFindWorklist",
-    "DicomAlwaysAllowGet",
-    "DicomAlwaysAllowMove",
-    "DicomAlwaysAllowStore",
     "DicomAssociationCloseDelay",
-    "DicomCheckCalledAet",
-    "DicomCheckModalityHost",
     "DicomEchoChecksFind",
     "DicomLossyTranscodingQuality",
-    "DicomModalities",
     "DicomModalitiesInDatabase",
-    "DicomScpTimeout",
     "DicomScuPreferredTransferSyntax",
-    "DicomScuTimeout",
     "DicomServerEnabled",
     "DicomThreadsCount",
     "DicomTlsCertificate",
@@ -89,15 +95,12 @@ pub const ORTHANC_UNIMPLEMENTED: &[&str] = &[
     "JpegTransferSyntaxAccepted",
     "JpipTransferSyntaxAccepted",
     "KeepAlive",
-    "LimitFindInstances",
-    "LimitFindResults",
     "LoadPrivateDictionary",
     "Locale",
     "LogExportedResources",
     "LuaScripts",
     "MallocArenaMax",
     "MaximumPatientCount",
-    "MaximumPduLength",
     "MaximumStorageCacheSize",
     "MaximumStorageSize",
     "MediaArchiveSize",
@@ -122,14 +125,12 @@ pub const ORTHANC_UNIMPLEMENTED: &[&str] = &[
     "StorageCommitmentReportsSize",
     "StorageCompression",
     "StoreDicom",
-    "StrictAetComparison",
     "SyncStorageArea",
     "SynchronousCMove",
     "SynchronousZipStream",
     "TcpNoDelay",
     "TemporaryDirectory",
     "TranscodeDicomProtocol",
-    "UnknownSopClassAccepted",
     "UserContentType",
     "UserMetadata",
     "WebDavDeleteAllowed",
@@ -164,7 +165,8 @@ mod tests {
                 "{key} is both supported and not"
             );
         }
-        assert!(is_orthanc_unimplemented("DicomModalities"));
+        assert!(is_orthanc_unimplemented("ConcurrentJobs"));
+        assert!(!is_orthanc_unimplemented("DicomModalities"));
         assert!(!is_orthanc_unimplemented("NoSuchOption"));
     }
 }

@@ -174,14 +174,14 @@ fn unsupported_and_unknown_keys_are_accepted_and_listed() {
         c.unsupported_keys,
         [
             "ConcurrentJobs",
-            "DicomModalities",
             "Isengard.Blobs.Colour",
             "Isengard.Cluster",
             "LuaScripts",
             "TotallyMadeUp"
         ]
     );
-    assert!(is_orthanc_unimplemented("DicomModalities"));
+    assert!(!is_orthanc_unimplemented("DicomModalities"));
+    assert!(is_orthanc_unimplemented("ConcurrentJobs"));
     assert!(!is_orthanc_unimplemented("TotallyMadeUp"));
     assert_eq!(c.raw["DicomModalities"]["pacs"][2], 104);
     assert_eq!(c.raw["Isengard"]["Cluster"]["Peers"], serde_json::json!([]));

@@ -109,7 +109,7 @@ pub(super) async fn run(archive: Archive, policy: Arc<Policy>, options: &Options
     };
     tracing::Span::current().record("calling_aet", session.calling_aet.as_str());
     tracing::debug!(called_aet = %session.called_aet, contexts = session.contexts.len(), "association established");
-    if !(session.policy.always_allow_echo || session.policy.always_allow_store)
+    if !session.policy.anyone_may_connect()
         && session.policy.modality(&session.archive, &session.calling_aet, Some(&session.remote_ip)).is_none()
     {
         tracing::warn!("association aborted: the calling AE title does not match the modality's host");

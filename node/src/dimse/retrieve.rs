@@ -4,6 +4,7 @@
 //!   title: unknown is A801) through a [`StoreSession`] of the SCU;
 //! - C-GET: as C-STORE sub-operations on the requester's own association,
 //!   over the storage contexts it negotiated (SCP role).
+//!
 //! A pending response with the sub-operation counts follows each instance;
 //! C-CANCEL is honoured between instances (final status FE00).
 

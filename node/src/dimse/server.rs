@@ -3,9 +3,10 @@
 //!
 //! - The called AE title must be `DicomAet` only if `DicomCheckCalledAet`.
 //! - A calling AE title that is no known modality is rejected at once unless
-//!   `DicomAlwaysAllowEcho` or `DicomAlwaysAllowStore` (both true by default),
-//!   as Orthanc's `IsAllowedConnection`; what each request may do is checked
-//!   per message ([`Policy::allows`]).
+//!   one of `DicomAlwaysAllowEcho`, `DicomAlwaysAllowStore` (both true by
+//!   default), `DicomAlwaysAllowFind`, `DicomAlwaysAllowMove`,
+//!   `DicomAlwaysAllowGet` is set, as Orthanc's `IsAllowedConnection`; what
+//!   each request may do is checked per message ([`Policy::allows`]).
 //! - At most `Isengard.DicomMaxAssociations` (default 64) associations run at
 //!   once; beyond that, new ones are rejected (transient).
 
@@ -41,6 +42,9 @@ pub struct Policy {
     pub check_called_aet: bool,
     pub always_allow_echo: bool,
     pub always_allow_store: bool,
+    pub always_allow_find: bool,
+    pub always_allow_move: bool,
+    pub always_allow_get: bool,
     pub check_modality_host: bool,
     pub strict_aet_comparison: bool,
     pub unknown_sop_class_accepted: bool,
@@ -63,6 +67,9 @@ impl Policy {
             check_called_aet: flag(raw, "DicomCheckCalledAet", false),
             always_allow_echo: flag(raw, "DicomAlwaysAllowEcho", true),
             always_allow_store: flag(raw, "DicomAlwaysAllowStore", true),
+            always_allow_find: flag(raw, "DicomAlwaysAllowFind", false),
+            always_allow_move: flag(raw, "DicomAlwaysAllowMove", false),
+            always_allow_get: flag(raw, "DicomAlwaysAllowGet", false),
             check_modality_host: flag(raw, "DicomCheckModalityHost", false),
             strict_aet_comparison: flag(raw, "StrictAetComparison", false),
             unknown_sop_class_accepted: flag(raw, "UnknownSopClassAccepted", false),
@@ -75,6 +82,16 @@ impl Policy {
                 .unwrap_or(64)
                 .max(1) as usize,
         }
+    }
+
+    /// Orthanc's `IsAllowedConnection`: with any `DicomAlwaysAllow*`, every
+    /// calling AE title may associate (what it may do is checked per request).
+    pub fn anyone_may_connect(&self) -> bool {
+        self.always_allow_echo
+            || self.always_allow_store
+            || self.always_allow_find
+            || self.always_allow_move
+            || self.always_allow_get
     }
 
     fn aet_eq(&self, a: &str, b: &str) -> bool {
@@ -104,6 +121,9 @@ impl Policy {
         match request {
             Request::Echo if self.always_allow_echo => return true,
             Request::Store if self.always_allow_store => return true,
+            Request::Find if self.always_allow_find => return true,
+            Request::Move if self.always_allow_move => return true,
+            Request::Get if self.always_allow_get => return true,
             _ => {}
         }
         match self.modality(archive, calling_aet, Some(remote_ip)) {
@@ -138,7 +158,7 @@ impl AccessControl for Access {
             tracing::warn!(called_ae_title, "association rejected: called AE title is not ours");
             return Err(AssociationRJServiceUserReason::CalledAETitleNotRecognized);
         }
-        if !(p.always_allow_echo || p.always_allow_store) && p.modality(&self.archive, calling_ae_title, None).is_none() {
+        if !p.anyone_may_connect() && p.modality(&self.archive, calling_ae_title, None).is_none() {
             tracing::warn!(calling_ae_title, "association rejected: unknown calling AE title");
             return Err(AssociationRJServiceUserReason::CallingAETitleNotRecognized);
         }
