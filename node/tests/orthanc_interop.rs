@@ -251,11 +251,8 @@ async fn interop_with_reference_orthanc() {
 }
 
 /// Orthanc C-MOVEs from Isengard: its `/modalities/isengard/move`, then its
-/// own query/retrieve. Ignored for now: Isengard's C-MOVE SCP does not answer
-/// Orthanc within its 10 s (Orthanc: "DIMSE No data available (timeout in
-/// non-blocking mode)"); run with `--ignored` once the SCP is fixed.
+/// own query/retrieve.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "Isengard's C-MOVE SCP times out towards Orthanc (dimse branch)"]
 async fn orthanc_moves_from_isengard() {
     let node = TestNode::start_with(|c| c.dicom_aet = ISENGARD_AET.to_owned()).await;
     let orthanc = tokio::time::timeout(Duration::from_secs(40), Orthanc::start(node.dicom_port))
