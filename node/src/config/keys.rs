@@ -23,7 +23,7 @@ pub const SUPPORTED: &[&str] = &[
 pub const ISENGARD_SECTION: &str = "Isengard";
 
 /// Keys of the `"Isengard"` section that are implemented.
-pub const ISENGARD_SUPPORTED: &[&str] = &["HttpBind", "Blobs"];
+pub const ISENGARD_SUPPORTED: &[&str] = &["HttpBind", "Blobs", "Cluster"];
 
 /// Keys of `"Isengard"."Blobs"` that are implemented.
 pub const BLOBS_SUPPORTED: &[&str] = &["Url", "Fsync"];

@@ -49,7 +49,7 @@ impl TestNode {
         let http = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
         let base = format!("http://{}", http.local_addr().unwrap());
         let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(isengard::run(config, isengard::Listeners { http }, async move {
+        let task = tokio::spawn(isengard::run(config, isengard::Listeners { http, grpc: None }, async move {
             let _ = rx.await;
         }));
         let node = TestNode { base, client: reqwest::Client::new(), dir, stop: Some(tx), task: Some(task) };
@@ -160,7 +160,7 @@ impl TestNode {
         let http = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
         let base = format!("http://{}", http.local_addr().unwrap());
         let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(isengard::run(config, isengard::Listeners { http }, async move {
+        let task = tokio::spawn(isengard::run(config, isengard::Listeners { http, grpc: None }, async move {
             let _ = rx.await;
         }));
         let node = TestNode { base, client: reqwest::Client::new(), dir, stop: Some(tx), task: Some(task) };
