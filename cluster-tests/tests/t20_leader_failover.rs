@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use isengard::synth::{dataset, Shape, Spec};
-use isengard_cluster_tests::TestCluster;
+use isengard_cluster_tests::{wait_until, TestCluster};
 use serde_json::Value;
 
 /// Posts one instance; `Some(id)` when acknowledged.
@@ -57,6 +57,17 @@ async fn t20_kill_9_the_leader_writes_resume_and_it_catches_up() {
     assert!(resumed < Duration::from_secs(10), "writes resumed only after {resumed:?}");
     let new_leader = cluster.wait_for_leader(Duration::from_secs(10)).await;
     assert_ne!(new_leader, leader);
+    // The new leader reports the killed node unreachable and the other one up.
+    let health = |status: &Value, id: u64| {
+        status["Members"].as_array().unwrap().iter().find(|m| m["Id"] == id).unwrap()["Health"].clone()
+    };
+    wait_until(Duration::from_secs(10), "GET /cluster shows the health of each member", || async {
+        let Some(status) = cluster.get_json(new_leader, "/cluster").await else { return false };
+        status["Leader"] == new_leader
+            && health(&status, leader) == "unreachable"
+            && survivors.iter().all(|id| health(&status, *id) == "up")
+    })
+    .await;
 
     for (i, spec) in specs[next..24].iter().enumerate() {
         let node = survivors[i % survivors.len()];

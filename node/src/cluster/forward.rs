@@ -31,6 +31,8 @@ pub enum ForwardReply {
     NoQuorum,
     /// The leader failed to apply the command.
     Failed { message: String },
+    /// The node is shutting down.
+    Stopped,
 }
 
 /// Proposes `command` on this node, which must lead; `timeout` bounds the wait
@@ -53,7 +55,7 @@ pub(crate) async fn propose_local(
         Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => {
             ForwardReply::NotLeader { leader: f.leader_id }
         }
-        Err(RaftError::Fatal(Fatal::Stopped)) => ForwardReply::Failed { message: "stopped".into() },
+        Err(RaftError::Fatal(Fatal::Stopped)) => ForwardReply::Stopped,
         Err(e) => ForwardReply::Failed { message: e.to_string() },
     }
 }
@@ -69,7 +71,7 @@ pub(crate) async fn write(
     let Some(peers) = peers else {
         return match propose_local(raft, command, None).await {
             ForwardReply::Applied { response, .. } => Ok(response),
-            ForwardReply::Failed { message } if message == "stopped" => Err(IndexError::ShuttingDown),
+            ForwardReply::Stopped => Err(IndexError::ShuttingDown),
             ForwardReply::Failed { message } => Err(IndexError::Storage(message)),
             ForwardReply::NotLeader { .. } | ForwardReply::NoQuorum => Err(IndexError::NoLeader),
         };
@@ -111,7 +113,8 @@ pub(crate) async fn write(
             }
             Some(ForwardReply::NoQuorum) => return Err(IndexError::NoLeader),
             Some(ForwardReply::Failed { message }) => return Err(IndexError::Storage(message)),
-            Some(ForwardReply::NotLeader { .. }) | None => {
+            Some(ForwardReply::Stopped) if leader == Some(me) => return Err(IndexError::ShuttingDown),
+            Some(ForwardReply::NotLeader { .. }) | Some(ForwardReply::Stopped) | None => {
                 // Wait (briefly) for the leadership to change before retrying.
                 let pause = remaining.min(Duration::from_millis(100));
                 let _ = raft
