@@ -13,6 +13,7 @@
 //! caller, so tests start nodes in-process on port 0.
 
 pub mod blob;
+pub mod cluster;
 pub mod config;
 pub mod dicom;
 pub mod dimse;
@@ -49,6 +50,9 @@ pub struct Listeners {
     pub http: TcpListener,
     /// The DICOM (DIMSE) port, `DicomPort`.
     pub dicom: TcpListener,
+    /// The node-to-node gRPC port (cluster only); `None` with a cluster
+    /// configuration: [`run`] binds `GrpcListen` itself.
+    pub grpc: Option<TcpListener>,
 }
 
 impl Listeners {
@@ -60,19 +64,55 @@ impl Listeners {
         let dicom = TcpListener::bind((config.http_bind, config.dicom_port))
             .await
             .map_err(|source| RunError::Bind { what: "the DICOM port", source })?;
-        Ok(Listeners { http, dicom })
+        let grpc = match &config.cluster {
+            None => None,
+            Some(cluster) => Some(bind_grpc(cluster.grpc_listen).await?),
+        };
+        Ok(Listeners { http, dicom, grpc })
     }
+}
+
+async fn bind_grpc(addr: std::net::SocketAddr) -> Result<TcpListener, RunError> {
+    TcpListener::bind(addr).await.map_err(|source| RunError::Bind { what: "the cluster gRPC port", source })
 }
 
 /// Opens the archive described by `config` (index + blobs).
 pub async fn open_archive(config: Arc<Config>) -> Result<service::Archive, RunError> {
-    let index = index::Index::open_single(&config.index_directory.join("index")).await?;
+    let dir = config.index_directory.join("index");
+    let index = match &config.cluster {
+        None => index::Index::open_single(&dir).await?,
+        Some(cluster) => index::Index::open_cluster(&dir, cluster).await?,
+    };
     let blobs = blob::BlobStore::from_url(
         config.blobs.url.as_deref(),
         &config.storage_directory.join("blobs"),
         config.blobs.fsync,
     )?;
     Ok(service::Archive::new(index, blobs, config))
+}
+
+/// Serves the node-to-node gRPC (`Raft` service) until `stop` turns true.
+fn serve_grpc(
+    archive: &service::Archive,
+    listener: TcpListener,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> Result<tokio::task::JoinHandle<()>, RunError> {
+    let addr = listener.local_addr().map_err(RunError::Http)?;
+    let node = archive.index().node_id();
+    tracing::info!(%addr, node, "isengard is serving the cluster gRPC");
+    let service = cluster::RaftService::new(archive.index().raft().clone()).into_server();
+    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+    Ok(tokio::spawn(async move {
+        let served = tonic::transport::Server::builder()
+            .add_service(service)
+            .serve_with_incoming_shutdown(incoming, async move {
+                let _ = stop.wait_for(|stopped| *stopped).await;
+            })
+            .await;
+        if let Err(e) = served {
+            tracing::error!(error = %e, "cluster gRPC server failed");
+        }
+    }))
 }
 
 /// Runs a node until `shutdown` completes.
@@ -83,8 +123,32 @@ pub async fn run(
 ) -> Result<(), RunError> {
     let config = Arc::new(config);
     let archive = open_archive(config.clone()).await?;
-    archive.seed_modalities().await?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let grpc = match &config.cluster {
+        None => None,
+        Some(cluster) => {
+            let listener = match listeners.grpc {
+                Some(listener) => listener,
+                None => bind_grpc(cluster.grpc_listen).await?,
+            };
+            Some(serve_grpc(&archive, listener, stop_rx.clone())?)
+        }
+    };
+    if grpc.is_none() {
+        archive.seed_modalities().await?;
+    } else {
+        // A cluster member can only write once a leader exists.
+        let archive = archive.clone();
+        tokio::spawn(async move {
+            let seeded = match archive.index().wait_for_leader().await {
+                Ok(()) => archive.seed_modalities().await.map(|_| ()),
+                Err(e) => Err(e.into()),
+            };
+            if let Err(e) = seeded {
+                tracing::warn!(error = %e, "cannot seed the configured modalities");
+            }
+        });
+    }
     let lifecycle = {
         let archive = archive.clone();
         let stop = stop_rx.clone();
@@ -112,6 +176,9 @@ pub async fn run(
     let _ = dicom.await;
     let _ = lifecycle.await;
     archive.index().shutdown().await;
+    if let Some(grpc) = grpc {
+        let _ = grpc.await;
+    }
     match served {
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => Err(RunError::Http(e)),

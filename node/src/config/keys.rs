@@ -40,7 +40,7 @@ pub const SUPPORTED: &[&str] = &[
 pub const ISENGARD_SECTION: &str = "Isengard";
 
 /// Keys of the `"Isengard"` section that are implemented.
-pub const ISENGARD_SUPPORTED: &[&str] = &["HttpBind", "Blobs", "DicomMaxAssociations"];
+pub const ISENGARD_SUPPORTED: &[&str] = &["HttpBind", "Blobs", "DicomMaxAssociations", "Cluster"];
 
 /// Keys of `"Isengard"."Blobs"` that are implemented.
 pub const BLOBS_SUPPORTED: &[&str] = &["Url", "Fsync"];

@@ -11,6 +11,7 @@
 //! [`Config::from_json_str`]; [`Config::load`] adds the file system and the real
 //! environment around it.
 
+mod cluster;
 #[cfg(test)]
 mod file_tests;
 mod keys;
@@ -23,6 +24,7 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
+pub use cluster::{ClusterConfig, DEFAULT_GRPC_LISTEN};
 pub use keys::{is_orthanc_unimplemented, ORTHANC_UNIMPLEMENTED};
 
 /// The resolved configuration of one node.
@@ -64,6 +66,9 @@ pub struct Config {
     pub http_bind: IpAddr,
     /// `"Isengard"."Blobs"`: where and how DICOM files are stored.
     pub blobs: BlobsConfig,
+    /// `"Isengard"."Cluster"`: the cluster this node belongs to; `None` (no
+    /// section): a one-member cluster.
+    pub cluster: Option<ClusterConfig>,
     /// The whole parsed document (after `${VAR}` substitution, before the
     /// `ISENGARD_*` overrides), for options read elsewhere (e.g. Lua's
     /// `GetOrthancConfiguration`, or keys implemented later).

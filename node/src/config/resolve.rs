@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use serde_json::{Map, Value};
 
 use super::keys::{BLOBS_SUPPORTED, ISENGARD_SECTION, ISENGARD_SUPPORTED, SUPPORTED};
+use super::cluster::{resolve_cluster, CLUSTER_SUPPORTED};
 use super::{BlobLocation, BlobsConfig, Config, ConfigError};
 
 type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
@@ -72,6 +73,13 @@ pub(super) fn resolve(mut document: Value, env: Env<'_>) -> Result<Config, Confi
         Some(url) => Some(checked_blob_url("Isengard.Blobs.Url", &url)?),
     };
     let fsync = boolean(blobs, "Isengard.Blobs.", "Fsync")?.unwrap_or(true);
+    let cluster = match section(isengard, "Isengard.", "Cluster")? {
+        None => None,
+        Some(section) => {
+            collect_unknown(section, "Isengard.Cluster.", CLUSTER_SUPPORTED, &mut unsupported);
+            Some(resolve_cluster(section)?)
+        }
+    };
 
     // Environment overrides: the environment wins over the file.
     if let Some(text) = env_var(env, "ISENGARD_HTTP_PORT") {
@@ -98,6 +106,7 @@ pub(super) fn resolve(mut document: Value, env: Env<'_>) -> Result<Config, Confi
             url: blob_url,
             fsync,
         },
+        cluster,
         storage_directory,
         http_port,
         dicom_port,

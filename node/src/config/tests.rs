@@ -166,7 +166,7 @@ fn unsupported_and_unknown_keys_are_accepted_and_listed() {
           "ConcurrentJobs" : 2,
           "TotallyMadeUp" : 1,
           "HttpPort" : 8042,
-          "Isengard" : { "Cluster" : { "Peers" : [] }, "Blobs" : { "Colour" : "red" } }
+          "Isengard" : { "Replication" : { "Peers" : [] }, "Blobs" : { "Colour" : "red" } }
         }"#,
     )
     .unwrap();
@@ -175,7 +175,7 @@ fn unsupported_and_unknown_keys_are_accepted_and_listed() {
         [
             "ConcurrentJobs",
             "Isengard.Blobs.Colour",
-            "Isengard.Cluster",
+            "Isengard.Replication",
             "LuaScripts",
             "TotallyMadeUp"
         ]
@@ -184,7 +184,7 @@ fn unsupported_and_unknown_keys_are_accepted_and_listed() {
     assert!(is_orthanc_unimplemented("ConcurrentJobs"));
     assert!(!is_orthanc_unimplemented("TotallyMadeUp"));
     assert_eq!(c.raw["DicomModalities"]["pacs"][2], 104);
-    assert_eq!(c.raw["Isengard"]["Cluster"]["Peers"], serde_json::json!([]));
+    assert_eq!(c.raw["Isengard"]["Replication"]["Peers"], serde_json::json!([]));
 }
 
 #[test]

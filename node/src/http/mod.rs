@@ -2,6 +2,7 @@
 //! files, errors rendered as Orthanc JSON by [`error::render_errors`] only.
 
 pub mod auth;
+pub mod cluster;
 pub mod content;
 pub mod error;
 pub mod find;
@@ -24,6 +25,7 @@ const MAX_BODY: usize = 4 * 1024 * 1024 * 1024;
 pub fn router(archive: Archive) -> Router {
     Router::new()
         .route("/system", get(system::system))
+        .route("/cluster", get(cluster::status))
         .route("/statistics", get(system::statistics))
         .route("/changes", get(system::changes).delete(system::clear_changes))
         .route("/exports", get(system::exports).delete(system::clear_exports))

@@ -21,12 +21,14 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use openraft::error::{ClientWriteError, RaftError};
+use openraft::network::RaftNetworkFactory;
 use openraft::{BasicNode, Config as RaftConfig};
 use rocksdb::DB;
 
+use crate::cluster::{forward, GrpcNetwork, Peers};
+use crate::config::ClusterConfig;
 pub use model::*;
-use raft::{NoPeers, NodeId, Raft};
+use raft::{NoPeers, NodeId, Raft, TypeConfig};
 
 /// Errors of the index, mapped to HTTP/DIMSE statuses at the edges.
 #[derive(Debug, thiserror::Error)]
@@ -70,18 +72,56 @@ pub struct Index {
     db: Arc<DB>,
     raft: Raft,
     node_id: NodeId,
+    /// Channels to the other nodes; `None` in a one-member cluster.
+    peers: Option<Peers>,
+}
+
+fn storage_error(e: impl std::fmt::Display) -> IndexError {
+    IndexError::Storage(e.to_string())
 }
 
 impl Index {
     /// Opens the index under `dir` as a one-member cluster (node 1), initializing
     /// the cluster on first start.
     pub async fn open_single(dir: &Path) -> Result<Index, IndexError> {
-        std::fs::create_dir_all(dir).map_err(|e| IndexError::Storage(e.to_string()))?;
+        let index = Index::open(dir, 1, NoPeers, None).await?;
+        if !index.raft.is_initialized().await.map_err(storage_error)? {
+            let members = BTreeMap::from([(index.node_id, BasicNode::new("local"))]);
+            index.raft.initialize(members).await.map_err(storage_error)?;
+        }
+        index.wait_for_leader().await?;
+        Ok(index)
+    }
+
+    /// Opens the index under `dir` as member `cluster.node_id` of a cluster. The
+    /// lowest id of `cluster.members` initializes the membership with every
+    /// member when it is not initialized yet; the others wait to be contacted.
+    /// A restart (already initialized) just rejoins. Does not wait for a leader:
+    /// the gRPC server must run first (see [`Index::wait_for_leader`]).
+    pub async fn open_cluster(dir: &Path, cluster: &ClusterConfig) -> Result<Index, IndexError> {
+        let peers = Peers::default();
+        let network = GrpcNetwork::new(peers.clone());
+        let index = Index::open(dir, cluster.node_id, network, Some(peers)).await?;
+        let lowest = cluster.members.keys().next().copied();
+        if lowest == Some(cluster.node_id) && !index.raft.is_initialized().await.map_err(storage_error)? {
+            let members: BTreeMap<NodeId, BasicNode> =
+                cluster.members.iter().map(|(id, addr)| (*id, BasicNode::new(addr))).collect();
+            tracing::info!(node = cluster.node_id, members = ?cluster.members, "initializing the cluster");
+            index.raft.initialize(members).await.map_err(storage_error)?;
+        }
+        Ok(index)
+    }
+
+    async fn open<N: RaftNetworkFactory<TypeConfig>>(
+        dir: &Path,
+        node_id: NodeId,
+        network: N,
+        peers: Option<Peers>,
+    ) -> Result<Index, IndexError> {
+        std::fs::create_dir_all(dir).map_err(storage_error)?;
         let db = store::open(&dir.join("rocksdb")).map_err(IndexError::Open)?;
-        let node_id = 1;
         let log = log_store::LogStore::new(db.clone());
-        let sm = state_machine::StateMachine::open(db.clone(), dir.join("snapshots"))
-            .map_err(|e| IndexError::Storage(e.to_string()))?;
+        let sm = state_machine::StateMachine::open(db.clone(), dir.join("snapshots")).map_err(storage_error)?;
         let config = RaftConfig {
             cluster_name: "isengard".into(),
             heartbeat_interval: 250,
@@ -91,20 +131,13 @@ impl Index {
             max_in_snapshot_log_to_keep: 1_000,
             ..Default::default()
         };
-        let config = Arc::new(config.validate().map_err(|e| IndexError::Storage(e.to_string()))?);
-        let raft = Raft::new(node_id, config, NoPeers, log, sm)
-            .await
-            .map_err(|e| IndexError::Storage(e.to_string()))?;
-        let index = Index { db, raft, node_id };
-        if !index.raft.is_initialized().await.map_err(|e| IndexError::Storage(e.to_string()))? {
-            let members = BTreeMap::from([(node_id, BasicNode::new("local"))]);
-            index.raft.initialize(members).await.map_err(|e| IndexError::Storage(e.to_string()))?;
-        }
-        index.wait_for_leader().await?;
-        Ok(index)
+        let config = Arc::new(config.validate().map_err(storage_error)?);
+        let raft = Raft::new(node_id, config, network, log, sm).await.map_err(storage_error)?;
+        Ok(Index { db, raft, node_id, peers })
     }
 
-    async fn wait_for_leader(&self) -> Result<(), IndexError> {
+    /// Waits (up to 30 s) until this node knows a leader.
+    pub async fn wait_for_leader(&self) -> Result<(), IndexError> {
         let timeout = std::time::Duration::from_secs(30);
         self.raft
             .wait(Some(timeout))
@@ -114,15 +147,25 @@ impl Index {
         Ok(())
     }
 
-    /// Proposes a command and waits until it is committed and applied locally.
+    /// Proposes a command and waits until it is committed and applied locally:
+    /// on a follower, through the leader ([`crate::cluster::forward`]).
     pub async fn write(&self, command: Command) -> Result<CommandResponse, IndexError> {
-        match self.raft.client_write(command).await {
-            Ok(response) => Ok(response.data),
-            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_))) => Err(IndexError::NoLeader),
-            Err(RaftError::APIError(e)) => Err(IndexError::Storage(e.to_string())),
-            Err(RaftError::Fatal(openraft::error::Fatal::Stopped)) => Err(IndexError::ShuttingDown),
-            Err(RaftError::Fatal(e)) => Err(IndexError::Storage(e.to_string())),
-        }
+        forward::write(&self.raft, self.node_id, self.peers.as_ref(), command).await
+    }
+
+    /// This node's view of the cluster (members, leader, health).
+    pub fn cluster_status(&self) -> crate::cluster::status::ClusterStatus {
+        crate::cluster::status::status(&self.raft)
+    }
+
+    /// Whether this node belongs to a multi-node cluster configuration.
+    pub fn is_clustered(&self) -> bool {
+        self.peers.is_some()
+    }
+
+    /// This node's Raft id.
+    pub fn node_id(&self) -> NodeId {
+        self.node_id
     }
 
     /// Whether this node currently leads (and so runs cluster-wide timers).

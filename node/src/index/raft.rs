@@ -2,7 +2,7 @@
 //!
 //! A node without a `Cluster` section is a one-member cluster: it initializes
 //! itself and never talks to anyone, so its network factory has no peers to
-//! reach. The gRPC transport for real clusters plugs in here.
+//! reach. A real cluster uses [`crate::cluster::GrpcNetwork`] instead.
 
 use openraft::error::{InstallSnapshotError, RPCError, RaftError, Unreachable};
 use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};

@@ -63,7 +63,7 @@ impl TestNode {
         let dicom = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
         let dicom_port = dicom.local_addr().unwrap().port();
         let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(isengard::run(config, isengard::Listeners { http, dicom }, async move {
+        let task = tokio::spawn(isengard::run(config, isengard::Listeners { http, dicom, grpc: None }, async move {
             let _ = rx.await;
         }));
         let node = TestNode { base, dicom_port, client: reqwest::Client::new(), dir, stop: Some(tx), task: Some(task) };

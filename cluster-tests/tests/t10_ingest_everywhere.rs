@@ -1,0 +1,53 @@
+//! A 3-node cluster forms from one `Members` list; instances posted to every
+//! node are readable at once on the node that took them (read-your-writes)
+//! and, shortly after, everywhere with the same change log and statistics.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use isengard::synth::{dataset, Shape};
+use isengard_cluster_tests::TestCluster;
+use serde_json::Value;
+
+#[tokio::test]
+async fn t10_ingest_through_every_node_read_from_every_node() {
+    let started = Instant::now();
+    let cluster = TestCluster::start(3).await;
+    eprintln!("3-node cluster formed in {:?}", started.elapsed());
+    let status = cluster.get_json(1, "/cluster").await.unwrap();
+    assert_eq!(status["Members"].as_array().unwrap().len(), 3, "{status}");
+
+    let specs = dataset(Shape {
+        patients: 2,
+        studies_per_patient: 2,
+        series_per_study: 2,
+        instances_per_series: 3,
+        rows: 8,
+        columns: 8,
+        seed: 10,
+    });
+    let mut acknowledged = BTreeSet::new();
+    let started = Instant::now();
+    for (i, spec) in specs.iter().enumerate() {
+        let node = 1 + (i as u64 % 3);
+        let r = cluster.client.post(format!("{}/instances", cluster.base(node))).body(spec.to_bytes()).send().await.unwrap();
+        assert_eq!(r.status(), 200, "POST /instances on node {node}");
+        let answer: Value = r.json().await.unwrap();
+        let id = answer["ID"].as_str().unwrap().to_owned();
+        // Read-your-writes on the node that took the write, leader or not.
+        let r = cluster.client.get(format!("{}/instances/{id}", cluster.base(node))).send().await.unwrap();
+        assert_eq!(r.status(), 200, "instance {id} not readable right after its POST on node {node}");
+        acknowledged.insert(id);
+    }
+    eprintln!("{} instances through 3 nodes in {:?}", specs.len(), started.elapsed());
+
+    let instances = cluster.wait_consistent(Duration::from_secs(20)).await;
+    assert_eq!(instances.into_iter().collect::<BTreeSet<_>>(), acknowledged);
+    // Every node serves every file from the shared blob folder.
+    for node in cluster.live() {
+        for id in acknowledged.iter().take(4) {
+            let r = cluster.client.get(format!("{}/instances/{id}/file", cluster.base(node))).send().await.unwrap();
+            assert_eq!(r.status(), 200);
+        }
+    }
+}

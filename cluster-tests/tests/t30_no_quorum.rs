@@ -1,0 +1,43 @@
+//! Without a quorum a node refuses writes quickly (503, Orthanc-style JSON)
+//! instead of hanging; once a majority is back, writes go through again.
+
+use std::time::{Duration, Instant};
+
+use isengard::synth::Spec;
+use isengard_cluster_tests::TestCluster;
+use serde_json::Value;
+
+#[tokio::test]
+async fn t30_no_quorum_fails_fast_then_recovers() {
+    let mut cluster = TestCluster::start(3).await;
+    let spec = |n: usize| Spec::simple("P", "1.2.3", "1.2.3.4", &format!("1.2.3.4.{n}"));
+    let r = cluster.client.post(format!("{}/instances", cluster.base(2))).body(spec(1).to_bytes()).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+
+    // Keep node 3 only: one of three is no majority.
+    cluster.kill9(1);
+    cluster.kill9(2);
+    let started = Instant::now();
+    let r = cluster.client.post(format!("{}/instances", cluster.base(3))).body(spec(2).to_bytes()).send().await.unwrap();
+    let took = started.elapsed();
+    eprintln!("write without quorum refused in {took:?}");
+    assert_eq!(r.status(), 503);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["OrthancStatus"], 36, "{body}");
+    assert!(took < Duration::from_secs(8), "refusing took {took:?}");
+
+    // A majority again: writes are accepted (retried until a leader exists).
+    cluster.start_node(2);
+    let started = Instant::now();
+    loop {
+        assert!(started.elapsed() < Duration::from_secs(20), "writes did not resume with a majority back");
+        let r = cluster.client.post(format!("{}/instances", cluster.base(3))).body(spec(2).to_bytes()).send().await.unwrap();
+        if r.status() == 200 {
+            break;
+        }
+        assert_eq!(r.status(), 503);
+    }
+    eprintln!("writes resumed {:?} after the restart of node 2", started.elapsed());
+    let instances = cluster.wait_consistent(Duration::from_secs(20)).await;
+    assert_eq!(instances.len(), 2);
+}

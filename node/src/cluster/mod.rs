@@ -1,0 +1,44 @@
+//! The cluster: node-to-node gRPC (`proto/raft.proto`) carrying openraft's
+//! messages and forwarded client writes.
+//!
+//! - [`network`]: the client side, a `RaftNetworkFactory` over tonic channels
+//!   reused per peer address ([`Peers`]), every RPC with a timeout;
+//! - [`server`]: the tonic `Raft` service handing requests to the local
+//!   `openraft::Raft`, and running forwarded writes when this node leads;
+//! - [`status`]: members, leader, term and per-node health for `GET /cluster`;
+//! - [`forward`]: the one helper through which a follower's write reaches the
+//!   leader (used by [`crate::index::Index::write`]).
+//!
+//! Payloads are serde_json encodings of openraft's own types (and of index
+//! commands): openraft is the contract, protobuf only the envelope.
+
+pub mod forward;
+pub mod network;
+pub mod server;
+pub mod status;
+
+pub use network::{GrpcNetwork, Peers};
+pub use server::RaftService;
+
+/// A transport failure between two nodes.
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    #[error("invalid peer address {addr}: {reason}")]
+    Address { addr: String, reason: String },
+    #[error("rpc to {addr} failed: {status}")]
+    Rpc { addr: String, status: tonic::Status },
+    #[error("cannot encode or decode a payload: {0}")]
+    Codec(#[from] serde_json::Error),
+}
+
+impl TransportError {
+    /// Whether the peer could not be reached at all (so the request was not
+    /// processed and may be retried elsewhere).
+    pub fn is_unreachable(&self) -> bool {
+        match self {
+            TransportError::Rpc { status, .. } => status.code() == tonic::Code::Unavailable,
+            TransportError::Address { .. } => true,
+            TransportError::Codec(_) => false,
+        }
+    }
+}

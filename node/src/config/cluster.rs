@@ -1,0 +1,180 @@
+//! `"Isengard"."Cluster"`: this node's id, its gRPC addresses and the initial
+//! member set. Absent: a one-member cluster (the single-node default).
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+use serde_json::{Map, Value};
+
+use super::resolve::describe;
+use super::ConfigError;
+
+/// Keys of `"Isengard"."Cluster"`.
+pub const CLUSTER_SUPPORTED: &[&str] = &["NodeId", "GrpcListen", "GrpcAdvertise", "Members"];
+
+/// The default `GrpcListen`.
+pub const DEFAULT_GRPC_LISTEN: &str = "0.0.0.0:4300";
+
+/// `"Isengard"."Cluster"`: how this node joins a cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterConfig {
+    /// `"NodeId"`: this node's Raft id, a positive integer, one of `members`.
+    pub node_id: u64,
+    /// `"GrpcListen"`: the address the node-to-node gRPC server binds.
+    /// Default `0.0.0.0:4300`. Port 0 asks the OS for a free port.
+    pub grpc_listen: SocketAddr,
+    /// `"GrpcAdvertise"`: `host:port` at which the other nodes reach this one.
+    /// Default: this node's entry in `members`.
+    pub grpc_advertise: String,
+    /// `"Members"`: the initial member set, node id to `host:port` (gRPC). Every
+    /// node is started with the same set; the lowest id initializes the cluster.
+    pub members: BTreeMap<u64, String>,
+}
+
+const NODE_ID: &str = "a positive integer";
+const LISTEN: &str = "a socket address such as 0.0.0.0:4300";
+const HOST_PORT: &str = "a host:port string";
+const MEMBERS: &str = "a non-empty object mapping positive node ids (\"1\") to host:port strings";
+
+fn invalid(key: &str, expected: &'static str, found: String) -> ConfigError {
+    ConfigError::InvalidValue { key: key.to_owned(), expected, found }
+}
+
+/// Whether `text` looks like `host:port` (a non-empty host, a numeric port).
+fn is_host_port(text: &str) -> bool {
+    match text.rsplit_once(':') {
+        Some((host, port)) => !host.is_empty() && !host.contains('/') && port.parse::<u16>().is_ok(),
+        None => false,
+    }
+}
+
+/// Parses and validates the `Cluster` section.
+pub(super) fn resolve_cluster(section: &Map<String, Value>) -> Result<ClusterConfig, ConfigError> {
+    const P: &str = "Isengard.Cluster.";
+    let node_id = match section.get("NodeId") {
+        Some(v) => v.as_u64().filter(|n| *n > 0).ok_or_else(|| invalid(&format!("{P}NodeId"), NODE_ID, describe(v)))?,
+        None => return Err(invalid(&format!("{P}NodeId"), NODE_ID, "nothing (the key is required)".into())),
+    };
+    let members_value = section
+        .get("Members")
+        .ok_or_else(|| invalid(&format!("{P}Members"), MEMBERS, "nothing (the key is required)".into()))?;
+    let Some(object) = members_value.as_object().filter(|m| !m.is_empty()) else {
+        return Err(invalid(&format!("{P}Members"), MEMBERS, describe(members_value)));
+    };
+    let mut members = BTreeMap::new();
+    for (id, addr) in object {
+        let key = format!("{P}Members.{id}");
+        let id: u64 = id.parse().ok().filter(|n| *n > 0).ok_or_else(|| invalid(&key, MEMBERS, format!("the key {id:?}")))?;
+        match addr.as_str() {
+            Some(text) if is_host_port(text) => {
+                members.insert(id, text.to_owned());
+            }
+            _ => return Err(invalid(&key, HOST_PORT, describe(addr))),
+        }
+    }
+    if !members.contains_key(&node_id) {
+        return Err(invalid(
+            &format!("{P}NodeId"),
+            "one of the ids in Isengard.Cluster.Members",
+            format!("{node_id}"),
+        ));
+    }
+    let grpc_listen = match section.get("GrpcListen") {
+        None => DEFAULT_GRPC_LISTEN.parse().expect("valid default"),
+        Some(v) => v
+            .as_str()
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| invalid(&format!("{P}GrpcListen"), LISTEN, describe(v)))?,
+    };
+    let grpc_advertise = match section.get("GrpcAdvertise") {
+        None => members[&node_id].clone(),
+        Some(v) => match v.as_str() {
+            Some(text) if is_host_port(text) => text.to_owned(),
+            _ => return Err(invalid(&format!("{P}GrpcAdvertise"), HOST_PORT, describe(v))),
+        },
+    };
+    Ok(ClusterConfig { node_id, grpc_listen, grpc_advertise, members })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Config;
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::from_json_str(text, &|_| None)
+    }
+
+    fn error_key(text: &str) -> String {
+        match parse(text) {
+            Err(ConfigError::InvalidValue { key, .. }) => key,
+            other => panic!("expected an invalid value, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn no_cluster_section_is_single_node() {
+        assert_eq!(parse("{}").unwrap().cluster, None);
+        assert_eq!(parse(r#"{"Isengard": {"HttpBind": "127.0.0.1"}}"#).unwrap().cluster, None);
+    }
+
+    #[test]
+    fn full_cluster_section() {
+        let c = parse(
+            r#"{ "Isengard": { "Cluster": {
+                 "NodeId": 2, // this node
+                 "GrpcListen": "0.0.0.0:4300",
+                 "GrpcAdvertise": "isengard-1.isengard:4300",
+                 "Members": { "1": "isengard-0.isengard:4300", "2": "isengard-1.isengard:4300", "3": "10.0.0.3:4300" }
+               } } }"#,
+        )
+        .unwrap();
+        let cluster = c.cluster.unwrap();
+        assert_eq!(cluster.node_id, 2);
+        assert_eq!(cluster.grpc_listen, "0.0.0.0:4300".parse().unwrap());
+        assert_eq!(cluster.grpc_advertise, "isengard-1.isengard:4300");
+        assert_eq!(cluster.members.len(), 3);
+        assert_eq!(cluster.members[&3], "10.0.0.3:4300");
+        assert!(c.unsupported_keys.is_empty(), "{:?}", c.unsupported_keys);
+    }
+
+    #[test]
+    fn defaults_listen_and_advertise() {
+        let c = parse(r#"{ "Isengard": { "Cluster": { "NodeId": 1, "Members": { "1": "a:1", "2": "b:2" } } } }"#)
+            .unwrap()
+            .cluster
+            .unwrap();
+        assert_eq!(c.grpc_listen, DEFAULT_GRPC_LISTEN.parse().unwrap());
+        assert_eq!(c.grpc_advertise, "a:1");
+    }
+
+    #[test]
+    fn invalid_values_name_their_key() {
+        let members = r#""Members": { "1": "a:1", "2": "b:2" }"#;
+        let doc = |body: &str| format!(r#"{{ "Isengard": {{ "Cluster": {{ {body} }} }} }}"#);
+        assert_eq!(error_key(&doc(members)), "Isengard.Cluster.NodeId");
+        assert_eq!(error_key(&doc(&format!(r#""NodeId": 0, {members}"#))), "Isengard.Cluster.NodeId");
+        assert_eq!(error_key(&doc(&format!(r#""NodeId": "1", {members}"#))), "Isengard.Cluster.NodeId");
+        assert_eq!(error_key(&doc(&format!(r#""NodeId": 3, {members}"#))), "Isengard.Cluster.NodeId");
+        assert_eq!(error_key(&doc(r#""NodeId": 1"#)), "Isengard.Cluster.Members");
+        assert_eq!(error_key(&doc(r#""NodeId": 1, "Members": {}"#)), "Isengard.Cluster.Members");
+        assert_eq!(error_key(&doc(r#""NodeId": 1, "Members": {"x": "a:1"}"#)), "Isengard.Cluster.Members.x");
+        assert_eq!(error_key(&doc(r#""NodeId": 1, "Members": {"1": "a"}"#)), "Isengard.Cluster.Members.1");
+        assert_eq!(error_key(&doc(r#""NodeId": 1, "Members": {"1": 4300}"#)), "Isengard.Cluster.Members.1");
+        assert_eq!(
+            error_key(&doc(&format!(r#""NodeId": 1, "GrpcListen": "host:4300", {members}"#))),
+            "Isengard.Cluster.GrpcListen"
+        );
+        assert_eq!(
+            error_key(&doc(&format!(r#""NodeId": 1, "GrpcAdvertise": "nope", {members}"#))),
+            "Isengard.Cluster.GrpcAdvertise"
+        );
+        assert_eq!(error_key(r#"{ "Isengard": { "Cluster": 3 } }"#), "Isengard.Cluster");
+    }
+
+    #[test]
+    fn unknown_cluster_keys_are_reported() {
+        let c = parse(r#"{ "Isengard": { "Cluster": { "NodeId": 1, "Members": { "1": "a:1" }, "Peers": 2 } } }"#).unwrap();
+        assert_eq!(c.unsupported_keys, vec!["Isengard.Cluster.Peers".to_owned()]);
+    }
+}
