@@ -9,6 +9,8 @@
 //! with the matching error. Known differences are listed in `EXCEPTIONS`,
 //! with their reason; an exception that no longer applies fails the test too.
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -41,44 +43,11 @@ fn tags_json(tags: &isengard::index::model::MainTags) -> Value {
     Value::Object(tags.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect())
 }
 
-/// Describes the first differences between two JSON values.
-fn diff(path: &str, ours: &Value, theirs: &Value, out: &mut Vec<String>) {
-    if out.len() > 8 {
-        return;
-    }
-    match (ours, theirs) {
-        (Value::Object(a), Value::Object(b)) => {
-            let keys: BTreeSet<&String> = a.keys().chain(b.keys()).collect();
-            for k in keys {
-                match (a.get(k), b.get(k)) {
-                    (Some(x), Some(y)) => diff(&format!("{path}/{k}"), x, y, out),
-                    (x, y) => out.push(format!("{path}/{k}: ours {} vs orthanc {}", short(x), short(y))),
-                }
-            }
-        }
-        (Value::Array(a), Value::Array(b)) if a.len() == b.len() => {
-            for (i, (x, y)) in a.iter().zip(b).enumerate() {
-                diff(&format!("{path}/{i}"), x, y, out);
-            }
-        }
-        _ if ours != theirs => out.push(format!("{path}: ours {} vs orthanc {}", short(Some(ours)), short(Some(theirs)))),
-        _ => {}
-    }
-}
 
-fn short(v: Option<&Value>) -> String {
-    match v {
-        None => "absent".into(),
-        Some(v) => {
-            let s = v.to_string();
-            if s.len() > 120 { format!("{}...", &s[..120]) } else { s }
-        }
-    }
-}
 
 fn check_json(stem: &str, aspect: &str, ours: &Value, theirs: &Value, failures: &mut Vec<(String, String, String)>) {
     let mut out = Vec::new();
-    diff("", ours, theirs, &mut out);
+    common::json_diff("", ours, theirs, 9, &mut out);
     if !out.is_empty() {
         failures.push((stem.into(), aspect.into(), out.join("; ")));
     }
@@ -146,7 +115,7 @@ fn check_content(stem: &str, p: &dicom::ParsedDicom, samples: &Value, failures: 
                 Ok(Content::Value(v)) => format!("value {:?}", String::from_utf8_lossy(&v[..v.len().min(60)])),
                 other => format!("{other:?}").chars().take(200).collect(),
             };
-            out.push(format!("{path}: ours {ours} vs orthanc {}", short(Some(expected))));
+            out.push(format!("{path}: ours {ours} vs orthanc {}", common::brief(Some(expected))));
         }
     }
     if !out.is_empty() {

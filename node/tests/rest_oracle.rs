@@ -24,47 +24,14 @@ fn load(path: &Path) -> Value {
     serde_json::from_slice(&std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))).unwrap()
 }
 
-/// The first differences between two JSON values, as `path: ours vs orthanc`.
-fn diff(path: &str, ours: &Value, theirs: &Value, out: &mut Vec<String>) {
-    if out.len() > 6 {
-        return;
-    }
-    match (ours, theirs) {
-        (Value::Object(a), Value::Object(b)) => {
-            let keys: BTreeSet<&String> = a.keys().chain(b.keys()).collect();
-            for k in keys {
-                match (a.get(k), b.get(k)) {
-                    (Some(x), Some(y)) => diff(&format!("{path}/{k}"), x, y, out),
-                    (x, y) => out.push(format!("{path}/{k}: ours {} vs orthanc {}", short(x), short(y))),
-                }
-            }
-        }
-        (Value::Array(a), Value::Array(b)) if a.len() == b.len() => {
-            for (i, (x, y)) in a.iter().zip(b).enumerate() {
-                diff(&format!("{path}/{i}"), x, y, out);
-            }
-        }
-        _ if ours != theirs => out.push(format!("{path}: ours {} vs orthanc {}", short(Some(ours)), short(Some(theirs)))),
-        _ => {}
-    }
-}
 
-fn short(v: Option<&Value>) -> String {
-    match v {
-        None => "absent".into(),
-        Some(v) => {
-            let s = v.to_string();
-            if s.len() > 100 { format!("{}...", &s[..100]) } else { s }
-        }
-    }
-}
 
 struct Failures(Vec<String>);
 
 impl Failures {
     fn check(&mut self, stem: &str, aspect: &str, ours: &Value, theirs: &Value) {
         let mut out = Vec::new();
-        diff("", ours, theirs, &mut out);
+        common::json_diff("", ours, theirs, 7, &mut out);
         if !out.is_empty() {
             self.0.push(format!("{stem} [{aspect}] {}", out.join("; ")));
         }
@@ -148,7 +115,7 @@ async fn check_content(node: &TestNode, stem: &str, id: &str, samples: &Value, f
         };
         if !ok {
             let text = String::from_utf8_lossy(&body[..body.len().min(80)]).into_owned();
-            f.fail(stem, "content", format!("{path}: ours {status} {text:?} vs orthanc {}", short(Some(expected))));
+            f.fail(stem, "content", format!("{path}: ours {status} {text:?} vs orthanc {}", common::brief(Some(expected))));
         }
     }
 }

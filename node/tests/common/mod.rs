@@ -165,3 +165,43 @@ pub fn pydicom_test_files() -> PathBuf {
     assert!(out.status.success(), "pydicom must be installed (make test installs it)");
     PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()).join("data")
 }
+
+/// Describes the first differences between two JSON values (at most `max`),
+/// as `path: ours … vs orthanc …`.
+pub fn json_diff(path: &str, ours: &Value, theirs: &Value, max: usize, out: &mut Vec<String>) {
+    if out.len() >= max {
+        return;
+    }
+    match (ours, theirs) {
+        (Value::Object(a), Value::Object(b)) => {
+            let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+            for k in keys {
+                match (a.get(k), b.get(k)) {
+                    (Some(x), Some(y)) => json_diff(&format!("{path}/{k}"), x, y, max, out),
+                    (x, y) => out.push(format!("{path}/{k}: ours {} vs orthanc {}", brief(x), brief(y))),
+                }
+            }
+        }
+        (Value::Array(a), Value::Array(b)) if a.len() == b.len() => {
+            for (i, (x, y)) in a.iter().zip(b).enumerate() {
+                json_diff(&format!("{path}/{i}"), x, y, max, out);
+            }
+        }
+        _ if ours != theirs => out.push(format!("{path}: ours {} vs orthanc {}", brief(Some(ours)), brief(Some(theirs)))),
+        _ => {}
+    }
+}
+
+/// A JSON value in at most 120 characters, for failure messages.
+pub fn brief(v: Option<&Value>) -> String {
+    match v {
+        None => "absent".into(),
+        Some(v) => {
+            let s = v.to_string();
+            match s.char_indices().nth(120) {
+                Some((cut, _)) => format!("{}...", &s[..cut]),
+                None => s,
+            }
+        }
+    }
+}
