@@ -125,7 +125,7 @@ async fn find(node: &TestNode, root: &str, keys: &[&str]) -> (Output, tempfile::
 async fn echo_store_find_move_get_with_dcmtk() {
     // A storescp destination for C-MOVE, on a free port.
     let dest_dir = tempfile::tempdir().unwrap();
-    let dest_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let dest_port = common::free_port();
     let node = TestNode::start_with(modalities(json!({"dest": ["STORESCP", "127.0.0.1", dest_port]}))).await;
     let port = node.dicom_port.to_string();
 
@@ -188,16 +188,7 @@ async fn echo_store_find_move_get_with_dcmtk() {
     assert_eq!(std::fs::read_dir(out_dir.path()).unwrap().count(), 0, "{}", show(&refused));
 
     // C-MOVE of the MR study to a storescp.
-    let dest = dest_port.to_string();
-    let mut scp = tokio::process::Command::new(format!("{DCMTK}/storescp"))
-        .args(["-aet", "STORESCP", "+xa", "-od", dest_dir.path().to_str().unwrap(), &dest])
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    wait_until(Duration::from_secs(10), "storescp listens", || async {
-        tokio::net::TcpStream::connect(("127.0.0.1", dest_port)).await.is_ok()
-    })
-    .await;
+    let scp = common::storescp(dest_dir.path(), "STORESCP", dest_port, &["+xa"]).await;
     let out = dcmtk("movescu", &["-S", "-aet", "MOVESCU", "-aem", "STORESCP", "-k", "QueryRetrieveLevel=STUDY", "-k", "PatientName=CompressedSamples^MR1", "127.0.0.1", &port]).await;
     assert!(ok(&out), "movescu: {}", show(&out));
     let count = || std::fs::read_dir(dest_dir.path()).map(|d| d.count()).unwrap_or(0);
@@ -205,7 +196,7 @@ async fn echo_store_find_move_get_with_dcmtk() {
     // An unknown destination: A801, nothing sent.
     let out = dcmtk("movescu", &["-S", "-aet", "MOVESCU", "-aem", "NOWHERE", "-k", "QueryRetrieveLevel=STUDY", "-k", "PatientName=CompressedSamples^CT1", "127.0.0.1", &port]).await;
     assert!(String::from_utf8_lossy(&out.stderr).to_lowercase().contains("a801") || !ok(&out) || count() == 5, "{}", show(&out));
-    let _ = scp.kill().await;
+    drop(scp);
 
     // C-GET of the CT study on the same association.
     let get_dir = tempfile::tempdir().unwrap();

@@ -6,7 +6,7 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{config_in, pydicom_test_files, wait_until, TestNode};
+use common::{config_in, pydicom_test_files, TestNode};
 use isengard::dicom::Tag;
 use isengard::dimse::scu::{self, ScuError, Target};
 use isengard::index::{Level, Modality};
@@ -40,7 +40,7 @@ async fn scu_echo_store_find_move() {
     let dir = tempfile::tempdir().unwrap();
     let (archive, ids) = archive_with_files(dir.path()).await;
     let dest_dir = tempfile::tempdir().unwrap();
-    let dest_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let dest_port = common::free_port();
     let b = TestNode::start_with(|c| {
         c.raw["DicomModalities"] = json!({
             "a": ["NODEA", "127.0.0.1", 1],
@@ -83,15 +83,7 @@ async fn scu_echo_store_find_move() {
     assert_eq!(patients.len(), 4);
 
     // C-MOVE from the node to a storescp.
-    let mut scp = tokio::process::Command::new("/usr/bin/storescp")
-        .args(["-aet", "STORESCP", "+xa", "-od", dest_dir.path().to_str().unwrap(), &dest_port.to_string()])
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    wait_until(Duration::from_secs(10), "storescp listens", || async {
-        tokio::net::TcpStream::connect(("127.0.0.1", dest_port)).await.is_ok()
-    })
-    .await;
+    let scp = common::storescp(dest_dir.path(), "STORESCP", dest_port, &["+xa"]).await;
     let report = scu::move_(&t, Level::Patient, &[(Tag(0x0010, 0x0010), "CompressedSamples^CT1".into())], "STORESCP")
         .await
         .expect("C-MOVE");
@@ -104,7 +96,7 @@ async fn scu_echo_store_find_move() {
     let direct = modality("STORESCP", dest_port);
     let report = scu::store(&archive, &target(&direct), &ids).await.unwrap();
     assert_eq!(report.sent.len(), FILES.len(), "{report:?}");
-    let _ = scp.kill().await;
+    drop(scp);
     archive.index().shutdown().await;
 }
 
@@ -128,7 +120,7 @@ async fn scu_errors() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn move_of_a_larger_study_counts_every_sub_operation() {
     let dest_dir = tempfile::tempdir().unwrap();
-    let dest_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let dest_port = common::free_port();
     let b = TestNode::start_with(|c| {
         c.raw["DicomModalities"] = json!({"a": ["NODEA", "127.0.0.1", 1], "dest": ["STORESCP", "127.0.0.1", dest_port]});
     })
@@ -146,21 +138,13 @@ async fn move_of_a_larger_study_counts_every_sub_operation() {
     for spec in &specs {
         b.upload(spec.to_bytes()).await;
     }
-    let mut scp = tokio::process::Command::new("/usr/bin/storescp")
-        .args(["-aet", "STORESCP", "-od", dest_dir.path().to_str().unwrap(), &dest_port.to_string()])
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    wait_until(Duration::from_secs(10), "storescp listens", || async {
-        tokio::net::TcpStream::connect(("127.0.0.1", dest_port)).await.is_ok()
-    })
-    .await;
+    let scp = common::storescp(dest_dir.path(), "STORESCP", dest_port, &[]).await;
     let peer = modality("ORTHANC", b.dicom_port);
     let keys = [(Tag(0x0020, 0x000d), specs[0].study_uid.clone())];
     let report = scu::move_(&target(&peer), Level::Study, &keys, "STORESCP").await.expect("C-MOVE");
     assert_eq!((report.status, report.completed, report.failed, report.warning), (0, 60, 0, 0));
     assert_eq!(std::fs::read_dir(dest_dir.path()).unwrap().count(), 60);
-    let _ = scp.kill().await;
+    drop(scp);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

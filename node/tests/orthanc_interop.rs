@@ -19,16 +19,12 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::{pydicom_test_files, wait_until, TestNode};
+use common::{free_port, pydicom_test_files, wait_until, TestNode};
 use serde_json::{json, Value};
 
 const ORTHANC: &str = "/usr/sbin/Orthanc";
 const ORTHANC_AET: &str = "ORTHANCREF";
 const ISENGARD_AET: &str = "ISENGARD";
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
 
 /// The reference Orthanc, killed when dropped.
 struct Orthanc {

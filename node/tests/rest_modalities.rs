@@ -5,44 +5,15 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
-use common::{pydicom_test_files, wait_until, TestNode};
+use common::{free_port, pydicom_test_files, Killed, TestNode};
 use serde_json::{json, Value};
 
 /// A free loopback port (bound then released).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// A child process killed when dropped, even when the test fails.
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// dcmtk's `storescp` writing into `dir`, listening on a free port.
 async fn storescp(dir: &Path, aet: &str) -> (Killed, u16) {
     let port = free_port();
-    let child = Command::new("storescp")
-        .args(["-aet", aet, "-od"])
-        .arg(dir)
-        .arg(port.to_string())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("dcmtk's storescp is installed");
-    let guard = Killed(child);
-    wait_until(Duration::from_secs(10), "storescp listens", || async move {
-        tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok()
-    })
-    .await;
-    (guard, port)
+    (common::storescp(dir, aet, port, &[]).await, port)
 }
 
 async fn put(node: &TestNode, path: &str, body: Value) -> (u16, String) {

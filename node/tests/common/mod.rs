@@ -205,3 +205,39 @@ pub fn brief(v: Option<&Value>) -> String {
         }
     }
 }
+
+/// A free loopback port (bound, read, released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A child process killed when dropped, even when the test fails.
+pub struct Killed(pub std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// dcmtk's `storescp` as AE `aet` on `port`, writing into `dir` (`extra`:
+/// more flags, e.g. `+xa` to accept every transfer syntax); returns once it listens.
+pub async fn storescp(dir: &std::path::Path, aet: &str, port: u16, extra: &[&str]) -> Killed {
+    let child = std::process::Command::new("/usr/bin/storescp")
+        .args(["-aet", aet])
+        .args(extra)
+        .arg("-od")
+        .arg(dir)
+        .arg(port.to_string())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("dcmtk's storescp is installed");
+    let guard = Killed(child);
+    wait_until(Duration::from_secs(10), "storescp listens", || async move {
+        tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok()
+    })
+    .await;
+    guard
+}
