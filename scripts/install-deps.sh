@@ -3,7 +3,7 @@
 #   apt: libclang-dev clang (RocksDB's bindgen), dcmtk (storescu, findscu...),
 #        orthanc (the reference server the tests compare against), python3-pip;
 #   pip: pydicom, pynetdicom at pinned versions (test fixtures and DICOM clients);
-#   cargo: s3s-fs at a pinned version (the S3 server of node/tests/blob_store.rs).
+#   cargo: s3s-fs at a pinned version (the S3 server of node/tests/it/blob_store.rs).
 # Idempotent: a second run installs nothing and runs no `apt-get update`.
 # Runs as root, or through sudo when not root and sudo exists.
 set -euo pipefail

@@ -41,6 +41,10 @@ impl Drop for NodeProcess {
 
 /// N nodes of one cluster, with node ids 1..=N.
 pub struct TestCluster {
+    /// Held while the cluster lives: the tests share one binary, and two
+    /// clusters of three processes at once would starve 2 cores of CPU and
+    /// turn election timeouts into flakes.
+    _serial: tokio::sync::MutexGuard<'static, ()>,
     pub dir: TempDir,
     pub client: reqwest::Client,
     grpc_ports: BTreeMap<u64, u16>,
@@ -69,10 +73,12 @@ fn free_ports(n: usize) -> Vec<u16> {
 impl TestCluster {
     /// Starts `n` nodes and waits until they agree on a leader.
     pub async fn start(n: u64) -> TestCluster {
+        static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+        let serial = SERIAL.lock().await;
         let dir = tempfile::tempdir().expect("temp dir");
         std::fs::create_dir_all(dir.path().join("blobs")).unwrap();
         let grpc_ports: BTreeMap<u64, u16> = (1..=n).zip(free_ports(n as usize)).collect();
-        let mut cluster = TestCluster { dir, client: reqwest::Client::new(), grpc_ports, nodes: BTreeMap::new() };
+        let mut cluster = TestCluster { _serial: serial, dir, client: reqwest::Client::new(), grpc_ports, nodes: BTreeMap::new() };
         for id in 1..=n {
             cluster.write_config(id);
         }

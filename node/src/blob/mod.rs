@@ -12,7 +12,7 @@
 //! Only objects at exactly `<prefix>/ab/cd/<sha256>` are blobs: [`BlobStore::list`]
 //! (which the garbage collector deletes from) ignores anything else under the
 //! prefix, including the blobs of another store whose prefix is nested in ours.
-//! `node/tests/blob_store.rs` runs one conformance suite against every backend.
+//! `node/tests/it/blob_store.rs` runs one conformance suite against every backend.
 
 use std::path::{Path as FsPath, PathBuf};
 use std::sync::Arc;

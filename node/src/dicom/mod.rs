@@ -9,7 +9,7 @@
 //!   Orthanc's Specific Character Set rules, [`values`] its leaf conversions.
 //!
 //! Checked against fixtures recorded from the reference Orthanc
-//! (`scripts/record-orthanc-fixtures.py`, `node/tests/dicom_oracle.rs`).
+//! (`scripts/record-orthanc-fixtures.py`, `node/tests/it/dicom_oracle.rs`).
 
 pub mod charset;
 pub mod content;

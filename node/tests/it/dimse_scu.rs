@@ -1,7 +1,7 @@
 //! The DICOM client (`dimse::scu`): an archive opened in-process talks to a
 //! test node's SCP (echo, store, find, move) and to DCMTK's storescp.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Duration;

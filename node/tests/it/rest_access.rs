@@ -4,7 +4,7 @@
 //! `RemoteAccessAllowed` decision cannot be exercised over loopback: it is
 //! unit-tested in `http/auth.rs` (`decide`).
 
-mod common;
+use crate::common;
 
 use common::TestNode;
 use isengard::synth::Spec;

@@ -3,7 +3,7 @@
 //! title rules and the association limit. The server must answer or abort
 //! properly, index nothing partial, and keep serving others meanwhile.
 
-mod common;
+use crate::common;
 
 use std::process::Output;
 use std::time::{Duration, Instant};

@@ -7,7 +7,7 @@
 //! Several pydicom files share UIDs (the recorder deleted each instance after
 //! recording it), so each file is deleted again before the next one.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 

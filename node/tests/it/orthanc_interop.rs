@@ -13,7 +13,7 @@
 //!
 //! Data that crossed keeps its Orthanc identifiers on both sides.
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};

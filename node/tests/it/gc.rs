@@ -1,7 +1,7 @@
 //! Blob garbage collection through the service layer: unreferenced blobs go,
 //! referenced ones stay, orphans of a crashed ingest go after the grace time.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Duration;

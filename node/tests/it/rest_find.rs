@@ -5,7 +5,7 @@
 //! constraint on a main tag of a lower level matches nothing; wildcards only on
 //! text VRs; an empty value is universal).
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 

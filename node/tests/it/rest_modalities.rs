@@ -2,7 +2,7 @@
 //! CRUD in both of Orthanc's forms, the error answers, and C-ECHO / C-STORE
 //! to a dcmtk `storescp` started by the test.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

@@ -3,7 +3,7 @@
 //! parents, statistics, metadata, attachments, content, ZIP upload, deletion,
 //! error bodies, `/system`, `/changes`, `/exports` and the small `/tools`.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 

@@ -9,7 +9,7 @@
 //! with the matching error. Known differences are listed in `EXCEPTIONS`,
 //! with their reason; an exception that no longer applies fails the test too.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

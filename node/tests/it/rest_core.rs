@@ -1,7 +1,7 @@
 //! The REST core against a node started in-process: upload, resources and their
 //! Orthanc shapes, relatives, statistics, the change log, deletion, errors.
 
-mod common;
+use crate::common;
 
 use common::TestNode;
 use isengard::synth::Spec;

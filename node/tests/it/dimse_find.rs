@@ -2,7 +2,7 @@
 //! and C-CANCEL (sent in the same TCP write as the request, so that the
 //! server sees it before its first answer).
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

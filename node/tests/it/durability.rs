@@ -2,7 +2,7 @@
 //! (index entry, same file bytes, change log), and concurrent uploads of
 //! overlapping sets store each instance once.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};

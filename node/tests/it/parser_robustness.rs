@@ -2,7 +2,7 @@
 //! truncated at many points and with bytes flipped at many offsets (seeded,
 //! bounded), is either parsed or refused with an error.
 
-mod common;
+use crate::common;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 

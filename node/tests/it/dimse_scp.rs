@@ -1,7 +1,7 @@
 //! The DICOM SCP driven by DCMTK's tools (echoscu, storescu, findscu, movescu,
 //! getscu, storescp) and by hand-made associations for bad input.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;

@@ -3,7 +3,7 @@
 //! `/changes` (StableSeries, StableStudy, StablePatient) and shown with
 //! `IsStable: true`; an upload into a series before that postpones it.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -1,0 +1,25 @@
+//! All of the node's integration tests in one binary: one link of RocksDB
+//! instead of one per file. Each module is one former test file.
+
+mod common;
+
+mod blob_store;
+mod cli;
+mod cluster_snapshot;
+mod dicom_oracle;
+mod dimse_bad_input;
+mod dimse_find;
+mod dimse_scp;
+mod dimse_scu;
+mod durability;
+mod gc;
+mod orthanc_interop;
+mod parser_robustness;
+mod raft_storage;
+mod rest_access;
+mod rest_core;
+mod rest_find;
+mod rest_modalities;
+mod rest_oracle;
+mod rest_resources;
+mod rest_stable;
