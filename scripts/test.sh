@@ -8,7 +8,7 @@ target="${CARGO_TARGET_DIR:-$HOME/.cache/isengard/target}"
 mkdir -p "$target"
 log="$target/test-output.log"
 
-cargo test --release --workspace "$@" 2>&1 | tee "$log"
+cargo test --release --workspace --no-fail-fast "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 
 # Every test binary ends with "test result: ok. 18 passed; 0 failed; 0 ignored; ...".
