@@ -31,7 +31,7 @@ use crate::blob::placement::{self, NodeId};
 use crate::blob::{content_hash, BlobError, StoredBlob};
 use crate::cluster::TransportError;
 use crate::config::BlobMode;
-use crate::index::{Command, CommandResponse};
+use crate::index::Command;
 
 /// Blobs read from the index per page by the scrub and repair passes.
 const PAGE: usize = 1000;
