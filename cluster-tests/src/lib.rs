@@ -2,8 +2,8 @@
 //!
 //! [`TestCluster::start`] reserves one gRPC port per node (bind `127.0.0.1:0`,
 //! read the port, release it), writes one configuration per node with the same
-//! `Members`, its own data directory and a blob folder shared by all nodes
-//! (the `shared` blob mode), and starts the binary. HTTP ports are 0: the
+//! `Members`, its own data directory and the blob setup ([`BlobSetup`]: by
+//! default a folder shared by all nodes), and starts the binary. HTTP ports are 0: the
 //! harness reads the bound address from the node's log. Nodes can be killed
 //! with SIGKILL and restarted on the same data. Waits are condition polls with
 //! deadlines ([`wait_until`]), never sleeps used as synchronization.
@@ -21,6 +21,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use tempfile::TempDir;
+
+mod blobs;
+pub use blobs::{blob_path, sha256_hex, BlobSetup, S3Server};
 
 /// How long a node may take to print its HTTP address.
 const START_DEADLINE: Duration = Duration::from_secs(30);
@@ -49,6 +52,7 @@ pub struct TestCluster {
     pub client: reqwest::Client,
     grpc_ports: BTreeMap<u64, u16>,
     nodes: BTreeMap<u64, Option<NodeProcess>>,
+    pub blobs: BlobSetup,
 }
 
 /// Where the `isengard` binary is.
@@ -71,14 +75,21 @@ fn free_ports(n: usize) -> Vec<u16> {
 }
 
 impl TestCluster {
-    /// Starts `n` nodes and waits until they agree on a leader.
+    /// Starts `n` nodes sharing one blob folder and waits until they agree on
+    /// a leader.
     pub async fn start(n: u64) -> TestCluster {
+        TestCluster::start_with(n, BlobSetup::SharedFolder).await
+    }
+
+    /// Starts `n` nodes with the blob setup `blobs` and waits until they
+    /// agree on a leader.
+    pub async fn start_with(n: u64, blobs: BlobSetup) -> TestCluster {
         static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
         let serial = SERIAL.lock().await;
         let dir = tempfile::tempdir().expect("temp dir");
         std::fs::create_dir_all(dir.path().join("blobs")).unwrap();
         let grpc_ports: BTreeMap<u64, u16> = (1..=n).zip(free_ports(n as usize)).collect();
-        let mut cluster = TestCluster { _serial: serial, dir, client: reqwest::Client::new(), grpc_ports, nodes: BTreeMap::new() };
+        let mut cluster = TestCluster { _serial: serial, dir, client: reqwest::Client::new(), grpc_ports, nodes: BTreeMap::new(), blobs };
         for id in 1..=n {
             cluster.write_config(id);
         }
@@ -89,7 +100,7 @@ impl TestCluster {
         cluster
     }
 
-    fn node_dir(&self, id: u64) -> PathBuf {
+    pub(crate) fn node_dir(&self, id: u64) -> PathBuf {
         self.dir.path().join(format!("node-{id}"))
     }
 
@@ -103,7 +114,7 @@ impl TestCluster {
             "DicomPort": 0,
             "Isengard": {
                 "HttpBind": "127.0.0.1",
-                "Blobs": { "Url": format!("file://{}", self.dir.path().join("blobs").display()) },
+                "Blobs": self.blobs.config(self.dir.path()),
                 "Cluster": {
                     "NodeId": id,
                     "GrpcListen": format!("127.0.0.1:{}", self.grpc_ports[&id]),
@@ -120,6 +131,7 @@ impl TestCluster {
     pub fn start_node(&mut self, id: u64) {
         let mut child = Command::new(isengard_bin())
             .arg(self.node_dir(id).join("config.json"))
+            .envs(self.blobs.env())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()

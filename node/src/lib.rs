@@ -91,7 +91,8 @@ pub async fn open_archive(config: Arc<Config>) -> Result<service::Archive, RunEr
     Ok(service::Archive::new(index, blobs, config))
 }
 
-/// Serves the node-to-node gRPC (`Raft` service) until `stop` turns true.
+/// Serves the node-to-node gRPC (`Raft` service, and `Blobs` in the
+/// replicated blob mode) until `stop` turns true.
 fn serve_grpc(
     archive: &service::Archive,
     listener: TcpListener,
@@ -101,10 +102,12 @@ fn serve_grpc(
     let node = archive.index().node_id();
     tracing::info!(%addr, node, "isengard is serving the cluster gRPC");
     let service = cluster::RaftService::new(archive.index().raft().clone()).into_server();
+    let blobs = archive.replicated().then(|| cluster::BlobService::new(archive.blobs().clone()).into_server());
     let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
     Ok(tokio::spawn(async move {
         let served = tonic::transport::Server::builder()
             .add_service(service)
+            .add_optional_service(blobs)
             .serve_with_incoming_shutdown(incoming, async move {
                 let _ = stop.wait_for(|stopped| *stopped).await;
             })

@@ -2,3 +2,7 @@
 pub mod raft {
     tonic::include_proto!("isengard.raft");
 }
+
+pub mod blobs {
+    tonic::include_proto!("isengard.blobs");
+}

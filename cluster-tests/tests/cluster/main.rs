@@ -4,3 +4,6 @@
 mod t10_ingest_everywhere;
 mod t20_leader_failover;
 mod t30_no_quorum;
+mod t60_shared_s3;
+mod t62_replicated;
+mod t64_replicas_unreachable;

@@ -13,6 +13,11 @@
 //! (which the garbage collector deletes from) ignores anything else under the
 //! prefix, including the blobs of another store whose prefix is nested in ours.
 //! `node/tests/it/blob_store.rs` runs one conformance suite against every backend.
+//!
+//! [`placement`] decides where the copies of a blob go in the replicated mode;
+//! the copies themselves travel over `cluster::blobs`.
+
+pub mod placement;
 
 use std::path::{Path as FsPath, PathBuf};
 use std::sync::Arc;
@@ -210,6 +215,18 @@ impl BlobStore {
         Ok(StoredBlob { hash, size, md5 })
     }
 
+    /// [`BlobStore::put`], except that a copy already there is read back and
+    /// replaced if its content does not hash to its name: for copies that
+    /// repair a lost or damaged one.
+    pub async fn put_repairing(&self, bytes: Bytes) -> Result<StoredBlob, BlobError> {
+        match self.get_verified(&content_hash(&bytes)).await {
+            Ok(_) | Err(BlobError::NotFound(_)) => {}
+            Err(BlobError::Corrupt { hash, .. }) => self.delete(&hash).await?,
+            Err(e) => return Err(e),
+        }
+        self.put(bytes).await
+    }
+
     /// For the local backend, flush the file and every folder from it up to
     /// the root to disk: `put` may have just created the shard folders
     /// `ab/` and `ab/cd/`, whose entries must be durable too.
@@ -302,6 +319,19 @@ mod tests {
         store.delete(&a.hash).await.unwrap();
         assert!(matches!(store.get(&a.hash).await, Err(BlobError::NotFound(_))));
         store.delete(&a.hash).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn put_repairing_replaces_a_damaged_copy() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::local(dir.path(), true).unwrap();
+        let a = store.put(Bytes::from_static(b"hello")).await.unwrap();
+        let path = dir.path().join(&a.hash[0..2]).join(&a.hash[2..4]).join(&a.hash);
+        std::fs::write(&path, b"jello").unwrap();
+        store.put(Bytes::from_static(b"hello")).await.unwrap();
+        assert!(matches!(store.get_verified(&a.hash).await, Err(BlobError::Corrupt { .. })), "put keeps same-size objects");
+        assert_eq!(store.put_repairing(Bytes::from_static(b"hello")).await.unwrap(), a);
+        assert_eq!(store.get_verified(&a.hash).await.unwrap(), Bytes::from_static(b"hello"));
     }
 
     #[test]

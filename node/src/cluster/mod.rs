@@ -6,17 +6,21 @@
 //! - [`server`]: the tonic `Raft` service handing requests to the local
 //!   `openraft::Raft`, and running forwarded writes when this node leads;
 //! - [`status`]: members, leader, term and per-node health for `GET /cluster`;
+//! - [`blobs`]: the `Blobs` service (`proto/blobs.proto`) and its client
+//!   calls, which copy blobs between nodes in the replicated blob mode;
 //! - [`forward`]: the one helper through which a follower's write reaches the
 //!   leader (used by [`crate::index::Index::write`]).
 //!
 //! Payloads are serde_json encodings of openraft's own types (and of index
 //! commands): openraft is the contract, protobuf only the envelope.
 
+pub mod blobs;
 pub mod forward;
 pub mod network;
 pub mod server;
 pub mod status;
 
+pub use blobs::BlobService;
 pub use network::{GrpcNetwork, Peers};
 pub use server::RaftService;
 

@@ -43,7 +43,7 @@ pub(crate) enum Rpc {
 }
 
 impl Peers {
-    fn channel(&self, addr: &str) -> Result<Channel, TransportError> {
+    pub(crate) fn channel(&self, addr: &str) -> Result<Channel, TransportError> {
         let mut channels = self.channels.lock().expect("peer pool lock");
         if let Some(channel) = channels.get(addr) {
             return Ok(channel.clone());

@@ -42,8 +42,7 @@ pub const ISENGARD_SECTION: &str = "Isengard";
 /// Keys of the `"Isengard"` section that are implemented.
 pub const ISENGARD_SUPPORTED: &[&str] = &["HttpBind", "Blobs", "DicomMaxAssociations", "Cluster"];
 
-/// Keys of `"Isengard"."Blobs"` that are implemented.
-pub const BLOBS_SUPPORTED: &[&str] = &["Url", "Fsync"];
+pub use super::blobs::BLOBS_SUPPORTED;
 
 /// Top-level options of Orthanc 1.10 (from its reference `Configuration.json`)
 /// that Isengard accepts but does not implement (yet). Values stay readable from

@@ -11,6 +11,7 @@
 //! [`Config::from_json_str`]; [`Config::load`] adds the file system and the real
 //! environment around it.
 
+mod blobs;
 mod cluster;
 #[cfg(test)]
 mod file_tests;
@@ -24,6 +25,7 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
+pub use blobs::{BlobMode, DEFAULT_REPAIR_INTERVAL, DEFAULT_REPLICAS};
 pub use cluster::{ClusterConfig, DEFAULT_GRPC_LISTEN};
 pub use keys::{is_orthanc_unimplemented, ORTHANC_UNIMPLEMENTED};
 
@@ -89,6 +91,15 @@ pub struct BlobsConfig {
     /// `"Fsync"`: whether a local blob is fsynced before a store is acknowledged.
     /// Default true. Ignored for S3.
     pub fsync: bool,
+    /// `"Mode"`: `"shared"` or `"replicated"`. Default: shared for a single node
+    /// or when a `Url` is set, replicated for cluster members without `Url`.
+    pub mode: BlobMode,
+    /// `"Replicas"`: copies of each blob in the replicated mode, from 1 to the
+    /// number of initial members. Default `min(3, members)`.
+    pub replicas: u64,
+    /// `"RepairInterval"`: seconds between two passes of the replicated mode's
+    /// holder check and repair. Default 60.
+    pub repair_interval: std::time::Duration,
 }
 
 /// Where blobs live, as [`Config::blob_location`] resolves it.

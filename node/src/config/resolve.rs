@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use serde_json::{Map, Value};
 
 use super::keys::{BLOBS_SUPPORTED, ISENGARD_SECTION, ISENGARD_SUPPORTED, SUPPORTED};
+use super::blobs::resolve_placement;
 use super::cluster::{resolve_cluster, CLUSTER_SUPPORTED};
 use super::{BlobLocation, BlobsConfig, Config, ConfigError};
 
@@ -97,6 +98,7 @@ pub(super) fn resolve(mut document: Value, env: Env<'_>) -> Result<Config, Confi
     if let Some(text) = env_var(env, "ISENGARD_REGISTERED_USERS") {
         registered_users = users_from_env(&text)?;
     }
+    let placement = resolve_placement(blobs, blob_url.as_deref(), cluster.as_ref())?;
 
     unsupported.sort();
     Ok(Config {
@@ -105,6 +107,9 @@ pub(super) fn resolve(mut document: Value, env: Env<'_>) -> Result<Config, Confi
         blobs: BlobsConfig {
             url: blob_url,
             fsync,
+            mode: placement.mode,
+            replicas: placement.replicas,
+            repair_interval: placement.repair_interval,
         },
         cluster,
         storage_directory,

@@ -75,9 +75,11 @@ impl From<ServiceError> for DimseError {
                 DimseError::DataSetMismatch(e.to_string())
             }
             ServiceError::BadDicom(_) => DimseError::CannotUnderstand(e.to_string()),
-            ServiceError::Index(_) | ServiceError::Blob(_) | ServiceError::BlobBusy(_) => {
-                DimseError::OutOfResources(e.to_string())
-            }
+            ServiceError::Index(_)
+            | ServiceError::Blob(_)
+            | ServiceError::BlobBusy(_)
+            | ServiceError::NotEnoughCopies { .. }
+            | ServiceError::BlobUnavailable { .. } => DimseError::OutOfResources(e.to_string()),
             ServiceError::UnknownModality(m) => DimseError::UnknownDestination(m),
             other => DimseError::UnableToProcess(other.to_string()),
         }

@@ -126,6 +126,9 @@ impl From<ServiceError> for ApiError {
             ServiceError::UnknownQuery(_) => ApiError::new(OrthancCode::UnknownResource),
             ServiceError::NoSuchAnswer { .. } => ApiError::with_details(OrthancCode::ParameterOutOfRange, e.to_string()),
             ServiceError::BadModality { .. } => ApiError::with_details(OrthancCode::BadFileFormat, e.to_string()),
+            ServiceError::NotEnoughCopies { .. } | ServiceError::BlobUnavailable { .. } => {
+                ApiError::with_details(OrthancCode::DatabaseUnavailable, e.to_string())
+            }
             ServiceError::BlobBusy(id) => ApiError::with_details(
                 OrthancCode::DatabaseUnavailable,
                 format!("the file of instance {id} is being garbage-collected; retry"),

@@ -140,7 +140,7 @@ pub async fn attachment_op(
     let text = |s: String| ([(header::CONTENT_TYPE, "text/plain")], s).into_response();
     Ok(match op.as_str() {
         "data" | "compressed-data" => {
-            let bytes = archive.blobs().get_verified(&att.hash).await?;
+            let bytes = archive.read_blob(&att.hash).await?;
             ([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response()
         }
         "size" => text(att.uncompressed_size.to_string()),
@@ -150,15 +150,22 @@ pub async fn attachment_op(
             return Err(ApiError::with_details(OrthancCode::InexistentItem, "MD5 is not stored (StoreMD5ForAttachments is false)"))
         }
         "is-compressed" => text("0".into()),
-        "info" => Json(json!({
-            "CompressedMD5": att.md5,
-            "CompressedSize": att.size,
-            "ContentType": 1,
-            "UncompressedMD5": att.md5,
-            "UncompressedSize": att.uncompressed_size,
-            "Uuid": att.hash,
-        }))
-        .into_response(),
+        "info" => {
+            let mut info = json!({
+                "CompressedMD5": att.md5,
+                "CompressedSize": att.size,
+                "ContentType": 1,
+                "UncompressedMD5": att.md5,
+                "UncompressedSize": att.uncompressed_size,
+                "Uuid": att.hash,
+            });
+            // Isengard's extension: the nodes holding a copy (replicated blob mode).
+            if archive.replicated() {
+                let holders = archive.blob_holders(&att.hash)?;
+                info["IsengardHolders"] = json!(holders);
+            }
+            Json(info).into_response()
+        }
         _ => return Err(ApiError::unknown_resource()),
     })
 }
@@ -168,7 +175,7 @@ pub async fn verify_md5(
     Path((collection, id, name)): Path<(String, String, String)>,
 ) -> ApiResult<Json<Value>> {
     let att = attachment(&archive, &collection, &id, &name)?;
-    let bytes = archive.blobs().get_verified(&att.hash).await?;
+    let bytes = archive.read_blob(&att.hash).await?;
     if !att.md5.is_empty() && hex::encode(Md5::digest(&bytes)) != att.md5 {
         return Err(ApiError::with_details(OrthancCode::CorruptedFile, "MD5 mismatch"));
     }

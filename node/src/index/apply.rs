@@ -71,8 +71,8 @@ impl<'a> Applier<'a> {
 
     pub fn apply(&mut self, command: &Command) -> Result<CommandResponse> {
         match command {
-            Command::StoreInstance { instance, overwrite, stamp } => {
-                self.store_instance(instance, *overwrite, stamp)
+            Command::StoreInstance { instance, overwrite, stamp, holders } => {
+                self.store_instance(instance, *overwrite, stamp, holders)
             }
             Command::DeleteResource { id, .. } => self.delete_resource(id),
             Command::MarkStable { id, last_instance_ms, stamp } => {
@@ -107,7 +107,15 @@ impl<'a> Applier<'a> {
             Command::BlobsCollected { hashes } => {
                 for hash in hashes {
                     self.batch.delete_cf(cf(self.db, CF_BLOB_STATE), hash);
+                    self.batch.delete_cf(cf(self.db, CF_BLOB_HOLDERS), hash);
                 }
+                Ok(CommandResponse::Done)
+            }
+            Command::UpdateBlobHolders { hash, add, remove } => {
+                if self.blob_refs(hash)? == 0 {
+                    return Ok(CommandResponse::UnknownResource);
+                }
+                self.update_holders(hash, add, remove)?;
                 Ok(CommandResponse::Done)
             }
         }
@@ -196,7 +204,27 @@ impl<'a> Applier<'a> {
         Ok(())
     }
 
-    fn store_instance(&mut self, new: &NewInstance, overwrite: bool, stamp: &Stamp) -> Result<CommandResponse> {
+    /// The blob's holders become `(current ∪ add) \ remove`, kept sorted.
+    fn update_holders(&mut self, hash: &str, add: &[u64], remove: &[u64]) -> Result<()> {
+        let mut holders: Vec<u64> = match self.db.get_cf(cf(self.db, CF_BLOB_HOLDERS), hash)? {
+            Some(bytes) => serde_json::from_slice(&bytes)?,
+            None => Vec::new(),
+        };
+        holders.extend_from_slice(add);
+        holders.sort_unstable();
+        holders.dedup();
+        holders.retain(|id| !remove.contains(id));
+        self.batch.put_cf(cf(self.db, CF_BLOB_HOLDERS), hash, serde_json::to_vec(&holders)?);
+        Ok(())
+    }
+
+    fn store_instance(
+        &mut self,
+        new: &NewInstance,
+        overwrite: bool,
+        stamp: &Stamp,
+        holders: &[u64],
+    ) -> Result<CommandResponse> {
         if self.blob_state(&new.attachment.hash)?.as_deref() == Some(b"deleting".as_slice()) {
             return Ok(CommandResponse::BlobBusy);
         }
@@ -229,6 +257,9 @@ impl<'a> Applier<'a> {
         self.meta.counters.disk_size += new.attachment.size;
         self.meta.counters.uncompressed_size += new.attachment.uncompressed_size;
         self.add_blob_ref(&new.attachment.hash, 1)?;
+        if !holders.is_empty() {
+            self.update_holders(&new.attachment.hash, holders, &[])?;
+        }
 
         for (level, id, tags, parent) in ancestors.into_iter().rev() {
             match get_resource(self.db, id)? {

@@ -158,6 +158,19 @@ impl Index {
         crate::cluster::status::status(&self.raft)
     }
 
+    /// The current members (voters and learners) and their gRPC addresses,
+    /// as this node's Raft sees them.
+    pub fn members(&self) -> BTreeMap<NodeId, String> {
+        let metrics = self.raft.metrics();
+        let metrics = metrics.borrow();
+        metrics.membership_config.membership().nodes().map(|(id, node)| (*id, node.addr.clone())).collect()
+    }
+
+    /// The channels to the other nodes; `None` in a one-member cluster.
+    pub fn peers(&self) -> Option<&Peers> {
+        self.peers.as_ref()
+    }
+
     /// Whether this node belongs to a multi-node cluster configuration.
     pub fn is_clustered(&self) -> bool {
         self.peers.is_some()

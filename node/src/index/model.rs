@@ -245,8 +245,16 @@ pub struct Stamp {
 /// A mutation of the index: the Raft log's application payload.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Command {
-    /// Store one instance, creating its ancestors as needed.
-    StoreInstance { instance: Box<NewInstance>, overwrite: bool, stamp: Stamp },
+    /// Store one instance, creating its ancestors as needed. `holders`: in the
+    /// replicated blob mode, the nodes that stored the blob durably before the
+    /// command was proposed (added to the blob's holders); empty otherwise.
+    StoreInstance {
+        instance: Box<NewInstance>,
+        overwrite: bool,
+        stamp: Stamp,
+        #[serde(default)]
+        holders: Vec<u64>,
+    },
     /// Delete a resource and everything below it.
     DeleteResource { id: String, stamp: Stamp },
     /// Mark a resource stable if nothing arrived below it since `last_instance_ms`.
@@ -263,6 +271,10 @@ pub enum Command {
     ClaimBlobs { hashes: Vec<String> },
     /// The garbage collector deleted these claimed blobs.
     BlobsCollected { hashes: Vec<String> },
+    /// Replicated blob mode: `add` now hold a durable copy of the blob, `remove`
+    /// do not (a holder lost it, or left the cluster). Idempotent; ignored for
+    /// a blob that no instance references (it is on its way to collection).
+    UpdateBlobHolders { hash: String, add: Vec<u64>, remove: Vec<u64> },
 }
 
 /// What applying a command answered.

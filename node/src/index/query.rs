@@ -148,6 +148,44 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// The nodes recorded as holding blob `hash` (replicated blob mode);
+    /// `None` when the index tracks no holders for it.
+    pub fn blob_holders(&self, hash: &str) -> Result<Option<Vec<u64>>> {
+        match self.db.get_cf(cf(self.db, CF_BLOB_HOLDERS), hash)? {
+            Some(bytes) => Ok(Some(serde_json::from_slice(&bytes)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Up to `limit` referenced blobs with their holders, in hash order,
+    /// starting after `after`: a page of the replicated blobs for the repair
+    /// and scrub passes. Blobs waiting for collection are left out.
+    pub fn replicated_blobs(&self, after: Option<&str>, limit: usize) -> Result<Vec<(String, Vec<u64>)>> {
+        let family = cf(self.db, CF_BLOB_HOLDERS);
+        let mode = match after {
+            Some(hash) => IteratorMode::From(hash.as_bytes(), Direction::Forward),
+            None => IteratorMode::Start,
+        };
+        let mut out = Vec::new();
+        for item in self.db.iterator_cf(family, mode) {
+            let (key, value) = item?;
+            let hash = String::from_utf8_lossy(&key).into_owned();
+            if after == Some(hash.as_str()) {
+                continue;
+            }
+            if self.db.get_cf(cf(self.db, CF_BLOB_STATE), &key)?.is_some()
+                || self.db.get_cf(cf(self.db, CF_BLOB_REFS), &key)?.is_none()
+            {
+                continue;
+            }
+            out.push((hash, serde_json::from_slice(&value)?));
+            if out.len() >= limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
     /// Whether any index entry references this blob, or it is being collected.
     pub fn blob_known(&self, hash: &str) -> Result<bool> {
         Ok(self.db.get_cf(cf(self.db, CF_BLOB_REFS), hash)?.is_some()

@@ -18,6 +18,11 @@
 //! | blob_refs   | hash                                        | count (u64 BE)        |
 //! | blob_state  | hash                                        | `garbage`/`deleting`  |
 //! | modalities  | name                                        | JSON `Modality`       |
+//! | blob_holders| hash                                        | JSON node ids (sorted)|
+//!
+//! `blob_holders` exists only in the replicated blob mode: the nodes whose own
+//! store holds the blob (an empty list: every known copy is lost). It is the
+//! last family so that snapshots written before it existed still install.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -39,6 +44,7 @@ pub const CF_UNSTABLE: &str = "unstable";
 pub const CF_BLOB_REFS: &str = "blob_refs";
 pub const CF_BLOB_STATE: &str = "blob_state";
 pub const CF_MODALITIES: &str = "modalities";
+pub const CF_BLOB_HOLDERS: &str = "blob_holders";
 
 /// The state machine's families: what a snapshot carries and an install replaces.
 pub const SM_FAMILIES: &[&str] = &[
@@ -53,6 +59,7 @@ pub const SM_FAMILIES: &[&str] = &[
     CF_BLOB_REFS,
     CF_BLOB_STATE,
     CF_MODALITIES,
+    CF_BLOB_HOLDERS,
 ];
 
 /// Opens (or creates) the index database with every column family.

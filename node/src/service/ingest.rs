@@ -1,8 +1,9 @@
 //! Ingest: one DICOM file in, one instance stored. Used by `POST /instances`
 //! (and its ZIP form) and by the DICOM C-STORE service alike.
 //!
-//! Order matters for crash safety: the blob is written and made durable first,
-//! then the index command is proposed; the answer is given only after the
+//! Order matters for crash safety: the blob is written and made durable first
+//! (in the replicated blob mode: on every node that will hold it, see
+//! `replication`), then the index command is proposed; the answer is given only after the
 //! command is committed and applied. A crash in between leaves an unreferenced
 //! blob, which the garbage collector removes later; never an index entry
 //! without its blob.
@@ -85,7 +86,7 @@ impl Archive {
             return Ok(IngestOutcome { ids, status: StoreStatus::AlreadyStored });
         }
         for _ in 0..BLOB_BUSY_RETRIES {
-            let stored = self.blobs.put(bytes.clone()).await?;
+            let (stored, holders) = self.store_blob(bytes.clone()).await?;
             new.attachment = Attachment {
                 hash: stored.hash,
                 size: stored.size,
@@ -98,6 +99,7 @@ impl Archive {
                 instance: Box::new(new.clone()),
                 overwrite: self.config.overwrite_instances,
                 stamp,
+                holders,
             };
             match self.index.write(command).await? {
                 CommandResponse::Stored(outcome) => return Ok(IngestOutcome { ids, status: outcome.status }),

@@ -2,6 +2,8 @@
 //! stable-age events and blob garbage collection. Both run on every node but act
 //! only on the leader, and both act through Raft commands whose application is
 //! idempotent, so a leader change never fires an event twice or loses one.
+//! (In the replicated blob mode every node also collects the orphans of its
+//! own store, through the same claims.)
 
 use std::time::Duration;
 
@@ -53,14 +55,23 @@ impl Archive {
 
     /// One garbage-collection pass: claims unreferenced blobs (and orphans older
     /// than `orphan_grace`) through Raft, deletes them, then records that.
+    ///
+    /// The leader collects the garbage of the index (in the replicated blob
+    /// mode, on every member's store). Orphans are found by listing a store:
+    /// the shared one by the leader, or in the replicated mode each node's own
+    /// by that node, which then claims and deletes them itself.
     pub async fn collect_garbage(&self, orphan_grace: Duration) -> Result<GcReport> {
-        if !self.index.is_leader() {
+        let leader = self.index.is_leader();
+        if !leader && !self.replicated() {
             return Ok(GcReport::default());
         }
         let reader = self.index.reader();
-        // A pass interrupted after its claim finishes first.
-        let mut claimed = reader.blobs_in_state(b"deleting", 10_000)?;
-        let mut candidates = reader.blobs_in_state(b"garbage", 10_000)?;
+        let (mut claimed, mut candidates) = if leader {
+            // A pass interrupted after its claim finishes first.
+            (reader.blobs_in_state(b"deleting", 10_000)?, reader.blobs_in_state(b"garbage", 10_000)?)
+        } else {
+            (Vec::new(), Vec::new())
+        };
         let cutoff = chrono::Utc::now() - chrono::Duration::from_std(orphan_grace).unwrap_or_default();
         for (hash, modified) in self.blobs.list().await? {
             if modified < cutoff && !self.index.reader().blob_known(&hash)? {
@@ -80,17 +91,30 @@ impl Archive {
         for hash in &claimed {
             self.blobs.delete(hash).await?;
         }
+        if leader {
+            self.delete_everywhere(&claimed).await;
+        }
         self.index.write(Command::BlobsCollected { hashes: claimed.clone() }).await?;
         Ok(GcReport { deleted: claimed })
     }
 
     /// Runs the stable-age and garbage-collection loops until `shutdown` flips.
+    /// In the replicated blob mode, the scrub and repair passes run beside
+    /// them ([`Archive::run_replication`]).
     pub async fn run_lifecycle(&self, mut shutdown: watch::Receiver<bool>) {
+        let replication = {
+            let archive = self.clone();
+            let stop = shutdown.clone();
+            tokio::spawn(async move { archive.run_replication(stop).await })
+        };
         let mut stable_tick = tokio::time::interval(Duration::from_millis(500));
         let mut gc_tick = tokio::time::interval(Duration::from_secs(10));
         loop {
             tokio::select! {
-                _ = shutdown.changed() => return,
+                _ = shutdown.changed() => {
+                    let _ = replication.await;
+                    return;
+                }
                 _ = stable_tick.tick() => {
                     if let Err(e) = self.stabilize_due().await {
                         tracing::warn!(error = %e, "stable-age pass failed");

@@ -7,6 +7,7 @@ pub mod lifecycle;
 pub mod modalities;
 pub mod queries;
 pub mod read;
+pub mod replication;
 
 use std::sync::Arc;
 
@@ -36,6 +37,10 @@ pub enum ServiceError {
     Blob(#[from] BlobError),
     #[error("the blob of instance {0} is still being garbage-collected; try again")]
     BlobBusy(String),
+    #[error("only {made} of the {wanted} copies of blob {hash} could be stored (Isengard.Blobs.Replicas): {reasons}")]
+    NotEnoughCopies { hash: String, wanted: usize, made: usize, reasons: String },
+    #[error("blob {hash} is missing on this node and no holder could be reached: {reasons}")]
+    BlobUnavailable { hash: String, reasons: String },
     #[error("unknown modality {0}")]
     UnknownModality(String),
     #[error("bad definition of modality {name}: {reason}")]

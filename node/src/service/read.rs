@@ -93,11 +93,12 @@ impl Archive {
         Ok(r)
     }
 
-    /// The stored DICOM file of an instance, checked against its hash.
+    /// The stored DICOM file of an instance, checked against its hash (in the
+    /// replicated blob mode, fetched from a holder if this node has no copy).
     pub async fn instance_file(&self, id: &str) -> Result<Bytes> {
         let r = self.resource_at(Level::Instance, id)?;
         let att = r.attachments.get("dicom").ok_or_else(|| ServiceError::UnknownAttachment("dicom".into()))?;
-        Ok(self.blobs.get_verified(&att.hash).await?)
+        self.read_blob(&att.hash).await
     }
 
     pub fn statistics(&self) -> Result<Counters> {

@@ -4,6 +4,7 @@
 mod common;
 
 mod blob_store;
+mod blob_transfer;
 mod cli;
 mod cluster_snapshot;
 mod dicom_oracle;

@@ -50,7 +50,7 @@ impl TestSm {
     }
 
     pub async fn store(&mut self, instance: NewInstance, overwrite: bool, ms: u64) -> CommandResponse {
-        self.run(Command::StoreInstance { instance: Box::new(instance), overwrite, stamp: stamp(ms) })
+        self.run(Command::StoreInstance { instance: Box::new(instance), overwrite, stamp: stamp(ms), holders: vec![] })
             .await
     }
 

@@ -21,7 +21,7 @@ async fn close(index: Index) {
 }
 
 fn store_cmd(i: NewInstance, ms: u64) -> Command {
-    Command::StoreInstance { instance: Box::new(i), overwrite: false, stamp: stamp(ms) }
+    Command::StoreInstance { instance: Box::new(i), overwrite: false, stamp: stamp(ms), holders: vec![] }
 }
 
 #[tokio::test]

@@ -325,3 +325,65 @@ async fn blob_claims_and_busy_blobs() {
     assert!(garbage(&t).is_empty());
     assert_eq!(t.run(claim(&[&again.attachment.hash])).await, CommandResponse::Claimed { hashes: vec![] });
 }
+
+#[tokio::test]
+async fn blob_holders_are_recorded_updated_and_collected() {
+    let mut t = TestSm::new();
+    let inst = instance(0, 0, 0, 0);
+    let hash = inst.attachment.hash.clone();
+    let store = |i: NewInstance, holders: Vec<u64>, ms: u64| Command::StoreInstance {
+        instance: Box::new(i),
+        overwrite: false,
+        stamp: stamp(ms),
+        holders,
+    };
+    assert_eq!(t.run(store(inst.clone(), vec![3, 1], 1_000)).await, stored(StoreStatus::Success));
+    assert_eq!(t.reader().blob_holders(&hash).unwrap(), Some(vec![1, 3]));
+    // The same bytes in another instance add their holders.
+    let mut twin = instance(0, 0, 0, 1);
+    twin.attachment = inst.attachment.clone();
+    t.run(store(twin, vec![2, 3], 2_000)).await;
+    assert_eq!(t.reader().blob_holders(&hash).unwrap(), Some(vec![1, 2, 3]));
+
+    // Updates are idempotent: applied twice, same result.
+    let update = Command::UpdateBlobHolders { hash: hash.clone(), add: vec![4], remove: vec![1, 2] };
+    assert_eq!(t.run(update.clone()).await, CommandResponse::Done);
+    assert_eq!(t.run(update).await, CommandResponse::Done);
+    assert_eq!(t.reader().blob_holders(&hash).unwrap(), Some(vec![3, 4]));
+    assert_eq!(t.reader().replicated_blobs(None, 10).unwrap(), vec![(hash.clone(), vec![3, 4])]);
+    // Every copy lost: an empty list, not a forgotten blob.
+    t.run(Command::UpdateBlobHolders { hash: hash.clone(), add: vec![], remove: vec![3, 4] }).await;
+    assert_eq!(t.reader().blob_holders(&hash).unwrap(), Some(vec![]));
+
+    // Shared mode (no holders) records nothing.
+    let plain = instance(0, 0, 0, 2);
+    t.run(store(plain.clone(), vec![], 3_000)).await;
+    assert_eq!(t.reader().blob_holders(&plain.attachment.hash).unwrap(), None);
+
+    // Unreferenced blobs are neither repaired nor given holders; collection forgets them.
+    t.delete("pat-0").await;
+    assert!(t.reader().replicated_blobs(None, 10).unwrap().is_empty());
+    let late = Command::UpdateBlobHolders { hash: hash.clone(), add: vec![1], remove: vec![] };
+    assert_eq!(t.run(late).await, CommandResponse::UnknownResource);
+    assert_eq!(t.reader().blob_holders(&hash).unwrap(), Some(vec![]));
+    t.run(Command::ClaimBlobs { hashes: vec![hash.clone()] }).await;
+    t.run(Command::BlobsCollected { hashes: vec![hash.clone()] }).await;
+    assert_eq!(t.reader().blob_holders(&hash).unwrap(), None);
+}
+
+#[tokio::test]
+async fn replicated_blobs_are_paged_in_hash_order() {
+    let mut t = TestSm::new();
+    for n in 0..5 {
+        let i = instance(0, 0, 0, n);
+        t.run(Command::StoreInstance { instance: Box::new(i), overwrite: false, stamp: stamp(1_000), holders: vec![1] })
+            .await;
+    }
+    let first = t.reader().replicated_blobs(None, 2).unwrap();
+    let rest = t.reader().replicated_blobs(Some(&first[1].0), 10).unwrap();
+    assert_eq!((first.len(), rest.len()), (2, 3));
+    let all: Vec<String> = first.into_iter().chain(rest).map(|(h, _)| h).collect();
+    let mut sorted = all.clone();
+    sorted.sort();
+    assert_eq!(all, sorted);
+}
