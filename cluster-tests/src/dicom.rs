@@ -119,8 +119,8 @@ pub async fn move_study(
         .map_err(|e| e.to_string())
 }
 
-/// dcmtk's `storescp` as AE `aet` on a free loopback port, writing into
-/// `dir`; killed on drop.
+/// dcmtk's `storescp` (`/usr/bin`: a pynetdicom `storescp` may come first in
+/// `PATH`) as AE `aet` on a free loopback port, writing into `dir`; killed on drop.
 pub struct StoreScp {
     child: std::process::Child,
     pub addr: SocketAddr,
@@ -130,7 +130,7 @@ impl StoreScp {
     /// Starts it and waits (up to `deadline`) until it listens.
     pub async fn start(dir: &Path, aet: &str, deadline: Duration) -> StoreScp {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = std::process::Command::new("storescp")
+        let child = std::process::Command::new("/usr/bin/storescp")
             .args(["-aet", aet, "+xa", "-od"])
             .arg(dir)
             .arg(port.to_string())

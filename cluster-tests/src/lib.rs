@@ -6,7 +6,8 @@
 //! (the `shared` blob mode), and starts the binary. HTTP ports are 0: the
 //! harness reads the bound address from the node's log. Nodes can be killed
 //! with SIGKILL and restarted on the same data. Waits are condition polls with
-//! deadlines ([`wait_until`]), never sleeps used as synchronization.
+//! deadlines ([`wait_until`]), never sleeps used as synchronization. With
+//! `ISENGARD_KEEP_TEST_DIRS` set, the data directories and node logs are kept.
 //!
 //! [`TestCluster::start_with`] takes [`ClusterOptions`]: configuration merged
 //! into every node's, and `proxied` to put a fault-injecting TCP proxy
@@ -121,7 +122,11 @@ impl TestCluster {
     pub async fn start_with(n: u64, options: ClusterOptions) -> TestCluster {
         static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
         let serial = SERIAL.lock().await;
-        let dir = tempfile::tempdir().expect("temp dir");
+        let mut dir = tempfile::tempdir().expect("temp dir");
+        if std::env::var_os("ISENGARD_KEEP_TEST_DIRS").is_some() {
+            dir.disable_cleanup(true);
+            eprintln!("cluster data and node logs kept in {}", dir.path().display());
+        }
         std::fs::create_dir_all(dir.path().join("blobs")).unwrap();
         let grpc_ports: BTreeMap<u64, u16> = (1..=n).zip(free_ports(n as usize)).collect();
         let proxies = options.proxied.then(|| {

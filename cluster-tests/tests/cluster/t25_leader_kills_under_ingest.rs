@@ -21,6 +21,8 @@ use isengard_cluster_tests::{wait_until, TestCluster};
 use serde_json::Value;
 
 const KILLS: usize = 3;
+/// At least this long between a restart and the next kill.
+const KILL_INTERVAL: Duration = Duration::from_secs(3);
 /// The bound on the time from a kill to the first acknowledged write sent after it.
 const RESUME_BOUND: Duration = Duration::from_secs(10);
 /// How long one client may keep failing on one instance before the test fails.
@@ -217,13 +219,15 @@ async fn t25_kill_9_the_leader_during_rest_and_c_store_ingest() {
 
     let mut timings = Vec::new();
     for round in 1..=KILLS {
-        // Ingest flows and every member is replicating before each kill.
-        let before = shared.count();
+        // Before each kill: every member is replicating, and ingest has run
+        // for a while (a kill every few seconds) and acknowledged some more.
+        let (before, since) = (shared.count(), Instant::now());
         let leader = cluster.wait_for_leader(Duration::from_secs(30)).await;
         wait_until(Duration::from_secs(60), "ingest flows and every member is up", || async {
             let Some(status) = cluster.get_json(leader, "/cluster").await else { return false };
             let members = status["Members"].as_array().cloned().unwrap_or_default();
-            shared.count() >= before + 20 && members.len() == 3 && members.iter().all(|m| m["Health"] == "up")
+            let flowing = shared.count() >= before + 30 && since.elapsed() >= KILL_INTERVAL;
+            flowing && members.len() == 3 && members.iter().all(|m| m["Health"] == "up")
         })
         .await;
         let leader = cluster.wait_for_leader(Duration::from_secs(30)).await;
