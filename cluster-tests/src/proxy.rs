@@ -15,7 +15,9 @@
 //! are long-lived HTTP/2 connections, so refusing new ones alone would cut
 //! nothing) and closes every new one right after accepting it while the cut
 //! lasts: the client sees its connection fail and tonic reports `Unavailable`,
-//! as for a dead peer. [`Proxies::isolate`], [`Proxies::partition`] and
+//! as for a dead peer. A connection whose source cannot be found (its client
+//! has gone already) is closed too, so nothing slips through a cut.
+//! [`Proxies::isolate`], [`Proxies::partition`] and
 //! [`Proxies::heal`] are built on [`Proxies::cut`].
 //!
 //! The proxies run on a runtime of their own, in their own thread: a test that
@@ -53,10 +55,10 @@ struct Links {
     /// Directed links `(source, destination)` that are cut.
     cut: BTreeSet<(NodeId, NodeId)>,
     /// Open proxied connections: (source, destination, the task copying bytes).
-    open: Vec<(Option<NodeId>, NodeId, AbortHandle)>,
+    open: Vec<(NodeId, NodeId, AbortHandle)>,
     /// Connections closed because their link was cut, per link.
     refused: BTreeMap<(NodeId, NodeId), u64>,
-    /// Connections whose source could not be identified (they pass).
+    /// Connections whose source could not be identified (they were closed).
     unidentified: u64,
 }
 
@@ -118,7 +120,7 @@ impl Proxies {
         let mut links = self.state.links.lock().unwrap();
         links.cut.insert((src, dst));
         links.open.retain(|(s, d, task)| {
-            let hit = *s == Some(src) && *d == dst;
+            let hit = *s == src && *d == dst;
             if hit {
                 task.abort();
             }
@@ -168,8 +170,8 @@ impl Proxies {
         self.state.links.lock().unwrap().refused.clone()
     }
 
-    /// Open proxied connections per directed link (source `None`: unidentified).
-    pub fn open_connections(&self) -> BTreeMap<(Option<NodeId>, NodeId), usize> {
+    /// Open proxied connections per directed link.
+    pub fn open_connections(&self) -> BTreeMap<(NodeId, NodeId), usize> {
         let mut links = self.state.links.lock().unwrap();
         links.forget_finished();
         let mut counts = BTreeMap::new();
@@ -179,8 +181,8 @@ impl Proxies {
         counts
     }
 
-    /// Connections whose source node could not be identified (they were passed
-    /// through; a fault test expects none).
+    /// Connections whose source node could not be identified: closed at once
+    /// (their client had gone, or they came from no registered node).
     pub fn unidentified(&self) -> u64 {
         self.state.links.lock().unwrap().unidentified
     }
@@ -205,21 +207,28 @@ async fn accept_loop(listener: TcpListener, port: u16, dst: NodeId, target: Sock
         // Finding the source reads /proc: off the accept loop.
         tokio::spawn(async move {
             let pids = state.pids.lock().unwrap().clone();
-            let src = tokio::task::spawn_blocking(move || source_node(peer, port, &pids)).await.ok().flatten();
+            let src = tokio::task::spawn_blocking(move || {
+                (0..3).find_map(|attempt| {
+                    if attempt > 0 {
+                        std::thread::sleep(std::time::Duration::from_millis(2));
+                    }
+                    source_node(peer, port, &pids)
+                })
+            })
+            .await
+            .ok()
+            .flatten();
             let mut links = state.links.lock().unwrap();
             links.forget_finished();
             match src {
-                Some(s) if links.cut.contains(&(s, dst)) => {
-                    *links.refused.entry((s, dst)).or_default() += 1;
-                    // Closed at once: the client's HTTP/2 handshake fails.
-                    drop(client);
-                }
-                _ => {
-                    if src.is_none() {
-                        links.unidentified += 1;
-                    }
+                // Closed at once: the client's HTTP/2 handshake fails.
+                Some(s) if links.cut.contains(&(s, dst)) => *links.refused.entry((s, dst)).or_default() += 1,
+                // The connecting socket is gone already (or not a node's):
+                // nothing to carry, and nothing may slip through a cut.
+                None => links.unidentified += 1,
+                Some(s) => {
                     let task = tokio::spawn(pipe(client, target));
-                    links.open.push((src, dst, task.abort_handle()));
+                    links.open.push((s, dst, task.abort_handle()));
                 }
             }
         });
@@ -315,7 +324,7 @@ mod tests {
         let addr = ("127.0.0.1", proxies.port(2));
         let mut open = TcpStream::connect(addr).await.unwrap();
         assert!(roundtrip(&mut open).await);
-        assert_eq!(proxies.open_connections().get(&(Some(1), 2)), Some(&1));
+        assert_eq!(proxies.open_connections().get(&(1, 2)), Some(&1));
 
         proxies.cut(1, 2);
         assert!(!roundtrip(&mut open).await, "an open connection survived the cut");
@@ -327,5 +336,19 @@ mod tests {
         let mut again = TcpStream::connect(addr).await.unwrap();
         assert!(roundtrip(&mut again).await);
         assert_eq!(proxies.unidentified(), 0);
+    }
+
+    #[tokio::test]
+    async fn isolate_and_partition_cut_both_directions() {
+        let addr: SocketAddr = ([127, 0, 0, 1], 9).into();
+        let proxies = Proxies::start(&BTreeMap::from([(1, addr), (2, addr), (3, addr)]));
+        proxies.isolate(2);
+        assert_eq!(proxies.cut_links(), BTreeSet::from([(1, 2), (2, 1), (2, 3), (3, 2)]));
+        proxies.heal();
+        assert!(proxies.cut_links().is_empty());
+        proxies.partition(&[&[1, 2], &[3]]);
+        assert_eq!(proxies.cut_links(), BTreeSet::from([(1, 3), (3, 1), (2, 3), (3, 2)]));
+        proxies.restore(1, 3);
+        assert_eq!(proxies.cut_links(), BTreeSet::from([(3, 1), (2, 3), (3, 2)]));
     }
 }
