@@ -16,8 +16,10 @@ use tempfile::TempDir;
 use crate::TestCluster;
 
 /// How the nodes of a [`TestCluster`] store blobs.
+#[derive(Default)]
 pub enum BlobSetup {
     /// `shared` mode on one folder (`<cluster dir>/blobs`).
+    #[default]
     SharedFolder,
     /// `shared` mode on one bucket of an `s3s-fs` server.
     SharedS3(S3Server),

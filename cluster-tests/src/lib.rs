@@ -6,7 +6,13 @@
 //! default a folder shared by all nodes), and starts the binary. HTTP ports are 0: the
 //! harness reads the bound address from the node's log. Nodes can be killed
 //! with SIGKILL and restarted on the same data. Waits are condition polls with
-//! deadlines ([`wait_until`]), never sleeps used as synchronization.
+//! deadlines ([`wait_until`]), never sleeps used as synchronization. With
+//! `ISENGARD_KEEP_TEST_DIRS` set, the data directories and node logs are kept.
+//!
+//! [`TestCluster::start_with`] takes [`ClusterOptions`]: configuration merged
+//! into every node's, and `proxied` to put a fault-injecting TCP proxy
+//! ([`proxy::Proxies`]) in front of each node's gRPC port. The consistency
+//! check every test ends with is [`check`]; a DICOM client, [`dicom`].
 //!
 //! The binary is `$ISENGARD_BIN`, or `isengard` next to the test executable's
 //! `deps/` folder (`cargo build --release --bin isengard`; `cargo test
@@ -24,6 +30,11 @@ use tempfile::TempDir;
 
 mod blobs;
 pub use blobs::{blob_path, sha256_hex, BlobSetup, S3Server};
+pub mod check;
+pub mod dicom;
+pub mod proxy;
+
+use proxy::Proxies;
 
 /// How long a node may take to print its HTTP address.
 const START_DEADLINE: Duration = Duration::from_secs(30);
@@ -33,6 +44,8 @@ pub struct NodeProcess {
     child: Child,
     /// `http://127.0.0.1:port` of its REST API.
     pub base: String,
+    /// The address of its DICOM port.
+    pub dicom: std::net::SocketAddr,
 }
 
 impl Drop for NodeProcess {
@@ -52,7 +65,36 @@ pub struct TestCluster {
     pub client: reqwest::Client,
     grpc_ports: BTreeMap<u64, u16>,
     nodes: BTreeMap<u64, Option<NodeProcess>>,
+    options: ClusterOptions,
     pub blobs: BlobSetup,
+    proxies: Option<Proxies>,
+}
+
+/// How [`TestCluster::start_with`] sets the nodes up.
+#[derive(Default)]
+pub struct ClusterOptions {
+    /// A proxy in front of each node's gRPC port: `Members` name the proxies,
+    /// and [`TestCluster::proxies`] cuts and restores links.
+    pub proxied: bool,
+    /// Merged into every node's configuration (objects key by key), e.g.
+    /// `{"StableAge": 2}`.
+    pub config: Value,
+    /// Where blobs live (default: one folder shared by all nodes).
+    pub blobs: BlobSetup,
+}
+
+/// Merges `extra` into `base`, objects key by key, anything else replaced
+/// (`null`: nothing to merge).
+fn merge(base: &mut Value, extra: &Value) {
+    match (base, extra) {
+        (_, Value::Null) => {}
+        (Value::Object(base), Value::Object(extra)) => {
+            for (k, v) in extra {
+                merge(base.entry(k.clone()).or_insert(Value::Null), v);
+            }
+        }
+        (base, extra) => *base = extra.clone(),
+    }
 }
 
 /// Where the `isengard` binary is.
@@ -78,18 +120,35 @@ impl TestCluster {
     /// Starts `n` nodes sharing one blob folder and waits until they agree on
     /// a leader.
     pub async fn start(n: u64) -> TestCluster {
-        TestCluster::start_with(n, BlobSetup::SharedFolder).await
+        TestCluster::start_with(n, ClusterOptions::default()).await
     }
 
-    /// Starts `n` nodes with the blob setup `blobs` and waits until they
-    /// agree on a leader.
-    pub async fn start_with(n: u64, blobs: BlobSetup) -> TestCluster {
+    /// Starts `n` nodes set up as `options` says and waits until they agree on
+    /// a leader.
+    pub async fn start_with(n: u64, mut options: ClusterOptions) -> TestCluster {
         static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
         let serial = SERIAL.lock().await;
-        let dir = tempfile::tempdir().expect("temp dir");
+        let mut dir = tempfile::tempdir().expect("temp dir");
+        if std::env::var_os("ISENGARD_KEEP_TEST_DIRS").is_some() {
+            dir.disable_cleanup(true);
+            eprintln!("cluster data and node logs kept in {}", dir.path().display());
+        }
         std::fs::create_dir_all(dir.path().join("blobs")).unwrap();
         let grpc_ports: BTreeMap<u64, u16> = (1..=n).zip(free_ports(n as usize)).collect();
-        let mut cluster = TestCluster { _serial: serial, dir, client: reqwest::Client::new(), grpc_ports, nodes: BTreeMap::new(), blobs };
+        let proxies = options.proxied.then(|| {
+            let upstream = grpc_ports.iter().map(|(id, port)| (*id, std::net::SocketAddr::from(([127, 0, 0, 1], *port))));
+            Proxies::start(&upstream.collect())
+        });
+        let mut cluster = TestCluster {
+            _serial: serial,
+            dir,
+            client: reqwest::Client::new(),
+            grpc_ports,
+            nodes: BTreeMap::new(),
+            blobs: std::mem::take(&mut options.blobs),
+            options,
+            proxies,
+        };
         for id in 1..=n {
             cluster.write_config(id);
         }
@@ -105,9 +164,15 @@ impl TestCluster {
     }
 
     fn write_config(&self, id: u64) {
-        let members: serde_json::Map<String, Value> =
-            self.grpc_ports.iter().map(|(id, port)| (id.to_string(), Value::from(format!("127.0.0.1:{port}")))).collect();
-        let config = serde_json::json!({
+        let members: serde_json::Map<String, Value> = self
+            .grpc_ports
+            .iter()
+            .map(|(id, port)| {
+                let port = self.proxies.as_ref().map_or(*port, |p| p.port(*id));
+                (id.to_string(), Value::from(format!("127.0.0.1:{port}")))
+            })
+            .collect();
+        let mut config = serde_json::json!({
             "Name": format!("node-{id}"),
             "StorageDirectory": self.node_dir(id).join("data"),
             "HttpPort": 0,
@@ -122,6 +187,7 @@ impl TestCluster {
                 },
             },
         });
+        merge(&mut config, &self.options.config);
         std::fs::create_dir_all(self.node_dir(id)).unwrap();
         std::fs::write(self.node_dir(id).join("config.json"), serde_json::to_vec_pretty(&config).unwrap()).unwrap();
     }
@@ -136,26 +202,36 @@ impl TestCluster {
             .stderr(Stdio::null())
             .spawn()
             .expect("start isengard");
+        if let Some(proxies) = &self.proxies {
+            proxies.register(child.id(), id);
+        }
         let stdout = child.stdout.take().unwrap();
         let mut log = std::fs::OpenOptions::new().create(true).append(true).open(self.node_dir(id).join("log.txt")).unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             let mut tx = Some(tx);
+            let mut dicom = String::new();
+            let field = |line: &str, after: &str| {
+                line.split(after).nth(1).map(|rest| rest.split_whitespace().next().unwrap_or_default().to_owned())
+            };
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
                 let _ = writeln!(log, "{line}");
-                if let Some(rest) = line.split("isengard is serving the REST API addr=").nth(1) {
-                    let addr = rest.split_whitespace().next().unwrap_or_default().to_owned();
+                if let Some(addr) = field(&line, "isengard is serving DICOM addr=") {
+                    dicom = addr;
+                }
+                if let Some(addr) = field(&line, "isengard is serving the REST API addr=") {
                     if let Some(tx) = tx.take() {
-                        let _ = tx.send(addr);
+                        let _ = tx.send((addr, dicom.clone()));
                     }
                 }
             }
         });
-        let addr = rx.recv_timeout(START_DEADLINE).unwrap_or_else(|_| {
+        let (addr, dicom) = rx.recv_timeout(START_DEADLINE).unwrap_or_else(|_| {
             panic!("node {id} did not serve HTTP; see {}", self.node_dir(id).join("log.txt").display())
         });
-        self.nodes.insert(id, Some(NodeProcess { child, base: format!("http://{addr}") }));
+        let dicom = dicom.parse().unwrap_or_else(|_| panic!("node {id} logged no DICOM address before its HTTP one"));
+        self.nodes.insert(id, Some(NodeProcess { child, base: format!("http://{addr}"), dicom }));
     }
 
     /// Kills node `id` with SIGKILL.
@@ -171,6 +247,21 @@ impl TestCluster {
     /// The REST base URL of running node `id`.
     pub fn base(&self, id: u64) -> &str {
         &self.nodes[&id].as_ref().expect("node is running").base
+    }
+
+    /// The DICOM address of running node `id`.
+    pub fn dicom(&self, id: u64) -> std::net::SocketAddr {
+        self.nodes[&id].as_ref().expect("node is running").dicom
+    }
+
+    /// The ids of all nodes, running or not.
+    pub fn ids(&self) -> Vec<u64> {
+        self.nodes.keys().copied().collect()
+    }
+
+    /// The fault-injecting proxies (the cluster must be started `proxied`).
+    pub fn proxies(&self) -> &Proxies {
+        self.proxies.as_ref().expect("the cluster was started with ClusterOptions { proxied: true, .. }")
     }
 
     /// `GET path` on node `id`, as JSON; `None` on any failure.

@@ -3,7 +3,11 @@
 
 mod t10_ingest_everywhere;
 mod t20_leader_failover;
+mod t25_leader_kills_under_ingest;
 mod t30_no_quorum;
+mod t35_isolated_node;
+mod t45_stable_once;
 mod t60_shared_s3;
 mod t62_replicated;
 mod t64_replicas_unreachable;
+mod t65_modalities_everywhere;

@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use isengard::synth::{dataset, Shape};
+use isengard_cluster_tests::check::assert_consistent;
 use isengard_cluster_tests::TestCluster;
 use serde_json::Value;
 
@@ -50,4 +51,6 @@ async fn t10_ingest_through_every_node_read_from_every_node() {
             assert_eq!(r.status(), 200);
         }
     }
+    let state = assert_consistent(&cluster, Duration::from_secs(20)).await;
+    assert_eq!(state.instances, acknowledged);
 }

@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use isengard::synth::{dataset, Shape, Spec};
+use isengard_cluster_tests::check::assert_consistent;
 use isengard_cluster_tests::{wait_until, TestCluster};
 use serde_json::Value;
 
@@ -85,6 +86,6 @@ async fn t20_kill_9_the_leader_writes_resume_and_it_catches_up() {
     for spec in &specs[24..] {
         acknowledged.insert(post(&cluster, leader, spec).await.expect("the restarted node takes writes"));
     }
-    let instances = cluster.wait_consistent(Duration::from_secs(20)).await;
-    assert_eq!(instances.into_iter().collect::<BTreeSet<_>>(), acknowledged);
+    let state = assert_consistent(&cluster, Duration::from_secs(20)).await;
+    assert_eq!(state.instances, acknowledged);
 }

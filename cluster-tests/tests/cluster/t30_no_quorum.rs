@@ -1,9 +1,12 @@
-//! Without a quorum a node refuses writes quickly (503, Orthanc-style JSON)
-//! instead of hanging; once a majority is back, writes go through again.
+//! Without a quorum a node refuses writes quickly (REST 503 with Orthanc-style
+//! JSON, C-STORE 0xA700 with an error comment) instead of hanging; once a
+//! majority is back, writes go through again.
 
 use std::time::{Duration, Instant};
 
 use isengard::synth::Spec;
+use isengard_cluster_tests::check::assert_consistent;
+use isengard_cluster_tests::dicom::{StoreError, StoreScu};
 use isengard_cluster_tests::TestCluster;
 use serde_json::Value;
 
@@ -26,6 +29,19 @@ async fn t30_no_quorum_fails_fast_then_recovers() {
     assert_eq!(body["OrthancStatus"], 36, "{body}");
     assert!(took < Duration::from_secs(8), "refusing took {took:?}");
 
+    // The same over DICOM: C-STORE answers 0xA700 with the cause as comment.
+    let started = Instant::now();
+    let mut scu = StoreScu::connect(cluster.dicom(3), "T30SCU", "ORTHANC", Duration::from_secs(30)).await.unwrap();
+    let outcome = scu.store(&spec(3).to_bytes()).await;
+    let took = started.elapsed();
+    scu.release().await;
+    eprintln!("C-STORE without quorum refused in {took:?}: {outcome:?}");
+    match outcome {
+        Err(StoreError::Status { status: 0xA700, comment: Some(c) }) => assert!(c.contains("no quorum"), "{c}"),
+        other => panic!("C-STORE without quorum: {other:?}"),
+    }
+    assert!(took < Duration::from_secs(8), "refusing took {took:?}");
+
     // A majority again: writes are accepted (retried until a leader exists).
     cluster.start_node(2);
     let started = Instant::now();
@@ -38,6 +54,6 @@ async fn t30_no_quorum_fails_fast_then_recovers() {
         assert_eq!(r.status(), 503);
     }
     eprintln!("writes resumed {:?} after the restart of node 2", started.elapsed());
-    let instances = cluster.wait_consistent(Duration::from_secs(20)).await;
-    assert_eq!(instances.len(), 2);
+    let state = assert_consistent(&cluster, Duration::from_secs(20)).await;
+    assert_eq!(state.instances.len(), 2);
 }

@@ -7,14 +7,14 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use isengard::synth::{dataset, Shape};
-use isengard_cluster_tests::{blob_path, sha256_hex, BlobSetup, S3Server, TestCluster};
+use isengard_cluster_tests::{ClusterOptions, blob_path, sha256_hex, BlobSetup, S3Server, TestCluster};
 use serde_json::Value;
 
 #[tokio::test]
 async fn t60_shared_s3_ingest_through_every_node_read_from_every_node() {
     let s3 = S3Server::start();
     let blob_dir = s3.blob_dir();
-    let cluster = TestCluster::start_with(3, BlobSetup::SharedS3(s3)).await;
+    let cluster = TestCluster::start_with(3, ClusterOptions { blobs: BlobSetup::SharedS3(s3), ..Default::default() }).await;
     let specs = dataset(Shape {
         patients: 2,
         studies_per_patient: 1,

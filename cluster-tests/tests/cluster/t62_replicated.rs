@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use isengard::synth::{dataset, Shape, Spec};
-use isengard_cluster_tests::{blob_path, sha256_hex, wait_until, BlobSetup, TestCluster};
+use isengard_cluster_tests::{ClusterOptions, blob_path, sha256_hex, wait_until, BlobSetup, TestCluster};
 use serde_json::Value;
 
 async fn post(cluster: &TestCluster, node: u64, spec: &Spec) -> (String, String) {
@@ -59,7 +59,7 @@ async fn every_node_reads_everything(cluster: &TestCluster, posted: &BTreeMap<St
 
 #[tokio::test]
 async fn t62_replicated_two_copies_survive_death_loss_and_deletion() {
-    let mut cluster = TestCluster::start_with(3, BlobSetup::Replicated { replicas: 2, repair_interval_s: 1 }).await;
+    let mut cluster = TestCluster::start_with(3, ClusterOptions { blobs: BlobSetup::Replicated { replicas: 2, repair_interval_s: 1 }, ..Default::default() }).await;
     let specs = dataset(Shape {
         patients: 2,
         studies_per_patient: 1,

@@ -5,12 +5,12 @@
 use std::time::{Duration, Instant};
 
 use isengard::synth::Spec;
-use isengard_cluster_tests::{BlobSetup, TestCluster};
+use isengard_cluster_tests::{ClusterOptions, BlobSetup, TestCluster};
 use serde_json::Value;
 
 #[tokio::test]
 async fn t64_too_few_reachable_nodes_refuse_the_instance() {
-    let mut cluster = TestCluster::start_with(3, BlobSetup::Replicated { replicas: 3, repair_interval_s: 1 }).await;
+    let mut cluster = TestCluster::start_with(3, ClusterOptions { blobs: BlobSetup::Replicated { replicas: 3, repair_interval_s: 1 }, ..Default::default() }).await;
     let spec = |n: usize| Spec::simple("P", "1.2.3", "1.2.3.4", &format!("1.2.3.4.{n}"));
     let leader = cluster.wait_for_leader(Duration::from_secs(10)).await;
     let victim = (1..=3).find(|n| *n != leader).unwrap();

@@ -62,9 +62,15 @@ impl DimseError {
         }
     }
 
-    /// The `ErrorComment` (0000,0902): at most 64 characters.
+    /// The `ErrorComment` (0000,0902): at most 64 characters. For "out of
+    /// resources" the cause alone (e.g. "no leader is available to accept
+    /// writes (no quorum)"): the status already says the rest.
     pub fn comment(&self) -> String {
-        self.to_string().chars().take(64).collect()
+        let text = match self {
+            DimseError::OutOfResources(cause) => cause.clone(),
+            other => other.to_string(),
+        };
+        text.chars().take(64).collect()
     }
 }
 
@@ -83,5 +89,20 @@ impl From<ServiceError> for DimseError {
             ServiceError::UnknownModality(m) => DimseError::UnknownDestination(m),
             other => DimseError::UnableToProcess(other.to_string()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::index::IndexError;
+
+    #[test]
+    fn no_quorum_is_out_of_resources_with_the_cause_as_comment() {
+        let e = DimseError::from(ServiceError::Index(IndexError::NoLeader));
+        assert_eq!(e.status(), 0xA700);
+        assert_eq!(e.comment(), "no leader is available to accept writes (no quorum)");
+        let long = DimseError::CannotUnderstand("x".repeat(100));
+        assert_eq!(long.comment().chars().count(), 64);
     }
 }
