@@ -22,6 +22,11 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tempfile::TempDir;
 
+pub mod membership;
+
+/// One cluster at a time per test binary (see [`TestCluster`]'s `_serial`).
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// How long a node may take to print its HTTP address.
 const START_DEADLINE: Duration = Duration::from_secs(30);
 
@@ -73,7 +78,6 @@ fn free_ports(n: usize) -> Vec<u16> {
 impl TestCluster {
     /// Starts `n` nodes and waits until they agree on a leader.
     pub async fn start(n: u64) -> TestCluster {
-        static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
         let serial = SERIAL.lock().await;
         let dir = tempfile::tempdir().expect("temp dir");
         std::fs::create_dir_all(dir.path().join("blobs")).unwrap();

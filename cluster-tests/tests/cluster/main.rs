@@ -4,3 +4,6 @@
 mod t10_ingest_everywhere;
 mod t20_leader_failover;
 mod t30_no_quorum;
+mod t40_add_remove_members;
+mod t50_catch_up_by_snapshot;
+mod t55_restart_everything;

@@ -7,16 +7,24 @@
 //!   `openraft::Raft`, and running forwarded writes when this node leads;
 //! - [`status`]: members, leader, term and per-node health for `GET /cluster`;
 //! - [`forward`]: the one helper through which a follower's write reaches the
-//!   leader (used by [`crate::index::Index::write`]).
+//!   leader (used by [`crate::index::Index::write`]);
+//! - [`bootstrap`]: forming the cluster from `Members` (only the lowest id
+//!   initializes, never when another member already belongs to a cluster) and
+//!   the `Probe` RPC;
+//! - [`membership`]: adding (learner, catch up, voter) and removing members
+//!   online, run on the leader.
 //!
 //! Payloads are serde_json encodings of openraft's own types (and of index
 //! commands): openraft is the contract, protobuf only the envelope.
 
+pub mod bootstrap;
 pub mod forward;
+pub mod membership;
 pub mod network;
 pub mod server;
 pub mod status;
 
+pub(crate) use bootstrap::spawn_bootstrap;
 pub use network::{GrpcNetwork, Peers};
 pub use server::RaftService;
 
