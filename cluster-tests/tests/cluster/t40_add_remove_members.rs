@@ -41,6 +41,7 @@ async fn t40_add_a_fourth_and_fifth_node_online_then_remove_the_leader() {
     }
 
     // A spare node: serves, knows no cluster, refuses writes.
+    let leader = cluster.wait_for_leader(Duration::from_secs(10)).await;
     let address4 = cluster.prepare_spare(4);
     cluster.start_node(4);
     let status = cluster.cluster_status(4).await;
@@ -50,7 +51,6 @@ async fn t40_add_a_fourth_and_fifth_node_online_then_remove_the_leader() {
     assert_eq!(r.status(), 503, "a node outside the cluster must refuse writes");
 
     // Added through a follower.
-    let leader = cluster.wait_for_leader(Duration::from_secs(10)).await;
     let follower = [1, 2, 3].into_iter().find(|id| *id != leader).unwrap();
     let r = cluster
         .client

@@ -63,7 +63,8 @@ async fn t55_restart_the_whole_cluster_lose_a_data_dir_restore_a_backup() {
     cluster.check_consistent(Duration::from_secs(30)).await;
     assert_eq!(cluster.snapshot(1).await.unwrap(), before, "node 1 was not refilled");
     assert!(cluster.log_text(1).contains("a cluster already exists"), "node 1 did not ask the other members first");
-    assert_eq!(cluster.log_text(1).matches("initializing the cluster").count(), 1, "node 1 initialized twice");
+    let log = cluster.log_text(1);
+    assert_eq!(log.matches("bootstrap: initializing the cluster").count(), 1, "node 1 initialized twice:\n{log}");
 
     // 3. A backup: node 2's data directory, copied while node 2 is stopped.
     let backup = cluster.dir.path().join("backup");

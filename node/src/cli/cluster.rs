@@ -56,7 +56,7 @@ pub async fn run(args: ClusterArgs) -> Result<String, CliError> {
     let user = args.user.clone().or_else(|| std::env::var("ISENGARD_USER").ok());
     let password = args.password.clone().or_else(|| std::env::var("ISENGARD_PASSWORD").ok());
     let target = Target::resolve(args.url.as_deref(), args.config.as_deref(), user.as_deref(), password.as_deref())?;
-    let client = reqwest::Client::builder().build().map_err(|e| CliError::Connect { url: target.url.clone(), source: e })?;
+    let client = reqwest::Client::builder().build().map_err(|e| CliError::connect(&target.url, &e))?;
     let (method, path, body, timeout) = match &args.command {
         ClusterCommand::Status => (reqwest::Method::GET, "/cluster".to_owned(), None, 30),
         ClusterCommand::Add { id, address, timeout } => (
@@ -75,9 +75,9 @@ pub async fn run(args: ClusterArgs) -> Result<String, CliError> {
     if let Some(body) = body {
         request = request.json(&body);
     }
-    let response = request.send().await.map_err(|e| CliError::Connect { url: url.clone(), source: e })?;
+    let response = request.send().await.map_err(|e| CliError::connect(&url, &e))?;
     let status = response.status();
-    let text = response.text().await.map_err(|e| CliError::Connect { url: url.clone(), source: e })?;
+    let text = response.text().await.map_err(|e| CliError::connect(&url, &e))?;
     if !status.is_success() {
         return Err(CliError::Api {
             method: method.to_string(),

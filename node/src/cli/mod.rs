@@ -13,12 +13,26 @@ use crate::config::Config;
 pub enum CliError {
     #[error("configuration error: {0}")]
     Config(#[from] crate::config::ConfigError),
-    #[error("cannot reach {url}: {source}")]
-    Connect { url: String, source: reqwest::Error },
+    #[error("cannot reach {url}: {reason}")]
+    Connect { url: String, reason: String },
     #[error("{method} {url} answered HTTP {status}: {message}")]
     Api { method: String, url: String, status: u16, message: String },
     #[error("unexpected answer from {url}: {reason}")]
     Answer { url: String, reason: String },
+}
+
+impl CliError {
+    /// A transport failure, with the causes that say why (refused, timed out...).
+    pub fn connect(url: &str, error: &reqwest::Error) -> CliError {
+        let mut reason = error.to_string();
+        let mut source = std::error::Error::source(error);
+        while let Some(cause) = source {
+            reason.push_str(": ");
+            reason.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        CliError::Connect { url: url.to_owned(), reason }
+    }
 }
 
 /// Where and as whom to call the REST API.

@@ -51,7 +51,8 @@ fn isengard(args: &[&str]) -> (i32, String, String) {
     )
 }
 
-#[tokio::test]
+// Multi-threaded: the CLI runs as a blocking child process while the node answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_one_member_cluster_validates_membership_changes() {
     let grpc = format!("127.0.0.1:{}", free_port());
     let cluster = ClusterConfig::new(1, grpc.parse().unwrap(), grpc.clone(), BTreeMap::from([(1, grpc.clone())]));
