@@ -41,10 +41,58 @@ impl NodeState {
 pub type Check = for<'a> fn(&'a TestCluster, &'a NodeState) -> Pin<Box<dyn Future<Output = Result<(), String>> + 'a>>;
 
 /// The checks [`assert_consistent`] runs once the nodes agree, in order.
-pub const CHECKS: &[(&str, Check)] = &[("every file verifies on every node", files_verify_boxed)];
+pub const CHECKS: &[(&str, Check)] = &[
+    ("every file verifies on every node", files_verify_boxed),
+    ("every blob has its replicas (replicated mode)", holders_complete_boxed),
+];
 
 fn files_verify_boxed<'a>(cluster: &'a TestCluster, state: &'a NodeState) -> Pin<Box<dyn Future<Output = Result<(), String>> + 'a>> {
     Box::pin(files_verify(cluster, state))
+}
+
+fn holders_complete_boxed<'a>(cluster: &'a TestCluster, state: &'a NodeState) -> Pin<Box<dyn Future<Output = Result<(), String>> + 'a>> {
+    Box::pin(holders_complete(cluster, state))
+}
+
+/// In the replicated blob mode: every running node reports the same holders
+/// for each instance's file, `min(Replicas, members)` of them, all members.
+/// Repair may still be running, so this waits up to 30 s. Other modes: nothing
+/// to check.
+pub async fn holders_complete(cluster: &TestCluster, state: &NodeState) -> Result<(), String> {
+    let crate::BlobSetup::Replicated { replicas, .. } = cluster.blobs else { return Ok(()) };
+    let started = Instant::now();
+    loop {
+        let outcome = holders_once(cluster, state, replicas).await;
+        if outcome.is_ok() || started.elapsed() > Duration::from_secs(30) {
+            return outcome;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn holders_once(cluster: &TestCluster, state: &NodeState, replicas: u64) -> Result<(), String> {
+    let live = cluster.live();
+    let first = *live.first().ok_or("no node is running")?;
+    let status = cluster.get_json(first, "/cluster").await.ok_or("GET /cluster failed")?;
+    let members: BTreeSet<u64> =
+        status["Members"].as_array().into_iter().flatten().filter_map(|m| m["Id"].as_u64()).collect();
+    let expected = (replicas as usize).min(members.len());
+    for instance in &state.instances {
+        let mut agreed: Option<Vec<u64>> = None;
+        for node in &live {
+            let (_, mut holders) =
+                cluster.holders(*node, instance).await.ok_or_else(|| format!("node {node}: no holders for {instance}"))?;
+            holders.sort_unstable();
+            if agreed.get_or_insert_with(|| holders.clone()) != &holders {
+                return Err(format!("nodes disagree on the holders of {instance}"));
+            }
+        }
+        let holders = agreed.unwrap_or_default();
+        if holders.len() != expected || !holders.iter().all(|h| members.contains(h)) {
+            return Err(format!("{instance} is held by {holders:?}; expected {expected} of the members {members:?}"));
+        }
+    }
+    Ok(())
 }
 
 /// Node `id`'s state; `Err` when a request fails.

@@ -35,6 +35,10 @@ pub mod dicom;
 pub mod proxy;
 
 use proxy::Proxies;
+pub mod membership;
+
+/// One cluster at a time per test binary (see [`TestCluster`]'s `_serial`).
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// How long a node may take to print its HTTP address.
 const START_DEADLINE: Duration = Duration::from_secs(30);
@@ -126,7 +130,6 @@ impl TestCluster {
     /// Starts `n` nodes set up as `options` says and waits until they agree on
     /// a leader.
     pub async fn start_with(n: u64, mut options: ClusterOptions) -> TestCluster {
-        static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
         let serial = SERIAL.lock().await;
         let mut dir = tempfile::tempdir().expect("temp dir");
         if std::env::var_os("ISENGARD_KEEP_TEST_DIRS").is_some() {

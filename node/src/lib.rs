@@ -7,12 +7,14 @@
 //! - [`index`] (Raft log + state machine on RocksDB, secondary indexes, queries)
 //!   and [`blob`] (content-addressed store over `object_store`);
 //! - [`dicom`]: parsing, Orthanc identifiers, main tags, tag JSON;
-//! - [`config`]: the Orthanc-style JSON configuration.
+//! - [`config`]: the Orthanc-style JSON configuration;
+//! - [`cli`]: command-line clients of a node's REST API (`isengard cluster ...`).
 //!
 //! [`run`] starts a node from a configuration and listeners handed in by the
 //! caller, so tests start nodes in-process on port 0.
 
 pub mod blob;
+pub mod cli;
 pub mod cluster;
 pub mod config;
 pub mod dicom;

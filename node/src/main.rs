@@ -1,17 +1,20 @@
 //! The `isengard` binary: parse the command line, initialize tracing, load the
 //! configuration, bind the listeners and hand everything to [`isengard::run`].
+//! `isengard cluster ...` instead runs a REST client ([`isengard::cli`]).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use isengard::config::{is_orthanc_unimplemented, Config};
 use tracing::{error, info, warn};
 
 /// Isengard, an Orthanc-compatible DICOM archive.
 #[derive(Debug, Parser)]
-#[command(name = "isengard", version)]
+#[command(name = "isengard", version, args_conflicts_with_subcommands = true)]
 struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
     /// Orthanc-style configuration file, or a directory whose *.json files are merged.
     /// Without one, the defaults apply (see docs/configuration.md).
     #[arg(value_name = "CONFIG.json|DIR", conflicts_with = "config")]
@@ -27,9 +30,27 @@ struct Cli {
     trace: bool,
 }
 
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Show, add or remove the members of a cluster (through a node's REST API).
+    Cluster(isengard::cli::cluster::ClusterArgs),
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(Command::Cluster(args)) = cli.command {
+        return match isengard::cli::cluster::run(args).await {
+            Ok(report) => {
+                print!("{report}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("isengard cluster: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     init_tracing(&cli);
 
     let path = cli.config.or(cli.config_path);

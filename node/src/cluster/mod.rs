@@ -9,18 +9,26 @@
 //! - [`blobs`]: the `Blobs` service (`proto/blobs.proto`) and its client
 //!   calls, which copy blobs between nodes in the replicated blob mode;
 //! - [`forward`]: the one helper through which a follower's write reaches the
-//!   leader (used by [`crate::index::Index::write`]).
+//!   leader (used by [`crate::index::Index::write`]);
+//! - [`bootstrap`]: forming the cluster from `Members` (only the lowest id
+//!   initializes, never when another member already belongs to a cluster) and
+//!   the `Probe` RPC;
+//! - [`membership`]: adding (learner, catch up, voter) and removing members
+//!   online, run on the leader.
 //!
 //! Payloads are serde_json encodings of openraft's own types (and of index
 //! commands): openraft is the contract, protobuf only the envelope.
 
 pub mod blobs;
+pub mod bootstrap;
 pub mod forward;
+pub mod membership;
 pub mod network;
 pub mod server;
 pub mod status;
 
 pub use blobs::BlobService;
+pub(crate) use bootstrap::spawn_bootstrap;
 pub use network::{GrpcNetwork, Peers};
 pub use server::RaftService;
 

@@ -40,6 +40,8 @@ pub(crate) enum Rpc {
     AppendEntries,
     InstallSnapshot,
     Forward,
+    ChangeMembership,
+    Probe,
 }
 
 impl Peers {
@@ -75,6 +77,8 @@ impl Peers {
             Rpc::AppendEntries => client.append_entries(message).await,
             Rpc::InstallSnapshot => client.install_snapshot(message).await,
             Rpc::Forward => client.forward(message).await,
+            Rpc::ChangeMembership => client.change_membership(message).await,
+            Rpc::Probe => client.probe(message).await,
         };
         let reply = result.map_err(|status| TransportError::Rpc { addr: addr.to_owned(), status })?;
         Ok(serde_json::from_slice(&reply.into_inner().payload)?)

@@ -1,6 +1,7 @@
 //! The server side of the Raft transport: the tonic `Raft` service. Vote,
 //! append-entries and snapshot chunks go to the local `openraft::Raft`; a
-//! forwarded write is proposed here when this node leads.
+//! forwarded write or membership change is run here when this node leads; a
+//! probe answers who this node is.
 
 use isengard_proto::raft::raft_server::{Raft as RaftRpc, RaftServer};
 use isengard_proto::raft::{RaftReply, RaftRequest};
@@ -9,6 +10,8 @@ use serde::Serialize;
 use tonic::{Request, Response, Status};
 
 use super::forward::{self, ForwardReply, WRITE_DEADLINE};
+use super::membership::{self, LeaderReply, MembershipRequest};
+use super::{bootstrap, Peers};
 use crate::index::raft::Raft;
 use crate::index::Command;
 
@@ -16,11 +19,13 @@ use crate::index::Command;
 #[derive(Clone)]
 pub struct RaftService {
     raft: Raft,
+    /// Channels to the nodes a membership change probes.
+    peers: Peers,
 }
 
 impl RaftService {
     pub fn new(raft: Raft) -> RaftService {
-        RaftService { raft }
+        RaftService { raft, peers: Peers::default() }
     }
 
     /// The tonic service, ready for `Server::add_service`.
@@ -59,6 +64,19 @@ impl RaftRpc for RaftService {
     async fn forward(&self, request: Request<RaftRequest>) -> Result<Response<RaftReply>, Status> {
         let command: Command = decode(request)?;
         let reply: ForwardReply = forward::propose_local(&self.raft, command, Some(WRITE_DEADLINE)).await;
+        encode(&reply)
+    }
+
+    async fn change_membership(&self, request: Request<RaftRequest>) -> Result<Response<RaftReply>, Status> {
+        let request: MembershipRequest = decode(request)?;
+        let reply: LeaderReply = membership::lead(&self.raft, &self.peers, &request).await;
+        encode(&reply)
+    }
+
+    async fn probe(&self, request: Request<RaftRequest>) -> Result<Response<RaftReply>, Status> {
+        let request: bootstrap::ProbeRequest = decode(request)?;
+        let reply = bootstrap::probe_reply(&self.raft).await;
+        tracing::debug!(from = request.from, initialized = reply.initialized, "probed");
         encode(&reply)
     }
 }

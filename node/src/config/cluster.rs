@@ -10,30 +10,69 @@ use super::resolve::describe;
 use super::ConfigError;
 
 /// Keys of `"Isengard"."Cluster"`.
-pub const CLUSTER_SUPPORTED: &[&str] = &["NodeId", "GrpcListen", "GrpcAdvertise", "Members"];
+pub const CLUSTER_SUPPORTED: &[&str] =
+    &["NodeId", "GrpcListen", "GrpcAdvertise", "Members", "SnapshotLogs", "SnapshotKeepLogs"];
 
 /// The default `GrpcListen`.
 pub const DEFAULT_GRPC_LISTEN: &str = "0.0.0.0:4300";
 
+/// The default `SnapshotLogs`: log entries since the last snapshot that trigger a new one.
+pub const DEFAULT_SNAPSHOT_LOGS: u64 = 20_000;
+
+/// The default `SnapshotKeepLogs`: log entries kept behind a snapshot (for lagging members).
+pub const DEFAULT_SNAPSHOT_KEEP_LOGS: u64 = 1_000;
+
 /// `"Isengard"."Cluster"`: how this node joins a cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClusterConfig {
-    /// `"NodeId"`: this node's Raft id, a positive integer, one of `members`.
+    /// `"NodeId"`: this node's Raft id, a positive integer. When it is not one
+    /// of `members`, the node joins an existing cluster: it waits to be added
+    /// (`POST /cluster/members`) and never initializes one ([`ClusterConfig::joins`]).
     pub node_id: u64,
     /// `"GrpcListen"`: the address the node-to-node gRPC server binds.
     /// Default `0.0.0.0:4300`. Port 0 asks the OS for a free port.
     pub grpc_listen: SocketAddr,
-    /// `"GrpcAdvertise"`: `host:port` at which the other nodes reach this one.
-    /// Default: this node's entry in `members`.
+    /// `"GrpcAdvertise"`: `host:port` at which the other nodes reach this one,
+    /// reported by `GET /cluster`. Default: this node's entry in `members`;
+    /// required when the node is not one of them.
     pub grpc_advertise: String,
     /// `"Members"`: the initial member set, node id to `host:port` (gRPC). Every
-    /// node is started with the same set; the lowest id initializes the cluster.
+    /// node is started with the same set; the lowest id initializes the cluster
+    /// (unless another member already belongs to one).
     pub members: BTreeMap<u64, String>,
+    /// `"SnapshotLogs"`: a snapshot of the index is built every time this many
+    /// log entries were applied since the last one. Default 20000.
+    pub snapshot_logs: u64,
+    /// `"SnapshotKeepLogs"`: how many log entries a node keeps behind its last
+    /// snapshot, so a member that lags by less catches up from the log instead
+    /// of a snapshot. Default 1000.
+    pub snapshot_keep_logs: u64,
+}
+
+impl ClusterConfig {
+    /// A configuration with the default snapshot policy.
+    pub fn new(node_id: u64, grpc_listen: SocketAddr, grpc_advertise: String, members: BTreeMap<u64, String>) -> Self {
+        ClusterConfig {
+            node_id,
+            grpc_listen,
+            grpc_advertise,
+            members,
+            snapshot_logs: DEFAULT_SNAPSHOT_LOGS,
+            snapshot_keep_logs: DEFAULT_SNAPSHOT_KEEP_LOGS,
+        }
+    }
+
+    /// Whether this node is not one of the initial `Members`: it joins a
+    /// running cluster once a member adds it.
+    pub fn joins(&self) -> bool {
+        !self.members.contains_key(&self.node_id)
+    }
 }
 
 const NODE_ID: &str = "a positive integer";
 const LISTEN: &str = "a socket address such as 0.0.0.0:4300";
 const HOST_PORT: &str = "a host:port string";
+const COUNT: &str = "a positive integer";
 const MEMBERS: &str = "a non-empty object mapping positive node ids (\"1\") to host:port strings";
 
 fn invalid(key: &str, expected: &'static str, found: String) -> ConfigError {
@@ -41,7 +80,7 @@ fn invalid(key: &str, expected: &'static str, found: String) -> ConfigError {
 }
 
 /// Whether `text` looks like `host:port` (a non-empty host, a numeric port).
-fn is_host_port(text: &str) -> bool {
+pub(crate) fn is_host_port(text: &str) -> bool {
     match text.rsplit_once(':') {
         Some((host, port)) => !host.is_empty() && !host.contains('/') && port.parse::<u16>().is_ok(),
         None => false,
@@ -72,13 +111,6 @@ pub(super) fn resolve_cluster(section: &Map<String, Value>) -> Result<ClusterCon
             _ => return Err(invalid(&key, HOST_PORT, describe(addr))),
         }
     }
-    if !members.contains_key(&node_id) {
-        return Err(invalid(
-            &format!("{P}NodeId"),
-            "one of the ids in Isengard.Cluster.Members",
-            format!("{node_id}"),
-        ));
-    }
     let grpc_listen = match section.get("GrpcListen") {
         None => DEFAULT_GRPC_LISTEN.parse().expect("valid default"),
         Some(v) => v
@@ -87,13 +119,30 @@ pub(super) fn resolve_cluster(section: &Map<String, Value>) -> Result<ClusterCon
             .ok_or_else(|| invalid(&format!("{P}GrpcListen"), LISTEN, describe(v)))?,
     };
     let grpc_advertise = match section.get("GrpcAdvertise") {
-        None => members[&node_id].clone(),
+        None => match members.get(&node_id) {
+            Some(own) => own.clone(),
+            None => {
+                return Err(invalid(
+                    &format!("{P}GrpcAdvertise"),
+                    "a host:port string (required when NodeId is not one of Members: the node joins)",
+                    "nothing".into(),
+                ))
+            }
+        },
         Some(v) => match v.as_str() {
             Some(text) if is_host_port(text) => text.to_owned(),
             _ => return Err(invalid(&format!("{P}GrpcAdvertise"), HOST_PORT, describe(v))),
         },
     };
-    Ok(ClusterConfig { node_id, grpc_listen, grpc_advertise, members })
+    let count = |key: &str, default: u64| -> Result<u64, ConfigError> {
+        match section.get(key) {
+            None => Ok(default),
+            Some(v) => v.as_u64().filter(|n| *n > 0).ok_or_else(|| invalid(&format!("{P}{key}"), COUNT, describe(v))),
+        }
+    };
+    let snapshot_logs = count("SnapshotLogs", DEFAULT_SNAPSHOT_LOGS)?;
+    let snapshot_keep_logs = count("SnapshotKeepLogs", DEFAULT_SNAPSHOT_KEEP_LOGS)?;
+    Ok(ClusterConfig { node_id, grpc_listen, grpc_advertise, members, snapshot_logs, snapshot_keep_logs })
 }
 
 #[cfg(test)]
@@ -146,6 +195,23 @@ mod tests {
             .unwrap();
         assert_eq!(c.grpc_listen, DEFAULT_GRPC_LISTEN.parse().unwrap());
         assert_eq!(c.grpc_advertise, "a:1");
+        assert_eq!((c.snapshot_logs, c.snapshot_keep_logs), (DEFAULT_SNAPSHOT_LOGS, DEFAULT_SNAPSHOT_KEEP_LOGS));
+        assert!(!c.joins());
+    }
+
+    #[test]
+    fn a_node_outside_members_joins() {
+        let c = parse(
+            r#"{ "Isengard": { "Cluster": { "NodeId": 4, "GrpcAdvertise": "d:4",
+                 "SnapshotLogs": 50, "SnapshotKeepLogs": 5,
+                 "Members": { "1": "a:1", "2": "b:2", "3": "c:3" } } } }"#,
+        )
+        .unwrap()
+        .cluster
+        .unwrap();
+        assert!(c.joins());
+        assert_eq!(c.grpc_advertise, "d:4");
+        assert_eq!((c.snapshot_logs, c.snapshot_keep_logs), (50, 5));
     }
 
     #[test]
@@ -155,7 +221,13 @@ mod tests {
         assert_eq!(error_key(&doc(members)), "Isengard.Cluster.NodeId");
         assert_eq!(error_key(&doc(&format!(r#""NodeId": 0, {members}"#))), "Isengard.Cluster.NodeId");
         assert_eq!(error_key(&doc(&format!(r#""NodeId": "1", {members}"#))), "Isengard.Cluster.NodeId");
-        assert_eq!(error_key(&doc(&format!(r#""NodeId": 3, {members}"#))), "Isengard.Cluster.NodeId");
+        // Not one of Members: a joining node, which must say where it is reached.
+        assert_eq!(error_key(&doc(&format!(r#""NodeId": 3, {members}"#))), "Isengard.Cluster.GrpcAdvertise");
+        assert_eq!(error_key(&doc(&format!(r#""NodeId": 1, "SnapshotLogs": 0, {members}"#))), "Isengard.Cluster.SnapshotLogs");
+        assert_eq!(
+            error_key(&doc(&format!(r#""NodeId": 1, "SnapshotKeepLogs": "5", {members}"#))),
+            "Isengard.Cluster.SnapshotKeepLogs"
+        );
         assert_eq!(error_key(&doc(r#""NodeId": 1"#)), "Isengard.Cluster.Members");
         assert_eq!(error_key(&doc(r#""NodeId": 1, "Members": {}"#)), "Isengard.Cluster.Members");
         assert_eq!(error_key(&doc(r#""NodeId": 1, "Members": {"x": "a:1"}"#)), "Isengard.Cluster.Members.x");

@@ -26,7 +26,8 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 pub use blobs::{BlobMode, DEFAULT_REPAIR_INTERVAL, DEFAULT_REPLICAS};
-pub use cluster::{ClusterConfig, DEFAULT_GRPC_LISTEN};
+pub(crate) use cluster::is_host_port;
+pub use cluster::{ClusterConfig, DEFAULT_GRPC_LISTEN, DEFAULT_SNAPSHOT_KEEP_LOGS, DEFAULT_SNAPSHOT_LOGS};
 pub use keys::{is_orthanc_unimplemented, ORTHANC_UNIMPLEMENTED};
 
 /// The resolved configuration of one node.

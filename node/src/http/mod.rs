@@ -14,7 +14,7 @@ pub mod resources;
 pub mod system;
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::Router;
 
 use crate::service::Archive;
@@ -26,6 +26,8 @@ pub fn router(archive: Archive) -> Router {
     Router::new()
         .route("/system", get(system::system))
         .route("/cluster", get(cluster::status))
+        .route("/cluster/members", get(cluster::members).post(cluster::add))
+        .route("/cluster/members/{id}", delete(cluster::remove))
         .route("/statistics", get(system::statistics))
         .route("/changes", get(system::changes).delete(system::clear_changes))
         .route("/exports", get(system::exports).delete(system::clear_exports))

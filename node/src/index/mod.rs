@@ -84,7 +84,8 @@ impl Index {
     /// Opens the index under `dir` as a one-member cluster (node 1), initializing
     /// the cluster on first start.
     pub async fn open_single(dir: &Path) -> Result<Index, IndexError> {
-        let index = Index::open(dir, 1, NoPeers, None).await?;
+        let policy = (crate::config::DEFAULT_SNAPSHOT_LOGS, crate::config::DEFAULT_SNAPSHOT_KEEP_LOGS);
+        let index = Index::open(dir, 1, NoPeers, None, policy).await?;
         if !index.raft.is_initialized().await.map_err(storage_error)? {
             let members = BTreeMap::from([(index.node_id, BasicNode::new("local"))]);
             index.raft.initialize(members).await.map_err(storage_error)?;
@@ -93,22 +94,19 @@ impl Index {
         Ok(index)
     }
 
-    /// Opens the index under `dir` as member `cluster.node_id` of a cluster. The
-    /// lowest id of `cluster.members` initializes the membership with every
-    /// member when it is not initialized yet; the others wait to be contacted.
-    /// A restart (already initialized) just rejoins. Does not wait for a leader:
-    /// the gRPC server must run first (see [`Index::wait_for_leader`]).
+    /// Opens the index under `dir` as member `cluster.node_id` of a cluster. A
+    /// restart (already initialized) just rejoins. On a first start the lowest
+    /// id of `cluster.members` initializes the membership once a majority of
+    /// the members answer that they belong to no cluster yet, and never when one
+    /// of them already does ([`crate::cluster::bootstrap`], in the
+    /// background); every other node waits to be contacted. Does not wait for a
+    /// leader: the gRPC server must run first (see [`Index::wait_for_leader`]).
     pub async fn open_cluster(dir: &Path, cluster: &ClusterConfig) -> Result<Index, IndexError> {
         let peers = Peers::default();
         let network = GrpcNetwork::new(peers.clone());
-        let index = Index::open(dir, cluster.node_id, network, Some(peers)).await?;
-        let lowest = cluster.members.keys().next().copied();
-        if lowest == Some(cluster.node_id) && !index.raft.is_initialized().await.map_err(storage_error)? {
-            let members: BTreeMap<NodeId, BasicNode> =
-                cluster.members.iter().map(|(id, addr)| (*id, BasicNode::new(addr))).collect();
-            tracing::info!(node = cluster.node_id, members = ?cluster.members, "initializing the cluster");
-            index.raft.initialize(members).await.map_err(storage_error)?;
-        }
+        let policy = (cluster.snapshot_logs, cluster.snapshot_keep_logs);
+        let index = Index::open(dir, cluster.node_id, network, Some(peers.clone()), policy).await?;
+        crate::cluster::spawn_bootstrap(index.raft.clone(), peers, cluster);
         Ok(index)
     }
 
@@ -117,6 +115,7 @@ impl Index {
         node_id: NodeId,
         network: N,
         peers: Option<Peers>,
+        (snapshot_logs, keep_logs): (u64, u64),
     ) -> Result<Index, IndexError> {
         std::fs::create_dir_all(dir).map_err(storage_error)?;
         let db = store::open(&dir.join("rocksdb")).map_err(IndexError::Open)?;
@@ -127,8 +126,8 @@ impl Index {
             heartbeat_interval: 250,
             election_timeout_min: 600,
             election_timeout_max: 1200,
-            snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(20_000),
-            max_in_snapshot_log_to_keep: 1_000,
+            snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(snapshot_logs),
+            max_in_snapshot_log_to_keep: keep_logs,
             ..Default::default()
         };
         let config = Arc::new(config.validate().map_err(storage_error)?);

@@ -50,12 +50,8 @@ async fn a_new_member_catches_up_by_snapshot_over_grpc() {
     }
     let members: BTreeMap<u64, String> =
         listeners.iter().map(|(id, l)| (*id, l.local_addr().unwrap().to_string())).collect();
-    let config = |id: u64| ClusterConfig {
-        node_id: id,
-        grpc_listen: members[&id].parse().unwrap(),
-        grpc_advertise: members[&id].clone(),
-        members: members.clone(),
-    };
+    let config =
+        |id: u64| ClusterConfig::new(id, members[&id].parse().unwrap(), members[&id].clone(), members.clone());
 
     // Node 3 must not accept connections before it starts: requests queued in
     // its backlog would hand it the log before the leader purges it.
