@@ -147,9 +147,17 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             let bytes = serde_json::to_vec(&entry).map_err(|e| StorageIOError::write_logs(&e))?;
             batch.put_cf(log, u64_key(entry.log_id.index), bytes);
         }
-        let mut opts = WriteOptions::default();
-        opts.set_sync(true);
-        let result = self.db.write_opt(batch, &opts);
+        // The synced write waits for the disk (a millisecond or more): on a
+        // blocking thread, not on one of the few async workers, which go on
+        // serving requests meanwhile.
+        let db = self.db.clone();
+        let result = tokio::task::spawn_blocking(move || {
+            let mut opts = WriteOptions::default();
+            opts.set_sync(true);
+            db.write_opt(batch, &opts)
+        })
+        .await
+        .map_err(|e| StorageIOError::write_logs(&e))?;
         let io = result
             .as_ref()
             .map(|_| ())
