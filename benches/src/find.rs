@@ -78,6 +78,11 @@ impl Query {
     }
 }
 
+/// Matches the instances a query must find.
+type Pred = Box<dyn Fn(&Instance) -> bool>;
+/// A query's label, constraints and expected matches.
+type Case = (String, Vec<(&'static str, Tag, String)>, Pred);
+
 /// The queries of an archive made of `specs`, with their expected counts.
 fn queries(specs: &[Instance]) -> Vec<Query> {
     let mid = &specs[specs.len() / 2..];
@@ -91,8 +96,7 @@ fn queries(specs: &[Instance]) -> Vec<Query> {
     let month_range = format!("{month}01-{month}31");
     let year_range = format!("{year}0101-{year}1231");
     let accession = probe.accession.clone();
-    type Pred = Box<dyn Fn(&Instance) -> bool>;
-    let cases: Vec<(String, Vec<(&'static str, Tag, String)>, Pred)> = vec![
+    let cases: Vec<Case> = vec![
         (
             format!("PatientName `{pattern}`"),
             vec![("PatientName", PATIENT_NAME, pattern.clone())],

@@ -149,6 +149,6 @@ impl Plan {
 
     /// Which of the servers runs first in `round`: they alternate.
     pub fn isengard_first(&self, round: usize) -> bool {
-        round % 2 == 0
+        round.is_multiple_of(2)
     }
 }

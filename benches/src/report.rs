@@ -74,7 +74,7 @@ pub fn percentile(samples: &[f64], q: f64) -> Option<f64> {
     }
     let mut sorted = samples.to_vec();
     sorted.sort_by(f64::total_cmp);
-    if q == 0.5 && sorted.len() % 2 == 0 {
+    if q == 0.5 && sorted.len().is_multiple_of(2) {
         let mid = sorted.len() / 2;
         return Some((sorted[mid - 1] + sorted[mid]) / 2.0);
     }
