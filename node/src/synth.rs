@@ -2,7 +2,10 @@
 //! dicom-object, for tests and benchmarks (no external data set needed).
 //!
 //! UIDs are `2.25.<n>` (UUID-derived form), made from a seed so a data set is
-//! reproducible.
+//! reproducible. [`dataset`] is the compact form the tests use; [`hospital`]
+//! draws from a larger name pool and gives every image the acquisition tags
+//! of a real CT or MR slice (position, spacing, rescale, window, timings), as
+//! the benchmarks need.
 
 use dicom_core::value::PrimitiveValue;
 use dicom_core::{DataElement, VR};
@@ -18,6 +21,17 @@ pub const EXPLICIT_VR_LE: &str = "1.2.840.10008.1.2.1";
 const LAST: &[&str] = &["Martin", "Dubois", "Müller", "Schmidt", "Rossi", "García", "Smith", "Jones", "Nguyen", "Kowalski", "Jensen", "Peeters"];
 const FIRST: &[&str] = &["Anna", "Jean", "Élodie", "Lukas", "Maria", "John", "Sofia", "Omar", "Chloé", "Piotr", "Ingrid", "Bram"];
 const DESCRIPTIONS: &[&str] = &["CT THORAX", "CT ABDOMEN PELVIS", "MR BRAIN", "MR KNEE LEFT", "CT HEAD", "MR LUMBAR SPINE"];
+/// Extra names of [`hospital`] archives: with [`LAST`] and [`FIRST`], 1,600 names.
+const MORE_LAST: &[&str] = &[
+    "Bernard", "Thomas", "Petit", "Robert", "Richard", "Durand", "Leroy", "Moreau", "Simon", "Laurent", "Lefebvre",
+    "Michel", "Fischer", "Weber", "Meyer", "Wagner", "Becker", "Schulz", "Hoffmann", "Bianchi", "Romano", "Colombo",
+    "Ricci", "Marino", "Fernández", "López", "Martínez", "Sánchez", "Pérez", "Brown", "Taylor",
+];
+const MORE_FIRST: &[&str] = &[
+    "Pierre", "Camille", "Louis", "Léa", "Hugo", "Manon", "Felix", "Emma", "Paul", "Mia", "Marco", "Giulia", "Luca",
+    "Lucía", "Pablo", "Carmen", "James", "Olivia", "Noah", "Amelia", "Tomasz", "Zofia", "Lars", "Astrid", "Sven",
+    "Eva", "Ahmed", "Fatima",
+];
 
 /// One instance to generate.
 #[derive(Debug, Clone)]
@@ -38,6 +52,8 @@ pub struct Spec {
     pub instance_number: u32,
     pub rows: u16,
     pub columns: u16,
+    /// Adds the acquisition tags of a real CT/MR slice ([`hospital`] sets it).
+    pub acquisition: bool,
 }
 
 impl Spec {
@@ -60,6 +76,7 @@ impl Spec {
             instance_number: 1,
             rows: 4,
             columns: 4,
+            acquisition: false,
         }
     }
 
@@ -99,6 +116,9 @@ impl Spec {
         put(tags::BITS_STORED, VR::US, PrimitiveValue::from(12_u16));
         put(tags::HIGH_BIT, VR::US, PrimitiveValue::from(11_u16));
         put(tags::PIXEL_REPRESENTATION, VR::US, PrimitiveValue::from(0_u16));
+        if self.acquisition {
+            self.put_acquisition(&mut put);
+        }
         let pixels = self.rows as usize * self.columns as usize;
         let seed = self.instance_number as u64 ^ (self.series_number as u64) << 32;
         let mut rng = StdRng::seed_from_u64(seed);
@@ -110,6 +130,46 @@ impl Spec {
         let mut out = Vec::with_capacity(pixels * 2 + 2048);
         file.write_all(&mut out).expect("writing to memory cannot fail");
         out
+    }
+}
+
+impl Spec {
+    /// What a scanner writes about the slice: geometry, rescale, window,
+    /// timings and the place it was acquired.
+    fn put_acquisition(&self, put: &mut impl FnMut(dicom_core::Tag, VR, PrimitiveValue)) {
+        let z = -100.0 + 1.25 * self.instance_number as f64;
+        let ct = self.modality == "CT";
+        put(tags::INSTITUTION_NAME, VR::LO, "HOPITAL SYNTHETIQUE".into());
+        put(tags::STATION_NAME, VR::SH, format!("{}SCAN{}", self.modality, self.series_number % 3 + 1).into());
+        put(tags::MANUFACTURER_MODEL_NAME, VR::LO, if ct { "SynthCT 128" } else { "SynthMR 3T" }.into());
+        put(tags::BODY_PART_EXAMINED, VR::CS, self.study_description.split(' ').nth(1).unwrap_or("").into());
+        put(tags::PROTOCOL_NAME, VR::LO, self.study_description.as_str().into());
+        put(tags::ACQUISITION_NUMBER, VR::IS, "1".into());
+        put(tags::CONTENT_DATE, VR::DA, self.study_date.as_str().into());
+        put(tags::CONTENT_TIME, VR::TM, self.study_time.as_str().into());
+        put(tags::IMAGE_TYPE, VR::CS, "ORIGINAL\\PRIMARY\\AXIAL".into());
+        put(tags::SLICE_THICKNESS, VR::DS, "1.25".into());
+        put(tags::SLICE_LOCATION, VR::DS, format!("{z:.2}").into());
+        put(tags::IMAGE_POSITION_PATIENT, VR::DS, format!("-250.0\\-250.0\\{z:.2}").into());
+        put(tags::IMAGE_ORIENTATION_PATIENT, VR::DS, "1\\0\\0\\0\\1\\0".into());
+        put(tags::PIXEL_SPACING, VR::DS, "0.9765625\\0.9765625".into());
+        put(tags::FRAME_OF_REFERENCE_UID, VR::UI, format!("{}.1", self.study_uid).into());
+        put(tags::PATIENT_POSITION, VR::CS, "HFS".into());
+        if ct {
+            put(tags::KVP, VR::DS, "120".into());
+            put(tags::RESCALE_INTERCEPT, VR::DS, "-1024".into());
+            put(tags::RESCALE_SLOPE, VR::DS, "1".into());
+            put(tags::WINDOW_CENTER, VR::DS, "40".into());
+            put(tags::WINDOW_WIDTH, VR::DS, "400".into());
+            put(tags::CONVOLUTION_KERNEL, VR::SH, "STANDARD".into());
+        } else {
+            put(tags::REPETITION_TIME, VR::DS, "2000".into());
+            put(tags::ECHO_TIME, VR::DS, "90".into());
+            put(tags::MAGNETIC_FIELD_STRENGTH, VR::DS, "3".into());
+            put(tags::SCANNING_SEQUENCE, VR::CS, "SE".into());
+            put(tags::WINDOW_CENTER, VR::DS, "600".into());
+            put(tags::WINDOW_WIDTH, VR::DS, "1200".into());
+        }
     }
 }
 
@@ -131,10 +191,32 @@ fn uid(rng: &mut StdRng) -> String {
 
 /// Every instance of an archive of the given shape, in upload order.
 pub fn dataset(shape: Shape) -> Vec<Spec> {
+    generate(shape, &[LAST], &[FIRST], false)
+}
+
+/// A hospital-like archive of the given shape: 1,600 patient names, every
+/// slice with its acquisition tags. Same shape and seed, same archive.
+pub fn hospital(shape: Shape) -> Vec<Spec> {
+    generate(shape, &[LAST, MORE_LAST], &[FIRST, MORE_FIRST], true)
+}
+
+fn pick<'a>(rng: &mut StdRng, pools: &[&[&'a str]]) -> &'a str {
+    let total: usize = pools.iter().map(|p| p.len()).sum();
+    let mut i = rng.gen_range(0..total);
+    for pool in pools {
+        if i < pool.len() {
+            return pool[i];
+        }
+        i -= pool.len();
+    }
+    unreachable!("i < total")
+}
+
+fn generate(shape: Shape, last: &[&[&str]], first: &[&[&str]], acquisition: bool) -> Vec<Spec> {
     let mut rng = StdRng::seed_from_u64(shape.seed);
     let mut out = Vec::new();
     for p in 0..shape.patients {
-        let name = format!("{}^{}", LAST[rng.gen_range(0..LAST.len())], FIRST[rng.gen_range(0..FIRST.len())]);
+        let name = format!("{}^{}", pick(&mut rng, last), pick(&mut rng, first));
         let patient_id = format!("PAT{:06}", p + 1);
         let birth = format!("{:04}{:02}{:02}", rng.gen_range(1930..2020), rng.gen_range(1..13), rng.gen_range(1..29));
         let sex = if rng.gen_bool(0.5) { "F" } else { "M" };
@@ -165,6 +247,7 @@ pub fn dataset(shape: Shape) -> Vec<Spec> {
                         instance_number: i + 1,
                         rows: shape.rows,
                         columns: shape.columns,
+                        acquisition,
                     });
                 }
             }

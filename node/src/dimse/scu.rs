@@ -108,7 +108,13 @@ async fn connect(target: &Target<'_>, contexts: &[(String, Vec<String>)]) -> Res
     match tokio::time::timeout(target.timeout * 2, options.establish_async(address.as_str())).await {
         Err(_) => Err(ScuError::Timeout),
         Ok(Err(e)) => Err(ul_error(&address, e)),
-        Ok(Ok(a)) => Ok(a),
+        Ok(Ok(mut a)) => {
+            // Each DIMSE message is a few writes (PDU headers, command, data
+            // set): with Nagle's algorithm, the peer's delayed ACK holds every
+            // exchange for tens of milliseconds.
+            let _ = a.inner_stream().set_nodelay(true);
+            Ok(a)
+        }
     }
 }
 

@@ -52,10 +52,11 @@ impl LogStore {
         }
     }
 
-    fn put_meta<T: Serialize>(&self, key: &[u8], value: &T) -> StorageResult<()> {
+    /// Writes a `raft_meta` value, flushed to disk first when `sync`.
+    fn put_meta<T: Serialize>(&self, key: &[u8], value: &T, sync: bool) -> StorageResult<()> {
         let bytes = serde_json::to_vec(value).map_err(|e| StorageIOError::write(&e))?;
         let mut opts = WriteOptions::default();
-        opts.set_sync(true);
+        opts.set_sync(sync);
         self.db
             .put_cf_opt(cf(&self.db, CF_RAFT_META), key, bytes, &opts)
             .map_err(|e| StorageIOError::write(&e).into())
@@ -116,7 +117,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn save_vote(&mut self, vote: &Vote<NodeId>) -> StorageResult<()> {
-        self.put_meta(KEY_VOTE, vote)
+        self.put_meta(KEY_VOTE, vote, true)
             .map_err(|e| StorageIOError::write_vote(&e).into())
     }
 
@@ -124,8 +125,11 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         self.get_meta(KEY_VOTE)
     }
 
+    /// Not flushed: openraft does not need the committed id to be durable (a
+    /// lost one is recomputed from a quorum; what was applied is in the state
+    /// machine), and flushing it cost a second disk sync per write.
     async fn save_committed(&mut self, committed: Option<LogId<NodeId>>) -> StorageResult<()> {
-        self.put_meta(KEY_COMMITTED, &committed)
+        self.put_meta(KEY_COMMITTED, &committed, false)
     }
 
     async fn read_committed(&mut self) -> StorageResult<Option<LogId<NodeId>>> {
@@ -143,9 +147,17 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             let bytes = serde_json::to_vec(&entry).map_err(|e| StorageIOError::write_logs(&e))?;
             batch.put_cf(log, u64_key(entry.log_id.index), bytes);
         }
-        let mut opts = WriteOptions::default();
-        opts.set_sync(true);
-        let result = self.db.write_opt(batch, &opts);
+        // The synced write waits for the disk (a millisecond or more): on a
+        // blocking thread, not on one of the few async workers, which go on
+        // serving requests meanwhile.
+        let db = self.db.clone();
+        let result = tokio::task::spawn_blocking(move || {
+            let mut opts = WriteOptions::default();
+            opts.set_sync(true);
+            db.write_opt(batch, &opts)
+        })
+        .await
+        .map_err(|e| StorageIOError::write_logs(&e))?;
         let io = result
             .as_ref()
             .map(|_| ())

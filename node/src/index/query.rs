@@ -196,9 +196,25 @@ impl<'a> Reader<'a> {
     /// a scan of the secondary index over the narrowest key range the constraint
     /// allows. Candidates are then checked exactly by [`Reader::find`].
     fn candidates(&self, q: &TagQuery) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        self.scan(q, usize::MAX, |id| out.push(id.to_owned()))?;
+        out.sort();
+        out.dedup();
+        Ok(out)
+    }
+
+    /// How many index entries [`Reader::candidates`] would read for `q`,
+    /// counting no further than `cap`.
+    fn count_candidates(&self, q: &TagQuery, cap: usize) -> Result<usize> {
+        self.scan(q, cap, |_| ())
+    }
+
+    /// Calls `f` with the id of each index entry in `q`'s key ranges, at most
+    /// `limit` of them; returns how many it saw.
+    fn scan(&self, q: &TagQuery, limit: usize, mut f: impl FnMut(&str)) -> Result<usize> {
         let prefix = tag_prefix(q.level, &q.tag);
         let ranges = q.constraint.scan_bounds().unwrap_or_else(|| vec![(Vec::new(), vec![0xff])]);
-        let mut out = Vec::new();
+        let mut seen = 0;
         for (start, end) in ranges {
             let mut from = prefix.clone();
             from.extend_from_slice(&start);
@@ -208,18 +224,33 @@ impl<'a> Reader<'a> {
                 .db
                 .iterator_cf(cf(self.db, CF_TAGS), IteratorMode::From(&from, Direction::Forward));
             for item in iter {
+                if seen >= limit {
+                    return Ok(seen);
+                }
                 let (key, _) = item?;
                 if key.as_ref() >= to.as_slice() || !key.starts_with(&prefix) {
                     break;
                 }
                 if let Some((_, id)) = split_tag_suffix(&key[prefix.len()..]) {
-                    out.push(id.to_owned());
+                    f(id);
+                    seen += 1;
                 }
             }
         }
-        out.sort();
-        out.dedup();
-        Ok(out)
+        Ok(seen)
+    }
+
+    /// The constraint whose key ranges hold the fewest index entries.
+    fn most_selective<'q>(&self, queries: &[&'q TagQuery]) -> Result<Option<&'q TagQuery>> {
+        let mut best: Option<(&TagQuery, usize)> = None;
+        for q in queries {
+            let cap = best.map_or(usize::MAX, |(_, n)| n);
+            let n = self.count_candidates(q, cap)?;
+            if best.is_none_or(|(_, m)| n < m) {
+                best = Some((q, n));
+            }
+        }
+        Ok(best.map(|(q, _)| q))
     }
 
     /// Resources at `level` matching every query; queries may name tags of
@@ -227,15 +258,27 @@ impl<'a> Reader<'a> {
     pub fn find(&self, level: Level, queries: &[TagQuery]) -> Result<Vec<Resource>> {
         let restrictive: Vec<&TagQuery> =
             queries.iter().filter(|q| q.constraint != Constraint::Any).collect();
-        // Start from the most specific constrained level, or list the target level.
+        // Work from the most specific constrained level, or list the target level.
         let start = restrictive.iter().max_by_key(|q| q.level).copied();
-        let mut current: Vec<Resource> = match start {
-            None => {
-                let ids = self.list(level, 0, None)?;
-                return self.load_all(&ids);
-            }
-            Some(q) => self.load_all(&self.candidates(q)?)?,
+        let Some(deepest) = start else {
+            let ids = self.list(level, 0, None)?;
+            return self.load_all(&ids);
         };
+        // Seed with the most selective constraint; from a higher level, go
+        // down to the deepest constrained one (a resource whose ancestor fails
+        // a constraint would be dropped below anyway).
+        let seed = self.most_selective(&restrictive)?.unwrap_or(deepest);
+        let mut current = self.load_all(&self.candidates(seed)?)?;
+        let mut seed_level = seed.level;
+        while seed_level < deepest.level {
+            current.retain(|r| matches_all(r, &restrictive));
+            let mut next = Vec::new();
+            for r in &current {
+                next.extend(self.load_all(&self.children(&r.id)?)?);
+            }
+            current = next;
+            seed_level = seed_level.child().unwrap_or(deepest.level);
+        }
         let mut at = start.map(|q| q.level).unwrap_or(level);
         current.retain(|r| matches_all(r, &restrictive));
         // Climb: ancestors' constraints check the parent chain.

@@ -156,7 +156,13 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             batch.put_cf(meta, KEY_APPLIED, to_json(&Some(log_id), log_id)?);
             batch.put_cf(meta, KEY_MEMBERSHIP, to_json(&self.membership, log_id)?);
             batch.put_cf(meta, KEY_COUNTERS, to_json(&counters, log_id)?);
-            self.db.write(batch).map_err(|e| StorageIOError::apply(log_id, &e))?;
+            // Off the async workers: behind a synced log append, RocksDB may
+            // make this write wait for the disk.
+            let db = self.db.clone();
+            tokio::task::spawn_blocking(move || db.write(batch))
+                .await
+                .map_err(|e| StorageIOError::apply(log_id, &e))?
+                .map_err(|e| StorageIOError::apply(log_id, &e))?;
             self.counters = counters;
             self.last_applied = Some(log_id);
             responses.push(response);
