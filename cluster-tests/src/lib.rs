@@ -49,6 +49,8 @@ pub struct TestCluster {
     pub client: reqwest::Client,
     grpc_ports: BTreeMap<u64, u16>,
     nodes: BTreeMap<u64, Option<NodeProcess>>,
+    /// Top-level keys added to every node's configuration.
+    extra: serde_json::Map<String, Value>,
 }
 
 /// Where the `isengard` binary is.
@@ -73,12 +75,18 @@ fn free_ports(n: usize) -> Vec<u16> {
 impl TestCluster {
     /// Starts `n` nodes and waits until they agree on a leader.
     pub async fn start(n: u64) -> TestCluster {
+        TestCluster::start_with(n, serde_json::Map::new()).await
+    }
+
+    /// [`TestCluster::start`] with `extra` top-level keys in every node's
+    /// configuration (e.g. `StableAge`, `LuaScripts`).
+    pub async fn start_with(n: u64, extra: serde_json::Map<String, Value>) -> TestCluster {
         static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
         let serial = SERIAL.lock().await;
         let dir = tempfile::tempdir().expect("temp dir");
         std::fs::create_dir_all(dir.path().join("blobs")).unwrap();
         let grpc_ports: BTreeMap<u64, u16> = (1..=n).zip(free_ports(n as usize)).collect();
-        let mut cluster = TestCluster { _serial: serial, dir, client: reqwest::Client::new(), grpc_ports, nodes: BTreeMap::new() };
+        let mut cluster = TestCluster { _serial: serial, dir, client: reqwest::Client::new(), grpc_ports, nodes: BTreeMap::new(), extra };
         for id in 1..=n {
             cluster.write_config(id);
         }
@@ -96,7 +104,7 @@ impl TestCluster {
     fn write_config(&self, id: u64) {
         let members: serde_json::Map<String, Value> =
             self.grpc_ports.iter().map(|(id, port)| (id.to_string(), Value::from(format!("127.0.0.1:{port}")))).collect();
-        let config = serde_json::json!({
+        let mut config = serde_json::json!({
             "Name": format!("node-{id}"),
             "StorageDirectory": self.node_dir(id).join("data"),
             "HttpPort": 0,
@@ -111,6 +119,9 @@ impl TestCluster {
                 },
             },
         });
+        for (k, v) in &self.extra {
+            config[k] = v.clone();
+        }
         std::fs::create_dir_all(self.node_dir(id)).unwrap();
         std::fs::write(self.node_dir(id).join("config.json"), serde_json::to_vec_pretty(&config).unwrap()).unwrap();
     }

@@ -4,3 +4,4 @@
 mod t10_ingest_everywhere;
 mod t20_leader_failover;
 mod t30_no_quorum;
+mod t70_lua_stable_once;

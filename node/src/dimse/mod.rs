@@ -79,6 +79,7 @@ impl From<ServiceError> for DimseError {
                 DimseError::OutOfResources(e.to_string())
             }
             ServiceError::UnknownModality(m) => DimseError::UnknownDestination(m),
+            ServiceError::FilteredOut(_) => DimseError::NotAuthorized(e.to_string()),
             other => DimseError::UnableToProcess(other.to_string()),
         }
     }

@@ -36,6 +36,8 @@ pub enum OrthancCode {
     BadJson,
     DatabaseUnavailable,
     UnsupportedMediaType,
+    /// A Lua error (`/tools/execute-script`).
+    CannotExecuteLua,
 }
 
 impl OrthancCode {
@@ -63,6 +65,7 @@ impl OrthancCode {
                 "The database is currently not available (probably a transient situation)",
             ),
             UnsupportedMediaType => (3000, StatusCode::UNSUPPORTED_MEDIA_TYPE, "Unsupported media type"),
+            CannotExecuteLua => (2031, StatusCode::INTERNAL_SERVER_ERROR, "Cannot execute a Lua command"),
         }
     }
 }
@@ -126,6 +129,13 @@ impl From<ServiceError> for ApiError {
             ServiceError::UnknownQuery(_) => ApiError::new(OrthancCode::UnknownResource),
             ServiceError::NoSuchAnswer { .. } => ApiError::with_details(OrthancCode::ParameterOutOfRange, e.to_string()),
             ServiceError::BadModality { .. } => ApiError::with_details(OrthancCode::BadFileFormat, e.to_string()),
+            // Orthanc 1.10 answers 200 with `"Status": "FilteredOut"`; Isengard
+            // makes the refusal an error (docs/lua.md).
+            ServiceError::FilteredOut(_) => ApiError {
+                code: OrthancCode::BadRequest,
+                details: Some(e.to_string()),
+                status: Some(StatusCode::FORBIDDEN),
+            },
             ServiceError::BlobBusy(id) => ApiError::with_details(
                 OrthancCode::DatabaseUnavailable,
                 format!("the file of instance {id} is being garbage-collected; retry"),

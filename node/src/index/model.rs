@@ -263,6 +263,9 @@ pub enum Command {
     ClaimBlobs { hashes: Vec<String> },
     /// The garbage collector deleted these claimed blobs.
     BlobsCollected { hashes: Vec<String> },
+    /// The Lua callbacks that run once in the cluster (`OnStable*`) have
+    /// processed the change log up to `seq`. Only moves forward.
+    LuaCursor { seq: u64 },
 }
 
 /// What applying a command answered.
