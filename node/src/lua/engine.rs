@@ -108,15 +108,30 @@ impl Thread {
     /// Runs `f` on the interpreter: queued behind other jobs, or at once when
     /// called from the interpreter thread itself (re-entrant call).
     pub async fn run<T: Send + 'static>(&self, f: impl FnOnce(&Lua) -> T + Send + 'static) -> Result<T, ScriptError> {
-        if let Some(result) = CURRENT.with(|c| c.borrow().clone()).map(|lua| f(&lua)) {
-            return Ok(result);
+        match self.submit(f) {
+            Ok(result) => Ok(result),
+            Err(rx) => rx?.await.map_err(|_| ScriptError("the Lua engine dropped the call".into())),
+        }
+    }
+
+    /// The result at once (re-entrant call), or the receiver of a queued job.
+    #[allow(clippy::type_complexity)]
+    fn submit<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Lua) -> T + Send + 'static,
+    ) -> Result<T, Result<tokio::sync::oneshot::Receiver<T>, ScriptError>> {
+        let current = CURRENT.with(|c| c.borrow().clone());
+        if let Some(lua) = current {
+            return Ok(f(&lua));
         }
         let (tx, rx) = tokio::sync::oneshot::channel();
         let job: Job = Box::new(move |lua| {
             let _ = tx.send(f(lua));
         });
-        self.jobs.send(job).map_err(|_| ScriptError("the Lua engine has stopped".into()))?;
-        rx.await.map_err(|_| ScriptError("the Lua engine dropped the call".into()))
+        match self.jobs.send(job) {
+            Ok(()) => Err(Ok(rx)),
+            Err(_) => Err(Err(ScriptError("the Lua engine has stopped".into()))),
+        }
     }
 
     /// Runs `last` as the final job, then ends the thread.

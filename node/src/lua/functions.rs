@@ -93,7 +93,12 @@ fn recursive(tostring: &Function, v: &LuaValue, indent: &str, out: &mut Vec<Stri
         }
         other => {
             let text = to_text(tostring, other.clone())?;
-            out.push(prefix(format!("{}, {text}", other.type_name())));
+            // Lua's `type()`: integers and floats are both "number".
+            let kind = match other {
+                LuaValue::Integer(_) | LuaValue::Number(_) => "number",
+                v => v.type_name(),
+            };
+            out.push(prefix(format!("{kind}, {text}")));
         }
     }
     Ok(())
