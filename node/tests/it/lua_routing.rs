@@ -83,13 +83,13 @@ end
     let files = tempfile::tempdir().unwrap();
     let ct_path = files.path().join("ct.dcm");
     std::fs::write(&ct_path, Spec::simple("F2", "1.3.2", "1.3.2.1", "1.3.2.1.1").to_bytes()).unwrap();
-    let out = tokio::process::Command::new("storescu")
+    let out = tokio::process::Command::new("/usr/bin/storescu")
         .args(["-v", "-aet", "MODALITY", "127.0.0.1", &node.dicom_port.to_string(), ct_path.to_str().unwrap()])
         .output()
         .await
         .expect("storescu runs");
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(text.contains("0x0124"), "storescu: {text}");
+    assert!(text.contains("Status: 0x124"), "storescu: {text}");
     assert_eq!(node.get("/instances").await.1.as_array().unwrap().len(), 1);
 }
 
@@ -122,4 +122,41 @@ end
     let r = node.client.post(node.url("/tools/execute-script")).body(script).send().await.unwrap();
     assert_eq!(r.status().as_u16(), 200);
     assert_eq!(r.text().await.unwrap(), "true\n");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn incoming_find_request_filter_rewrites_the_query() {
+    let scripts = tempfile::tempdir().unwrap();
+    let path = script(
+        scripts.path(),
+        r#"
+function IncomingFindRequestFilter(query, origin)
+  -- a peer that sends a wrong PatientID: patch it, as Orthanc's sample does
+  if origin.RemoteAet == 'FINDSCU' and origin.Manufacturer == 'Generic' and query['0008,0052'] == 'STUDY' then
+    query['0010,0020'] = 'F9'
+  end
+  return query
+end
+"#,
+    );
+    let node = TestNode::start_with(|c| {
+        c.lua.scripts = vec![path];
+        c.raw["DicomAlwaysAllowFind"] = json!(true);
+    })
+    .await;
+    node.upload(Spec::simple("F8", "1.5.1", "1.5.1.1", "1.5.1.1.1").to_bytes()).await;
+    node.upload(Spec::simple("F9", "1.5.2", "1.5.2.1", "1.5.2.1.1").to_bytes()).await;
+    let out_dir = tempfile::tempdir().unwrap();
+    let out = tokio::process::Command::new("/usr/bin/findscu")
+        .args(["-S", "-aet", "FINDSCU", "-X", "-od", out_dir.path().to_str().unwrap()])
+        .args(["-k", "QueryRetrieveLevel=STUDY", "-k", "PatientID=NOPE", "-k", "StudyInstanceUID"])
+        .args(["127.0.0.1", &node.dicom_port.to_string()])
+        .output()
+        .await
+        .expect("findscu runs");
+    assert!(out.status.success(), "findscu: {}", String::from_utf8_lossy(&out.stderr));
+    let answers: Vec<_> = std::fs::read_dir(out_dir.path()).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(answers.len(), 1, "one study of F9");
+    let text = String::from_utf8_lossy(&std::fs::read(&answers[0]).unwrap()).into_owned();
+    assert!(text.contains("1.5.2") && !text.contains("1.5.1"), "{text:?}");
 }
