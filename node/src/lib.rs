@@ -9,6 +9,8 @@
 //! - [`dicom`]: parsing, Orthanc identifiers, main tags, tag JSON;
 //! - [`config`]: the Orthanc-style JSON configuration;
 //! - [`cli`]: command-line clients of a node's REST API (`isengard cluster ...`).
+//! - [`lua`]: Orthanc's Lua scripting (callbacks, REST from scripts), plugged
+//!   into the use cases through `service::hooks`.
 //!
 //! [`run`] starts a node from a configuration and listeners handed in by the
 //! caller, so tests start nodes in-process on port 0.
@@ -22,6 +24,7 @@ pub mod dimse;
 pub mod http;
 pub mod index;
 pub mod logging;
+pub mod lua;
 pub mod service;
 pub mod synth;
 
@@ -44,6 +47,8 @@ pub enum RunError {
     Config(#[from] service::ServiceError),
     #[error("HTTP server failed: {0}")]
     Http(std::io::Error),
+    #[error(transparent)]
+    Lua(#[from] lua::LuaError),
 }
 
 /// The sockets a node serves on, bound before [`run`] so that callers (tests)
@@ -120,6 +125,21 @@ fn serve_grpc(
     }))
 }
 
+/// Starts the Lua engine when the configuration asks for it, installs it as
+/// the archive's script hooks and spawns its once-in-the-cluster loop.
+async fn start_lua(
+    archive: &service::Archive,
+    stop: &tokio::sync::watch::Receiver<bool>,
+) -> Result<Option<(lua::LuaEngine, tokio::task::JoinHandle<()>)>, RunError> {
+    if !lua::LuaEngine::wanted(archive.config()) {
+        return Ok(None);
+    }
+    let engine = lua::LuaEngine::start(archive.clone()).await?;
+    archive.install_hooks(Arc::new(engine.clone()));
+    let task = tokio::spawn(lua::run_once_in_cluster(engine.clone(), archive.clone(), stop.clone()));
+    Ok(Some((engine, task)))
+}
+
 /// Runs a node until `shutdown` completes.
 pub async fn run(
     config: Config,
@@ -154,6 +174,13 @@ pub async fn run(
             }
         });
     }
+    let scripting = match start_lua(&archive, &stop_rx).await {
+        Ok(s) => s,
+        Err(e) => {
+            archive.index().shutdown().await;
+            return Err(e);
+        }
+    };
     let lifecycle = {
         let archive = archive.clone();
         let stop = stop_rx.clone();
@@ -180,6 +207,10 @@ pub async fn run(
     let served = server.await;
     let _ = dicom.await;
     let _ = lifecycle.await;
+    if let Some((engine, task)) = scripting {
+        let _ = task.await;
+        engine.shutdown().await;
+    }
     archive.index().shutdown().await;
     if let Some(grpc) = grpc {
         let _ = grpc.await;

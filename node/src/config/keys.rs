@@ -33,6 +33,11 @@ pub const SUPPORTED: &[&str] = &[
     "MaximumPduLength",
     "StrictAetComparison",
     "UnknownSopClassAccepted",
+    // Lua scripting (docs/lua.md); `OrthancPeers` is read by `SendToPeer`.
+    "ExecuteLuaEnabled",
+    "LuaHeartBeatPeriod",
+    "LuaScripts",
+    "OrthancPeers",
     ISENGARD_SECTION,
 ];
 
@@ -40,7 +45,7 @@ pub const SUPPORTED: &[&str] = &[
 pub const ISENGARD_SECTION: &str = "Isengard";
 
 /// Keys of the `"Isengard"` section that are implemented.
-pub const ISENGARD_SUPPORTED: &[&str] = &["HttpBind", "Blobs", "DicomMaxAssociations", "Cluster"];
+pub const ISENGARD_SUPPORTED: &[&str] = &["HttpBind", "Blobs", "DicomMaxAssociations", "Cluster", "LuaTimeout"];
 
 pub use super::blobs::BLOBS_SUPPORTED;
 
@@ -72,7 +77,6 @@ pub const ORTHANC_UNIMPLEMENTED: &[&str] = &[
     "DicomTlsRemoteCertificateRequired",
     "DicomTlsTrustedCertificates",
     "Dictionary",
-    "ExecuteLuaEnabled",
     "ExternalDictionaries",
     "H265TransferSyntaxAccepted",
     "HttpCompressionEnabled",
@@ -97,7 +101,6 @@ pub const ORTHANC_UNIMPLEMENTED: &[&str] = &[
     "LoadPrivateDictionary",
     "Locale",
     "LogExportedResources",
-    "LuaScripts",
     "MallocArenaMax",
     "MaximumPatientCount",
     "MaximumStorageCacheSize",
@@ -107,7 +110,6 @@ pub const ORTHANC_UNIMPLEMENTED: &[&str] = &[
     "Mpeg2TransferSyntaxAccepted",
     "Mpeg4TransferSyntaxAccepted",
     "OrthancExplorerEnabled",
-    "OrthancPeers",
     "OrthancPeersInDatabase",
     "Pkcs11",
     "Plugins",

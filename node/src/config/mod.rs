@@ -72,6 +72,9 @@ pub struct Config {
     /// `"Isengard"."Cluster"`: the cluster this node belongs to; `None` (no
     /// section): a one-member cluster.
     pub cluster: Option<ClusterConfig>,
+    /// Lua scripting: `LuaScripts`, `ExecuteLuaEnabled`, `LuaHeartBeatPeriod`,
+    /// `Isengard.LuaTimeout` (docs/lua.md).
+    pub lua: LuaConfig,
     /// The whole parsed document (after `${VAR}` substitution, before the
     /// `ISENGARD_*` overrides), for options read elsewhere (e.g. Lua's
     /// `GetOrthancConfiguration`, or keys implemented later).
@@ -101,6 +104,24 @@ pub struct BlobsConfig {
     /// `"RepairInterval"`: seconds between two passes of the replicated mode's
     /// holder check and repair. Default 60.
     pub repair_interval: std::time::Duration,
+}
+
+/// Lua scripting options.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LuaConfig {
+    /// `"LuaScripts"`: files loaded in order at start into one interpreter. A
+    /// relative path is relative to the configuration file's directory (the
+    /// directory itself for a configuration directory), as in Orthanc.
+    pub scripts: Vec<PathBuf>,
+    /// `"ExecuteLuaEnabled"`: whether `POST /tools/execute-script` is allowed.
+    /// Default false.
+    pub execute_enabled: bool,
+    /// `"LuaHeartBeatPeriod"`: seconds between two `OnHeartBeat()` calls; 0 (the
+    /// default) disables them.
+    pub heartbeat_period: u64,
+    /// `"Isengard"."LuaTimeout"`: seconds one script call may run before it is
+    /// stopped with an error. Default 10.
+    pub timeout_secs: u64,
 }
 
 /// Where blobs live, as [`Config::blob_location`] resolves it.
@@ -175,7 +196,16 @@ impl Config {
             None => serde_json::Value::Object(serde_json::Map::new()),
             Some(path) => parse::read_path(path)?,
         };
-        resolve::resolve(document, env)
+        let mut config = resolve::resolve(document, env)?;
+        if let Some(path) = path {
+            let base = if path.is_dir() { path } else { path.parent().unwrap_or(Path::new("")) };
+            for script in &mut config.lua.scripts {
+                if script.is_relative() {
+                    *script = base.join(&*script);
+                }
+            }
+        }
+        Ok(config)
     }
 }
 

@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 use super::keys::{BLOBS_SUPPORTED, ISENGARD_SECTION, ISENGARD_SUPPORTED, SUPPORTED};
 use super::blobs::resolve_placement;
 use super::cluster::{resolve_cluster, CLUSTER_SUPPORTED};
-use super::{BlobLocation, BlobsConfig, Config, ConfigError};
+use super::{BlobLocation, BlobsConfig, Config, ConfigError, LuaConfig};
 
 type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
 
@@ -82,6 +82,8 @@ pub(super) fn resolve(mut document: Value, env: Env<'_>) -> Result<Config, Confi
         }
     };
 
+    let lua = resolve_lua(root, isengard)?;
+
     // Environment overrides: the environment wins over the file.
     if let Some(text) = env_var(env, "ISENGARD_HTTP_PORT") {
         http_port = port_from_env("ISENGARD_HTTP_PORT", &text)?;
@@ -112,6 +114,7 @@ pub(super) fn resolve(mut document: Value, env: Env<'_>) -> Result<Config, Confi
             repair_interval: placement.repair_interval,
         },
         cluster,
+        lua,
         storage_directory,
         http_port,
         dicom_port,
@@ -125,6 +128,36 @@ pub(super) fn resolve(mut document: Value, env: Env<'_>) -> Result<Config, Confi
         http_bind,
         raw: document,
         unsupported_keys: unsupported,
+    })
+}
+
+fn resolve_lua(root: &Map<String, Value>, isengard: &Map<String, Value>) -> Result<LuaConfig, ConfigError> {
+    const SCRIPTS: &str = "a list of Lua file paths";
+    let scripts = match root.get("LuaScripts") {
+        None => Vec::new(),
+        // Orthanc also accepts a single path.
+        Some(Value::String(s)) => vec![PathBuf::from(s)],
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|v| v.as_str().map(PathBuf::from).ok_or_else(|| invalid("LuaScripts", SCRIPTS, v)))
+            .collect::<Result<_, _>>()?,
+        Some(v) => return Err(invalid("LuaScripts", SCRIPTS, v)),
+    };
+    let seconds = |obj: &Map<String, Value>, key: &str, default: u64| match obj.get(key) {
+        None => Ok(default),
+        Some(v) => v.as_u64().ok_or_else(|| invalid(key, "a non-negative integer (seconds)", v)),
+    };
+    let timeout_secs = seconds(isengard, "LuaTimeout", 10).map_err(|e| match e {
+        ConfigError::InvalidValue { expected, found, .. } => {
+            ConfigError::InvalidValue { key: "Isengard.LuaTimeout".to_owned(), expected, found }
+        }
+        other => other,
+    })?;
+    Ok(LuaConfig {
+        scripts,
+        execute_enabled: boolean(root, "", "ExecuteLuaEnabled")?.unwrap_or(false),
+        heartbeat_period: seconds(root, "LuaHeartBeatPeriod", 0)?,
+        timeout_secs: timeout_secs.max(1),
     })
 }
 

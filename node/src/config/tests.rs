@@ -162,7 +162,7 @@ fn unsupported_and_unknown_keys_are_accepted_and_listed() {
     let c = parse(
         r#"{
           "DicomModalities" : { "pacs" : [ "PACS", "127.0.0.1", 104 ] },
-          "LuaScripts" : [],
+          "SaveJobs" : false,
           "ConcurrentJobs" : 2,
           "TotallyMadeUp" : 1,
           "HttpPort" : 8042,
@@ -176,7 +176,7 @@ fn unsupported_and_unknown_keys_are_accepted_and_listed() {
             "ConcurrentJobs",
             "Isengard.Blobs.Colour",
             "Isengard.Replication",
-            "LuaScripts",
+            "SaveJobs",
             "TotallyMadeUp"
         ]
     );
@@ -435,4 +435,23 @@ fn dollar_variables_are_substituted_in_string_values() {
         c.raw["UserMetadata"]["${KEY}"], "${OPEN",
         "keys and unterminated ${{ are kept"
     );
+}
+
+#[test]
+fn lua_options() {
+    let c = parse("{}").unwrap();
+    assert!(c.lua.scripts.is_empty() && !c.lua.execute_enabled);
+    assert_eq!((c.lua.heartbeat_period, c.lua.timeout_secs), (0, 10));
+    let c = parse(
+        r#"{"LuaScripts": ["a.lua", "/abs/b.lua"], "ExecuteLuaEnabled": true, "LuaHeartBeatPeriod": 5,
+            "Isengard": {"LuaTimeout": 2}}"#,
+    )
+    .unwrap();
+    assert_eq!(c.lua.scripts, [std::path::PathBuf::from("a.lua"), "/abs/b.lua".into()]);
+    assert!(c.lua.execute_enabled);
+    assert_eq!((c.lua.heartbeat_period, c.lua.timeout_secs), (5, 2));
+    assert!(c.unsupported_keys.is_empty(), "{:?}", c.unsupported_keys);
+    assert_eq!(parse(r#"{"LuaScripts": "one.lua"}"#).unwrap().lua.scripts.len(), 1);
+    assert_eq!(invalid_key(parse(r#"{"LuaScripts": [3]}"#), "LuaScripts"), "the number 3");
+    assert_eq!(invalid_key(parse(r#"{"Isengard": {"LuaTimeout": "x"}}"#), "Isengard.LuaTimeout"), "the string \"x\"");
 }

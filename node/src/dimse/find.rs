@@ -1,7 +1,8 @@
 //! C-FIND SCP (Patient Root and Study Root): the identifier becomes
 //! [`QueryKey`]s for `Archive::dicom_find` (service::dicom_query); each answer
 //! is a pending (FF00) response, then a final success, or a cancel (FE00) if
-//! the peer sent C-CANCEL between two answers.
+//! the peer sent C-CANCEL between two answers. A Lua
+//! `IncomingFindRequestFilter` may rewrite the identifier first.
 
 use dicom_core::{Tag as DTag, VR};
 use dicom_dictionary_std::tags;
@@ -75,9 +76,64 @@ fn answer_object(level_and_keys: &[(Tag, String)], vrs: &[VR]) -> InMemDicomObje
     obj
 }
 
+/// Applies the script's `IncomingFindRequestFilter(query, origin)`: the query
+/// has `gggg,eeee` keys (QueryRetrieveLevel included), the answer replaces it.
+async fn lua_filter(s: &Session, id: Identifier) -> Result<Identifier, DimseError> {
+    let Some(hooks) = s.archive.hook("IncomingFindRequestFilter") else {
+        return Ok(id);
+    };
+    let hex = |t: Tag| format!("{:04x},{:04x}", t.0, t.1);
+    let mut query = serde_json::Map::new();
+    query.insert("0008,0052".into(), crate::service::dicom_query::level_name(id.level).into());
+    for k in &id.keys {
+        query.insert(hex(k.tag), k.value.clone().into());
+    }
+    let manufacturer = match s.archive.modality_by_aet(&s.calling_aet) {
+        Ok(Some(m)) if !m.manufacturer.is_empty() => m.manufacturer,
+        _ => "Generic".to_owned(),
+    };
+    let origin = serde_json::json!({
+        "RemoteIp": s.remote_ip, "RemoteAet": s.calling_aet, "CalledAet": s.called_aet, "Manufacturer": manufacturer,
+    });
+    let filtered = match hooks.filter_incoming_find(serde_json::Value::Object(query), origin).await {
+        Ok(Some(serde_json::Value::Object(map))) => map,
+        Ok(_) => return Ok(id),
+        Err(e) => return Err(DimseError::UnableToProcess(format!("IncomingFindRequestFilter: {e}"))),
+    };
+    let mut out = Identifier { level: id.level, keys: Vec::new(), vrs: Vec::new() };
+    for (key, value) in filtered {
+        let tag = crate::service::queries::parse_tag(&key).map_err(|e| DimseError::UnableToProcess(e.to_string()))?;
+        let value = match value {
+            serde_json::Value::String(v) => v,
+            serde_json::Value::Null => String::new(),
+            other => other.to_string(),
+        };
+        if tag == Tag(0x0008, 0x0052) {
+            out.level = parse_level(&value)
+                .ok_or_else(|| DimseError::UnableToProcess(format!("IncomingFindRequestFilter: bad level {value}")))?;
+            continue;
+        }
+        let known = id.keys.iter().position(|k| k.tag == tag);
+        let (vr_text, vr) = match known {
+            Some(i) => (id.keys[i].vr.clone(), id.vrs[i]),
+            None => {
+                let text = crate::dicom::dictionary::lookup(tag, None).map(|e| e.vr).unwrap_or("LO");
+                (text.to_owned(), text.parse().unwrap_or(VR::LO))
+            }
+        };
+        out.keys.push(QueryKey { tag, vr: vr_text, value });
+        out.vrs.push(vr);
+    }
+    Ok(out)
+}
+
 #[tracing::instrument(skip_all, fields(calling_aet = %s.calling_aet))]
 pub(super) async fn handle(s: &Session, assoc: &mut Assoc, msg: Message) -> Result<(), MessageError> {
-    let found = match identifier(s, &msg) {
+    let filtered = match identifier(s, &msg) {
+        Ok(id) => lua_filter(s, id).await,
+        Err(e) => Err(e),
+    };
+    let found = match filtered {
         Ok(id) => match s.archive.dicom_find(id.level, &id.keys).await {
             Ok((answers, truncated)) => Ok((id, answers, truncated)),
             Err(e) => Err(DimseError::from(e)),

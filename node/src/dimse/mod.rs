@@ -87,6 +87,7 @@ impl From<ServiceError> for DimseError {
             | ServiceError::NotEnoughCopies { .. }
             | ServiceError::BlobUnavailable { .. } => DimseError::OutOfResources(e.to_string()),
             ServiceError::UnknownModality(m) => DimseError::UnknownDestination(m),
+            ServiceError::FilteredOut(_) => DimseError::NotAuthorized(e.to_string()),
             other => DimseError::UnableToProcess(other.to_string()),
         }
     }

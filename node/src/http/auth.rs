@@ -20,6 +20,8 @@ use crate::service::Archive;
 pub struct Client {
     pub ip: String,
     pub user: String,
+    /// A call made in-process by a Lua script (`RestApiGet`...), not a client.
+    pub internal: bool,
 }
 
 /// What [`guard`] does with a request.
@@ -63,7 +65,7 @@ pub async fn guard(State(archive): State<Archive>, mut request: Request, next: N
             return response;
         }
     };
-    let client = Client { ip: peer.map(|p| p.ip().to_string()).unwrap_or_default(), user };
+    let client = Client { ip: peer.map(|p| p.ip().to_string()).unwrap_or_default(), user, internal: false };
     request.extensions_mut().insert(client);
     next.run(request).await
 }

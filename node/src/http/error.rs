@@ -36,6 +36,8 @@ pub enum OrthancCode {
     BadJson,
     DatabaseUnavailable,
     UnsupportedMediaType,
+    /// A Lua error (`/tools/execute-script`).
+    CannotExecuteLua,
 }
 
 impl OrthancCode {
@@ -63,6 +65,7 @@ impl OrthancCode {
                 "The database is currently not available (probably a transient situation)",
             ),
             UnsupportedMediaType => (3000, StatusCode::UNSUPPORTED_MEDIA_TYPE, "Unsupported media type"),
+            CannotExecuteLua => (2031, StatusCode::INTERNAL_SERVER_ERROR, "Cannot execute a Lua command"),
         }
     }
 }
@@ -129,6 +132,13 @@ impl From<ServiceError> for ApiError {
             ServiceError::NotEnoughCopies { .. } | ServiceError::BlobUnavailable { .. } => {
                 ApiError::with_details(OrthancCode::DatabaseUnavailable, e.to_string())
             }
+            // Orthanc 1.10 answers 200 with `"Status": "FilteredOut"`; Isengard
+            // makes the refusal an error (docs/lua.md).
+            ServiceError::FilteredOut(_) => ApiError {
+                code: OrthancCode::BadRequest,
+                details: Some(e.to_string()),
+                status: Some(StatusCode::FORBIDDEN),
+            },
             ServiceError::BlobBusy(id) => ApiError::with_details(
                 OrthancCode::DatabaseUnavailable,
                 format!("the file of instance {id} is being garbage-collected; retry"),

@@ -36,7 +36,7 @@ pub async fn upload(
     Extension(client): Extension<Client>,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let origin = Origin::rest(client.ip, client.user);
+    let origin = if client.internal { Origin::lua() } else { Origin::rest(client.ip, client.user) };
     if body.is_empty() {
         return Err(ApiError::bad_request("the body is empty: POST a DICOM file or a ZIP of DICOM files"));
     }
@@ -47,6 +47,9 @@ pub async fn upload(
             match archive.ingest(bytes, &origin).await {
                 Ok(outcome) => answers.push(answer(&outcome)),
                 Err(crate::service::ServiceError::BadDicom(e)) => {
+                    tracing::info!(file = %name, error = %e, "skipping a file of the ZIP archive");
+                }
+                Err(e @ crate::service::ServiceError::FilteredOut(_)) => {
                     tracing::info!(file = %name, error = %e, "skipping a file of the ZIP archive");
                 }
                 Err(e) => return Err(e.into()),

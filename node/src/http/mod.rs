@@ -11,6 +11,7 @@ pub mod metadata;
 pub mod modalities;
 pub mod queries;
 pub mod resources;
+pub mod scripting;
 pub mod system;
 
 use axum::extract::DefaultBodyLimit;
@@ -22,9 +23,32 @@ use crate::service::Archive;
 /// Largest request body accepted (a ZIP of a whole study).
 const MAX_BODY: usize = 4 * 1024 * 1024 * 1024;
 
+/// The REST API as clients reach it: access control, then the Lua
+/// `IncomingHttpRequestFilter`, then the routes.
 pub fn router(archive: Archive) -> Router {
+    routes()
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(axum::middleware::from_fn_with_state(archive.clone(), scripting::filter))
+        .layer(axum::middleware::from_fn_with_state(archive.clone(), auth::guard))
+        .layer(axum::middleware::from_fn(error::render_errors))
+        .with_state(archive)
+}
+
+/// The same routes for calls made in-process by Lua scripts (`RestApiGet`...):
+/// no access control and no `IncomingHttpRequestFilter`, as in Orthanc (and so
+/// no call back into the Lua thread that is making the request).
+pub fn internal_router(archive: Archive) -> Router {
+    routes()
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(axum::middleware::from_fn(scripting::internal_client))
+        .layer(axum::middleware::from_fn(error::render_errors))
+        .with_state(archive)
+}
+
+fn routes() -> Router<Archive> {
     Router::new()
         .route("/system", get(system::system))
+        .route("/tools/execute-script", post(scripting::execute))
         .route("/cluster", get(cluster::status))
         .route("/cluster/members", get(cluster::members).post(cluster::add))
         .route("/cluster/members/{id}", delete(cluster::remove))
@@ -85,8 +109,4 @@ pub fn router(archive: Archive) -> Router {
         .route("/{collection}/{id}/attachments/{name}/{op}", get(metadata::attachment_op))
         .route("/{collection}/{id}/{relative}", get(resources::relative))
         .fallback(|| async { error::ApiError::unknown_resource() })
-        .layer(DefaultBodyLimit::max(MAX_BODY))
-        .layer(axum::middleware::from_fn_with_state(archive.clone(), auth::guard))
-        .layer(axum::middleware::from_fn(error::render_errors))
-        .with_state(archive)
 }

@@ -298,12 +298,47 @@ pub async fn move_(State(archive): State<Archive>, Path(name): Path<String>, bod
     Ok(Json(json!({})))
 }
 
+/// The script's `OutgoingFindRequestFilter(query, modality)` (`gggg,eeee`
+/// keys, the modality's AE title), whose answer replaces the query.
+async fn outgoing_lua_filter(archive: &Archive, peer: &Peer, level: Level, keys: Keys) -> ApiResult<(Level, Keys)> {
+    let Some(hooks) = archive.hook("OutgoingFindRequestFilter") else {
+        return Ok((level, keys));
+    };
+    let mut query = serde_json::Map::new();
+    query.insert("0008,0052".into(), queries::level_name(level).to_uppercase().into());
+    for (tag, value) in &keys {
+        query.insert(format!("{:04x},{:04x}", tag.0, tag.1), value.clone().into());
+    }
+    let lua_error = |e: String| ApiError::with_details(OrthancCode::CannotExecuteLua, format!("OutgoingFindRequestFilter: {e}"));
+    let filtered = match hooks.filter_outgoing_find(Value::Object(query), peer.modality.aet.clone().into()).await {
+        Ok(Some(Value::Object(map))) => map,
+        Ok(_) => return Ok((level, keys)),
+        Err(e) => return Err(lua_error(e.0)),
+    };
+    let (mut level, mut out) = (level, Keys::new());
+    for (key, value) in filtered {
+        let tag = queries::parse_tag(&key).map_err(|e| lua_error(e.to_string()))?;
+        let value = match value {
+            Value::String(v) => v,
+            Value::Null => String::new(),
+            other => other.to_string(),
+        };
+        if tag == crate::dicom::Tag(0x0008, 0x0052) {
+            level = queries::parse_level(&value).map_err(|e| lua_error(e.to_string()))?;
+        } else {
+            queries::set(&mut out, tag, value);
+        }
+    }
+    Ok((level, out))
+}
+
 /// Runs one C-FIND; each answer in Orthanc's full JSON form.
 pub async fn run_find(archive: &Archive, peer: &Peer, level: Level, mut keys: Keys) -> ApiResult<Vec<Value>> {
     if !keys.iter().any(|(t, _)| *t == queries::SPECIFIC_CHARACTER_SET) {
         let charset = if keys.iter().all(|(_, v)| v.is_ascii()) { "ISO_IR 100" } else { "ISO_IR 192" };
         queries::set(&mut keys, queries::SPECIFIC_CHARACTER_SET, charset.to_owned());
     }
+    let (level, keys) = outgoing_lua_filter(archive, peer, level, keys).await?;
     let answers = scu::find(&peer.target(archive), level, &keys)
         .await
         .map_err(|e| scu_error(&peer.modality, e))?;

@@ -23,6 +23,8 @@ pub struct SmCounters {
 }
 
 pub const KEY_COUNTERS: &[u8] = b"counters";
+/// `sm_meta` key of the Lua change-log cursor (u64 BE), see [`Command::LuaCursor`].
+pub const KEY_LUA_CURSOR: &[u8] = b"lua_cursor";
 
 /// Read errors while applying: the store is unusable, the node must stop.
 #[derive(Debug, thiserror::Error)]
@@ -116,6 +118,15 @@ impl<'a> Applier<'a> {
                     return Ok(CommandResponse::UnknownResource);
                 }
                 self.update_holders(hash, add, remove)?;
+                Ok(CommandResponse::Done)
+            }
+            Command::LuaCursor { seq } => {
+                let meta = cf(self.db, CF_SM_META);
+                let current = self.db.get_cf(meta, KEY_LUA_CURSOR)?.and_then(|v| decode_u64(&v));
+                // Idempotent: a stale or repeated proposal never moves it back.
+                if current.is_none_or(|c| *seq > c) {
+                    self.batch.put_cf(meta, KEY_LUA_CURSOR, u64_key(*seq));
+                }
                 Ok(CommandResponse::Done)
             }
         }

@@ -275,6 +275,9 @@ pub enum Command {
     /// do not (a holder lost it, or left the cluster). Idempotent; ignored for
     /// a blob that no instance references (it is on its way to collection).
     UpdateBlobHolders { hash: String, add: Vec<u64>, remove: Vec<u64> },
+    /// The Lua callbacks that run once in the cluster (`OnStable*`) have
+    /// processed the change log up to `seq`. Only moves forward.
+    LuaCursor { seq: u64 },
 }
 
 /// What applying a command answered.

@@ -3,7 +3,7 @@
 
 use rocksdb::{Direction, IteratorMode, DB};
 
-use super::apply::{self, SmCounters, KEY_COUNTERS};
+use super::apply::{self, SmCounters, KEY_COUNTERS, KEY_LUA_CURSOR};
 use super::model::*;
 use super::normalize::Constraint;
 use super::store::*;
@@ -58,6 +58,12 @@ impl<'a> Reader<'a> {
             out.push(String::from_utf8_lossy(&key[9..]).into_owned());
         }
         Ok(out)
+    }
+
+    /// The last change processed by the once-in-the-cluster Lua callbacks;
+    /// `None` before the first `LuaCursor` command.
+    pub fn lua_cursor(&self) -> Result<Option<u64>> {
+        Ok(self.db.get_cf(cf(self.db, CF_SM_META), KEY_LUA_CURSOR)?.and_then(|v| decode_u64(&v)))
     }
 
     pub fn counters(&self) -> Result<Counters> {

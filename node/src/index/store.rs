@@ -8,6 +8,7 @@
 //! | raft_log    | index (u64 BE)                              | JSON `Entry`          |
 //! | raft_meta   | `vote`, `committed`, `purged`               | JSON                  |
 //! | sm_meta     | `applied`, `membership`, `counters`, `seq`, `snapshot` | JSON       |
+//! | sm_meta     | `lua_cursor`                                | u64 BE                |
 //! | resources   | public id                                   | JSON `Resource`       |
 //! | by_level    | level, creation seq (u64 BE), id            | empty                 |
 //! | children    | parent id, 0, child id                      | empty                 |

@@ -32,6 +32,11 @@ impl Origin {
     pub fn rest(remote_ip: String, http_username: String) -> Origin {
         Origin { kind: "RestApi", remote_ip, http_username, ..Default::default() }
     }
+
+    /// An instance uploaded by a Lua script (`RestApiPost('/instances', ...)`).
+    pub fn lua() -> Origin {
+        Origin { kind: "Lua", ..Default::default() }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,6 +53,21 @@ impl Archive {
     pub async fn ingest(&self, bytes: Bytes, origin: &Origin) -> Result<IngestOutcome> {
         let parsed = dicom::parse(&bytes)?;
         let ids = parsed.ids.clone();
+        if let Some(hooks) = self.hook("ReceivedInstanceFilter") {
+            let info = serde_json::json!({
+                "HasPixelData": parsed.pixel_data_offset.is_some(),
+                "TransferSyntaxUID": parsed.transfer_syntax,
+            });
+            let tags = dicom::json::simplified(&parsed.object);
+            match hooks.filter_instance(tags, super::hooks::origin_json(origin), info).await {
+                Ok(true) => {}
+                Ok(false) => return Err(ServiceError::FilteredOut(ids.instance)),
+                Err(e) => {
+                    tracing::warn!(error = %e, instance = %ids.instance, "ReceivedInstanceFilter failed: the instance is refused");
+                    return Err(ServiceError::FilteredOut(ids.instance));
+                }
+            }
+        }
         let mut metadata = BTreeMap::new();
         metadata.insert("Origin".to_owned(), origin.kind.to_owned());
         metadata.insert("RemoteIP".to_owned(), origin.remote_ip.clone());
@@ -102,12 +122,28 @@ impl Archive {
                 holders,
             };
             match self.index.write(command).await? {
-                CommandResponse::Stored(outcome) => return Ok(IngestOutcome { ids, status: outcome.status }),
+                CommandResponse::Stored(outcome) => {
+                    if outcome.status == StoreStatus::Success {
+                        self.signal_stored(&ids.instance, &parsed.object, &new.metadata, origin);
+                    }
+                    return Ok(IngestOutcome { ids, status: outcome.status });
+                }
                 CommandResponse::BlobBusy => tokio::time::sleep(Duration::from_millis(100)).await,
                 other => unreachable_response(other)?,
             }
         }
         Err(ServiceError::BlobBusy(ids.instance))
+    }
+}
+
+impl Archive {
+    /// Queues `OnStoredInstance` once the instance is durable and indexed.
+    fn signal_stored(&self, id: &str, file: &dicom::DicomFile, metadata: &BTreeMap<String, String>, origin: &Origin) {
+        if let Some(hooks) = self.hook("OnStoredInstance") {
+            let metadata = metadata.iter().map(|(k, v)| (k.clone(), serde_json::Value::from(v.as_str()))).collect();
+            let tags = dicom::json::simplified(file);
+            hooks.stored_instance(id.to_owned(), tags, serde_json::Value::Object(metadata), super::hooks::origin_json(origin));
+        }
     }
 }
 

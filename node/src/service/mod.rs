@@ -2,6 +2,7 @@
 //! DICOM edges call these; nothing here knows about either protocol.
 
 pub mod dicom_query;
+pub mod hooks;
 pub mod ingest;
 pub mod lifecycle;
 pub mod modalities;
@@ -53,6 +54,9 @@ pub enum ServiceError {
     UnknownQuery(String),
     #[error("no answer {index} in a query of {count} answers")]
     NoSuchAnswer { index: usize, count: usize },
+    /// `ReceivedInstanceFilter` refused the instance (nothing was stored).
+    #[error("instance {0} refused by the Lua callback ReceivedInstanceFilter")]
+    FilteredOut(String),
 }
 
 pub type Result<T> = std::result::Result<T, ServiceError>;
@@ -66,13 +70,31 @@ pub struct Archive {
     pub(crate) config: Arc<Config>,
     /// The results of `/modalities/{m}/query` on this node (not replicated).
     pub(crate) queries: Arc<queries::QueryRegistry>,
+    /// The scripting layer, once installed (see [`Archive::install_hooks`]).
+    pub(crate) hooks: Arc<std::sync::OnceLock<Arc<dyn hooks::ScriptHooks>>>,
 }
 
 impl Archive {
     pub fn new(index: Index, blobs: BlobStore, config: Arc<Config>) -> Archive {
         let capacity = config.raw.get("QueryRetrieveSize").and_then(|v| v.as_u64()).unwrap_or(100) as usize;
         let queries = Arc::new(queries::QueryRegistry::new(capacity));
-        Archive { index, blobs, config, queries }
+        Archive { index, blobs, config, queries, hooks: Default::default() }
+    }
+
+    /// Installs the scripting layer, shared by every clone of this archive.
+    /// Only the first installation counts.
+    pub fn install_hooks(&self, hooks: Arc<dyn hooks::ScriptHooks>) {
+        let _ = self.hooks.set(hooks);
+    }
+
+    /// The scripting layer, if one is installed and defines `callback`.
+    pub fn hook(&self, callback: &str) -> Option<&Arc<dyn hooks::ScriptHooks>> {
+        self.hooks.get().filter(|h| h.defines(callback))
+    }
+
+    /// The scripting layer, if one is installed.
+    pub fn hooks(&self) -> Option<&Arc<dyn hooks::ScriptHooks>> {
+        self.hooks.get()
     }
 
     pub fn config(&self) -> &Config {
