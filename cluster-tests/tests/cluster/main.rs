@@ -14,3 +14,4 @@ mod t60_shared_s3;
 mod t62_replicated;
 mod t64_replicas_unreachable;
 mod t65_modalities_everywhere;
+mod t66_replicated_member_removed;
