@@ -14,4 +14,5 @@ mod t60_shared_s3;
 mod t62_replicated;
 mod t64_replicas_unreachable;
 mod t65_modalities_everywhere;
+mod t66_replicated_member_removed;
 mod t70_lua_stable_once;

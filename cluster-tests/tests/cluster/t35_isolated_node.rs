@@ -68,7 +68,13 @@ async fn isolate_and_heal(cluster: &TestCluster, lone: u64, next: &mut usize, ac
     let others: Vec<u64> = cluster.ids().into_iter().filter(|id| *id != lone).collect();
     let was_leader = cluster.wait_for_leader(Duration::from_secs(30)).await == lone;
     let role = if was_leader { "leader" } else { "follower" };
-    let before = node_state(cluster, lone).await.unwrap().instances;
+    // Everything acknowledged so far has reached it (a follower applies a
+    // write a heartbeat after the majority acknowledged it).
+    wait_until(Duration::from_secs(30), "the node to isolate has every acknowledged instance", || async {
+        node_state(cluster, lone).await.is_ok_and(|s| s.instances == *acknowledged)
+    })
+    .await;
+    let before = acknowledged.clone();
     cluster.proxies().isolate(lone);
     let isolated = Instant::now();
 

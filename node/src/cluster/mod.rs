@@ -53,4 +53,65 @@ impl TransportError {
             TransportError::Codec(_) => false,
         }
     }
+
+    /// Whether the call failed in the transport rather than with a status
+    /// the peer's service sent: unreachable, or a connection refused, reset or
+    /// closed under the call (tonic reports those as `Unknown`, `Cancelled` or
+    /// `Internal` with the transport error as the status's source; a status
+    /// sent by the peer has no source). The request may have been processed,
+    /// so this is not [`TransportError::is_unreachable`]; it is what Raft
+    /// messages, which are idempotent, treat as "back off before retrying".
+    /// A client-side deadline (`Cancelled`, source `TimeoutExpired`) is not a
+    /// transport failure: the call already waited.
+    pub fn is_transport_failure(&self) -> bool {
+        let TransportError::Rpc { status, .. } = self else { return self.is_unreachable() };
+        if status.code() == tonic::Code::Unavailable {
+            return true;
+        }
+        if !matches!(status.code(), tonic::Code::Unknown | tonic::Code::Cancelled | tonic::Code::Internal) {
+            return false;
+        }
+        let mut source = std::error::Error::source(status);
+        while let Some(e) = source {
+            if e.is::<tonic::transport::Error>() || e.is::<std::io::Error>() {
+                return true;
+            }
+            source = e.source();
+        }
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TransportError;
+    use tonic::{Code, Status};
+
+    fn rpc(status: Status) -> TransportError {
+        TransportError::Rpc { addr: "127.0.0.1:1".into(), status }
+    }
+
+    #[test]
+    fn a_reset_connection_is_a_transport_failure_but_not_unreachable() {
+        let reset = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "connection reset by peer");
+        let status = Status::from_error(Box::new(reset));
+        assert_eq!(status.code(), Code::Unknown);
+        let e = rpc(status);
+        assert!(e.is_transport_failure());
+        assert!(!e.is_unreachable(), "the request may have been processed");
+    }
+
+    #[test]
+    fn statuses_sent_by_the_peer_are_not_transport_failures() {
+        for status in [Status::unknown("boom"), Status::cancelled("Timeout expired"), Status::internal("bug")] {
+            assert!(!rpc(status).is_transport_failure());
+        }
+        assert!(!rpc(Status::not_found("no such blob")).is_transport_failure());
+        // Unavailable (refused connection, or a peer that says so) was and
+        // stays both.
+        let e = rpc(Status::unavailable("connection refused"));
+        assert!(e.is_transport_failure() && e.is_unreachable());
+        let codec = TransportError::Codec(serde_json::from_str::<u8>("x").unwrap_err());
+        assert!(!codec.is_transport_failure());
+    }
 }

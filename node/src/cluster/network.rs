@@ -3,7 +3,9 @@
 //!
 //! Channels are lazy (they connect on first use and reconnect by themselves);
 //! every RPC carries a deadline: openraft's `hard_ttl` for Raft messages, a
-//! fixed one for forwarded writes.
+//! fixed one for forwarded writes. A Raft message that fails in the transport
+//! (refused, reset or closed connection) is reported to openraft as
+//! `Unreachable`, so that it retries after a growing pause instead of at once.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -12,7 +14,7 @@ use std::time::Duration;
 use isengard_proto::raft::raft_client::RaftClient;
 use isengard_proto::raft::RaftRequest;
 use openraft::error::{InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable};
-use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
+use openraft::network::{Backoff, RPCOption, RaftNetwork, RaftNetworkFactory};
 use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
     VoteRequest, VoteResponse,
@@ -132,7 +134,9 @@ impl Connection {
             .await
             .map_err(|e| {
                 tracing::debug!(peer = self.target, addr = %self.addr, ?rpc, error = %e, "raft rpc failed");
-                if e.is_unreachable() {
+                // A refused, reset or closed connection: openraft backs off
+                // (see `backoff`) instead of retrying at once.
+                if e.is_transport_failure() {
                     RPCError::Unreachable(Unreachable::new(&e))
                 } else {
                     RPCError::Network(NetworkError::new(&e))
@@ -142,7 +146,21 @@ impl Connection {
     }
 }
 
+/// The pauses before retrying a peer found unreachable: from 50 ms, doubling,
+/// at most [`MAX_BACKOFF`]. A blip costs little; an isolated peer gets about
+/// one attempt a second per link. openraft drops it at the first success.
+fn unreachable_backoff() -> impl Iterator<Item = Duration> + Send + 'static {
+    std::iter::successors(Some(Duration::from_millis(50)), |d| Some((*d * 2).min(MAX_BACKOFF)))
+}
+
+/// The longest pause between two attempts to reach an unreachable peer.
+const MAX_BACKOFF: Duration = Duration::from_secs(1);
+
 impl RaftNetwork<TypeConfig> for Connection {
+    fn backoff(&self) -> Backoff {
+        Backoff::new(unreachable_backoff())
+    }
+
     async fn append_entries(
         &mut self,
         rpc: AppendEntriesRequest<TypeConfig>,
@@ -168,5 +186,16 @@ impl RaftNetwork<TypeConfig> for Connection {
         option: RPCOption,
     ) -> Result<VoteResponse<NodeId>, RPCError<NodeId, BasicNode, RaftError<NodeId>>> {
         self.send(Rpc::Vote, &rpc, &option).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_to_a_second() {
+        let pauses: Vec<u64> = unreachable_backoff().take(7).map(|d| d.as_millis() as u64).collect();
+        assert_eq!(pauses, vec![50, 100, 200, 400, 800, 1000, 1000]);
     }
 }

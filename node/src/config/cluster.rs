@@ -1,12 +1,17 @@
 //! `"Isengard"."Cluster"`: this node's id, its gRPC addresses and the initial
 //! member set. Absent: a one-member cluster (the single-node default).
+//!
+//! `ISENGARD_CLUSTER_NODE_ID` and `ISENGARD_CLUSTER_GRPC_ADVERTISE` override
+//! `NodeId` and `GrpcAdvertise` of a `Cluster` section (the file may then leave
+//! them out), so that the pods of a StatefulSet share one configuration file;
+//! without a `Cluster` section they are ignored (one node stays one node).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
 use serde_json::{Map, Value};
 
-use super::resolve::describe;
+use super::resolve::{describe, env_var, Env};
 use super::ConfigError;
 
 /// Keys of `"Isengard"."Cluster"`.
@@ -85,6 +90,29 @@ pub(crate) fn is_host_port(text: &str) -> bool {
         Some((host, port)) => !host.is_empty() && !host.contains('/') && port.parse::<u16>().is_ok(),
         None => false,
     }
+}
+
+/// The environment variable overriding `NodeId`.
+pub const NODE_ID_ENV: &str = "ISENGARD_CLUSTER_NODE_ID";
+/// The environment variable overriding `GrpcAdvertise`.
+pub const GRPC_ADVERTISE_ENV: &str = "ISENGARD_CLUSTER_GRPC_ADVERTISE";
+
+/// The `Cluster` section with the environment's overrides applied (the
+/// environment wins over the file); an invalid value names its variable.
+pub(super) fn cluster_env_overrides(section: &Map<String, Value>, env: Env<'_>) -> Result<Map<String, Value>, ConfigError> {
+    let mut section = section.clone();
+    if let Some(text) = env_var(env, NODE_ID_ENV) {
+        let id = text.trim().parse::<u64>().ok().filter(|n| *n > 0);
+        let id = id.ok_or_else(|| invalid(NODE_ID_ENV, NODE_ID, describe(&Value::String(text.clone()))))?;
+        section.insert("NodeId".to_owned(), id.into());
+    }
+    if let Some(text) = env_var(env, GRPC_ADVERTISE_ENV) {
+        if !is_host_port(&text) {
+            return Err(invalid(GRPC_ADVERTISE_ENV, HOST_PORT, describe(&Value::String(text))));
+        }
+        section.insert("GrpcAdvertise".to_owned(), text.into());
+    }
+    Ok(section)
 }
 
 /// Parses and validates the `Cluster` section.
@@ -242,6 +270,57 @@ mod tests {
             "Isengard.Cluster.GrpcAdvertise"
         );
         assert_eq!(error_key(r#"{ "Isengard": { "Cluster": 3 } }"#), "Isengard.Cluster");
+    }
+
+    fn parse_with(text: &str, vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_json_str(text, &move |name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
+    }
+
+    /// The Helm chart's shape: one file for every pod, `NodeId` and
+    /// `GrpcAdvertise` from the environment.
+    const SHARED: &str = r#"{ "Isengard": { "Cluster": { "GrpcListen": "0.0.0.0:4300", "Members": {
+        "1": "isengard-0.isengard-headless.pacs.svc.cluster.local:4300",
+        "2": "isengard-1.isengard-headless.pacs.svc.cluster.local:4300",
+        "3": "isengard-2.isengard-headless.pacs.svc.cluster.local:4300" } } } }"#;
+
+    #[test]
+    fn node_id_and_advertise_come_from_the_environment() {
+        let c = parse_with(SHARED, &[(NODE_ID_ENV, "2")]).unwrap().cluster.unwrap();
+        assert_eq!(c.node_id, 2);
+        assert_eq!(c.grpc_advertise, "isengard-1.isengard-headless.pacs.svc.cluster.local:4300", "its Members entry");
+        assert!(!c.joins());
+        // A fourth pod, outside the initial Members: it joins, and says where.
+        let c = parse_with(SHARED, &[(NODE_ID_ENV, " 4 "), (GRPC_ADVERTISE_ENV, "isengard-3.isengard-headless:4300")])
+            .unwrap()
+            .cluster
+            .unwrap();
+        assert_eq!((c.node_id, c.grpc_advertise.as_str()), (4, "isengard-3.isengard-headless:4300"));
+        assert!(c.joins());
+        // The environment wins over the file; an empty variable counts as unset.
+        let file = r#"{ "Isengard": { "Cluster": { "NodeId": 1, "GrpcAdvertise": "a:1", "Members": { "1": "a:1", "2": "b:2" } } } }"#;
+        let c = parse_with(file, &[(NODE_ID_ENV, "2"), (GRPC_ADVERTISE_ENV, "b:2")]).unwrap().cluster.unwrap();
+        assert_eq!((c.node_id, c.grpc_advertise.as_str()), (2, "b:2"));
+        let c = parse_with(file, &[(NODE_ID_ENV, ""), (GRPC_ADVERTISE_ENV, "")]).unwrap().cluster.unwrap();
+        assert_eq!((c.node_id, c.grpc_advertise.as_str()), (1, "a:1"));
+    }
+
+    #[test]
+    fn cluster_variables_without_a_cluster_section_change_nothing() {
+        let c = parse_with(r#"{ "Isengard": { "HttpBind": "0.0.0.0" } }"#, &[(NODE_ID_ENV, "1"), (GRPC_ADVERTISE_ENV, "a:1")]);
+        assert_eq!(c.unwrap().cluster, None);
+    }
+
+    #[test]
+    fn invalid_cluster_variables_name_the_variable() {
+        for (name, value) in [(NODE_ID_ENV, "0"), (NODE_ID_ENV, "two"), (NODE_ID_ENV, "-1"), (GRPC_ADVERTISE_ENV, "no-port")] {
+            match parse_with(SHARED, &[(name, value)]) {
+                Err(ConfigError::InvalidValue { key, .. }) => assert_eq!(key, name),
+                other => panic!("{name}={value}: {other:?}"),
+            }
+        }
+        // Without the variable, the shared file lacks NodeId.
+        assert!(matches!(parse(SHARED), Err(ConfigError::InvalidValue { key, .. }) if key == "Isengard.Cluster.NodeId"));
     }
 
     #[test]

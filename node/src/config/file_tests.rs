@@ -120,6 +120,8 @@ fn docs_list_every_key() {
         "ISENGARD_HTTP_PORT",
         "ISENGARD_DICOM_PORT",
         "ISENGARD_STORAGE_DIRECTORY",
+        super::cluster::NODE_ID_ENV,
+        super::cluster::GRPC_ADVERTISE_ENV,
     ] {
         assert!(docs.contains(var), "docs miss {var}");
     }

@@ -10,10 +10,10 @@ use serde_json::{Map, Value};
 
 use super::keys::{BLOBS_SUPPORTED, ISENGARD_SECTION, ISENGARD_SUPPORTED, SUPPORTED};
 use super::blobs::resolve_placement;
-use super::cluster::{resolve_cluster, CLUSTER_SUPPORTED};
+use super::cluster::{cluster_env_overrides, resolve_cluster, CLUSTER_SUPPORTED};
 use super::{BlobLocation, BlobsConfig, Config, ConfigError, LuaConfig};
 
-type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
+pub(super) type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
 
 const PORT: &str = "an integer from 0 to 65535";
 const STRING: &str = "a string";
@@ -78,7 +78,7 @@ pub(super) fn resolve(mut document: Value, env: Env<'_>) -> Result<Config, Confi
         None => None,
         Some(section) => {
             collect_unknown(section, "Isengard.Cluster.", CLUSTER_SUPPORTED, &mut unsupported);
-            Some(resolve_cluster(section)?)
+            Some(resolve_cluster(&cluster_env_overrides(section, env)?)?)
         }
     };
 
@@ -343,7 +343,7 @@ pub(super) fn parse_blob_url(url: &str) -> Option<BlobLocation> {
 }
 
 /// A set, non-empty environment variable (an empty one counts as unset).
-fn env_var(env: Env<'_>, name: &str) -> Option<String> {
+pub(super) fn env_var(env: Env<'_>, name: &str) -> Option<String> {
     env(name).filter(|v| !v.is_empty())
 }
 

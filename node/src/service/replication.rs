@@ -11,8 +11,8 @@
 //!   (hash checked); a node that is a recorded holder puts the copy back.
 //! - **Scrub** (every node, every `RepairInterval`): a recorded holder whose
 //!   copy is gone reports it (`UpdateBlobHolders` removing itself).
-//! - **Repair** (the leader, every `RepairInterval` and at each membership
-//!   change): blobs with fewer than `Replicas` holders among the current
+//! - **Repair** (the leader, every `RepairInterval`, at each membership
+//!   change and when it becomes leader): blobs with fewer than `Replicas` holders among the current
 //!   members get new copies; holders that left the cluster, or that answer
 //!   that they have no (sound) copy, are forgotten.
 //! - **Garbage collection** (`lifecycle`): the leader deletes a collected
@@ -245,6 +245,11 @@ impl Archive {
             return Ok(report);
         }
         let members = self.index.members();
+        if !members.contains_key(&self.index.node_id()) {
+            // A leader that removed itself leads only until the change is
+            // committed: its successor repairs.
+            return Ok(report);
+        }
         let ids = Self::member_ids(&members);
         let mut work = Vec::new();
         for page in self.for_each_page() {
@@ -342,8 +347,12 @@ impl Archive {
         }
         let mut tick = tokio::time::interval(self.config.blobs.repair_interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let me = self.index.node_id();
         let mut metrics = self.index.raft().metrics();
-        let mut membership = metrics.borrow().membership_config.log_id().to_owned();
+        let (mut membership, mut leading) = {
+            let m = metrics.borrow();
+            (m.membership_config.log_id().to_owned(), m.current_leader == Some(me))
+        };
         loop {
             let scrub = tokio::select! {
                 _ = shutdown.changed() => return,
@@ -352,11 +361,23 @@ impl Archive {
                     if changed.is_err() {
                         return;
                     }
-                    let now = metrics.borrow().membership_config.log_id().to_owned();
-                    if now == membership {
+                    let (now, leads) = {
+                        let m = metrics.borrow();
+                        (m.membership_config.log_id().to_owned(), m.current_leader == Some(me))
+                    };
+                    // A follower sees a membership change before it may lead
+                    // (e.g. when the leader removed itself): the new leader
+                    // checks the holders as soon as it leads.
+                    let became_leader = leads && !leading;
+                    leading = leads;
+                    if now == membership && !became_leader {
                         continue;
                     }
-                    tracing::info!(membership = ?now, "membership changed; checking blob holders");
+                    if now != membership {
+                        tracing::info!(membership = ?now, "membership changed; checking blob holders");
+                    } else {
+                        tracing::info!("leading now; checking blob holders");
+                    }
                     membership = now;
                     false
                 }
