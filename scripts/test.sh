@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Runs the whole workspace's tests in the one release profile and ends with a
 # summary line: "tests: N passed, N failed, N skipped" (skipped = #[ignore]d).
-# Exits with cargo's status. Extra arguments go to `cargo test`.
+# Every target is built and run, so the criterion benches run once in test mode
+# (they cannot rot). Exits with cargo's status. Extra arguments go to `cargo test`.
 set -uo pipefail
 
 target="${CARGO_TARGET_DIR:-$HOME/.cache/isengard/target}"
 mkdir -p "$target"
 log="$target/test-output.log"
 
-cargo test --release --workspace --no-fail-fast "$@" 2>&1 | tee "$log"
+cargo test --release --workspace --all-targets --no-fail-fast "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 
 # Every test binary ends with "test result: ok. 18 passed; 0 failed; 0 ignored; ...".

@@ -39,6 +39,7 @@ fn commands(shape: Shape) -> Vec<Command> {
                     attachment: Attachment { hash, size: bytes.len() as u64, uncompressed_size: bytes.len() as u64, md5: String::new() },
                 }),
                 overwrite: false,
+                holders: vec![],
                 stamp: Stamp { unix_ms: 1_700_000_000_000, date: "20231114T221320".into() },
             }
         })

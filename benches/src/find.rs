@@ -135,24 +135,7 @@ fn queries(specs: &[Instance]) -> Vec<Query> {
 }
 
 fn bench_modality(node: &Process) -> Modality {
-    Modality {
-        name: "server".into(),
-        aet: node.aet.clone(),
-        host: "127.0.0.1".into(),
-        port: node.dicom_port,
-        manufacturer: "Generic".into(),
-        allow_echo: true,
-        allow_find: true,
-        allow_find_worklist: true,
-        allow_get: true,
-        allow_move: true,
-        allow_store: true,
-        allow_n_action: true,
-        allow_event_report: true,
-        allow_transcoding: true,
-        local_aet: SCU_AET.into(),
-        timeout: 60,
-    }
+    Modality { local_aet: SCU_AET.into(), timeout: 60, ..Modality::new("server", &node.aet, "127.0.0.1", node.dicom_port) }
 }
 
 async fn cfind(node: &Process, query: &Query) -> anyhow::Result<usize> {

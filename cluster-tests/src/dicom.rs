@@ -83,24 +83,7 @@ impl StoreScu {
 
 /// A modality record for `aet` at `addr` (every service allowed).
 pub fn modality(name: &str, aet: &str, addr: SocketAddr) -> Modality {
-    Modality {
-        name: name.to_owned(),
-        aet: aet.to_owned(),
-        host: addr.ip().to_string(),
-        port: addr.port(),
-        manufacturer: "Generic".into(),
-        allow_echo: true,
-        allow_find: true,
-        allow_find_worklist: true,
-        allow_get: true,
-        allow_move: true,
-        allow_store: true,
-        allow_n_action: true,
-        allow_event_report: true,
-        allow_transcoding: true,
-        local_aet: String::new(),
-        timeout: 0,
-    }
+    Modality::new(name, aet, &addr.ip().to_string(), addr.port())
 }
 
 /// C-MOVE of study `study_uid` from the node at `node` (AE `node_aet`),

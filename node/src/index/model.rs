@@ -232,6 +232,32 @@ pub struct Modality {
     pub timeout: u64,
 }
 
+impl Modality {
+    /// A modality with Orthanc's defaults for everything but its address:
+    /// manufacturer `Generic`, every DIMSE service allowed, `DicomAet` as
+    /// the calling AE title, the global timeout.
+    pub fn new(name: &str, aet: &str, host: &str, port: u16) -> Modality {
+        Modality {
+            name: name.to_owned(),
+            aet: aet.to_owned(),
+            host: host.to_owned(),
+            port,
+            manufacturer: "Generic".into(),
+            allow_echo: true,
+            allow_find: true,
+            allow_find_worklist: true,
+            allow_get: true,
+            allow_move: true,
+            allow_store: true,
+            allow_n_action: true,
+            allow_event_report: true,
+            allow_transcoding: true,
+            local_aet: String::new(),
+            timeout: 0,
+        }
+    }
+}
+
 /// Wall-clock time chosen by the proposer, so that applying a command is
 /// deterministic on every replica.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -37,24 +37,7 @@ pub fn modality_from_json(name: &str, value: &Value) -> Result<Modality> {
             Some(other) => Err(bad(name, format!("{what} must be a string, not {other}"))),
         }
     };
-    let mut m = Modality {
-        name: name.to_owned(),
-        aet: String::new(),
-        host: String::new(),
-        port: 104,
-        manufacturer: "Generic".into(),
-        allow_echo: true,
-        allow_find: true,
-        allow_find_worklist: true,
-        allow_get: true,
-        allow_move: true,
-        allow_store: true,
-        allow_n_action: true,
-        allow_event_report: true,
-        allow_transcoding: true,
-        local_aet: String::new(),
-        timeout: 0,
-    };
+    let mut m = Modality::new(name, "", "", 104);
     match value {
         Value::Array(items) if (3..=4).contains(&items.len()) => {
             m.aet = text(items.first(), "the AET")?;
