@@ -10,9 +10,8 @@
 //! with their reason; an exception that no longer applies fails the test too.
 
 use crate::common;
+use common::orthanc_fixtures;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use base64::Engine;
 use isengard::dicom::{self, json, Content, DicomError};
@@ -20,23 +19,6 @@ use serde_json::Value;
 
 /// (file stem, aspect, reason) of each accepted difference with Orthanc.
 const EXCEPTIONS: &[(&str, &str, &str)] = &[];
-
-fn fixtures_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/orthanc")
-}
-
-fn pydicom_data_dir() -> PathBuf {
-    let out = Command::new("python3")
-        .args(["-c", "import pydicom,os;print(os.path.dirname(pydicom.__file__))"])
-        .output()
-        .expect("python3 must be installed, with pydicom");
-    assert!(out.status.success(), "pydicom not importable: {}", String::from_utf8_lossy(&out.stderr));
-    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim()).join("data")
-}
-
-fn load(path: &Path) -> Value {
-    serde_json::from_slice(&std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))).unwrap()
-}
 
 fn tags_json(tags: &isengard::index::model::MainTags) -> Value {
     Value::Object(tags.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect())
@@ -124,17 +106,11 @@ fn check_content(stem: &str, p: &dicom::ParsedDicom, samples: &Value, failures: 
 
 #[test]
 fn matches_orthanc_on_pydicom_files() {
-    let data = pydicom_data_dir();
-    let index = load(&fixtures_dir().join("index.json"));
+    let data = common::pydicom_test_files();
+    let index = orthanc_fixtures::index();
     let mut failures: Vec<(String, String, String)> = Vec::new();
-    let accepted = index["accepted"].as_array().unwrap();
-    assert!(accepted.len() >= 70, "fixtures look incomplete");
-    for stem in accepted {
-        let stem = stem.as_str().unwrap();
-        let fx = load(&fixtures_dir().join(format!("{stem}.json")));
-        let src = data.join(fx["source"]["dir"].as_str().unwrap()).join(fx["source"]["file"].as_str().unwrap());
-        let bytes = std::fs::read(&src).unwrap_or_else(|e| panic!("{}: {e}", src.display()));
-        check_file(stem, &bytes, &fx, &mut failures);
+    for file in orthanc_fixtures::accepted(&index, &data) {
+        check_file(&file.stem, &file.bytes, &file.fixture, &mut failures);
     }
     for (stem, refused) in index["refused"].as_object().unwrap() {
         let src = data.join(refused["dir"].as_str().unwrap()).join(format!("{stem}.dcm"));

@@ -137,8 +137,9 @@ fn by_uid(mut answers: Vec<Value>) -> Vec<Value> {
     answers
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn interop_with_reference_orthanc() {
+/// An Isengard node (AE `ISENGARD_AET`) and the reference Orthanc, each
+/// knowing the other as a modality.
+async fn isengard_and_orthanc() -> (TestNode, Orthanc) {
     let node = TestNode::start_with(|c| c.dicom_aet = ISENGARD_AET.to_owned()).await;
     let orthanc = tokio::time::timeout(Duration::from_secs(40), Orthanc::start(node.dicom_port))
         .await
@@ -146,6 +147,12 @@ async fn interop_with_reference_orthanc() {
     let definition = json!([ORTHANC_AET, "127.0.0.1", orthanc.dicom_port]).to_string();
     let r = node.client.put(node.url("/modalities/orthanc")).body(definition).send().await.unwrap();
     assert_eq!(r.status(), 200);
+    (node, orthanc)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interop_with_reference_orthanc() {
+    let (node, orthanc) = isengard_and_orthanc().await;
 
     // Both echo each other.
     assert_eq!(ok(&node, "/modalities/orthanc/echo", "{}").await, json!({}));
@@ -250,13 +257,7 @@ async fn interop_with_reference_orthanc() {
 /// own query/retrieve.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn orthanc_moves_from_isengard() {
-    let node = TestNode::start_with(|c| c.dicom_aet = ISENGARD_AET.to_owned()).await;
-    let orthanc = tokio::time::timeout(Duration::from_secs(40), Orthanc::start(node.dicom_port))
-        .await
-        .expect("Orthanc starts");
-    let definition = json!([ORTHANC_AET, "127.0.0.1", orthanc.dicom_port]).to_string();
-    let r = node.client.put(node.url("/modalities/orthanc")).body(definition).send().await.unwrap();
-    assert_eq!(r.status(), 200);
+    let (node, orthanc) = isengard_and_orthanc().await;
     node.upload(test_file("MR_small.dcm")).await;
     // Orthanc C-MOVEs from Isengard: its /move, then its query/retrieve.
     let own = node.upload(test_file("rtstruct.dcm")).await;

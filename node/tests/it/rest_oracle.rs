@@ -8,22 +8,12 @@
 //! recording it), so each file is deleted again before the next one.
 
 use crate::common;
+use common::orthanc_fixtures;
 
-use std::path::{Path, PathBuf};
 
 use base64::Engine;
 use common::TestNode;
 use serde_json::{json, Value};
-
-fn fixtures_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/orthanc")
-}
-
-fn load(path: &Path) -> Value {
-    serde_json::from_slice(&std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))).unwrap()
-}
-
-
 
 struct Failures(Vec<String>);
 
@@ -122,19 +112,15 @@ async fn check_content(node: &TestNode, stem: &str, id: &str, samples: &Value, f
 #[tokio::test]
 async fn rest_answers_match_orthanc_on_pydicom_files() {
     let data = common::pydicom_test_files();
-    let index = load(&fixtures_dir().join("index.json"));
+    let index = orthanc_fixtures::index();
     let node = TestNode::start().await;
     let (_, empty) = node.get("/statistics").await;
     let mut f = Failures(Vec::new());
 
-    let accepted = index["accepted"].as_array().unwrap();
-    assert!(accepted.len() >= 70, "fixtures look incomplete");
-    for stem in accepted {
-        let stem = stem.as_str().unwrap();
-        let fx = load(&fixtures_dir().join(format!("{stem}.json")));
-        let src = data.join(fx["source"]["dir"].as_str().unwrap()).join(fx["source"]["file"].as_str().unwrap());
-        let bytes = std::fs::read(&src).unwrap_or_else(|e| panic!("{}: {e}", src.display()));
-        check_accepted(&node, stem, bytes, &fx, &mut f).await;
+    let accepted = orthanc_fixtures::accepted(&index, &data);
+    for file in &accepted {
+        let (stem, fx) = (file.stem.as_str(), &file.fixture);
+        check_accepted(&node, stem, file.bytes.clone(), fx, &mut f).await;
         let id = fx["post"]["answer"]["ID"].as_str().unwrap();
         let (status, deleted) = node.delete(&format!("/instances/{id}")).await;
         if status != 200 {

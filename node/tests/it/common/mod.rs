@@ -2,6 +2,8 @@
 //! temporary directory, an HTTP client, and condition waits with deadlines.
 #![allow(dead_code)]
 
+pub mod orthanc_fixtures;
+
 use std::future::Future;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
