@@ -145,17 +145,20 @@ pub async fn attachment_op(
         }
         "size" => text(att.uncompressed_size.to_string()),
         "compressed-size" => text(att.size.to_string()),
-        "md5" | "compressed-md5" if !att.md5.is_empty() => text(att.md5.clone()),
-        "md5" | "compressed-md5" => {
-            return Err(ApiError::with_details(OrthancCode::InexistentItem, "MD5 is not stored (StoreMD5ForAttachments is false)"))
-        }
+        "md5" | "compressed-md5" => match archive.attachment_md5(&att).await? {
+            Some(md5) => text(md5),
+            None => {
+                return Err(ApiError::with_details(OrthancCode::InexistentItem, "MD5 is not stored (StoreMD5ForAttachments is false)"))
+            }
+        },
         "is-compressed" => text("0".into()),
         "info" => {
+            let md5 = archive.attachment_md5(&att).await?.unwrap_or_default();
             let mut info = json!({
-                "CompressedMD5": att.md5,
+                "CompressedMD5": md5,
                 "CompressedSize": att.size,
                 "ContentType": 1,
-                "UncompressedMD5": att.md5,
+                "UncompressedMD5": md5,
                 "UncompressedSize": att.uncompressed_size,
                 "Uuid": att.hash,
             });
@@ -175,6 +178,8 @@ pub async fn verify_md5(
     Path((collection, id, name)): Path<(String, String, String)>,
 ) -> ApiResult<Json<Value>> {
     let att = attachment(&archive, &collection, &id, &name)?;
+    // Reading the blob checks it against its name (SHA-256): a damaged one is
+    // an error. An MD5 recorded by an earlier version is checked as well.
     let bytes = archive.read_blob(&att.hash).await?;
     if !att.md5.is_empty() && hex::encode(Md5::digest(&bytes)) != att.md5 {
         return Err(ApiError::with_details(OrthancCode::CorruptedFile, "MD5 mismatch"));

@@ -129,6 +129,9 @@ impl<'a> Applier<'a> {
                 }
                 Ok(CommandResponse::Done)
             }
+            // The state machine applies a batch command by command, each in
+            // its own write; one never reaches the applier, nested or not.
+            Command::Batch(_) => Ok(CommandResponse::None),
         }
     }
 

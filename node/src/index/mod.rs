@@ -6,6 +6,7 @@
 //! that initializes itself on first start.
 
 pub mod apply;
+mod batch;
 pub mod log_store;
 pub mod model;
 pub mod normalize;
@@ -25,7 +26,7 @@ use openraft::network::RaftNetworkFactory;
 use openraft::{BasicNode, Config as RaftConfig};
 use rocksdb::DB;
 
-use crate::cluster::{forward, GrpcNetwork, Peers};
+use crate::cluster::{GrpcNetwork, Peers};
 use crate::config::ClusterConfig;
 pub use model::*;
 use raft::{NoPeers, NodeId, Raft, TypeConfig};
@@ -74,6 +75,8 @@ pub struct Index {
     node_id: NodeId,
     /// Channels to the other nodes; `None` in a one-member cluster.
     peers: Option<Peers>,
+    /// The write queue (group commit).
+    writes: batch::Batcher,
 }
 
 fn storage_error(e: impl std::fmt::Display) -> IndexError {
@@ -132,7 +135,8 @@ impl Index {
         };
         let config = Arc::new(config.validate().map_err(storage_error)?);
         let raft = Raft::new(node_id, config, network, log, sm).await.map_err(storage_error)?;
-        Ok(Index { db, raft, node_id, peers })
+        let writes = batch::Batcher::spawn(raft.clone(), node_id, peers.clone());
+        Ok(Index { db, raft, node_id, peers, writes })
     }
 
     /// Waits (up to 30 s) until this node knows a leader.
@@ -148,8 +152,9 @@ impl Index {
 
     /// Proposes a command and waits until it is committed and applied locally:
     /// on a follower, through the leader ([`crate::cluster::forward`]).
+    /// Concurrent writes share Raft entries ([`batch`]).
     pub async fn write(&self, command: Command) -> Result<CommandResponse, IndexError> {
-        forward::write(&self.raft, self.node_id, self.peers.as_ref(), command).await
+        self.writes.write(command).await
     }
 
     /// This node's view of the cluster (members, leader, health).

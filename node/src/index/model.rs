@@ -304,6 +304,10 @@ pub enum Command {
     /// The Lua callbacks that run once in the cluster (`OnStable*`) have
     /// processed the change log up to `seq`. Only moves forward.
     LuaCursor { seq: u64 },
+    /// Group commit: commands proposed concurrently, applied in order as if
+    /// proposed one by one (see `index::batch`). Answered by
+    /// [`CommandResponse::Batch`], one response per command. Never nested.
+    Batch(Vec<Command>),
 }
 
 /// What applying a command answered.
@@ -320,6 +324,8 @@ pub enum CommandResponse {
     BlobBusy,
     Claimed { hashes: Vec<String> },
     Done,
+    /// The responses to the commands of a [`Command::Batch`], in order.
+    Batch(Vec<CommandResponse>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

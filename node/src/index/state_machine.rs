@@ -2,7 +2,9 @@
 //!
 //! `apply` turns committed commands into RocksDB writes through [`Applier`]; the
 //! last applied log id and the membership are written in the same batch as the
-//! command's effects, so a crash never leaves half a command applied.
+//! command's effects, so a crash never leaves half a command applied. A
+//! group-commit entry ([`Command::Batch`]) is applied command by command, with
+//! its progress recorded in each write.
 
 // openraft's traits return its `StorageError`, a large type we do not choose.
 #![allow(clippy::result_large_err)]
@@ -16,12 +18,12 @@ use openraft::{
     BasicNode, Entry, EntryPayload, LogId, OptionalSend, RaftSnapshotBuilder, Snapshot,
     SnapshotMeta, StorageError, StorageIOError, StoredMembership,
 };
-use rocksdb::DB;
+use rocksdb::{WriteBatch, DB};
 use serde::{Deserialize, Serialize};
 use tokio::io::AsyncSeekExt;
 
 use super::apply::{Applier, SmCounters, KEY_COUNTERS};
-use super::model::CommandResponse;
+use super::model::{Command, CommandResponse};
 use super::raft::{NodeId, TypeConfig};
 use super::snapshot;
 use super::store::{cf, CF_SM_META};
@@ -31,6 +33,8 @@ type StorageResult<T> = Result<T, StorageError<NodeId>>;
 const KEY_APPLIED: &[u8] = b"applied";
 const KEY_MEMBERSHIP: &[u8] = b"membership";
 const KEY_SNAPSHOT: &[u8] = b"snapshot";
+/// How far the batch entry being applied got: see [`StateMachine::apply_batch`].
+const KEY_BATCH_PROGRESS: &[u8] = b"batch_progress";
 
 /// The current snapshot: its metadata and the file holding it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -46,6 +50,9 @@ pub struct StateMachine {
     membership: StoredMembership<NodeId, BasicNode>,
     counters: SmCounters,
     incoming: Option<PathBuf>,
+    /// Tests: fail a batch entry after this many of its commands, as a crash would.
+    #[cfg(test)]
+    pub(crate) crash_in_batch_after: Option<usize>,
 }
 
 fn read_json<T: for<'de> Deserialize<'de>>(bytes: Option<Vec<u8>>) -> Result<Option<T>, serde_json::Error> {
@@ -70,6 +77,8 @@ impl StateMachine {
             membership: StoredMembership::default(),
             counters: SmCounters::default(),
             incoming: None,
+            #[cfg(test)]
+            crash_in_batch_after: None,
         };
         sm.reload()?;
         Ok(sm)
@@ -122,6 +131,106 @@ fn to_json<T: Serialize>(value: &T, log_id: LogId<NodeId>) -> StorageResult<Vec<
     serde_json::to_vec(value).map_err(|e| StorageIOError::apply(log_id, &e).into())
 }
 
+/// Where a write stands in its log entry (see [`StateMachine::apply_batch`]).
+enum Step {
+    /// The entry is done: record it as applied.
+    Last,
+    /// Commands `0..done` of a batch entry are applied, more follow.
+    Partial { done: usize },
+}
+
+/// How far a batch entry was applied when the node stopped in the middle of it.
+#[derive(Debug, Serialize, Deserialize)]
+struct BatchProgress {
+    log_id: LogId<NodeId>,
+    done: usize,
+}
+
+impl StateMachine {
+    /// Applies one command on a copy of the counters: its writes, the new
+    /// counters and its response, nothing written yet.
+    fn run(&self, log_id: LogId<NodeId>, command: &Command) -> StorageResult<(WriteBatch, SmCounters, CommandResponse)> {
+        let mut counters = self.counters.clone();
+        let mut applier = Applier::new(&self.db, &mut counters);
+        let response = applier.apply(command).map_err(|e| StorageIOError::apply(log_id, &e))?;
+        let batch = std::mem::take(&mut applier.batch);
+        Ok((batch, counters, response))
+    }
+
+    /// Writes a command's effects with the counters and, at the last step, the
+    /// applied log id and membership: atomically, so a crash never leaves half
+    /// a command applied.
+    async fn commit(
+        &mut self,
+        log_id: LogId<NodeId>,
+        mut batch: WriteBatch,
+        counters: SmCounters,
+        step: Step,
+    ) -> StorageResult<()> {
+        let meta = cf(&self.db, CF_SM_META);
+        batch.put_cf(meta, KEY_COUNTERS, to_json(&counters, log_id)?);
+        match step {
+            Step::Last => {
+                batch.put_cf(meta, KEY_APPLIED, to_json(&Some(log_id), log_id)?);
+                batch.put_cf(meta, KEY_MEMBERSHIP, to_json(&self.membership, log_id)?);
+            }
+            Step::Partial { done } => {
+                batch.put_cf(meta, KEY_BATCH_PROGRESS, to_json(&BatchProgress { log_id, done }, log_id)?);
+            }
+        }
+        // Off the async workers: behind a synced log append, RocksDB may
+        // make this write wait for the disk.
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || db.write(batch))
+            .await
+            .map_err(|e| StorageIOError::apply(log_id, &e))?
+            .map_err(|e| StorageIOError::apply(log_id, &e))?;
+        self.counters = counters;
+        Ok(())
+    }
+
+    /// Applies a group-commit entry command by command, each in its own write
+    /// so that every command reads the effects of the ones before it (two new
+    /// instances of one new series). Each write but the last records how many
+    /// commands are done, in the same atomic write: a node that stops in the
+    /// middle (or a snapshot taken in the middle) resumes after them instead of
+    /// applying them twice. Their responses are then lost with the clients
+    /// that waited for them.
+    async fn apply_batch(&mut self, log_id: LogId<NodeId>, commands: &[Command]) -> StorageResult<CommandResponse> {
+        let progress = self
+            .db
+            .get_cf(cf(&self.db, CF_SM_META), KEY_BATCH_PROGRESS)
+            .map_err(|e| StorageIOError::read_state_machine(&e))?;
+        let progress: Option<BatchProgress> =
+            read_json(progress).map_err(|e| StorageIOError::read_state_machine(&e))?;
+        let skip = progress.filter(|p| p.log_id == log_id).map_or(0, |p| p.done);
+        let mut responses = Vec::with_capacity(commands.len());
+        for (i, command) in commands.iter().enumerate() {
+            if i < skip {
+                responses.push(CommandResponse::None);
+                continue;
+            }
+            #[cfg(test)]
+            if self.crash_in_batch_after == Some(i) {
+                return Err(StorageIOError::apply(log_id, &std::io::Error::other("simulated crash")).into());
+            }
+            let (mut batch, counters, response) = self.run(log_id, command)?;
+            let step = if i + 1 == commands.len() {
+                batch.delete_cf(cf(&self.db, CF_SM_META), KEY_BATCH_PROGRESS);
+                Step::Last
+            } else {
+                Step::Partial { done: i + 1 }
+            };
+            self.commit(log_id, batch, counters, step).await?;
+            responses.push(response);
+        }
+        if commands.is_empty() {
+            self.commit(log_id, WriteBatch::default(), self.counters.clone(), Step::Last).await?;
+        }
+        Ok(CommandResponse::Batch(responses))
+    }
+}
+
 impl RaftStateMachine<TypeConfig> for StateMachine {
     type SnapshotBuilder = SnapshotBuilder;
 
@@ -139,31 +248,23 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         let mut responses = Vec::new();
         for entry in entries {
             let log_id = entry.log_id;
-            let mut counters = self.counters.clone();
-            let mut applier = Applier::new(&self.db, &mut counters);
             let response = match &entry.payload {
-                EntryPayload::Blank => CommandResponse::None,
-                EntryPayload::Normal(command) => {
-                    applier.apply(command).map_err(|e| StorageIOError::apply(log_id, &e))?
+                EntryPayload::Blank => {
+                    self.commit(log_id, WriteBatch::default(), self.counters.clone(), Step::Last).await?;
+                    CommandResponse::None
                 }
                 EntryPayload::Membership(m) => {
                     self.membership = StoredMembership::new(Some(log_id), m.clone());
+                    self.commit(log_id, WriteBatch::default(), self.counters.clone(), Step::Last).await?;
                     CommandResponse::None
                 }
+                EntryPayload::Normal(Command::Batch(commands)) => self.apply_batch(log_id, commands).await?,
+                EntryPayload::Normal(command) => {
+                    let (batch, counters, response) = self.run(log_id, command)?;
+                    self.commit(log_id, batch, counters, Step::Last).await?;
+                    response
+                }
             };
-            let mut batch = std::mem::take(&mut applier.batch);
-            let meta = cf(&self.db, CF_SM_META);
-            batch.put_cf(meta, KEY_APPLIED, to_json(&Some(log_id), log_id)?);
-            batch.put_cf(meta, KEY_MEMBERSHIP, to_json(&self.membership, log_id)?);
-            batch.put_cf(meta, KEY_COUNTERS, to_json(&counters, log_id)?);
-            // Off the async workers: behind a synced log append, RocksDB may
-            // make this write wait for the disk.
-            let db = self.db.clone();
-            tokio::task::spawn_blocking(move || db.write(batch))
-                .await
-                .map_err(|e| StorageIOError::apply(log_id, &e))?
-                .map_err(|e| StorageIOError::apply(log_id, &e))?;
-            self.counters = counters;
             self.last_applied = Some(log_id);
             responses.push(response);
         }

@@ -111,7 +111,8 @@ impl Archive {
                 hash: stored.hash,
                 size: stored.size,
                 uncompressed_size: stored.size,
-                md5: if self.config.store_md5 { stored.md5 } else { String::new() },
+                // Computed when asked for (ADR 005).
+                md5: String::new(),
             };
             let stamp = now_stamp();
             new.metadata.insert("ReceptionDate".to_owned(), stamp.date.clone());

@@ -187,3 +187,27 @@ impl Archive {
         Ok(self.index.reader().find(level, queries)?)
     }
 }
+
+impl Archive {
+    /// Orthanc's MD5 of an attachment (`StoreMD5ForAttachments`), `None` when
+    /// the configuration turns MD5s off. Computed from the (verified) blob when
+    /// asked for rather than at every ingest: the blob is already named by its
+    /// SHA-256, and the MD5 of immutable bytes never changes (ADR 005). Indexes
+    /// written by earlier versions may carry a recorded one, used as is.
+    pub async fn attachment_md5(&self, attachment: &crate::index::Attachment) -> Result<Option<String>> {
+        if !attachment.md5.is_empty() {
+            return Ok(Some(attachment.md5.clone()));
+        }
+        if !self.config.store_md5 {
+            return Ok(None);
+        }
+        let bytes = self.read_blob(&attachment.hash).await?;
+        let md5 = tokio::task::spawn_blocking(move || {
+            use md5::Digest;
+            hex::encode(md5::Md5::digest(&bytes))
+        })
+        .await
+        .map_err(|e| crate::blob::BlobError::from(std::io::Error::other(e)))?;
+        Ok(Some(md5))
+    }
+}

@@ -238,6 +238,34 @@ async fn attachments_of_an_instance() {
     assert_eq!(node.post(&format!("{base}/dicom/verify-md5"), "").await, (200, json!({})));
     let (status, error) = node.get(&format!("{base}/nope/size")).await;
     assert_eq!((status, &error["OrthancStatus"]), (404, &json!(7)));
+
+    // The MD5 is computed from the blob when asked for (ADR 005): a damaged
+    // blob is an error, never the MD5 of the damaged bytes.
+    let hash = info["Uuid"].as_str().unwrap();
+    let file = find_file(node.dir.path(), hash).expect("the blob is a file named by its hash");
+    let mut damaged = std::fs::read(&file).unwrap();
+    let last = damaged.len() - 1;
+    damaged[last] ^= 0xff;
+    std::fs::write(&file, damaged).unwrap();
+    for (method, op) in [("POST", "verify-md5"), ("GET", "md5"), ("GET", "info")] {
+        let url = format!("{base}/dicom/{op}");
+        let (status, error) = if method == "POST" { node.post(&url, "").await } else { node.get(&url).await };
+        assert_eq!((status, &error["OrthancStatus"]), (500, &json!(20)), "{op}: {error}");
+    }
+}
+
+fn find_file(dir: &std::path::Path, name: &str) -> Option<std::path::PathBuf> {
+    for entry in std::fs::read_dir(dir).ok()?.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            if let Some(found) = find_file(&path, name) {
+                return Some(found);
+            }
+        } else if entry.file_name() == name {
+            return Some(path);
+        }
+    }
+    None
 }
 
 #[tokio::test]

@@ -3,6 +3,7 @@
 //! archive of 2 patients, 3 studies and 5 series gives the queries something to
 //! find. Real single-node Raft (restart, re-apply) is in `restart`.
 
+mod batch;
 mod find;
 mod restart;
 mod snapshot;
