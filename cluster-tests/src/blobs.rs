@@ -1,17 +1,14 @@
 //! Blob setups for [`TestCluster`]: one folder shared by every node (the
 //! default), one bucket of a real S3-protocol server (`s3s-fs`, which
-//! `scripts/install-deps.sh` installs), or the replicated mode where each node
-//! keeps its own copies; and helpers to look at a node's blobs on disk.
+//! `scripts/install-deps.sh` installs, started through
+//! `isengard-test-support`), or the replicated mode where each node keeps its
+//! own copies; and helpers to look at a node's blobs on disk.
 
-use std::io::{BufRead, BufReader};
-use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
+use isengard_test_support::{S3sFs, S3_ACCESS_KEY, S3_REGION, S3_SECRET_KEY};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use tempfile::TempDir;
 
 use crate::TestCluster;
 
@@ -33,7 +30,7 @@ impl BlobSetup {
     pub(crate) fn config(&self, cluster_dir: &Path) -> Value {
         match self {
             BlobSetup::SharedFolder => json!({ "Url": format!("file://{}", cluster_dir.join("blobs").display()) }),
-            BlobSetup::SharedS3(_) => json!({ "Url": format!("s3://{S3_BUCKET}/cluster") }),
+            BlobSetup::SharedS3(_) => json!({ "Url": format!("s3://{S3_BUCKET}/{S3_PREFIX}") }),
             BlobSetup::Replicated { replicas, repair_interval_s } => {
                 json!({ "Mode": "replicated", "Replicas": replicas, "RepairInterval": repair_interval_s })
             }
@@ -44,10 +41,10 @@ impl BlobSetup {
     pub(crate) fn env(&self) -> Vec<(&'static str, String)> {
         match self {
             BlobSetup::SharedS3(server) => vec![
-                ("AWS_ENDPOINT", server.endpoint.clone()),
+                ("AWS_ENDPOINT", server.endpoint().to_owned()),
                 ("AWS_ACCESS_KEY_ID", S3_ACCESS_KEY.to_owned()),
                 ("AWS_SECRET_ACCESS_KEY", S3_SECRET_KEY.to_owned()),
-                ("AWS_REGION", "us-east-1".to_owned()),
+                ("AWS_REGION", S3_REGION.to_owned()),
             ],
             _ => Vec::new(),
         }
@@ -102,88 +99,27 @@ impl TestCluster {
 // ------------------------------------------------------------------ s3s-fs
 
 pub const S3_BUCKET: &str = "isengard-cluster";
-const S3_ACCESS_KEY: &str = "isengard-access";
-const S3_SECRET_KEY: &str = "isengard-secret-key";
+/// Where in the bucket the cluster keeps its blobs.
+const S3_PREFIX: &str = "cluster";
 
-/// An `s3s-fs` process serving a temp folder (one subfolder per bucket) on a
-/// loopback port it chose; killed on drop.
-pub struct S3Server {
-    child: Child,
-    pub endpoint: String,
-    root: TempDir,
-}
-
-/// The `s3s-fs` binary: `$S3S_FS`, else on the PATH, else in cargo's bin folder.
-fn s3s_fs_binary() -> PathBuf {
-    if let Some(path) = std::env::var_os("S3S_FS") {
-        return PathBuf::from(path);
-    }
-    let on_path = std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
-        .map(|dir| dir.join("s3s-fs"))
-        .find(|p| p.is_file());
-    let cargo_home = std::env::var_os("CARGO_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cargo")));
-    let in_cargo_bin = cargo_home.map(|h| h.join("bin/s3s-fs")).filter(|p| p.is_file());
-    on_path.or(in_cargo_bin).expect("s3s-fs is not installed: run scripts/install-deps.sh or set S3S_FS")
-}
+/// The `s3s-fs` server behind [`BlobSetup::SharedS3`]: bucket [`S3_BUCKET`],
+/// the cluster's blobs under the prefix `cluster`; killed on drop.
+pub struct S3Server(S3sFs);
 
 impl S3Server {
     /// Starts `s3s-fs` with bucket [`S3_BUCKET`] and waits until it accepts
     /// connections.
     pub fn start() -> S3Server {
-        let root = tempfile::tempdir().expect("temp dir");
-        std::fs::create_dir(root.path().join(S3_BUCKET)).unwrap();
-        let mut child = Command::new(s3s_fs_binary())
-            .args(["--host", "127.0.0.1", "--port", "0", "--access-key", S3_ACCESS_KEY, "--secret-key", S3_SECRET_KEY])
-            .arg(root.path())
-            .env("RUST_LOG", "s3s_fs=info")
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start s3s-fs");
-        // It logs "server is running at http://127.0.0.1:PORT" once bound; the
-        // reader keeps draining its output so that it never blocks.
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some((_, url)) = line.split_once("server is running at ") {
-                    let _ = tx.send(url.trim().to_owned());
-                }
-            }
-        });
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let endpoint = loop {
-            if let Ok(url) = rx.recv_timeout(Duration::from_millis(100)) {
-                break url;
-            }
-            if let Some(status) = child.try_wait().unwrap() {
-                panic!("s3s-fs exited before listening: {status}");
-            }
-            assert!(Instant::now() < deadline, "s3s-fs did not report its address within 30 s");
-        };
-        let addr: SocketAddr = endpoint.trim_start_matches("http://").parse().unwrap();
-        while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
-            assert!(Instant::now() < deadline, "s3s-fs does not accept connections on {addr}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        S3Server { child, endpoint, root }
+        S3Server(S3sFs::start(S3_BUCKET))
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    pub fn endpoint(&self) -> &str {
+        &self.0.endpoint
     }
 
     /// The folder behind the cluster's blobs (`<bucket>/cluster`).
     pub fn blob_dir(&self) -> PathBuf {
-        self.root.path().join(S3_BUCKET).join("cluster")
-    }
-}
-
-impl Drop for S3Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.0.bucket_dir().join(S3_PREFIX)
     }
 }

@@ -1,9 +1,9 @@
 //! A DICOM client for the cluster tests: C-STORE of DICOM files over one
 //! association ([`StoreScu`], on Isengard's own `dimse::scu::store_on`), C-MOVE
-//! ([`move_study`]) and a dcmtk `storescp` to receive ([`StoreScp`]).
+//! ([`move_study`]) and a dcmtk `storescp` to receive ([`StoreScp`], from
+//! `isengard-test-support`).
 
 use std::net::SocketAddr;
-use std::path::Path;
 use std::time::Duration;
 
 use dicom_dictionary_std::tags;
@@ -13,6 +13,7 @@ use isengard::dicom::Tag;
 use isengard::dimse::scu::{self, MoveReport, Target};
 use isengard::index::{Level, Modality};
 use isengard::synth::{CT_IMAGE_STORAGE, MR_IMAGE_STORAGE};
+pub use isengard_test_support::StoreScp;
 use tokio::net::TcpStream;
 
 const EXPLICIT_LE: &str = "1.2.840.10008.1.2.1";
@@ -100,37 +101,4 @@ pub async fn move_study(
     scu::move_(&target, Level::Study, &[(Tag(0x0020, 0x000d), study_uid.to_owned())], destination)
         .await
         .map_err(|e| e.to_string())
-}
-
-/// dcmtk's `storescp` (`/usr/bin`: a pynetdicom `storescp` may come first in
-/// `PATH`) as AE `aet` on a free loopback port, writing into `dir`; killed on drop.
-pub struct StoreScp {
-    child: std::process::Child,
-    pub addr: SocketAddr,
-}
-
-impl StoreScp {
-    /// Starts it and waits (up to `deadline`) until it listens.
-    pub async fn start(dir: &Path, aet: &str, deadline: Duration) -> StoreScp {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = std::process::Command::new("/usr/bin/storescp")
-            .args(["-aet", aet, "+xa", "-od"])
-            .arg(dir)
-            .arg(port.to_string())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("dcmtk's storescp is installed");
-        let scp = StoreScp { child, addr: ([127, 0, 0, 1], port).into() };
-        let addr = scp.addr;
-        crate::wait_until(deadline, "storescp listens", || async move { TcpStream::connect(addr).await.is_ok() }).await;
-        scp
-    }
-}
-
-impl Drop for StoreScp {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }

@@ -6,32 +6,36 @@
 //! default a folder shared by all nodes), and starts the binary. HTTP ports are 0: the
 //! harness reads the bound address from the node's log. Nodes can be killed
 //! with SIGKILL and restarted on the same data. Waits are condition polls with
-//! deadlines ([`wait_until`]), never sleeps used as synchronization. With
+//! deadlines ([`wait_until`], from `isengard-test-support` like [`free_ports`]
+//! and [`Killed`]), never sleeps used as synchronization. With
 //! `ISENGARD_KEEP_TEST_DIRS` set, the data directories and node logs are kept.
 //!
 //! [`TestCluster::start_with`] takes [`ClusterOptions`]: configuration merged
 //! into every node's, and `proxied` to put a fault-injecting TCP proxy
 //! ([`proxy::Proxies`]) in front of each node's gRPC port. The consistency
-//! check every test ends with is [`check`]; a DICOM client, [`dicom`].
+//! check every test ends with is [`check`]; a DICOM client, [`dicom`];
+//! synthetic data and posting it, [`ingest`].
 //!
 //! The binary is `$ISENGARD_BIN`, or `isengard` next to the test executable's
 //! `deps/` folder (`cargo build --release --bin isengard`; `cargo test
 //! --workspace` builds it).
 
 use std::collections::BTreeMap;
-use std::future::Future;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use tempfile::TempDir;
 
+pub use isengard_test_support::{free_port, free_ports, wait_until, Killed};
+
 mod blobs;
 pub use blobs::{blob_path, sha256_hex, BlobSetup, S3Server};
 pub mod check;
 pub mod dicom;
+pub mod ingest;
 pub mod proxy;
 
 use proxy::Proxies;
@@ -45,18 +49,11 @@ const START_DEADLINE: Duration = Duration::from_secs(30);
 
 /// One running `isengard` process, killed with SIGKILL on drop.
 pub struct NodeProcess {
-    child: Child,
+    child: Killed,
     /// `http://127.0.0.1:port` of its REST API.
     pub base: String,
     /// The address of its DICOM port.
     pub dicom: std::net::SocketAddr,
-}
-
-impl Drop for NodeProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// N nodes of one cluster, with node ids 1..=N.
@@ -101,6 +98,13 @@ fn merge(base: &mut Value, extra: &Value) {
     }
 }
 
+/// A response's status and JSON body (`Null` when the body is not JSON).
+pub(crate) async fn status_and_json(r: reqwest::Response) -> (u16, Value) {
+    let status = r.status().as_u16();
+    let bytes = r.bytes().await.unwrap_or_default();
+    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
+
 /// Where the `isengard` binary is.
 pub fn isengard_bin() -> PathBuf {
     if let Some(path) = std::env::var_os("ISENGARD_BIN") {
@@ -111,13 +115,6 @@ pub fn isengard_bin() -> PathBuf {
     let bin = release.join("isengard");
     assert!(bin.exists(), "{} is missing: run `cargo build --release --bin isengard` or set ISENGARD_BIN", bin.display());
     bin
-}
-
-/// Reserves `n` free loopback ports (they are released before the nodes bind).
-fn free_ports(n: usize) -> Vec<u16> {
-    let listeners: Vec<std::net::TcpListener> =
-        (0..n).map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("bind port 0")).collect();
-    listeners.iter().map(|l| l.local_addr().unwrap().port()).collect()
 }
 
 impl TestCluster {
@@ -234,7 +231,7 @@ impl TestCluster {
             panic!("node {id} did not serve HTTP; see {}", self.node_dir(id).join("log.txt").display())
         });
         let dicom = dicom.parse().unwrap_or_else(|_| panic!("node {id} logged no DICOM address before its HTTP one"));
-        self.nodes.insert(id, Some(NodeProcess { child, base: format!("http://{addr}"), dicom }));
+        self.nodes.insert(id, Some(NodeProcess { child: Killed(child), base: format!("http://{addr}"), dicom }));
     }
 
     /// Kills node `id` with SIGKILL.
@@ -337,23 +334,5 @@ impl TestCluster {
             assert!(start.elapsed() < deadline, "nodes {:?} still differ after {deadline:?}", self.live());
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-    }
-}
-
-/// Polls `check` until it holds, panicking after `deadline`.
-pub async fn wait_until<F, Fut>(deadline: Duration, what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let start = Instant::now();
-    let mut pause = Duration::from_millis(5);
-    loop {
-        if check().await {
-            return;
-        }
-        assert!(start.elapsed() < deadline, "timed out after {deadline:?} waiting until {what}");
-        tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(Duration::from_millis(100));
     }
 }

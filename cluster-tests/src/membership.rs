@@ -11,17 +11,18 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::{free_ports, isengard_bin, TestCluster};
+pub use crate::ingest::post_instance;
+use crate::{free_port, isengard_bin, TestCluster};
 
 impl TestCluster {
     /// Stops node `id` gracefully (SIGTERM) and waits until it exited.
     pub async fn stop_node(&mut self, id: u64) {
         let Some(Some(mut node)) = self.nodes.remove(&id) else { panic!("node {id} is not running") };
-        let pid = node.child.id().to_string();
+        let pid = node.child.0.id().to_string();
         let status = Command::new("kill").args(["-TERM", &pid]).status().expect("run kill");
         assert!(status.success(), "kill -TERM {pid}");
         let start = Instant::now();
-        while node.child.try_wait().expect("wait for the node").is_none() {
+        while node.child.0.try_wait().expect("wait for the node").is_none() {
             assert!(start.elapsed() < Duration::from_secs(30), "node {id} did not stop on SIGTERM");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -55,7 +56,7 @@ impl TestCluster {
     /// (same `Members`, which do not include `id`) with its own id, name, data
     /// directory and gRPC port. Answers the address to add it with.
     pub fn prepare_spare(&self, id: u64) -> String {
-        let port = free_ports(1)[0];
+        let port = free_port();
         let address = format!("127.0.0.1:{port}");
         let mut config: Value = serde_json::from_slice(&std::fs::read(self.config_path(1)).unwrap()).unwrap();
         config["Name"] = format!("node-{id}").into();
@@ -72,6 +73,23 @@ impl TestCluster {
     /// `GET /cluster` on node `id`.
     pub async fn cluster_status(&self, id: u64) -> Value {
         self.get_json(id, "/cluster").await.unwrap_or_else(|| panic!("GET /cluster on node {id}"))
+    }
+
+    /// `POST /cluster/members` on node `via`, adding node `id` at `address`
+    /// (learner, caught up, voter): the status and the JSON answer (the new
+    /// `/cluster` status on success).
+    pub async fn add_member(&self, via: u64, id: u64, address: &str) -> (u16, Value) {
+        let url = format!("{}/cluster/members", self.base(via));
+        let sent = self.client.post(url).json(&serde_json::json!({ "NodeId": id, "Address": address })).send().await;
+        crate::status_and_json(sent.unwrap_or_else(|e| panic!("POST /cluster/members on node {via}: {e}"))).await
+    }
+
+    /// `DELETE /cluster/members/{id}` on node `via`: the status and the JSON
+    /// answer.
+    pub async fn remove_member(&self, via: u64, id: u64) -> (u16, Value) {
+        let url = format!("{}/cluster/members/{id}", self.base(via));
+        let sent = self.client.delete(url).send().await;
+        crate::status_and_json(sent.unwrap_or_else(|e| panic!("DELETE /cluster/members/{id} on node {via}: {e}"))).await
     }
 
     /// Runs `isengard cluster <args> --url <node via>`: (exit code, stdout, stderr).
@@ -112,14 +130,9 @@ impl TestCluster {
     }
 }
 
-/// Posts `body` to `base/instances`; `Some(id)` when acknowledged.
-pub async fn post_instance(client: &reqwest::Client, base: &str, body: Vec<u8>) -> Option<String> {
-    let r = client.post(format!("{base}/instances")).body(body).send().await.ok()?;
-    if r.status() != 200 {
-        return None;
-    }
-    let answer: Value = r.json().await.ok()?;
-    Some(answer["ID"].as_str()?.to_owned())
+/// The ids of the members a `GET /cluster` status lists.
+pub fn member_ids(status: &Value) -> Vec<u64> {
+    status["Members"].as_array().into_iter().flatten().filter_map(|m| m["Id"].as_u64()).collect()
 }
 
 /// Instances posted in the background, one after the other, until stopped.

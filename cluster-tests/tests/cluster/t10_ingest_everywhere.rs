@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use isengard::synth::{dataset, Shape};
 use isengard_cluster_tests::check::assert_consistent;
+use isengard_cluster_tests::ingest::SMALL;
 use isengard_cluster_tests::TestCluster;
-use serde_json::Value;
 
 #[tokio::test]
 async fn t10_ingest_through_every_node_read_from_every_node() {
@@ -18,23 +18,12 @@ async fn t10_ingest_through_every_node_read_from_every_node() {
     let status = cluster.get_json(1, "/cluster").await.unwrap();
     assert_eq!(status["Members"].as_array().unwrap().len(), 3, "{status}");
 
-    let specs = dataset(Shape {
-        patients: 2,
-        studies_per_patient: 2,
-        series_per_study: 2,
-        instances_per_series: 3,
-        rows: 8,
-        columns: 8,
-        seed: 10,
-    });
+    let specs = dataset(Shape { seed: 10, ..SMALL });
     let mut acknowledged = BTreeSet::new();
     let started = Instant::now();
     for (i, spec) in specs.iter().enumerate() {
         let node = 1 + (i as u64 % 3);
-        let r = cluster.client.post(format!("{}/instances", cluster.base(node))).body(spec.to_bytes()).send().await.unwrap();
-        assert_eq!(r.status(), 200, "POST /instances on node {node}");
-        let answer: Value = r.json().await.unwrap();
-        let id = answer["ID"].as_str().unwrap().to_owned();
+        let id = cluster.post_ok(node, spec.to_bytes()).await;
         // Read-your-writes on the node that took the write, leader or not.
         let r = cluster.client.get(format!("{}/instances/{id}", cluster.base(node))).send().await.unwrap();
         assert_eq!(r.status(), 200, "instance {id} not readable right after its POST on node {node}");

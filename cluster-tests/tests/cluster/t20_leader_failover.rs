@@ -5,38 +5,17 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use isengard::synth::{dataset, Shape, Spec};
+use isengard::synth::Shape;
 use isengard_cluster_tests::check::assert_consistent;
+use isengard_cluster_tests::ingest::{files, SMALL};
 use isengard_cluster_tests::{wait_until, TestCluster};
 use serde_json::Value;
-
-/// Posts one instance; `Some(id)` when acknowledged.
-async fn post(cluster: &TestCluster, node: u64, spec: &Spec) -> Option<String> {
-    let r = cluster.client.post(format!("{}/instances", cluster.base(node))).body(spec.to_bytes()).send().await.ok()?;
-    if r.status() != 200 {
-        return None;
-    }
-    let answer: Value = r.json().await.ok()?;
-    Some(answer["ID"].as_str()?.to_owned())
-}
 
 #[tokio::test]
 async fn t20_kill_9_the_leader_writes_resume_and_it_catches_up() {
     let mut cluster = TestCluster::start(3).await;
-    let specs = dataset(Shape {
-        patients: 2,
-        studies_per_patient: 2,
-        series_per_study: 2,
-        instances_per_series: 4,
-        rows: 8,
-        columns: 8,
-        seed: 20,
-    });
-    let mut acknowledged = BTreeSet::new();
-    for (i, spec) in specs[..12].iter().enumerate() {
-        let node = 1 + (i as u64 % 3);
-        acknowledged.insert(post(&cluster, node, spec).await.expect("acknowledged before the kill"));
-    }
+    let files = files(Shape { instances_per_series: 4, seed: 20, ..SMALL });
+    let mut acknowledged: BTreeSet<String> = cluster.post_round_robin(&files[..12]).await.into_iter().collect();
 
     let leader = cluster.wait_for_leader(Duration::from_secs(10)).await;
     cluster.kill9(leader);
@@ -48,7 +27,7 @@ async fn t20_kill_9_the_leader_writes_resume_and_it_catches_up() {
     let resumed = loop {
         assert!(killed.elapsed() < Duration::from_secs(20), "writes did not resume after killing leader {leader}");
         let node = survivors[next % survivors.len()];
-        if let Some(id) = post(&cluster, node, &specs[next]).await {
+        if let Some(id) = cluster.try_post(node, files[next].clone()).await {
             acknowledged.insert(id);
             next += 1;
             break killed.elapsed();
@@ -70,10 +49,7 @@ async fn t20_kill_9_the_leader_writes_resume_and_it_catches_up() {
     })
     .await;
 
-    for (i, spec) in specs[next..24].iter().enumerate() {
-        let node = survivors[i % survivors.len()];
-        acknowledged.insert(post(&cluster, node, spec).await.expect("acknowledged by the survivors"));
-    }
+    acknowledged.extend(cluster.post_round_robin(&files[next..24]).await);
     let instances = cluster.wait_consistent(Duration::from_secs(20)).await;
     assert_eq!(instances.iter().cloned().collect::<BTreeSet<_>>(), acknowledged, "survivors lost or invented instances");
 
@@ -83,8 +59,8 @@ async fn t20_kill_9_the_leader_writes_resume_and_it_catches_up() {
     let instances = cluster.wait_consistent(Duration::from_secs(30)).await;
     eprintln!("node {leader} caught up {:?} after its restart", restarted.elapsed());
     assert_eq!(instances.into_iter().collect::<BTreeSet<_>>(), acknowledged);
-    for spec in &specs[24..] {
-        acknowledged.insert(post(&cluster, leader, spec).await.expect("the restarted node takes writes"));
+    for file in &files[24..] {
+        acknowledged.insert(cluster.post_ok(leader, file.clone()).await);
     }
     let state = assert_consistent(&cluster, Duration::from_secs(20)).await;
     assert_eq!(state.instances, acknowledged);

@@ -8,24 +8,21 @@ use isengard::synth::Spec;
 use isengard_cluster_tests::check::assert_consistent;
 use isengard_cluster_tests::dicom::{StoreError, StoreScu};
 use isengard_cluster_tests::TestCluster;
-use serde_json::Value;
 
 #[tokio::test]
 async fn t30_no_quorum_fails_fast_then_recovers() {
     let mut cluster = TestCluster::start(3).await;
     let spec = |n: usize| Spec::simple("P", "1.2.3", "1.2.3.4", &format!("1.2.3.4.{n}"));
-    let r = cluster.client.post(format!("{}/instances", cluster.base(2))).body(spec(1).to_bytes()).send().await.unwrap();
-    assert_eq!(r.status(), 200);
+    cluster.post_ok(2, spec(1).to_bytes()).await;
 
     // Keep node 3 only: one of three is no majority.
     cluster.kill9(1);
     cluster.kill9(2);
     let started = Instant::now();
-    let r = cluster.client.post(format!("{}/instances", cluster.base(3))).body(spec(2).to_bytes()).send().await.unwrap();
+    let (status, body) = cluster.post(3, spec(2).to_bytes()).await;
     let took = started.elapsed();
     eprintln!("write without quorum refused in {took:?}");
-    assert_eq!(r.status(), 503);
-    let body: Value = r.json().await.unwrap();
+    assert_eq!(status, 503);
     assert_eq!(body["OrthancStatus"], 36, "{body}");
     assert!(took < Duration::from_secs(8), "refusing took {took:?}");
 
@@ -47,11 +44,11 @@ async fn t30_no_quorum_fails_fast_then_recovers() {
     let started = Instant::now();
     loop {
         assert!(started.elapsed() < Duration::from_secs(20), "writes did not resume with a majority back");
-        let r = cluster.client.post(format!("{}/instances", cluster.base(3))).body(spec(2).to_bytes()).send().await.unwrap();
-        if r.status() == 200 {
+        let (status, body) = cluster.post(3, spec(2).to_bytes()).await;
+        if status == 200 {
             break;
         }
-        assert_eq!(r.status(), 503);
+        assert_eq!(status, 503, "{body}");
     }
     eprintln!("writes resumed {:?} after the restart of node 2", started.elapsed());
     let state = assert_consistent(&cluster, Duration::from_secs(20)).await;

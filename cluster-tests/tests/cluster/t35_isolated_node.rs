@@ -13,7 +13,6 @@ use isengard::synth::Spec;
 use isengard_cluster_tests::check::{assert_consistent, node_state};
 use isengard_cluster_tests::dicom::{StoreError, StoreScu};
 use isengard_cluster_tests::{wait_until, ClusterOptions, TestCluster};
-use serde_json::Value;
 
 /// A write on a node without quorum must be refused within this (the node
 /// gives up after five seconds; the rest is slack for a loaded machine).
@@ -32,13 +31,6 @@ fn spec(n: usize) -> Spec {
 
 fn id_of(s: &Spec) -> String {
     orthanc_ids(&s.patient_id, &s.study_uid, &s.series_uid, &s.sop_uid).instance
-}
-
-/// POST /instances; the HTTP status and the JSON answer.
-async fn post(cluster: &TestCluster, node: u64, s: &Spec) -> (u16, Value) {
-    let r = cluster.client.post(format!("{}/instances", cluster.base(node))).body(s.to_bytes()).send().await.unwrap();
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or_default())
 }
 
 /// C-STORE of one instance on its own association.
@@ -91,7 +83,7 @@ async fn isolate_and_heal(cluster: &TestCluster, lone: u64, next: &mut usize, ac
     // The isolated node refuses writes, quickly, over REST and DICOM.
     let refused_rest = spec(*next);
     let started = Instant::now();
-    let (status, body) = post(cluster, lone, &refused_rest).await;
+    let (status, body) = cluster.post(lone, refused_rest.to_bytes()).await;
     let rest_took = started.elapsed();
     assert_eq!(status, 503, "a write on the isolated {role}: {body}");
     assert_eq!(body["HttpStatus"], 503, "{body}");
@@ -120,7 +112,7 @@ async fn isolate_and_heal(cluster: &TestCluster, lone: u64, next: &mut usize, ac
             c_store(cluster, node, &s).await.unwrap_or_else(|e| panic!("C-STORE on node {node} of the majority: {e}"));
             acknowledged.insert(id_of(&s));
         } else {
-            let (status, body) = post(cluster, node, &s).await;
+            let (status, body) = cluster.post(node, s.to_bytes()).await;
             assert_eq!(status, 200, "POST on node {node} of the majority: {body}");
             acknowledged.insert(body["ID"].as_str().unwrap().to_owned());
         }
@@ -145,7 +137,7 @@ async fn isolate_and_heal(cluster: &TestCluster, lone: u64, next: &mut usize, ac
     let s = spec(*next);
     *next += 1;
     loop {
-        let (status, body) = post(cluster, lone, &s).await;
+        let (status, body) = cluster.post(lone, s.to_bytes()).await;
         if status == 200 {
             acknowledged.insert(body["ID"].as_str().unwrap().to_owned());
             break;
@@ -168,7 +160,7 @@ async fn t35_isolated_node_refuses_writes_others_go_on_then_it_catches_up() {
     let mut acknowledged = BTreeSet::new();
     let mut next = 0;
     for node in cluster.ids() {
-        let (status, body) = post(&cluster, node, &spec(next)).await;
+        let (status, body) = cluster.post(node, spec(next).to_bytes()).await;
         assert_eq!(status, 200, "{body}");
         acknowledged.insert(body["ID"].as_str().unwrap().to_owned());
         next += 1;

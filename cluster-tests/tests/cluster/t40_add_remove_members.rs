@@ -7,14 +7,11 @@
 
 use std::time::Duration;
 
-use isengard::synth::{dataset, Shape};
-use isengard_cluster_tests::membership::{post_instance, Ingest};
+use isengard::synth::Shape;
+use isengard_cluster_tests::ingest::{files, SMALL};
+use isengard_cluster_tests::membership::{member_ids, Ingest};
 use isengard_cluster_tests::{wait_until, TestCluster};
-use serde_json::{json, Value};
-
-fn member_ids(status: &Value) -> Vec<u64> {
-    status["Members"].as_array().unwrap().iter().map(|m| m["Id"].as_u64().unwrap()).collect()
-}
+use serde_json::Value;
 
 fn is_voter(status: &Value, id: u64) -> bool {
     status["Members"].as_array().unwrap().iter().any(|m| m["Id"] == id && m["Voter"] == true)
@@ -23,22 +20,8 @@ fn is_voter(status: &Value, id: u64) -> bool {
 #[tokio::test]
 async fn t40_add_a_fourth_and_fifth_node_online_then_remove_the_leader() {
     let mut cluster = TestCluster::start(3).await;
-    let files: Vec<Vec<u8>> = dataset(Shape {
-        patients: 3,
-        studies_per_patient: 2,
-        series_per_study: 2,
-        instances_per_series: 25,
-        rows: 8,
-        columns: 8,
-        seed: 40,
-    })
-    .iter()
-    .map(|s| s.to_bytes())
-    .collect();
-    for (i, file) in files[..15].iter().enumerate() {
-        let node = 1 + i as u64 % 3;
-        post_instance(&cluster.client, cluster.base(node), file.clone()).await.expect("acknowledged");
-    }
+    let files = files(Shape { patients: 3, instances_per_series: 25, seed: 40, ..SMALL });
+    cluster.post_round_robin(&files[..15]).await;
 
     // A spare node: serves, knows no cluster, refuses writes.
     let leader = cluster.wait_for_leader(Duration::from_secs(10)).await;
@@ -47,21 +30,14 @@ async fn t40_add_a_fourth_and_fifth_node_online_then_remove_the_leader() {
     let status = cluster.cluster_status(4).await;
     assert_eq!(status["Address"], address4.as_str(), "{status}");
     assert!(member_ids(&status).is_empty() && status["Leader"].is_null(), "{status}");
-    let r = cluster.client.post(format!("{}/instances", cluster.base(4))).body(files[15].clone()).send().await.unwrap();
-    assert_eq!(r.status(), 503, "a node outside the cluster must refuse writes");
+    let (status, _) = cluster.post(4, files[15].clone()).await;
+    assert_eq!(status, 503, "a node outside the cluster must refuse writes");
 
     // Added through a follower.
     let follower = [1, 2, 3].into_iter().find(|id| *id != leader).unwrap();
     let adding = std::time::Instant::now();
-    let r = cluster
-        .client
-        .post(format!("{}/cluster/members", cluster.base(follower)))
-        .json(&json!({ "NodeId": 4, "Address": address4 }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
-    let status: Value = r.json().await.unwrap();
+    let (code, status) = cluster.add_member(follower, 4, &address4).await;
+    assert_eq!(code, 200, "{status}");
     eprintln!("node 4 added (learner, caught up, voter) in {:?}", adding.elapsed());
     assert_eq!(member_ids(&status), vec![1, 2, 3, 4], "{status}");
     assert!(is_voter(&status, 4), "{status}");
@@ -113,16 +89,15 @@ async fn t40_add_a_fourth_and_fifth_node_online_then_remove_the_leader() {
     assert_eq!(instances.len(), 15 + acknowledged.len());
 
     // Refusals.
-    let r = cluster.client.delete(format!("{}/cluster/members/{leader}", cluster.base(remaining[0]))).send().await.unwrap();
-    assert_eq!(r.status(), 404);
-    let body: Value = r.json().await.unwrap();
+    let (code, body) = cluster.remove_member(remaining[0], leader).await;
+    assert_eq!(code, 404, "{body}");
     assert!(body["Details"].as_str().unwrap().contains("not a member"), "{body}");
     // Four voters: kill three, no quorum left for a membership change.
     for id in &remaining[1..] {
         cluster.kill9(*id);
     }
     let started = std::time::Instant::now();
-    let r = cluster.client.delete(format!("{}/cluster/members/{}", cluster.base(remaining[0]), remaining[1])).send().await.unwrap();
-    assert_eq!(r.status(), 503, "{}", r.text().await.unwrap());
+    let (code, body) = cluster.remove_member(remaining[0], remaining[1]).await;
+    assert_eq!(code, 503, "{body}");
     assert!(started.elapsed() < Duration::from_secs(20), "refusing took {:?}", started.elapsed());
 }

@@ -32,8 +32,7 @@ async fn ingest_study(cluster: &TestCluster, node: u64, tag: &str) -> Study {
             let mut spec = Spec::simple(&patient_id, &study_uid, &series_uid, &format!("{series_uid}.{i}"));
             spec.series_number = s + 1;
             spec.instance_number = i + 1;
-            let r = cluster.client.post(format!("{}/instances", cluster.base(node))).body(spec.to_bytes()).send().await.unwrap();
-            assert_eq!(r.status(), 200);
+            cluster.post_ok(node, spec.to_bytes()).await;
         }
         series.push(orthanc_ids(&patient_id, &study_uid, &series_uid, "").series);
     }

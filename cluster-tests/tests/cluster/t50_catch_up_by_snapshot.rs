@@ -5,40 +5,24 @@
 
 use std::time::{Duration, Instant};
 
-use isengard::synth::{dataset, Shape};
-use isengard_cluster_tests::membership::post_instance;
+use isengard::synth::Shape;
+use isengard_cluster_tests::ingest::{files, SMALL};
 use isengard_cluster_tests::{wait_until, ClusterOptions, TestCluster};
 use serde_json::json;
 
 #[tokio::test]
 async fn t50_a_node_down_for_long_catches_up_by_snapshot() {
     let mut cluster = TestCluster::start_with(3, ClusterOptions { config: json!({ "Isengard": { "Cluster": { "SnapshotLogs": 20, "SnapshotKeepLogs": 5 } } }), ..Default::default() }).await;
-    let files: Vec<Vec<u8>> = dataset(Shape {
-        patients: 2,
-        studies_per_patient: 2,
-        series_per_study: 2,
-        instances_per_series: 10,
-        rows: 8,
-        columns: 8,
-        seed: 50,
-    })
-    .iter()
-    .map(|s| s.to_bytes())
-    .collect();
-    for (i, file) in files[..10].iter().enumerate() {
-        post_instance(&cluster.client, cluster.base(1 + i as u64 % 3), file.clone()).await.expect("acknowledged");
-    }
+    let files = files(Shape { instances_per_series: 10, seed: 50, ..SMALL });
+    cluster.post_round_robin(&files[..10]).await;
 
     let leader = cluster.wait_for_leader(Duration::from_secs(10)).await;
     let away = [1, 2, 3].into_iter().find(|id| *id != leader).unwrap();
     cluster.check_consistent(Duration::from_secs(20)).await;
     let had = cluster.cluster_status(away).await["LastLogIndex"].as_u64().unwrap();
     cluster.kill9(away);
-    let survivors = cluster.live();
-    for (i, file) in files[10..].iter().enumerate() {
-        let node = survivors[i % survivors.len()];
-        post_instance(&cluster.client, cluster.base(node), file.clone()).await.expect("acknowledged by two of three");
-    }
+    // Acknowledged by the two of three left.
+    cluster.post_round_robin(&files[10..]).await;
     let leader = cluster.wait_for_leader(Duration::from_secs(10)).await;
     wait_until(Duration::from_secs(30), "the leader purged its log past what the absent node has", || async {
         cluster.cluster_status(leader).await["LastPurged"].as_u64().is_some_and(|p| p > had)
@@ -60,7 +44,7 @@ async fn t50_a_node_down_for_long_catches_up_by_snapshot() {
 
     // It takes writes again (forwarded if it does not lead).
     let extra = isengard::synth::Spec::simple("P50", "1.2.50", "1.2.50.1", "1.2.50.1.1").to_bytes();
-    post_instance(&cluster.client, cluster.base(away), extra).await.expect("the node takes writes");
+    cluster.post_ok(away, extra).await;
     let instances = cluster.check_consistent(Duration::from_secs(20)).await;
     assert_eq!(instances.len(), files.len() + 1);
 }

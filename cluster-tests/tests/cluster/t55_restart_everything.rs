@@ -6,8 +6,8 @@
 
 use std::time::Duration;
 
-use isengard::synth::{dataset, Shape};
-use isengard_cluster_tests::membership::post_instance;
+use isengard::synth::Shape;
+use isengard_cluster_tests::ingest::{files, SMALL};
 use isengard_cluster_tests::TestCluster;
 
 fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
@@ -26,21 +26,8 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
 #[tokio::test]
 async fn t55_restart_the_whole_cluster_lose_a_data_dir_restore_a_backup() {
     let mut cluster = TestCluster::start(3).await;
-    let files: Vec<Vec<u8>> = dataset(Shape {
-        patients: 2,
-        studies_per_patient: 2,
-        series_per_study: 2,
-        instances_per_series: 3,
-        rows: 8,
-        columns: 8,
-        seed: 55,
-    })
-    .iter()
-    .map(|s| s.to_bytes())
-    .collect();
-    for (i, file) in files.iter().enumerate() {
-        post_instance(&cluster.client, cluster.base(1 + i as u64 % 3), file.clone()).await.expect("acknowledged");
-    }
+    let files = files(Shape { seed: 55, ..SMALL });
+    cluster.post_round_robin(&files).await;
     let instances = cluster.check_consistent(Duration::from_secs(20)).await;
     assert_eq!(instances.len(), files.len());
     let before = cluster.snapshot(1).await.unwrap();
@@ -85,7 +72,7 @@ async fn t55_restart_the_whole_cluster_lose_a_data_dir_restore_a_backup() {
     cluster.check_consistent(Duration::from_secs(30)).await;
     assert_eq!(cluster.snapshot(1).await.unwrap(), before, "the restored cluster differs");
     let extra = isengard::synth::Spec::simple("P55", "1.2.55", "1.2.55.1", "1.2.55.1.1").to_bytes();
-    post_instance(&cluster.client, cluster.base(1), extra).await.expect("the restored cluster takes writes");
+    cluster.post_ok(1, extra).await;
     let instances = cluster.check_consistent(Duration::from_secs(20)).await;
     assert_eq!(instances.len(), files.len() + 1);
 }

@@ -6,36 +6,21 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use isengard::synth::{dataset, Shape};
-use isengard_cluster_tests::{ClusterOptions, blob_path, sha256_hex, BlobSetup, S3Server, TestCluster};
-use serde_json::Value;
+use isengard::synth::Shape;
+use isengard_cluster_tests::ingest::{files, SMALL};
+use isengard_cluster_tests::{blob_path, sha256_hex, BlobSetup, ClusterOptions, S3Server, TestCluster};
 
 #[tokio::test]
 async fn t60_shared_s3_ingest_through_every_node_read_from_every_node() {
     let s3 = S3Server::start();
     let blob_dir = s3.blob_dir();
     let cluster = TestCluster::start_with(3, ClusterOptions { blobs: BlobSetup::SharedS3(s3), ..Default::default() }).await;
-    let specs = dataset(Shape {
-        patients: 2,
-        studies_per_patient: 1,
-        series_per_study: 2,
-        instances_per_series: 3,
-        rows: 16,
-        columns: 16,
-        seed: 60,
-    });
-    // Instance id -> SHA-256 of the bytes posted.
-    let mut posted = BTreeMap::new();
+    let files = files(Shape { studies_per_patient: 1, rows: 16, columns: 16, seed: 60, ..SMALL });
     let started = Instant::now();
-    for (i, spec) in specs.iter().enumerate() {
-        let node = 1 + (i as u64 % 3);
-        let bytes = spec.to_bytes();
-        let r = cluster.client.post(format!("{}/instances", cluster.base(node))).body(bytes.clone()).send().await.unwrap();
-        assert_eq!(r.status(), 200, "POST /instances on node {node}");
-        let answer: Value = r.json().await.unwrap();
-        posted.insert(answer["ID"].as_str().unwrap().to_owned(), sha256_hex(&bytes));
-    }
-    eprintln!("{} instances through 3 nodes into S3 in {:?}", specs.len(), started.elapsed());
+    let ids = cluster.post_round_robin(&files).await;
+    eprintln!("{} instances through 3 nodes into S3 in {:?}", files.len(), started.elapsed());
+    // Instance id -> SHA-256 of the bytes posted.
+    let posted: BTreeMap<String, String> = ids.into_iter().zip(files.iter().map(|f| sha256_hex(f))).collect();
 
     let instances = cluster.wait_consistent(Duration::from_secs(20)).await;
     assert_eq!(instances, posted.keys().cloned().collect::<Vec<_>>());

@@ -8,15 +8,14 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use isengard::synth::{dataset, Shape, Spec};
-use isengard_cluster_tests::{ClusterOptions, blob_path, sha256_hex, wait_until, BlobSetup, TestCluster};
-use serde_json::Value;
+use isengard_cluster_tests::ingest::SMALL;
+use isengard_cluster_tests::{blob_path, sha256_hex, wait_until, BlobSetup, ClusterOptions, TestCluster};
 
+/// Posts `spec` on node `node`: (instance id, blob hash).
 async fn post(cluster: &TestCluster, node: u64, spec: &Spec) -> (String, String) {
     let bytes = spec.to_bytes();
-    let r = cluster.client.post(format!("{}/instances", cluster.base(node))).body(bytes.clone()).send().await.unwrap();
-    assert_eq!(r.status(), 200, "POST /instances on node {node}");
-    let answer: Value = r.json().await.unwrap();
-    (answer["ID"].as_str().unwrap().to_owned(), sha256_hex(&bytes))
+    let hash = sha256_hex(&bytes);
+    (cluster.post_ok(node, bytes).await, hash)
 }
 
 /// Every running node reports the same two holders for each instance; each
@@ -60,15 +59,7 @@ async fn every_node_reads_everything(cluster: &TestCluster, posted: &BTreeMap<St
 #[tokio::test]
 async fn t62_replicated_two_copies_survive_death_loss_and_deletion() {
     let mut cluster = TestCluster::start_with(3, ClusterOptions { blobs: BlobSetup::Replicated { replicas: 2, repair_interval_s: 1 }, ..Default::default() }).await;
-    let specs = dataset(Shape {
-        patients: 2,
-        studies_per_patient: 1,
-        series_per_study: 2,
-        instances_per_series: 3,
-        rows: 16,
-        columns: 16,
-        seed: 62,
-    });
+    let specs = dataset(Shape { studies_per_patient: 1, rows: 16, columns: 16, seed: 62, ..SMALL });
     let mut posted = BTreeMap::new();
     let started = std::time::Instant::now();
     for (i, spec) in specs[..9].iter().enumerate() {

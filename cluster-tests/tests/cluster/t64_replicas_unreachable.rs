@@ -5,8 +5,7 @@
 use std::time::{Duration, Instant};
 
 use isengard::synth::Spec;
-use isengard_cluster_tests::{ClusterOptions, BlobSetup, TestCluster};
-use serde_json::Value;
+use isengard_cluster_tests::{BlobSetup, ClusterOptions, TestCluster};
 
 #[tokio::test]
 async fn t64_too_few_reachable_nodes_refuse_the_instance() {
@@ -14,22 +13,20 @@ async fn t64_too_few_reachable_nodes_refuse_the_instance() {
     let spec = |n: usize| Spec::simple("P", "1.2.3", "1.2.3.4", &format!("1.2.3.4.{n}"));
     let leader = cluster.wait_for_leader(Duration::from_secs(10)).await;
     let victim = (1..=3).find(|n| *n != leader).unwrap();
-    let r = cluster.client.post(format!("{}/instances", cluster.base(victim))).body(spec(1).to_bytes()).send().await.unwrap();
-    assert_eq!(r.status(), 200);
+    cluster.post_ok(victim, spec(1).to_bytes()).await;
 
     cluster.kill9(victim);
     let started = Instant::now();
-    let r = cluster.client.post(format!("{}/instances", cluster.base(leader))).body(spec(2).to_bytes()).send().await.unwrap();
+    let (status, body) = cluster.post(leader, spec(2).to_bytes()).await;
     eprintln!("refused in {:?}", started.elapsed());
-    assert_eq!(r.status(), 503);
-    let body: Value = r.json().await.unwrap();
+    assert_eq!(status, 503);
     let details = body["Details"].as_str().unwrap_or_default();
     assert!(details.contains("only 2 of the 3 copies"), "{body}");
     let instances = cluster.get_json(leader, "/instances").await.unwrap();
     assert_eq!(instances.as_array().unwrap().len(), 1, "nothing acknowledged, nothing indexed");
 
     // C-STORE gets 0xA700 (out of resources) with the reason.
-    let dicom_port = dicom_port(&cluster, leader);
+    let dicom_port = cluster.dicom(leader).port();
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("i.dcm");
     std::fs::write(&file, spec(3).to_bytes()).unwrap();
@@ -46,21 +43,13 @@ async fn t64_too_few_reachable_nodes_refuse_the_instance() {
     let started = Instant::now();
     loop {
         assert!(started.elapsed() < Duration::from_secs(30), "writes did not resume with the node back");
-        let r = cluster.client.post(format!("{}/instances", cluster.base(leader))).body(spec(2).to_bytes()).send().await.unwrap();
-        if r.status() == 200 {
+        let (status, body) = cluster.post(leader, spec(2).to_bytes()).await;
+        if status == 200 {
             break;
         }
-        assert_eq!(r.status(), 503);
+        assert_eq!(status, 503, "{body}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let id = cluster.get_json(leader, "/instances").await.unwrap().as_array().unwrap().len();
     assert_eq!(id, 2);
-}
-
-/// The DICOM port node `id` bound (port 0 in the configuration), from its log.
-fn dicom_port(cluster: &TestCluster, id: u64) -> u16 {
-    let log = std::fs::read_to_string(cluster.dir.path().join(format!("node-{id}/log.txt"))).unwrap();
-    let line = log.lines().rev().find_map(|l| l.split("isengard is serving DICOM addr=").nth(1)).expect("DICOM address logged");
-    let addr: std::net::SocketAddr = line.split_whitespace().next().unwrap().parse().unwrap();
-    addr.port()
 }

@@ -27,8 +27,7 @@ async fn t65_modalities_put_on_one_node_serve_c_move_on_another() {
     let scp = StoreScp::start(&inbox, "T65DEST", Duration::from_secs(10)).await;
     for i in 0..INSTANCES {
         let spec = Spec::simple("T65", STUDY, &format!("{STUDY}.1"), &format!("{STUDY}.1.{i}"));
-        let r = cluster.client.post(format!("{}/instances", cluster.base(3))).body(spec.to_bytes()).send().await.unwrap();
-        assert_eq!(r.status(), 200);
+        cluster.post_ok(3, spec.to_bytes()).await;
     }
     let node2 = cluster.dicom(2);
 

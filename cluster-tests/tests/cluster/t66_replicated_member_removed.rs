@@ -9,21 +9,14 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use isengard::synth::{dataset, Shape};
-use isengard_cluster_tests::membership::post_instance;
+use isengard::synth::Shape;
+use isengard_cluster_tests::ingest::{files, SMALL};
+use isengard_cluster_tests::membership::member_ids;
 use isengard_cluster_tests::{sha256_hex, wait_until, BlobSetup, ClusterOptions, TestCluster};
-use serde_json::{json, Value};
-
-fn member_ids(status: &Value) -> Vec<u64> {
-    status["Members"].as_array().unwrap().iter().map(|m| m["Id"].as_u64().unwrap()).collect()
-}
 
 /// Posts `file` to node `node`; answers (instance id, blob hash).
 async fn post(cluster: &TestCluster, node: u64, file: &[u8]) -> (String, String) {
-    let id = post_instance(&cluster.client, cluster.base(node), file.to_vec())
-        .await
-        .unwrap_or_else(|| panic!("POST /instances on node {node} was refused"));
-    (id, sha256_hex(file))
+    (cluster.post_ok(node, file.to_vec()).await, sha256_hex(file))
 }
 
 /// Whether every instance has two holders, all among `members`, as node
@@ -49,18 +42,7 @@ async fn t66_replicated_copies_follow_member_removal_and_addition() {
         ..Default::default()
     };
     let mut cluster = TestCluster::start_with(3, options).await;
-    let files: Vec<Vec<u8>> = dataset(Shape {
-        patients: 2,
-        studies_per_patient: 2,
-        series_per_study: 2,
-        instances_per_series: 4,
-        rows: 16,
-        columns: 16,
-        seed: 66,
-    })
-    .iter()
-    .map(|s| s.to_bytes())
-    .collect();
+    let files = files(Shape { instances_per_series: 4, rows: 16, columns: 16, seed: 66, ..SMALL });
     let mut posted = BTreeMap::new();
     for (i, file) in files[..12].iter().enumerate() {
         let (id, hash) = post(&cluster, 1 + i as u64 % 3, file).await;
@@ -78,8 +60,8 @@ async fn t66_replicated_copies_follow_member_removal_and_addition() {
     assert!(held > 0, "the leader holds no copy: the test proves nothing");
     let remaining: Vec<u64> = [1, 2, 3].into_iter().filter(|n| *n != leader).collect();
     let removing = Instant::now();
-    let r = cluster.client.delete(format!("{}/cluster/members/{leader}", cluster.base(remaining[0]))).send().await.unwrap();
-    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let (code, body) = cluster.remove_member(remaining[0], leader).await;
+    assert_eq!(code, 200, "{body}");
     cluster.stop_node(leader).await;
     wait_until(Duration::from_secs(30), "every blob has two holders among the remaining members", || async {
         for node in &remaining {
@@ -101,15 +83,8 @@ async fn t66_replicated_copies_follow_member_removal_and_addition() {
     // A fourth node, added online, gets copies of new instances.
     let address4 = cluster.prepare_spare(4);
     cluster.start_node(4);
-    let r = cluster
-        .client
-        .post(format!("{}/cluster/members", cluster.base(remaining[1])))
-        .json(&json!({ "NodeId": 4, "Address": address4 }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
-    let status: Value = r.json().await.unwrap();
+    let (code, status) = cluster.add_member(remaining[1], 4, &address4).await;
+    assert_eq!(code, 200, "{status}");
     let mut members = remaining.clone();
     members.push(4);
     assert_eq!(member_ids(&status), members, "{status}");

@@ -19,11 +19,6 @@ fn calls_for(path: &std::path::Path, study: &str) -> usize {
     lines(path).iter().filter(|l| l.ends_with(study)).count()
 }
 
-async fn upload(cluster: &TestCluster, node: u64, spec: &Spec) {
-    let r = cluster.client.post(format!("{}/instances", cluster.base(node))).body(spec.to_bytes()).send().await.unwrap();
-    assert_eq!(r.status(), 200, "upload through node {node}");
-}
-
 #[tokio::test]
 async fn t70_on_stable_study_runs_once_across_a_leader_kill() {
     let shared = tempfile::tempdir().unwrap();
@@ -55,13 +50,13 @@ end
         .collect();
 
     // Study 1, through a follower or the leader alike.
-    upload(&cluster, 2, &studies[0].0).await;
+    cluster.post_ok(2, studies[0].0.to_bytes()).await;
     wait_until(Duration::from_secs(30), "OnStableStudy for study 1", || async { calls_for(&log, &studies[0].1) > 0 }).await;
 
     // Study 2 arrives, then the leader dies before it becomes stable.
     let leader = cluster.wait_for_leader(Duration::from_secs(10)).await;
     let survivor = cluster.live().into_iter().find(|n| *n != leader).unwrap();
-    upload(&cluster, survivor, &studies[1].0).await;
+    cluster.post_ok(survivor, studies[1].0.to_bytes()).await;
     cluster.kill9(leader);
     wait_until(Duration::from_secs(40), "the new leader calls OnStableStudy for study 2", || async {
         calls_for(&log, &studies[1].1) > 0
@@ -69,12 +64,12 @@ end
     .await;
     let new_leader = cluster.wait_for_leader(Duration::from_secs(10)).await;
     assert_ne!(new_leader, leader);
-    upload(&cluster, survivor, &studies[2].0).await;
+    cluster.post_ok(survivor, studies[2].0.to_bytes()).await;
     wait_until(Duration::from_secs(30), "OnStableStudy for study 3", || async { calls_for(&log, &studies[2].1) > 0 }).await;
 
     // The killed node comes back as a follower and does not replay anything.
     cluster.start_node(leader);
-    upload(&cluster, leader, &studies[3].0).await;
+    cluster.post_ok(leader, studies[3].0.to_bytes()).await;
     wait_until(Duration::from_secs(30), "OnStableStudy for study 4", || async { calls_for(&log, &studies[3].1) > 0 }).await;
 
     let all = lines(&log);

@@ -6,15 +6,11 @@
 //! root (a folder, a bucket) and reads and writes raw objects behind the
 //! stores' backs, to check names and to corrupt blobs.
 
-use std::io::{BufRead, BufReader};
-use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use isengard::blob::{content_hash, BlobError, BlobStore, S3Options};
+use isengard_test_support::{S3sFs, S3_ACCESS_KEY, S3_REGION, S3_SECRET_KEY};
 use object_store::aws::AmazonS3Builder;
 use object_store::ObjectStore;
 
@@ -293,100 +289,15 @@ fn urls_that_name_no_store_are_refused() {
 // --------------------------------------------------------------------- S3
 
 const BUCKET: &str = "isengard-test";
-const ACCESS_KEY: &str = "isengard-access";
-const SECRET_KEY: &str = "isengard-secret-key";
 
-/// An `s3s-fs` process serving a temp folder (one subfolder per bucket) on a
-/// loopback port it chose; killed on drop.
-struct S3sFs {
-    child: Child,
-    endpoint: String,
-    _root: tempfile::TempDir,
-}
-
-/// The `s3s-fs` binary: `$S3S_FS`, else on the PATH, else in cargo's bin folder.
-fn s3s_fs_binary() -> PathBuf {
-    if let Some(path) = std::env::var_os("S3S_FS") {
-        return PathBuf::from(path);
-    }
-    let on_path = std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
-        .map(|dir| dir.join("s3s-fs"))
-        .find(|p| p.is_file());
-    let cargo_home = std::env::var_os("CARGO_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cargo")));
-    let in_cargo_bin = cargo_home.map(|h| h.join("bin/s3s-fs")).filter(|p| p.is_file());
-    on_path.or(in_cargo_bin).unwrap_or_else(|| {
-        panic!(
-            "s3s-fs is not installed, and the S3 blob-store tests need it: run scripts/install-deps.sh \
-             (or `cargo install --locked s3s-fs@0.14.1 --features binary`), or set S3S_FS to the binary"
-        )
-    })
-}
-
-impl S3sFs {
-    fn start() -> S3sFs {
-        let root = tempfile::tempdir().unwrap();
-        // s3s-fs serves each subfolder of its root as a bucket.
-        std::fs::create_dir(root.path().join(BUCKET)).unwrap();
-        let binary = s3s_fs_binary();
-        let mut child = Command::new(&binary)
-            .args(["--host", "127.0.0.1", "--port", "0", "--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY])
-            .arg(root.path())
-            .env("RUST_LOG", "s3s_fs=info")
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
-
-        // It logs "server is running at http://127.0.0.1:PORT" once bound. The
-        // reader keeps draining its output so that the server never blocks.
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some((_, url)) = line.split_once("server is running at ") {
-                    let _ = tx.send(url.trim().to_owned());
-                }
-            }
-        });
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let endpoint = loop {
-            if let Ok(url) = rx.recv_timeout(Duration::from_millis(100)) {
-                break url;
-            }
-            if let Some(status) = child.try_wait().unwrap() {
-                panic!("s3s-fs exited before listening: {status}");
-            }
-            assert!(Instant::now() < deadline, "s3s-fs did not report its address within 30 s");
-        };
-        let addr: SocketAddr = endpoint.trim_start_matches("http://").parse().unwrap();
-        while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
-            assert!(Instant::now() < deadline, "s3s-fs does not accept connections on {addr}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        S3sFs { child, endpoint, _root: root }
-    }
-
-    fn options(&self, secret: &str) -> S3Options {
-        S3Options {
-            endpoint: Some(self.endpoint.clone()),
-            region: Some("us-east-1".into()),
-            access_key_id: Some(ACCESS_KEY.into()),
-            secret_access_key: Some(secret.into()),
-            allow_http: true,
-        }
-    }
-}
-
-impl Drop for S3sFs {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+/// Options for a store in the server's bucket, signed with `secret`.
+fn options(server: &S3sFs, secret: &str) -> S3Options {
+    S3Options {
+        endpoint: Some(server.endpoint.clone()),
+        region: Some(S3_REGION.into()),
+        access_key_id: Some(S3_ACCESS_KEY.into()),
+        secret_access_key: Some(secret.into()),
+        allow_http: true,
     }
 }
 
@@ -398,14 +309,14 @@ struct S3 {
 
 impl S3 {
     fn start() -> S3 {
-        let server = S3sFs::start();
+        let server = S3sFs::start(BUCKET);
         let raw = AmazonS3Builder::new()
             .with_endpoint(&server.endpoint)
             .with_allow_http(true)
-            .with_region("us-east-1")
+            .with_region(S3_REGION)
             .with_bucket_name(BUCKET)
-            .with_access_key_id(ACCESS_KEY)
-            .with_secret_access_key(SECRET_KEY)
+            .with_access_key_id(S3_ACCESS_KEY)
+            .with_secret_access_key(S3_SECRET_KEY)
             .build()
             .unwrap();
         S3 { server, raw: Arc::new(raw) }
@@ -414,7 +325,7 @@ impl S3 {
 
 impl Backend for S3 {
     fn open(&self, prefix: &str) -> BlobStore {
-        BlobStore::s3(BUCKET, prefix, self.server.options(SECRET_KEY)).unwrap()
+        BlobStore::s3(BUCKET, prefix, options(&self.server, S3_SECRET_KEY)).unwrap()
     }
 
     async fn write_raw(&self, key: &str, bytes: &[u8]) {
@@ -439,7 +350,7 @@ async fn s3_server() {
     // An error that is not "missing" is an error, never "absent": a store with
     // a wrong secret neither reports blobs missing nor writes.
     let hash = s3.open("round-trip").put(Bytes::from_static(b"hello")).await.unwrap().hash;
-    let wrong = BlobStore::s3(BUCKET, "round-trip", s3.server.options("not-the-secret")).unwrap();
+    let wrong = BlobStore::s3(BUCKET, "round-trip", options(&s3.server, "not-the-secret")).unwrap();
     assert!(matches!(wrong.exists(&hash).await, Err(BlobError::Store(_))));
     assert!(matches!(wrong.get(&hash).await, Err(BlobError::Store(_))));
     assert!(matches!(wrong.put(Bytes::from_static(b"hello")).await, Err(BlobError::Store(_))));

@@ -1,12 +1,15 @@
 //! Test harness: a node started in-process on port 0 with its data in a
-//! temporary directory, an HTTP client, and condition waits with deadlines.
+//! temporary directory, an HTTP client, and JSON comparison helpers. Condition
+//! waits, free ports, kill-on-drop processes and dcmtk's `storescp` come from
+//! `isengard-test-support` (shared with the cluster tests), re-exported here.
 #![allow(dead_code)]
 
 pub mod orthanc_fixtures;
 
-use std::future::Future;
+pub use isengard_test_support::{free_port, storescp, wait_until, Killed};
+
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use isengard::config::Config;
 use serde_json::Value;
@@ -140,24 +143,6 @@ impl Drop for TestNode {
     }
 }
 
-/// Polls `check` until it holds, panicking after `deadline`.
-pub async fn wait_until<F, Fut>(deadline: Duration, what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let start = Instant::now();
-    let mut pause = Duration::from_millis(5);
-    loop {
-        if check().await {
-            return;
-        }
-        assert!(start.elapsed() < deadline, "timed out after {deadline:?} waiting until {what}");
-        tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(Duration::from_millis(100));
-    }
-}
-
 /// pydicom's folder of test files (pydicom is installed by scripts/install-deps.sh).
 pub fn pydicom_test_files() -> PathBuf {
     let out = std::process::Command::new("python3")
@@ -206,40 +191,4 @@ pub fn brief(v: Option<&Value>) -> String {
             }
         }
     }
-}
-
-/// A free loopback port (bound, read, released).
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// A child process killed when dropped, even when the test fails.
-pub struct Killed(pub std::process::Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// dcmtk's `storescp` as AE `aet` on `port`, writing into `dir` (`extra`:
-/// more flags, e.g. `+xa` to accept every transfer syntax); returns once it listens.
-pub async fn storescp(dir: &std::path::Path, aet: &str, port: u16, extra: &[&str]) -> Killed {
-    let child = std::process::Command::new("/usr/bin/storescp")
-        .args(["-aet", aet])
-        .args(extra)
-        .arg("-od")
-        .arg(dir)
-        .arg(port.to_string())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("dcmtk's storescp is installed");
-    let guard = Killed(child);
-    wait_until(Duration::from_secs(10), "storescp listens", || async move {
-        tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok()
-    })
-    .await;
-    guard
 }
