@@ -20,6 +20,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use base64::Engine;
 use dicom_core::value::{DataSetSequence, PrimitiveValue};
+use dicom_core::header::Header;
 use dicom_core::{DataElement, Length, VR};
 use dicom_encoding::text::{DefaultCharacterSetCodec, SpecificCharacterSet, TextCodec};
 use dicom_object::meta::FileMetaTableBuilder;
@@ -132,10 +133,12 @@ pub fn apply(bytes: &[u8], m: &Modification, uids: &mut UidMap) -> Result<Vec<u8
     for tag in &m.remove {
         obj.remove_element(dtag(*tag));
     }
-    let charset = match m.replace.get(&Tag::SPECIFIC_CHARACTER_SET) {
-        Some(NewValue::Text(s)) => codec(s),
-        _ => codec(&text(&obj, Tag::SPECIFIC_CHARACTER_SET).unwrap_or_default()),
-    };
+    // The Specific Character Set as the writer will see it (replaced first).
+    if let Some(NewValue::Text(s)) = m.replace.get(&Tag::SPECIFIC_CHARACTER_SET) {
+        let values: Vec<String> = s.split('\\').map(str::to_owned).collect();
+        obj.put(DataElement::new(dtag(Tag::SPECIFIC_CHARACTER_SET), VR::CS, PrimitiveValue::Strs(values.into())));
+    }
+    let charset = Charset::of(&obj);
     for (tag, value) in &m.replace {
         let existing = obj.get(dtag(*tag)).map(|e| e.vr());
         let creator = private_creator(&obj, *tag).unwrap_or_else(|| m.private_creator.clone());
@@ -149,7 +152,29 @@ pub fn apply(bytes: &[u8], m: &Modification, uids: &mut UidMap) -> Result<Vec<u8
             obj.put(DataElement::new(dtag(tag), VR::UI, PrimitiveValue::from(new)));
         }
     }
+    recompute_group_lengths(&mut obj, &transfer_syntax, &charset)?;
     write(obj, &transfer_syntax, original_class)
+}
+
+/// DCMTK recalculates the group lengths (`gggg,0000`) a file has when it
+/// writes it; so does this, with the encoding this module writes.
+fn recompute_group_lengths(obj: &mut InMemDicomObject, transfer_syntax: &str, charset: &Charset) -> Result<(), RewriteError> {
+    let groups: Vec<u16> = obj.tags().filter(|t| t.element() == 0 && t.group() != 0x0002).map(|t| t.group()).collect();
+    if groups.is_empty() {
+        return Ok(());
+    }
+    // A deflated data set's lengths are those of its inflated form.
+    let uid = if transfer_syntax == super::reader::DEFLATED { super::reader::EXPLICIT_LITTLE } else { transfer_syntax };
+    let ts = TransferSyntaxRegistry.get(uid).ok_or_else(|| RewriteError::Write(format!("unknown transfer syntax {uid}")))?;
+    for group in groups {
+        let elements = obj.iter().filter(|e| e.tag().group() == group && e.tag().element() != 0).cloned();
+        let part = InMemDicomObject::from_element_iter(elements);
+        let mut encoded = Vec::new();
+        part.write_dataset_with_ts_cs(&mut encoded, ts, charset.writer.clone())
+            .map_err(|e| RewriteError::Write(e.to_string()))?;
+        obj.put(DataElement::new(dicom_core::Tag(group, 0), VR::UL, PrimitiveValue::from(encoded.len() as u32)));
+    }
+    Ok(())
 }
 
 /// The data set, its transfer syntax and the meta header's SOP class.
@@ -190,11 +215,34 @@ fn text(obj: &InMemDicomObject, tag: Tag) -> Option<String> {
     Some(s.trim_end_matches(['\0', ' ']).to_owned())
 }
 
-/// The text codec dicom-object writes with for this Specific Character Set
-/// (the first value; the default repertoire when unknown).
-fn codec(specific_character_set: &str) -> SpecificCharacterSet {
-    let first = specific_character_set.split('\\').map(str::trim).find(|s| !s.is_empty()).unwrap_or("");
-    SpecificCharacterSet::from_code(first).unwrap_or_default()
+/// How new text is encoded: the codec dicom-object's writer takes from the
+/// Specific Character Set (its first value; Latin-1, Orthanc's default
+/// encoding, when absent or unknown), and what new text may contain (ASCII
+/// only under ISO 2022 code extensions, which dicom-object cannot write).
+struct Charset {
+    writer: SpecificCharacterSet,
+    ascii_only: bool,
+}
+
+impl Charset {
+    fn of(obj: &InMemDicomObject) -> Charset {
+        let values: Vec<String> = match obj.get(dtag(Tag::SPECIFIC_CHARACTER_SET)).and_then(|e| e.value().to_multi_str().ok()) {
+            Some(v) => v.iter().map(|s| s.to_string()).collect(),
+            None => Vec::new(),
+        };
+        let first = values.first().map(String::as_str).unwrap_or("");
+        let writer = SpecificCharacterSet::from_code(first).unwrap_or_default();
+        let extensions = values.len() > 1 || values.iter().any(|v| v.trim().starts_with("ISO 2022"));
+        Charset { writer, ascii_only: extensions }
+    }
+
+    /// Keeps what can be written (Orthanc's conversion skips the rest).
+    fn representable(&self, text: &str) -> String {
+        if self.ascii_only {
+            return text.chars().filter(char::is_ascii).collect();
+        }
+        representable(text, &self.writer)
+    }
 }
 
 /// The creator of a private element's block, as found in the file.
@@ -235,7 +283,7 @@ fn element(
     value: &NewValue,
     existing: Option<VR>,
     creator: &str,
-    charset: &SpecificCharacterSet,
+    charset: &Charset,
 ) -> Result<DataElement<InMemDicomObject>, RewriteError> {
     let vr = vr_of(tag, existing, creator);
     let text = match (value, vr) {
@@ -259,7 +307,7 @@ fn element(
         VR::AE | VR::AS | VR::CS | VR::DA | VR::DS | VR::DT | VR::IS | VR::TM | VR::UI | VR::UR => {
             PrimitiveValue::from(representable(text, &DefaultCharacterSetCodec))
         }
-        VR::LO | VR::LT | VR::PN | VR::SH | VR::ST | VR::UC | VR::UT => PrimitiveValue::from(representable(text, charset)),
+        VR::LO | VR::LT | VR::PN | VR::SH | VR::ST | VR::UC | VR::UT => PrimitiveValue::from(charset.representable(text)),
         _ if text.is_empty() => PrimitiveValue::Empty,
         VR::US => PrimitiveValue::from(text.parse::<u16>().map_err(|_| out_of_range())?),
         VR::SS => PrimitiveValue::from(text.parse::<i16>().map_err(|_| out_of_range())?),
@@ -328,6 +376,31 @@ mod tests {
     }
 
     #[test]
+    fn group_lengths_are_recomputed() {
+        use dicom_object::InMemDicomObject;
+        let mut obj = InMemDicomObject::new_empty();
+        let put = |obj: &mut InMemDicomObject, g, e, vr, v: PrimitiveValue| obj.put(DataElement::new(dicom_core::Tag(g, e), vr, v));
+        put(&mut obj, 0x0008, 0x0016, VR::UI, "1.2.840.10008.5.1.4.1.1.7".into());
+        put(&mut obj, 0x0008, 0x0018, VR::UI, "1.2.3.4".into());
+        put(&mut obj, 0x0010, 0x0000, VR::UL, PrimitiveValue::from(999_u32));
+        put(&mut obj, 0x0010, 0x0010, VR::PN, "Old^Name".into());
+        put(&mut obj, 0x0010, 0x0020, VR::LO, "P1".into());
+        put(&mut obj, 0x0020, 0x000d, VR::UI, "1.2".into());
+        put(&mut obj, 0x0020, 0x000e, VR::UI, "1.2.3".into());
+        let file = obj.with_meta(FileMetaTableBuilder::new().transfer_syntax(super::super::reader::EXPLICIT_LITTLE)).unwrap();
+        let mut bytes = Vec::new();
+        file.write_all(&mut bytes).unwrap();
+        let mut m = Modification::new(Level::Instance);
+        m.replace.insert(Tag(0x0010, 0x0010), NewValue::Text("ABC".into()));
+        m.replace.insert(Tag(0x0010, 0x1010), NewValue::Text("042Y".into()));
+        let out = crate::dicom::parse(&apply(&bytes, &m, &mut UidMap::default()).unwrap()).unwrap();
+        let length = out.object.dataset.get(Tag(0x0010, 0x0000)).and_then(|e| e.bytes()).unwrap().to_vec();
+        // explicit VR little endian, short form: 8 + padded value each
+        let expected = (8 + 4) + (8 + 2) + (8 + 4);
+        assert_eq!(u32::from_le_bytes(length.try_into().unwrap()), expected);
+    }
+
+    #[test]
     fn vr_comes_from_the_dictionary_then_the_file() {
         assert_eq!(vr_of(Tag(0x0010, 0x0010), None, ""), VR::PN);
         assert_eq!(vr_of(Tag(0x0028, 0x0010), None, ""), VR::US);
@@ -339,7 +412,7 @@ mod tests {
 
     #[test]
     fn values_follow_the_vr() {
-        let cs = SpecificCharacterSet::default();
+        let cs = Charset { writer: SpecificCharacterSet::default(), ascii_only: false };
         let rows = element(Tag(0x0028, 0x0010), &NewValue::Text("12".into()), None, "", &cs).unwrap();
         assert_eq!(rows.to_int::<u16>().unwrap(), 12);
         for bad in ["abc", "70000", " 12 ", "12\\13"] {
@@ -352,12 +425,15 @@ mod tests {
         // what it cannot represent is dropped
         let name = element(Tag(0x0010, 0x0010), &NewValue::Text("Jérôme日本".into()), None, "", &cs).unwrap();
         assert_eq!(name.to_str().unwrap(), "Jérôme");
-        let utf8 = codec("ISO_IR 192");
+        let utf8 = Charset { writer: SpecificCharacterSet::from_code("ISO_IR 192").unwrap(), ascii_only: false };
         let name = element(Tag(0x0010, 0x0010), &NewValue::Text("Jérôme日本".into()), None, "", &utf8).unwrap();
         assert_eq!(name.to_str().unwrap(), "Jérôme日本");
         // UIDs, dates, codes: the default repertoire only
         let uid = element(Tag(0x0008, 0x0018), &NewValue::Text("1.2日".into()), None, "", &utf8).unwrap();
         assert_eq!(uid.to_str().unwrap(), "1.2");
+        let iso2022 = Charset { writer: SpecificCharacterSet::default(), ascii_only: true };
+        let name = element(Tag(0x0010, 0x0010), &NewValue::Text("Léman".into()), None, "", &iso2022).unwrap();
+        assert_eq!(name.to_str().unwrap(), "Lman");
         assert_eq!(binary("data:application/octet-stream;base64,AAE="), vec![0, 1]);
     }
 }
