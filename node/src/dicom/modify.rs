@@ -4,16 +4,19 @@
 //! 1. the private tags are removed (top level, those in `keep` excepted);
 //! 2. the tags of `remove` are removed (top level);
 //! 3. the tags of `replace` are replaced, or inserted when absent, with the
-//!    VR of the dictionary (text in the file's Specific Character Set,
-//!    characters it cannot represent dropped, as Orthanc's conversion does);
+//!    VR of the dictionary (text in the file's Specific Character Set, Latin-1
+//!    without one, characters it cannot represent dropped as Orthanc's
+//!    conversion does; ASCII only under ISO 2022 code extensions, which
+//!    dicom-object cannot write);
 //! 4. the UIDs at and below the modified level are regenerated, unless
 //!    replaced or kept: StudyInstanceUID (patient, study), SeriesInstanceUID
 //!    (down to series), SOPInstanceUID (always). One [`UidMap`] per
 //!    modification gives every instance that shared an old UID the same new one.
 //!
 //! A new meta header is written (Isengard's implementation, the file's
-//! transfer syntax, the new SOP instance UID); untouched elements keep their
-//! values. Which modifications are allowed (`Force`, levels) is the use
+//! transfer syntax, the new SOP instance UID) and the group lengths the file
+//! has are recomputed, as DCMTK does; untouched elements keep their values
+//! (sequences are written with undefined lengths). Which modifications are allowed (`Force`, levels) is the use
 //! case's business (`service::modify`).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};

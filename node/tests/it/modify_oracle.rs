@@ -304,6 +304,11 @@ async fn modified_resources_match_the_reference_orthanc() {
         )
         .await;
         f.diff(&format!("{path} new instances"), &json!(ours_records), &json!(theirs_records));
+        // The new resource names its source, as Orthanc shows it.
+        let resource = node.get(ours["Path"].as_str().unwrap()).await.1;
+        let their_resource = orthanc.get(theirs["Path"].as_str().unwrap()).await;
+        assert_eq!(resource["ModifiedFrom"], their_resource["ModifiedFrom"], "{path}");
+        assert_eq!(resource["ModifiedFrom"], json!(id), "{path}");
     }
     // Same number of resources on both sides after (originals kept).
     for collection in ["patients", "studies", "series", "instances"] {
