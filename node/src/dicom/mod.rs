@@ -19,6 +19,7 @@ mod dictionary_data;
 pub mod json;
 mod main_tags;
 pub mod model;
+pub mod modify;
 pub mod reader;
 pub mod values;
 

@@ -82,7 +82,7 @@ pub fn read_dataset(bytes: &[u8], transfer_syntax: &str) -> Result<DataSet, Read
 
 /// Guesses the encoding of a data set without meta header, as DCMTK does from
 /// its first element: a plausible VR means explicit; the smaller group wins.
-fn detect_transfer_syntax(data: &[u8]) -> &'static str {
+pub(crate) fn detect_transfer_syntax(data: &[u8]) -> &'static str {
     if data.len() < 6 {
         return IMPLICIT_LITTLE;
     }

@@ -15,8 +15,7 @@ use super::DimseError;
 
 /// Isengard's implementation class UID and version name (file meta header and
 /// association negotiation).
-pub const IMPLEMENTATION_CLASS_UID: &str = "2.25.137927542377458917620932474103541720341";
-pub const IMPLEMENTATION_VERSION_NAME: &str = "ISENGARD_0_1";
+pub use crate::dicom::modify::{IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME};
 
 /// What a file meta header says.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

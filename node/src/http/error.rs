@@ -13,8 +13,10 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::blob::BlobError;
+use crate::dicom::modify::RewriteError;
 use crate::dicom::DicomError;
 use crate::index::IndexError;
+use crate::service::modify::ModifyError;
 use crate::service::ServiceError;
 
 /// Orthanc's error codes that this API answers with.
@@ -36,6 +38,8 @@ pub enum OrthancCode {
     BadJson,
     DatabaseUnavailable,
     UnsupportedMediaType,
+    /// Orthanc answers it with HTTP 500; Isengard with 400 (a client's error).
+    UnknownDicomTag,
     /// A Lua error (`/tools/execute-script`).
     CannotExecuteLua,
 }
@@ -64,6 +68,7 @@ impl OrthancCode {
                 StatusCode::SERVICE_UNAVAILABLE,
                 "The database is currently not available (probably a transient situation)",
             ),
+            UnknownDicomTag => (27, StatusCode::INTERNAL_SERVER_ERROR, "Unknown DICOM tag"),
             UnsupportedMediaType => (3000, StatusCode::UNSUPPORTED_MEDIA_TYPE, "Unsupported media type"),
             CannotExecuteLua => (2031, StatusCode::INTERNAL_SERVER_ERROR, "Cannot execute a Lua command"),
         }
@@ -139,10 +144,36 @@ impl From<ServiceError> for ApiError {
                 details: Some(e.to_string()),
                 status: Some(StatusCode::FORBIDDEN),
             },
+            ServiceError::Modify(e) => e.into(),
             ServiceError::BlobBusy(id) => ApiError::with_details(
                 OrthancCode::DatabaseUnavailable,
                 format!("the file of instance {id} is being garbage-collected; retry"),
             ),
+        }
+    }
+}
+
+impl From<ModifyError> for ApiError {
+    fn from(e: ModifyError) -> Self {
+        let details = e.to_string();
+        match e {
+            ModifyError::BadBody(None) => ApiError::new(OrthancCode::BadFileFormat),
+            ModifyError::BadBody(Some(_)) => ApiError::with_details(OrthancCode::BadFileFormat, details),
+            ModifyError::BadRequest(None) => ApiError::new(OrthancCode::BadRequest),
+            ModifyError::BadRequest(Some(_))
+            | ModifyError::Asynchronous
+            | ModifyError::Unsupported(_)
+            | ModifyError::AlreadyStored(_) => ApiError::bad_request(details),
+            ModifyError::UnknownTag(_) => ApiError {
+                code: OrthancCode::UnknownDicomTag,
+                details: Some(details),
+                status: Some(StatusCode::BAD_REQUEST),
+            },
+            ModifyError::Rewrite(RewriteError::BadType(_)) => ApiError::with_details(OrthancCode::BadParameterType, details),
+            ModifyError::Rewrite(RewriteError::OutOfRange { .. } | RewriteError::Read(_)) => {
+                ApiError::with_details(OrthancCode::BadFileFormat, details)
+            }
+            ModifyError::Rewrite(RewriteError::Write(_)) => ApiError::with_details(OrthancCode::InternalError, details),
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod find;
 pub mod instances;
 pub mod metadata;
 pub mod modalities;
+pub mod modify;
 pub mod queries;
 pub mod resources;
 pub mod scripting;
@@ -98,6 +99,7 @@ fn routes() -> Router<Archive> {
         .route("/{collection}", get(resources::list))
         .route("/{collection}/{id}", get(resources::get).delete(resources::delete))
         .route("/{collection}/{id}/statistics", get(resources::statistics))
+        .route("/{collection}/{id}/modify", post(modify::modify))
         .route("/{collection}/{id}/metadata", get(metadata::list))
         .route(
             "/{collection}/{id}/metadata/{name}",

@@ -190,6 +190,17 @@ pub fn render(archive: &Archive, view: &ResourceView) -> Value {
         }
     }
     out.insert("Type".into(), json!(r.level.as_str()));
+    // A modified or anonymized copy names its source, as in Orthanc.
+    let mut sources = false;
+    for key in ["AnonymizedFrom", "ModifiedFrom"] {
+        if let Some(source) = r.metadata.get(key) {
+            out.insert(key.into(), json!(source));
+            sources = true;
+        }
+    }
+    if sources {
+        out.sort_keys();
+    }
     Value::Object(out)
 }
 

@@ -106,7 +106,7 @@ fn recursive(tostring: &Function, v: &LuaValue, indent: &str, out: &mut Vec<Stri
 
 /// A new UID under the `2.25` arc (a random 128-bit number, PS3.5 B.2).
 pub(super) fn generate_uid() -> String {
-    format!("2.25.{}", rand::random::<u128>() >> 1)
+    crate::dicom::modify::new_uid()
 }
 
 #[cfg(test)]

@@ -4,7 +4,8 @@
 //!
 //! - [`engine`]: the interpreter thread, the runaway-script deadline, calls;
 //! - [`functions`]: `print`, `PrintRecursive`, `ParseJson`, `DumpJson`, ...;
-//! - [`rest`]: `RestApi*` (in-process), `Http*`, `Delete`, `SendToModality`, `SendToPeer`;
+//! - [`rest`]: `RestApi*` (in-process), `Http*`, `Delete`, `SendToModality`, `SendToPeer`,
+//!   `ModifyInstance`;
 //! - [`json`]: JSON ⇄ Lua conversion;
 //! - [`cluster`]: `OnStable*` and `OnHeartBeat`, once in the cluster (leader,
 //!   replicated cursor over the change log).

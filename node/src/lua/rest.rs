@@ -2,7 +2,7 @@
 //! (Isengard's own routes, in-process, without access control nor
 //! `IncomingHttpRequestFilter`), `HttpGet/Post/Put/Delete` with
 //! `SetHttpCredentials` and `SetHttpTimeout`, and the classic commands
-//! `Delete`, `SendToModality`, `SendToPeer` (`ModifyInstance` is refused).
+//! `Delete`, `SendToModality`, `SendToPeer`, `ModifyInstance`.
 //!
 //! The interpreter thread is not a runtime thread: each call is spawned on the
 //! node's runtime and the thread waits for its answer.
@@ -19,7 +19,8 @@ use serde_json::{json, Value};
 use tower::ServiceExt;
 
 use crate::index::Level;
-use crate::service::Archive;
+use crate::service::modify::ModifyRequest;
+use crate::service::{Archive, Origin};
 
 /// What the REST and HTTP functions need.
 pub(super) struct Ctx {
@@ -193,13 +194,54 @@ pub(super) fn register(lua: &Lua, ctx: Rc<Ctx>) -> mlua::Result<()> {
         })?,
     )?;
 
+    let c = ctx.clone();
     globals.set(
         "ModifyInstance",
-        lua.create_function(|_, _: mlua::MultiValue| -> mlua::Result<()> {
-            Err(mlua::Error::runtime("ModifyInstance is not supported by Isengard (no DICOM modification yet)"))
-        })?,
+        lua.create_function(
+            move |_, (id, replacements, removals, remove_private): (Option<String>, LuaValue, LuaValue, Option<bool>)| {
+                let id = id.ok_or_else(|| mlua::Error::runtime("Cannot modify a nonexistent instance"))?;
+                if id.is_empty() {
+                    return Err(mlua::Error::runtime("Cannot modify twice an instance"));
+                }
+                let body = modify_body(&replacements, &removals, remove_private.unwrap_or(false))?;
+                let (archive, modified) = (c.archive.clone(), id.clone());
+                let new_id = wait(&c.runtime, async move {
+                    let request = ModifyRequest::parse(&body, Level::Instance, false)?;
+                    archive.store_modified_instance(&modified, &request, &Origin::lua()).await
+                })?
+                .map_err(|e| mlua::Error::runtime(format!("ModifyInstance({id}) failed: {e}")))?;
+                Ok(new_id)
+            },
+        )?,
     )?;
     Ok(())
+}
+
+/// The modification request of `ModifyInstance(id, replacements, removals,
+/// removePrivateTags)`, as Orthanc's `Command.lua` builds it. An empty table
+/// is read as an empty object or array as needed (Lua cannot tell them
+/// apart), and numbers given as replacement values are taken as text.
+fn modify_body(replacements: &LuaValue, removals: &LuaValue, remove_private: bool) -> mlua::Result<Value> {
+    let mut body = json!({ "RemovePrivateTags": remove_private });
+    match super::json::from_lua(replacements, true)? {
+        Value::Null => {}
+        Value::Array(a) if a.is_empty() => body["Replace"] = json!({}),
+        Value::Object(mut map) => {
+            for value in map.values_mut() {
+                if let Value::Number(n) = value {
+                    *value = Value::String(n.to_string());
+                }
+            }
+            body["Replace"] = Value::Object(map);
+        }
+        other => body["Replace"] = other,
+    }
+    match super::json::from_lua(removals, true)? {
+        Value::Null => {}
+        Value::Object(map) if map.is_empty() => body["Remove"] = json!([]),
+        other => body["Remove"] = other,
+    }
+    Ok(body)
 }
 
 /// Orthanc's answers: the body (or `true` for DELETE) on 200, else `nil` and a log line.

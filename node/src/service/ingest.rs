@@ -51,6 +51,11 @@ const BLOB_BUSY_RETRIES: usize = 50;
 impl Archive {
     /// Parses, stores and indexes one DICOM file.
     pub async fn ingest(&self, bytes: Bytes, origin: &Origin) -> Result<IngestOutcome> {
+        self.ingest_with_metadata(bytes, origin, BTreeMap::new()).await
+    }
+
+    /// [`Archive::ingest`], with more instance metadata (`ModifiedFrom`...).
+    pub async fn ingest_with_metadata(&self, bytes: Bytes, origin: &Origin, extra: BTreeMap<String, String>) -> Result<IngestOutcome> {
         let parsed = dicom::parse(&bytes)?;
         let ids = parsed.ids.clone();
         if let Some(hooks) = self.hook("ReceivedInstanceFilter") {
@@ -68,7 +73,7 @@ impl Archive {
                 }
             }
         }
-        let mut metadata = BTreeMap::new();
+        let mut metadata = extra;
         metadata.insert("Origin".to_owned(), origin.kind.to_owned());
         metadata.insert("RemoteIP".to_owned(), origin.remote_ip.clone());
         metadata.insert("RemoteAET".to_owned(), origin.remote_aet.clone());

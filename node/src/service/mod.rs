@@ -6,6 +6,7 @@ pub mod hooks;
 pub mod ingest;
 pub mod lifecycle;
 pub mod modalities;
+pub mod modify;
 pub mod queries;
 pub mod read;
 pub mod replication;
@@ -57,6 +58,9 @@ pub enum ServiceError {
     /// `ReceivedInstanceFilter` refused the instance (nothing was stored).
     #[error("instance {0} refused by the Lua callback ReceivedInstanceFilter")]
     FilteredOut(String),
+    /// A modification (`/{level}/{id}/modify`, Lua's `ModifyInstance`) refused or failed.
+    #[error(transparent)]
+    Modify(#[from] modify::ModifyError),
 }
 
 pub type Result<T> = std::result::Result<T, ServiceError>;

@@ -53,10 +53,10 @@ async fn execute_script_prints_shares_state_and_reports_errors() {
     let (status, body) = run(&node, "x = = 1").await;
     assert_eq!(status, 500);
     assert!(body.contains("[string \\\"line\\\"]:1:"), "{body}");
-    // ModifyInstance is refused clearly.
+    // A command on an unknown resource is a Lua error naming it.
     let (status, body) = run(&node, "ModifyInstance('x', {}, {}, true)").await;
     assert_eq!(status, 500);
-    assert!(body.contains("ModifyInstance is not supported"), "{body}");
+    assert!(body.contains("ModifyInstance(x) failed: unknown resource x"), "{body}");
 }
 
 #[tokio::test]

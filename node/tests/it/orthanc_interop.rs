@@ -26,8 +26,8 @@ const ORTHANC: &str = "/usr/sbin/Orthanc";
 const ORTHANC_AET: &str = "ORTHANCREF";
 const ISENGARD_AET: &str = "ISENGARD";
 
-/// The reference Orthanc, killed when dropped.
-struct Orthanc {
+/// The reference Orthanc, killed when dropped (also used by `modify_oracle`).
+pub(crate) struct Orthanc {
     child: Child,
     base: String,
     dicom_port: u16,
@@ -44,7 +44,7 @@ impl Drop for Orthanc {
 
 impl Orthanc {
     /// Starts Orthanc knowing Isengard (`isengard`) and itself (`self`).
-    async fn start(isengard_dicom_port: u16) -> Orthanc {
+    pub(crate) async fn start(isengard_dicom_port: u16) -> Orthanc {
         let dir = tempfile::tempdir().unwrap();
         let (http_port, dicom_port) = (free_port(), free_port());
         let storage: PathBuf = dir.path().join("storage");
@@ -93,18 +93,36 @@ impl Orthanc {
         format!("{}{}", self.base, path)
     }
 
-    async fn get(&self, path: &str) -> Value {
+    pub(crate) async fn get(&self, path: &str) -> Value {
         let r = self.client.get(self.url(path)).send().await.unwrap();
         assert!(r.status().is_success(), "Orthanc GET {path}: {}", r.status());
         r.json().await.unwrap()
     }
 
-    async fn post(&self, path: &str, body: impl Into<reqwest::Body>) -> Value {
+    pub(crate) async fn post(&self, path: &str, body: impl Into<reqwest::Body>) -> Value {
         let r = self.client.post(self.url(path)).body(body).send().await.unwrap();
         let status = r.status();
         let text = r.text().await.unwrap();
         assert!(status.is_success(), "Orthanc POST {path}: {status} {text}");
         serde_json::from_str(&text).unwrap_or(Value::Null)
+    }
+
+    /// The body of a successful GET.
+    pub(crate) async fn get_bytes(&self, path: &str) -> Vec<u8> {
+        let r = self.client.get(self.url(path)).send().await.unwrap();
+        assert!(r.status().is_success(), "Orthanc GET {path}: {}", r.status());
+        r.bytes().await.unwrap().to_vec()
+    }
+
+    pub(crate) async fn delete(&self, path: &str) {
+        let r = self.client.delete(self.url(path)).send().await.unwrap();
+        assert!(r.status().is_success(), "Orthanc DELETE {path}: {}", r.status());
+    }
+
+    /// A POST whatever its answer: `(status, body)`.
+    pub(crate) async fn post_raw(&self, path: &str, body: impl Into<reqwest::Body>) -> (u16, Vec<u8>) {
+        let r = self.client.post(self.url(path)).body(body).send().await.unwrap();
+        (r.status().as_u16(), r.bytes().await.unwrap().to_vec())
     }
 }
 
