@@ -12,14 +12,16 @@
 //! - [`limit_arenas`]: at most [`ARENAS`] arenas, so freed memory is reused by
 //!   the next thread instead of stranded in an arena that thread never uses;
 //! - [`spawn_idle_trim`]: once the process has been quiet for a second after
-//!   some work, `malloc_trim(0)` returns every free page of every arena to the
-//!   system (`madvise(MADV_DONTNEED)`: the address space stays, the resident
-//!   memory goes).
+//!   some work, the hooks registered with [`on_idle`] run (the index flushes
+//!   its memtables: `index::store::flush_idle`), then `malloc_trim(0)` returns
+//!   every free page of every arena to the system (`madvise(MADV_DONTNEED)`:
+//!   the address space stays, the resident memory goes).
 //!
 //! `MALLOC_ARENA_MAX` in the environment (glibc's own knob) wins over
 //! [`ARENAS`]. Other C libraries (musl) have their own allocator: both are
 //! no-ops there.
 
+use std::sync::Mutex;
 use std::time::Duration;
 
 /// Most malloc arenas of the process (glibc's default: 8 per core).
@@ -30,6 +32,43 @@ const TICK: Duration = Duration::from_secs(1);
 const QUIET_CPU: Duration = Duration::from_millis(20);
 /// CPU time since the last trim above which there may be something to give back.
 const WORK_CPU: Duration = Duration::from_millis(100);
+
+/// What runs when the process goes quiet; a hook returning `false` is dropped.
+type IdleHook = Box<dyn FnMut() -> bool + Send>;
+
+/// The registered idle hooks.
+struct IdleHooks(Mutex<Vec<IdleHook>>);
+
+impl IdleHooks {
+    fn add(&self, hook: IdleHook) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).push(hook);
+    }
+
+    fn run(&self) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).retain_mut(|hook| hook());
+    }
+}
+
+static IDLE_HOOKS: IdleHooks = IdleHooks(Mutex::new(Vec::new()));
+
+/// Registers `hook` to run, on the trimming thread, each time the process goes
+/// quiet after some work, before the heap is trimmed; it is dropped the first
+/// time it returns `false` (what it releases memory of is gone). Hooks only run
+/// in a process that called [`spawn_idle_trim`].
+pub fn on_idle(hook: impl FnMut() -> bool + Send + 'static) {
+    IDLE_HOOKS.add(Box::new(hook));
+}
+
+/// Runs the idle hooks (dropping the finished ones), then gives the free heap
+/// pages back to the system.
+pub fn release_idle_memory() {
+    IDLE_HOOKS.run();
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim takes the arenas' locks itself.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
 
 /// Caps the number of malloc arenas at [`ARENAS`], unless `MALLOC_ARENA_MAX`
 /// is set. Call it first thing in `main`, before any thread starts.
@@ -66,12 +105,11 @@ fn idle_trim_loop() {
         last = now;
         since_trim += used;
         if used < QUIET_CPU && since_trim > WORK_CPU {
-            // SAFETY: malloc_trim takes the arenas' locks itself.
-            unsafe {
-                libc::malloc_trim(0);
-            }
+            release_idle_memory();
+            tracing::debug!("idle: memtables flushed, free heap pages returned to the system");
+            // What the release itself cost is not new work.
+            last = cpu_time();
             since_trim = Duration::ZERO;
-            tracing::debug!("returned free heap pages to the system");
         }
     }
 }
@@ -89,4 +127,26 @@ fn cpu_time() -> Duration {
     };
     let micros = |t: libc::timeval| t.tv_sec as u64 * 1_000_000 + t.tv_usec as u64;
     Duration::from_micros(micros(usage.ru_utime) + micros(usage.ru_stime))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    use super::*;
+
+    #[test]
+    fn idle_hooks_run_until_they_are_done() {
+        // Not the process-wide hooks: those of the indexes other tests open.
+        let hooks = IdleHooks(Mutex::new(Vec::new()));
+        let runs = Arc::new(AtomicUsize::new(0));
+        let counter = runs.clone();
+        // Runs twice, then says it is done.
+        hooks.add(Box::new(move || counter.fetch_add(1, Ordering::SeqCst) < 1));
+        for _ in 0..3 {
+            hooks.run();
+        }
+        assert_eq!(runs.load(Ordering::SeqCst), 2);
+    }
 }
