@@ -11,6 +11,7 @@
 //! - [`cli`]: command-line clients of a node's REST API (`isengard cluster ...`).
 //! - [`lua`]: Orthanc's Lua scripting (callbacks, REST from scripts), plugged
 //!   into the use cases through `service::hooks`.
+//! - [`memory`]: the process's heap (malloc arenas, giving memory back when idle).
 //!
 //! [`run`] starts a node from a configuration and listeners handed in by the
 //! caller, so tests start nodes in-process on port 0.
@@ -25,6 +26,7 @@ pub mod http;
 pub mod index;
 pub mod logging;
 pub mod lua;
+pub mod memory;
 pub mod service;
 pub mod synth;
 

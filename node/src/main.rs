@@ -36,8 +36,19 @@ enum Command {
     Cluster(isengard::cli::cluster::ClusterArgs),
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
+    // Before any thread starts: glibc creates its arenas as threads need them.
+    isengard::memory::limit_arenas();
+    match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime.block_on(async_main()),
+        Err(e) => {
+            eprintln!("isengard: cannot start the async runtime: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn async_main() -> ExitCode {
     let cli = Cli::parse();
     if let Some(Command::Cluster(args)) = cli.command {
         return match isengard::cli::cluster::run(args).await {
@@ -62,6 +73,7 @@ async fn main() -> ExitCode {
         }
     };
     log_unsupported_keys(&config);
+    isengard::memory::spawn_idle_trim();
 
     let listeners = match isengard::Listeners::bind(&config).await {
         Ok(listeners) => listeners,

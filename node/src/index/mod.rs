@@ -122,6 +122,14 @@ impl Index {
     ) -> Result<Index, IndexError> {
         std::fs::create_dir_all(dir).map_err(storage_error)?;
         let db = store::open(&dir.join("rocksdb")).map_err(IndexError::Open)?;
+        let idle_db = Arc::downgrade(&db);
+        crate::memory::on_idle(move || {
+            let Some(db) = idle_db.upgrade() else { return false };
+            if let Err(e) = store::flush_idle(&db) {
+                tracing::warn!(error = %e, "cannot flush the index memtables");
+            }
+            true
+        });
         let log = log_store::LogStore::new(db.clone());
         let sm = state_machine::StateMachine::open(db.clone(), dir.join("snapshots")).map_err(storage_error)?;
         let config = RaftConfig {
