@@ -18,6 +18,7 @@
 //! the copies themselves travel over `cluster::blobs`.
 
 pub mod placement;
+pub mod verified;
 
 use std::collections::HashSet;
 use std::path::{Path as FsPath, PathBuf};
@@ -31,6 +32,7 @@ use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 use object_store::{ObjectStore, PutPayload};
 use sha2::{Digest, Sha256};
+use verified::{FileStamp, VerifiedSet};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BlobError {
@@ -85,6 +87,8 @@ pub struct BlobStore {
     /// its folder flushed. Folders are never removed (`LocalFileSystem`'s
     /// automatic cleanup stays off), so an entry never goes stale.
     durable_dirs: Arc<Mutex<HashSet<PathBuf>>>,
+    /// Local blob files known to hash to their names (see [`verified`]).
+    verified: Arc<VerifiedSet>,
 }
 
 /// SHA-256 of `bytes`, lowercase hex: the blob's name.
@@ -126,6 +130,7 @@ impl BlobStore {
             local_root: Some(root),
             fsync,
             durable_dirs: Arc::default(),
+            verified: Arc::default(),
         })
     }
 
@@ -159,6 +164,7 @@ impl BlobStore {
             local_root: None,
             fsync: false,
             durable_dirs: Arc::default(),
+            verified: Arc::default(),
         })
     }
 
@@ -227,6 +233,12 @@ impl BlobStore {
         if !present {
             self.store.put(&location, PutPayload::from_bytes(bytes)).await?;
             self.sync(&location).await?;
+            // The file now holds the bytes just hashed: reads can trust it.
+            if let Some(file) = self.local_file(&hash) {
+                if let Ok(meta) = tokio::fs::metadata(&file).await {
+                    self.verified.insert(&hash, FileStamp::of(&meta));
+                }
+            }
         }
         let md5 = md5.await.map_err(std::io::Error::other)?;
         Ok(StoredBlob { hash, size, md5 })
@@ -236,7 +248,9 @@ impl BlobStore {
     /// replaced if its content does not hash to its name: for copies that
     /// repair a lost or damaged one.
     pub async fn put_repairing(&self, bytes: Bytes) -> Result<StoredBlob, BlobError> {
-        match self.get_verified(&content_hash(&bytes)).await {
+        let hash = content_hash(&bytes);
+        self.verified.forget(&hash);
+        match self.get_verified(&hash).await {
             Ok(_) | Err(BlobError::NotFound(_)) => {}
             Err(BlobError::Corrupt { hash, .. }) => self.delete(&hash).await?,
             Err(e) => return Err(e),
@@ -291,12 +305,56 @@ impl BlobStore {
         }
     }
 
-    /// Reads a blob and checks that its bytes still hash to its name.
+    /// The file of blob `hash` in the local backend.
+    fn local_file(&self, hash: &str) -> Option<PathBuf> {
+        let root = self.local_root.as_ref()?;
+        is_hash(hash).then(|| root.join(self.location(hash).as_ref()))
+    }
+
+    /// Reads a blob and checks that its bytes still hash to its name: always
+    /// hashes them. For repairs and for copies served to other nodes.
     pub async fn get_verified(&self, hash: &str) -> Result<Bytes, BlobError> {
         let bytes = self.get(hash).await?;
-        let actual = content_hash(&bytes);
+        self.check(hash, bytes, None).await
+    }
+
+    /// The bytes of blob `hash`, known to hash to its name: hashed again
+    /// unless the local file is unchanged since it was last found (or
+    /// written) sound, within [`verified::TRUST_FOR`]. The read path of
+    /// every retrieval (REST, C-MOVE, C-GET, archives).
+    pub async fn get_checked(&self, hash: &str) -> Result<Bytes, BlobError> {
+        let Some(file) = self.local_file(hash) else { return self.get_verified(hash).await };
+        // Open, stamp and read in one trip to a blocking thread.
+        let read = tokio::task::spawn_blocking(move || -> std::io::Result<(Bytes, FileStamp)> {
+            use std::io::Read;
+            let mut f = std::fs::File::open(&file)?;
+            let meta = f.metadata()?;
+            let mut bytes = Vec::with_capacity(meta.len() as usize);
+            f.read_to_end(&mut bytes)?;
+            Ok((Bytes::from(bytes), FileStamp::of(&meta)))
+        });
+        let (bytes, stamp) = match read.await.map_err(std::io::Error::other)? {
+            Ok(read) => read,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(BlobError::NotFound(hash.to_owned())),
+            Err(e) => return Err(e.into()),
+        };
+        if self.verified.trusts(hash, stamp) {
+            return Ok(bytes);
+        }
+        self.check(hash, bytes, Some(stamp)).await
+    }
+
+    /// `bytes` if they hash to `hash` (on a blocking thread: milliseconds for
+    /// an image); records or forgets the file state `stamp` accordingly.
+    async fn check(&self, hash: &str, bytes: Bytes, stamp: Option<FileStamp>) -> Result<Bytes, BlobError> {
+        let hashed = bytes.clone();
+        let actual = tokio::task::spawn_blocking(move || content_hash(&hashed)).await.map_err(std::io::Error::other)?;
         if actual != hash {
+            self.verified.forget(hash);
             return Err(BlobError::Corrupt { hash: hash.to_owned(), actual });
+        }
+        if let Some(stamp) = stamp {
+            self.verified.insert(hash, stamp);
         }
         Ok(bytes)
     }
@@ -317,6 +375,7 @@ impl BlobStore {
         if !is_hash(hash) {
             return Ok(());
         }
+        self.verified.forget(hash);
         match self.store.delete(&self.location(hash)).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(e.into()),

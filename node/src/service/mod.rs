@@ -1,6 +1,7 @@
 //! Protocol-neutral use cases over the index and the blob store. The HTTP and
 //! DICOM edges call these; nothing here knows about either protocol.
 
+pub mod archive;
 pub mod dicom_query;
 pub mod hooks;
 pub mod ingest;
@@ -9,6 +10,7 @@ pub mod modalities;
 pub mod queries;
 pub mod read;
 pub mod replication;
+pub mod zip_stream;
 
 use std::sync::Arc;
 
