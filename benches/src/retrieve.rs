@@ -2,7 +2,8 @@
 //! loaded into a fresh server of each kind: `GET /instances/{id}/file` by 1
 //! and 8 clients, `GET /studies/{id}/archive`, C-MOVE (dcmtk's `movescu`
 //! towards the bench's `storescp`) and C-GET (`getscu`). Every retrieval is
-//! checked to return the whole study.
+//! checked to return the whole study (the archive: every file of the ZIP
+//! read back).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -50,6 +51,17 @@ async fn load(kind: Kind, env: &Env, bodies: Arc<Vec<Bytes>>, clients: usize) ->
     Ok(Loaded { server, study_id, study_uid, instance_ids, has_archive })
 }
 
+/// The number of files in a ZIP archive (each read to its end, so that a
+/// damaged archive fails here).
+fn zip_files(zip: Bytes) -> anyhow::Result<usize> {
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip))?;
+    for i in 0..archive.len() {
+        let mut file = archive.by_index(i)?;
+        std::io::copy(&mut file, &mut std::io::sink())?;
+    }
+    Ok(archive.len())
+}
+
 pub async fn run(plan: &Plan, env: &Env, report: &mut Report) -> anyhow::Result<()> {
     let n = plan.retrieve_instances;
     let shape = Shape {
@@ -86,8 +98,13 @@ pub async fn run(plan: &Plan, env: &Env, report: &mut Report) -> anyhow::Result<
             let archive = spec("GET /studies/{id}/archive (ZIP)");
             if l.has_archive {
                 let start = Instant::now();
-                rest::get_bytes(&l.server.http, &l.server.url(0, &format!("/studies/{}/archive", l.study_id))).await?;
-                report.add(archive, kind, [n as f64 / start.elapsed().as_secs_f64()]);
+                let zip = rest::get_body(&l.server.http, &l.server.url(0, &format!("/studies/{}/archive", l.study_id))).await?;
+                let elapsed = start.elapsed();
+                let files = zip_files(zip).with_context(|| format!("the archive of {}", kind.label()))?;
+                if files != n as usize {
+                    bail!("the archive from {} holds {files} of {n} instances", kind.label());
+                }
+                report.add(archive, kind, [n as f64 / elapsed.as_secs_f64()]);
             } else {
                 report.missing(archive, kind, "route not implemented");
             }

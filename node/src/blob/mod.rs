@@ -17,6 +17,7 @@
 //! [`placement`] decides where the copies of a blob go in the replicated mode;
 //! the copies themselves travel over `cluster::blobs`.
 
+pub mod cache;
 pub mod placement;
 pub mod verified;
 
@@ -32,6 +33,7 @@ use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 use object_store::{ObjectStore, PutPayload};
 use sha2::{Digest, Sha256};
+use cache::BlobCache;
 use verified::{FileStamp, VerifiedSet};
 
 #[derive(Debug, thiserror::Error)]
@@ -89,6 +91,12 @@ pub struct BlobStore {
     durable_dirs: Arc<Mutex<HashSet<PathBuf>>>,
     /// Local blob files known to hash to their names (see [`verified`]).
     verified: Arc<VerifiedSet>,
+    /// Recently read blobs (see [`cache`]).
+    cache: Arc<BlobCache>,
+}
+
+fn default_cache() -> Arc<BlobCache> {
+    Arc::new(BlobCache::new((cache::DEFAULT_MB * 1024 * 1024) as usize, verified::TRUST_FOR))
 }
 
 /// SHA-256 of `bytes`, lowercase hex: the blob's name.
@@ -131,6 +139,7 @@ impl BlobStore {
             fsync,
             durable_dirs: Arc::default(),
             verified: Arc::default(),
+            cache: default_cache(),
         })
     }
 
@@ -165,6 +174,7 @@ impl BlobStore {
             fsync: false,
             durable_dirs: Arc::default(),
             verified: Arc::default(),
+            cache: default_cache(),
         })
     }
 
@@ -192,6 +202,12 @@ impl BlobStore {
             builder = builder.with_allow_http(true);
         }
         BlobStore::s3_with(builder, bucket, prefix)
+    }
+
+    /// Sets the size of the storage cache, in bytes, for every clone of this
+    /// store (Orthanc's `MaximumStorageCacheSize`; 0 disables it).
+    pub fn set_cache_capacity(&self, bytes: usize) {
+        self.cache.set_capacity(bytes);
     }
 
     /// Where the blob `hash` lives: `<prefix>/ab/cd/<hash>`.
@@ -250,6 +266,7 @@ impl BlobStore {
     pub async fn put_repairing(&self, bytes: Bytes) -> Result<StoredBlob, BlobError> {
         let hash = content_hash(&bytes);
         self.verified.forget(&hash);
+        self.cache.remove(&hash);
         match self.get_verified(&hash).await {
             Ok(_) | Err(BlobError::NotFound(_)) => {}
             Err(BlobError::Corrupt { hash, .. }) => self.delete(&hash).await?,
@@ -323,7 +340,27 @@ impl BlobStore {
     /// written) sound, within [`verified::TRUST_FOR`]. The read path of
     /// every retrieval (REST, C-MOVE, C-GET, archives).
     pub async fn get_checked(&self, hash: &str) -> Result<Bytes, BlobError> {
-        let Some(file) = self.local_file(hash) else { return self.get_verified(hash).await };
+        let file = self.local_file(hash);
+        if let Some(bytes) = self.cache.get(hash) {
+            // A local copy changed since it was cached must be read again. The
+            // file was read recently: its inode is in memory, and this `stat`
+            // costs microseconds, no trip to a blocking thread.
+            let unchanged = file.as_ref().is_none_or(|file| {
+                std::fs::metadata(file).is_ok_and(|meta| self.verified.trusts(hash, FileStamp::of(&meta)))
+            });
+            if unchanged {
+                return Ok(bytes);
+            }
+            self.cache.remove(hash);
+        }
+        let bytes = self.read_checked(hash, file).await?;
+        self.cache.insert(hash, bytes.clone());
+        Ok(bytes)
+    }
+
+    /// [`BlobStore::get_checked`] without the cache.
+    async fn read_checked(&self, hash: &str, file: Option<PathBuf>) -> Result<Bytes, BlobError> {
+        let Some(file) = file else { return self.get_verified(hash).await };
         // Open, stamp and read in one trip to a blocking thread.
         let read = tokio::task::spawn_blocking(move || -> std::io::Result<(Bytes, FileStamp)> {
             use std::io::Read;
@@ -376,6 +413,7 @@ impl BlobStore {
             return Ok(());
         }
         self.verified.forget(hash);
+        self.cache.remove(hash);
         match self.store.delete(&self.location(hash)).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(e.into()),
