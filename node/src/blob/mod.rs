@@ -249,12 +249,6 @@ impl BlobStore {
         if !present {
             self.store.put(&location, PutPayload::from_bytes(bytes)).await?;
             self.sync(&location).await?;
-            // The file now holds the bytes just hashed: reads can trust it.
-            if let Some(file) = self.local_file(&hash) {
-                if let Ok(meta) = tokio::fs::metadata(&file).await {
-                    self.verified.insert(&hash, FileStamp::of(&meta));
-                }
-            }
         }
         let md5 = md5.await.map_err(std::io::Error::other)?;
         Ok(StoredBlob { hash, size, md5 })

@@ -3,12 +3,16 @@
 //! as long as the whole rest of `GET /instances/{id}/file`): see
 //! docs/adr/005-reads-trust-recent-verification.md.
 //!
-//! A blob is recorded with the [`FileStamp`] of its file when its content was
-//! last known good (just written by `put`, or hashed by a read). A read whose
-//! file still has that stamp, within [`TRUST_FOR`] of the verification,
-//! skips the hash; any change to the file through the file system (a write,
-//! a truncation, a replacement: its size, inode, mtime or ctime change)
-//! makes the next read hash it again.
+//! A blob is recorded with the [`FileStamp`] of its file when a read last
+//! hashed it and found it sound. A read whose file still has that stamp,
+//! within [`TRUST_FOR`] of the verification, skips the hash; any change to
+//! the file through the file system (a write, a truncation, a replacement:
+//! its size, inode, mtime or ctime change) makes the next read hash it again.
+//!
+//! A file modified less than [`RACY`] before its verification is not
+//! recorded (as git does for "racily clean" files): file times have a coarse
+//! granularity, and a write in the same tick as the verification would leave
+//! the stamp unchanged.
 //!
 //! Memory is bounded: two generations of at most [`GENERATION`] entries each
 //! (about 100 bytes an entry); when the young one is full the old one is
@@ -19,7 +23,7 @@ use std::collections::HashMap;
 use std::fs::Metadata;
 use std::os::unix::fs::MetadataExt;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 /// How long a verification is trusted without a change to the file: bounds
 /// how long a copy damaged below the file system (which changes no stamp)
@@ -27,6 +31,8 @@ use std::time::{Duration, Instant};
 pub const TRUST_FOR: Duration = Duration::from_secs(15 * 60);
 /// Entries per generation.
 pub const GENERATION: usize = 32 * 1024;
+/// A file modified this recently is verified again at every read.
+pub const RACY: Duration = Duration::from_secs(1);
 
 /// What identifies one state of a file: a write or a replacement changes it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,6 +69,7 @@ pub struct VerifiedSet {
     start: Instant,
     trust_for: Duration,
     capacity: usize,
+    racy: Duration,
     inner: Mutex<Generations>,
 }
 
@@ -80,13 +87,13 @@ fn key(hash: &str) -> Option<Key> {
 
 impl Default for VerifiedSet {
     fn default() -> Self {
-        VerifiedSet::new(TRUST_FOR, GENERATION)
+        VerifiedSet::new(TRUST_FOR, GENERATION, RACY)
     }
 }
 
 impl VerifiedSet {
-    pub fn new(trust_for: Duration, capacity: usize) -> VerifiedSet {
-        VerifiedSet { start: Instant::now(), trust_for, capacity, inner: Mutex::default() }
+    pub fn new(trust_for: Duration, capacity: usize, racy: Duration) -> VerifiedSet {
+        VerifiedSet { start: Instant::now(), trust_for, capacity, racy, inner: Mutex::default() }
     }
 
     fn now(&self) -> u32 {
@@ -97,9 +104,16 @@ impl VerifiedSet {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Records that blob `hash`, in the file state `stamp`, hashes to its name.
+    /// Records that blob `hash`, in the file state `stamp`, hashes to its
+    /// name (unless the file was modified too recently to tell).
     pub fn insert(&self, hash: &str, stamp: FileStamp) {
         let Some(key) = key(hash) else { return };
+        let now_ns = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
+        if now_ns.saturating_sub(stamp.mtime_ns) < i64::try_from(self.racy.as_nanos()).unwrap_or(i64::MAX) {
+            return;
+        }
         let entry = Verified { stamp, at: self.now() };
         let mut g = self.lock();
         g.old.remove(&key);
@@ -176,15 +190,23 @@ mod tests {
     }
 
     #[test]
+    fn a_file_modified_just_now_is_not_trusted() {
+        let set = VerifiedSet::default();
+        let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_nanos() as i64;
+        set.insert(&hash(1), stamp(now));
+        assert!(!set.trusts(&hash(1), stamp(now)));
+    }
+
+    #[test]
     fn trust_expires() {
-        let set = VerifiedSet::new(Duration::ZERO, 8);
+        let set = VerifiedSet::new(Duration::ZERO, 8, RACY);
         set.insert(&hash(1), stamp(1));
         assert!(!set.trusts(&hash(1), stamp(1)));
     }
 
     #[test]
     fn bounded_and_recently_used_entries_survive() {
-        let set = VerifiedSet::new(TRUST_FOR, 4);
+        let set = VerifiedSet::new(TRUST_FOR, 4, RACY);
         for n in 0..4 {
             set.insert(&hash(n), stamp(1));
         }

@@ -70,12 +70,15 @@ fn zip_answer(archive: &Archive, ids: &[String], filename: &str) -> ApiResult<Re
         .into_response())
 }
 
-/// The level of `collection`, which must hold archivable resources.
-fn archive_level(collection: &str) -> ApiResult<Level> {
-    match level_of(collection)? {
-        Level::Instance => Err(ApiError::unknown_resource()),
-        level => Ok(level),
+/// Checks that `collection` holds archivable resources and that `id` exists.
+/// As in Orthanc, the id may be of another level than the collection's
+/// (`/patients/{series}/archive` is the series' archive).
+fn check_target(archive: &Archive, collection: &str, id: &str) -> ApiResult<()> {
+    if level_of(collection)? == Level::Instance {
+        return Err(ApiError::unknown_resource());
     }
+    archive.resource(id)?;
+    Ok(())
 }
 
 pub async fn get(
@@ -83,11 +86,10 @@ pub async fn get(
     Path((collection, id)): Path<(String, String)>,
     Query(params): Query<ArchiveParams>,
 ) -> ApiResult<Response> {
-    let level = archive_level(&collection)?;
+    check_target(&archive, &collection, &id)?;
     if let Some(syntax) = params.transcode {
         return Err(refuse_transcoding(&syntax));
     }
-    archive.resource_at(level, &id)?;
     zip_answer(&archive, &[id.clone()], &format!("{id}.zip"))
 }
 
@@ -96,8 +98,7 @@ pub async fn post(
     Path((collection, id)): Path<(String, String)>,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let level = archive_level(&collection)?;
-    archive.resource_at(level, &id)?;
+    check_target(&archive, &collection, &id)?;
     check_options(&json_body(&body)?)?;
     zip_answer(&archive, &[id.clone()], &format!("{id}.zip"))
 }

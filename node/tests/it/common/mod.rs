@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod orthanc_fixtures;
+pub mod reference;
 
 use std::future::Future;
 use std::path::PathBuf;
