@@ -90,7 +90,7 @@ pub async fn get(
     if let Some(syntax) = params.transcode {
         return Err(refuse_transcoding(&syntax));
     }
-    zip_answer(&archive, &[id.clone()], &format!("{id}.zip"))
+    zip_answer(&archive, std::slice::from_ref(&id), &format!("{id}.zip"))
 }
 
 pub async fn post(
@@ -100,7 +100,7 @@ pub async fn post(
 ) -> ApiResult<Response> {
     check_target(&archive, &collection, &id)?;
     check_options(&json_body(&body)?)?;
-    zip_answer(&archive, &[id.clone()], &format!("{id}.zip"))
+    zip_answer(&archive, std::slice::from_ref(&id), &format!("{id}.zip"))
 }
 
 /// `POST /tools/create-archive`.
