@@ -111,6 +111,16 @@ pub async fn get_bytes(http: &reqwest::Client, url: &str) -> anyhow::Result<u64>
     Ok(r.bytes().await?.len() as u64)
 }
 
+/// `GET url`, the whole body.
+pub async fn get_body(http: &reqwest::Client, url: &str) -> anyhow::Result<Bytes> {
+    let r = http.get(url).send().await?;
+    let status = r.status();
+    if !status.is_success() {
+        bail!("GET {url}: HTTP {status}");
+    }
+    Ok(r.bytes().await?)
+}
+
 /// `POST /tools/find`: the number of answers.
 pub async fn find(server: &Server, query: &Value) -> anyhow::Result<usize> {
     let r = server.http.post(server.url(0, "/tools/find")).json(query).send().await?;

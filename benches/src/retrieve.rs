@@ -2,7 +2,8 @@
 //! loaded into a fresh server of each kind: `GET /instances/{id}/file` by 1
 //! and 8 clients, `GET /studies/{id}/archive`, C-MOVE (dcmtk's `movescu`
 //! towards the bench's `storescp`) and C-GET (`getscu`). Every retrieval is
-//! checked to return the whole study.
+//! checked to return the whole study (the archive: every file of the ZIP
+//! read back).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -50,6 +51,17 @@ async fn load(kind: Kind, env: &Env, bodies: Arc<Vec<Bytes>>, clients: usize) ->
     Ok(Loaded { server, study_id, study_uid, instance_ids, has_archive })
 }
 
+/// The number of files in a ZIP archive (each read to its end, so that a
+/// damaged archive fails here).
+fn zip_files(zip: Bytes) -> anyhow::Result<usize> {
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip))?;
+    for i in 0..archive.len() {
+        let mut file = archive.by_index(i)?;
+        std::io::copy(&mut file, &mut std::io::sink())?;
+    }
+    Ok(archive.len())
+}
+
 pub async fn run(plan: &Plan, env: &Env, report: &mut Report) -> anyhow::Result<()> {
     let n = plan.retrieve_instances;
     let shape = Shape {
@@ -69,6 +81,11 @@ pub async fn run(plan: &Plan, env: &Env, report: &mut Report) -> anyhow::Result<
         loaded.push(load(kind, env, bodies.clone(), plan.clients).await?);
     }
     let getscu_dir = env.work.join("getscu");
+    // Passes over the study per sample of the file workloads: about 1,000
+    // requests, so that a sample lasts long enough (a few hundred ms) not to
+    // be decided by one scheduling hiccup.
+    let passes = (1000 / n.max(1)).max(1) as usize;
+    let study_bytes: u64 = bodies.iter().map(|b| b.len() as u64).sum();
     let spec = |name: &str| Spec::new(SECTION, format!("{name} ({n} instances)"), "instances/s").target(at_least(1.0));
     for round in 0..plan.rounds {
         let order: Vec<&Loaded> =
@@ -76,18 +93,32 @@ pub async fn run(plan: &Plan, env: &Env, report: &mut Report) -> anyhow::Result<
         for l in order {
             let kind = l.server.kind;
             eprintln!("bench: round {}/{}: retrieval from {}", round + 1, plan.rounds, kind.label());
-            let urls: Vec<String> = l.instance_ids.iter().map(|id| l.server.url(0, &format!("/instances/{id}/file"))).collect();
+            let urls: Vec<String> = (0..passes)
+                .flat_map(|_| l.instance_ids.iter().map(|id| l.server.url(0, &format!("/instances/{id}/file"))))
+                .collect();
             let urls = Arc::new(urls);
             for clients in [1, plan.clients] {
-                let (_, elapsed) = rest::download_all(urls.clone(), clients).await?;
+                let (bytes, elapsed) = rest::download_all(urls.clone(), clients).await?;
+                if bytes != study_bytes * passes as u64 {
+                    bail!("{} served {bytes} bytes for {passes} passes over a study of {study_bytes}", kind.label());
+                }
                 let name = format!("GET /instances/{{id}}/file, {clients} client{}", if clients > 1 { "s" } else { "" });
-                report.add(spec(&name), kind, [n as f64 / elapsed.as_secs_f64()]);
+                let mut spec = spec(&name);
+                if passes > 1 {
+                    spec.note = format!("each sample: the study {passes} times ({} requests)", urls.len());
+                }
+                report.add(spec, kind, [urls.len() as f64 / elapsed.as_secs_f64()]);
             }
             let archive = spec("GET /studies/{id}/archive (ZIP)");
             if l.has_archive {
                 let start = Instant::now();
-                rest::get_bytes(&l.server.http, &l.server.url(0, &format!("/studies/{}/archive", l.study_id))).await?;
-                report.add(archive, kind, [n as f64 / start.elapsed().as_secs_f64()]);
+                let zip = rest::get_body(&l.server.http, &l.server.url(0, &format!("/studies/{}/archive", l.study_id))).await?;
+                let elapsed = start.elapsed();
+                let files = zip_files(zip).with_context(|| format!("the archive of {}", kind.label()))?;
+                if files != n as usize {
+                    bail!("the archive from {} holds {files} of {n} instances", kind.label());
+                }
+                report.add(archive, kind, [n as f64 / elapsed.as_secs_f64()]);
             } else {
                 report.missing(archive, kind, "route not implemented");
             }

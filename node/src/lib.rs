@@ -195,8 +195,16 @@ pub async fn run(
     tracing::info!(%addr, name = %config.name, "isengard is serving the REST API");
     let app = http::router(archive.clone());
     let mut http_stop = stop_rx.clone();
+    // Orthanc's `TcpNoDelay` (true by default): without it the last segment
+    // of an answer can wait for the client's delayed ACK.
+    let no_delay = config.raw.get("TcpNoDelay").and_then(|v| v.as_bool()).unwrap_or(true);
+    let http_listener = axum::serve::ListenerExt::tap_io(listeners.http, move |tcp| {
+        if let Err(e) = tcp.set_nodelay(no_delay) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY on a REST connection");
+        }
+    });
     let server = axum::serve(
-        listeners.http,
+        http_listener,
         app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
     .with_graceful_shutdown(async move {

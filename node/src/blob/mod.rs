@@ -17,7 +17,9 @@
 //! [`placement`] decides where the copies of a blob go in the replicated mode;
 //! the copies themselves travel over `cluster::blobs`.
 
+pub mod cache;
 pub mod placement;
+pub mod verified;
 
 use std::collections::HashSet;
 use std::path::{Path as FsPath, PathBuf};
@@ -30,6 +32,8 @@ use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 use object_store::{ObjectStore, PutPayload};
 use sha2::{Digest, Sha256};
+use cache::BlobCache;
+use verified::{FileStamp, VerifiedSet};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BlobError {
@@ -83,6 +87,14 @@ pub struct BlobStore {
     /// its folder flushed. Folders are never removed (`LocalFileSystem`'s
     /// automatic cleanup stays off), so an entry never goes stale.
     durable_dirs: Arc<Mutex<HashSet<PathBuf>>>,
+    /// Local blob files known to hash to their names (see [`verified`]).
+    verified: Arc<VerifiedSet>,
+    /// Recently read blobs (see [`cache`]).
+    cache: Arc<BlobCache>,
+}
+
+fn default_cache() -> Arc<BlobCache> {
+    Arc::new(BlobCache::new((cache::DEFAULT_MB * 1024 * 1024) as usize, verified::TRUST_FOR))
 }
 
 /// SHA-256 of `bytes`, lowercase hex: the blob's name.
@@ -124,6 +136,8 @@ impl BlobStore {
             local_root: Some(root),
             fsync,
             durable_dirs: Arc::default(),
+            verified: Arc::default(),
+            cache: default_cache(),
         })
     }
 
@@ -157,6 +171,8 @@ impl BlobStore {
             local_root: None,
             fsync: false,
             durable_dirs: Arc::default(),
+            verified: Arc::default(),
+            cache: default_cache(),
         })
     }
 
@@ -186,6 +202,12 @@ impl BlobStore {
         BlobStore::s3_with(builder, bucket, prefix)
     }
 
+    /// Sets the size of the storage cache, in bytes, for every clone of this
+    /// store (Orthanc's `MaximumStorageCacheSize`; 0 disables it).
+    pub fn set_cache_capacity(&self, bytes: usize) {
+        self.cache.set_capacity(bytes);
+    }
+
     /// Where the blob `hash` lives: `<prefix>/ab/cd/<hash>`.
     fn location(&self, hash: &str) -> Path {
         self.prefix.child(&hash[0..2]).child(&hash[2..4]).child(hash)
@@ -207,7 +229,7 @@ impl BlobStore {
     pub async fn put(&self, bytes: Bytes) -> Result<StoredBlob, BlobError> {
         // Hashing a 512 KiB image takes a fraction of a millisecond: off the
         // async workers. (No MD5 here: Orthanc's MD5 of an attachment is
-        // computed when asked for, see ADR 005.)
+        // computed when asked for, see ADR 006.)
         let hash = {
             let bytes = bytes.clone();
             tokio::task::spawn_blocking(move || content_hash(&bytes)).await.map_err(std::io::Error::other)?
@@ -230,7 +252,10 @@ impl BlobStore {
     /// replaced if its content does not hash to its name: for copies that
     /// repair a lost or damaged one.
     pub async fn put_repairing(&self, bytes: Bytes) -> Result<StoredBlob, BlobError> {
-        match self.get_verified(&content_hash(&bytes)).await {
+        let hash = content_hash(&bytes);
+        self.verified.forget(&hash);
+        self.cache.remove(&hash);
+        match self.get_verified(&hash).await {
             Ok(_) | Err(BlobError::NotFound(_)) => {}
             Err(BlobError::Corrupt { hash, .. }) => self.delete(&hash).await?,
             Err(e) => return Err(e),
@@ -285,12 +310,76 @@ impl BlobStore {
         }
     }
 
-    /// Reads a blob and checks that its bytes still hash to its name.
+    /// The file of blob `hash` in the local backend.
+    fn local_file(&self, hash: &str) -> Option<PathBuf> {
+        let root = self.local_root.as_ref()?;
+        is_hash(hash).then(|| root.join(self.location(hash).as_ref()))
+    }
+
+    /// Reads a blob and checks that its bytes still hash to its name: always
+    /// hashes them. For repairs and for copies served to other nodes.
     pub async fn get_verified(&self, hash: &str) -> Result<Bytes, BlobError> {
         let bytes = self.get(hash).await?;
-        let actual = content_hash(&bytes);
+        self.check(hash, bytes, None).await
+    }
+
+    /// The bytes of blob `hash`, known to hash to its name: hashed again
+    /// unless the local file is unchanged since it was last found (or
+    /// written) sound, within [`verified::TRUST_FOR`]. The read path of
+    /// every retrieval (REST, C-MOVE, C-GET, archives).
+    pub async fn get_checked(&self, hash: &str) -> Result<Bytes, BlobError> {
+        let file = self.local_file(hash);
+        if let Some(bytes) = self.cache.get(hash) {
+            // A local copy changed since it was cached must be read again. The
+            // file was read recently: its inode is in memory, and this `stat`
+            // costs microseconds, no trip to a blocking thread.
+            let unchanged = file.as_ref().is_none_or(|file| {
+                std::fs::metadata(file).is_ok_and(|meta| self.verified.trusts(hash, FileStamp::of(&meta)))
+            });
+            if unchanged {
+                return Ok(bytes);
+            }
+            self.cache.remove(hash);
+        }
+        let bytes = self.read_checked(hash, file).await?;
+        self.cache.insert(hash, bytes.clone());
+        Ok(bytes)
+    }
+
+    /// [`BlobStore::get_checked`] without the cache.
+    async fn read_checked(&self, hash: &str, file: Option<PathBuf>) -> Result<Bytes, BlobError> {
+        let Some(file) = file else { return self.get_verified(hash).await };
+        // Open, stamp and read in one trip to a blocking thread.
+        let read = tokio::task::spawn_blocking(move || -> std::io::Result<(Bytes, FileStamp)> {
+            use std::io::Read;
+            let mut f = std::fs::File::open(&file)?;
+            let meta = f.metadata()?;
+            let mut bytes = Vec::with_capacity(meta.len() as usize);
+            f.read_to_end(&mut bytes)?;
+            Ok((Bytes::from(bytes), FileStamp::of(&meta)))
+        });
+        let (bytes, stamp) = match read.await.map_err(std::io::Error::other)? {
+            Ok(read) => read,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(BlobError::NotFound(hash.to_owned())),
+            Err(e) => return Err(e.into()),
+        };
+        if self.verified.trusts(hash, stamp) {
+            return Ok(bytes);
+        }
+        self.check(hash, bytes, Some(stamp)).await
+    }
+
+    /// `bytes` if they hash to `hash` (on a blocking thread: milliseconds for
+    /// an image); records or forgets the file state `stamp` accordingly.
+    async fn check(&self, hash: &str, bytes: Bytes, stamp: Option<FileStamp>) -> Result<Bytes, BlobError> {
+        let hashed = bytes.clone();
+        let actual = tokio::task::spawn_blocking(move || content_hash(&hashed)).await.map_err(std::io::Error::other)?;
         if actual != hash {
+            self.verified.forget(hash);
             return Err(BlobError::Corrupt { hash: hash.to_owned(), actual });
+        }
+        if let Some(stamp) = stamp {
+            self.verified.insert(hash, stamp);
         }
         Ok(bytes)
     }
@@ -311,6 +400,8 @@ impl BlobStore {
         if !is_hash(hash) {
             return Ok(());
         }
+        self.verified.forget(hash);
+        self.cache.remove(hash);
         match self.store.delete(&self.location(hash)).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(e.into()),

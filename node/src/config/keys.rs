@@ -33,6 +33,10 @@ pub const SUPPORTED: &[&str] = &[
     "MaximumPduLength",
     "StrictAetComparison",
     "UnknownSopClassAccepted",
+    // The storage cache (read from `Config::raw` by `service::Archive::new`).
+    "MaximumStorageCacheSize",
+    // Read from `Config::raw` by `run` for the REST connections.
+    "TcpNoDelay",
     // Lua scripting (docs/lua.md); `OrthancPeers` is read by `SendToPeer`.
     "ExecuteLuaEnabled",
     "LuaHeartBeatPeriod",
@@ -103,7 +107,6 @@ pub const ORTHANC_UNIMPLEMENTED: &[&str] = &[
     "LogExportedResources",
     "MallocArenaMax",
     "MaximumPatientCount",
-    "MaximumStorageCacheSize",
     "MaximumStorageSize",
     "MediaArchiveSize",
     "MetricsEnabled",
@@ -129,7 +132,6 @@ pub const ORTHANC_UNIMPLEMENTED: &[&str] = &[
     "SyncStorageArea",
     "SynchronousCMove",
     "SynchronousZipStream",
-    "TcpNoDelay",
     "TemporaryDirectory",
     "TranscodeDicomProtocol",
     "UserContentType",

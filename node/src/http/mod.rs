@@ -1,6 +1,7 @@
 //! The Orthanc REST API over axum: one router, resource families in their own
 //! files, errors rendered as Orthanc JSON by [`error::render_errors`] only.
 
+pub mod archive;
 pub mod auth;
 pub mod cluster;
 pub mod content;
@@ -61,6 +62,7 @@ fn routes() -> Router<Archive> {
         .route("/tools/log-level", get(system::get_log_level).put(system::set_log_level))
         .route("/tools/find", post(find::find))
         .route("/tools/lookup", post(find::lookup))
+        .route("/tools/create-archive", post(archive::create))
         .route("/modalities", get(modalities::list))
         .route(
             "/modalities/{name}",
@@ -100,6 +102,7 @@ fn routes() -> Router<Archive> {
         .route("/{collection}/{id}", get(resources::get).delete(resources::delete))
         .route("/{collection}/{id}/statistics", get(resources::statistics))
         .route("/{collection}/{id}/modify", post(modify::modify))
+        .route("/{collection}/{id}/archive", get(archive::get).post(archive::post))
         .route("/{collection}/{id}/metadata", get(metadata::list))
         .route(
             "/{collection}/{id}/metadata/{name}",

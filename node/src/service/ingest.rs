@@ -116,7 +116,7 @@ impl Archive {
                 hash: stored.hash,
                 size: stored.size,
                 uncompressed_size: stored.size,
-                // Computed when asked for (ADR 005).
+                // Computed when asked for (ADR 006).
                 md5: String::new(),
             };
             let stamp = now_stamp();

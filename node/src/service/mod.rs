@@ -1,6 +1,7 @@
 //! Protocol-neutral use cases over the index and the blob store. The HTTP and
 //! DICOM edges call these; nothing here knows about either protocol.
 
+pub mod archive;
 pub mod dicom_query;
 pub mod hooks;
 pub mod ingest;
@@ -10,6 +11,7 @@ pub mod modify;
 pub mod queries;
 pub mod read;
 pub mod replication;
+pub mod zip_stream;
 
 use std::sync::Arc;
 
@@ -82,6 +84,8 @@ impl Archive {
     pub fn new(index: Index, blobs: BlobStore, config: Arc<Config>) -> Archive {
         let capacity = config.raw.get("QueryRetrieveSize").and_then(|v| v.as_u64()).unwrap_or(100) as usize;
         let queries = Arc::new(queries::QueryRegistry::new(capacity));
+        let cache_mb = config.raw.get("MaximumStorageCacheSize").and_then(|v| v.as_u64());
+        blobs.set_cache_capacity((cache_mb.unwrap_or(crate::blob::cache::DEFAULT_MB) * 1024 * 1024) as usize);
         Archive { index, blobs, config, queries, hooks: Default::default() }
     }
 

@@ -192,7 +192,7 @@ impl Archive {
     /// Orthanc's MD5 of an attachment (`StoreMD5ForAttachments`), `None` when
     /// the configuration turns MD5s off. Computed from the (verified) blob when
     /// asked for rather than at every ingest: the blob is already named by its
-    /// SHA-256, and the MD5 of immutable bytes never changes (ADR 005). Indexes
+    /// SHA-256, and the MD5 of immutable bytes never changes (ADR 006). Indexes
     /// written by earlier versions may carry a recorded one, used as is.
     pub async fn attachment_md5(&self, attachment: &crate::index::Attachment) -> Result<Option<String>> {
         if !attachment.md5.is_empty() {

@@ -156,7 +156,7 @@ impl Archive {
     /// The bytes of blob `hash`, checked against the hash: the local copy, or
     /// in the replicated mode a holder's.
     pub async fn read_blob(&self, hash: &str) -> Result<Bytes> {
-        let local = match self.blobs.get_verified(hash).await {
+        let local = match self.blobs.get_checked(hash).await {
             Ok(bytes) => return Ok(bytes),
             Err(e @ (BlobError::NotFound(_) | BlobError::Corrupt { .. })) if self.replicated() => e,
             Err(e) => return Err(e.into()),

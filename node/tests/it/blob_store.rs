@@ -277,6 +277,45 @@ async fn file_url() {
     suite(&Local::new(true)).await;
 }
 
+/// `get_checked` (every retrieval's read) skips the hash of a local file
+/// unchanged since a read verified it, and keeps recent blobs in memory; a
+/// file changed behind the store's back, even to bytes of the same size, is
+/// hashed again and refused, cached or not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_reads_notice_a_changed_file() {
+    let backend = Local::new(false);
+    let store = backend.open("checked");
+    let good = Bytes::from_static(b"the original content");
+    let rotten = b"the 0riginal content";
+    let blob = store.put(good.clone()).await.unwrap();
+    let path = backend.root.path().join(key("checked", &blob.hash));
+    // Written long ago, as far as its modification time says (a file
+    // modified within the last second is always hashed again).
+    let age = |path: &Path| {
+        let file = std::fs::File::options().write(true).open(path).unwrap();
+        file.set_modified(std::time::SystemTime::now() - Duration::from_secs(3600)).unwrap();
+    };
+    age(&path);
+    for _ in 0..3 {
+        assert_eq!(store.get_checked(&blob.hash).await.unwrap(), good, "verified, then trusted and cached");
+    }
+    backend.write_raw(&key("checked", &blob.hash), rotten).await;
+    for _ in 0..2 {
+        assert!(matches!(store.get_checked(&blob.hash).await, Err(BlobError::Corrupt { .. })), "the cached copy is not served");
+    }
+    store.put_repairing(good.clone()).await.unwrap();
+    age(&path);
+    assert_eq!(store.get_checked(&blob.hash).await.unwrap(), good);
+    // Without the cache: the trusted stamp alone.
+    store.set_cache_capacity(0);
+    assert_eq!(store.get_checked(&blob.hash).await.unwrap(), good);
+    backend.write_raw(&key("checked", &blob.hash), rotten).await;
+    age(&path);
+    assert!(matches!(store.get_checked(&blob.hash).await, Err(BlobError::Corrupt { .. })));
+    std::fs::remove_file(&path).unwrap();
+    assert!(matches!(store.get_checked(&blob.hash).await, Err(BlobError::NotFound(_))));
+}
+
 #[test]
 fn urls_that_name_no_store_are_refused() {
     let dir = tempfile::tempdir().unwrap();

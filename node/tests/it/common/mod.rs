@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod orthanc_fixtures;
+pub mod reference;
 
 pub use isengard_test_support::{free_port, storescp, wait_until, Killed};
 
