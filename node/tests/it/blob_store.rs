@@ -6,7 +6,9 @@
 //! root (a folder, a bucket) and reads and writes raw objects behind the
 //! stores' backs, to check names and to corrupt blobs.
 
+use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use isengard::blob::{content_hash, BlobError, BlobStore, S3Options};
