@@ -36,18 +36,34 @@ fn commands(shape: Shape) -> Vec<Command> {
                     series_tags: parsed.series_tags,
                     instance_tags: parsed.instance_tags,
                     metadata,
-                    attachment: Attachment { hash, size: bytes.len() as u64, uncompressed_size: bytes.len() as u64, md5: String::new() },
+                    attachment: Attachment {
+                        hash,
+                        size: bytes.len() as u64,
+                        uncompressed_size: bytes.len() as u64,
+                        md5: String::new(),
+                    },
                 }),
                 overwrite: false,
                 holders: vec![],
-                stamp: Stamp { unix_ms: 1_700_000_000_000, date: "20231114T221320".into() },
+                stamp: Stamp {
+                    unix_ms: 1_700_000_000_000,
+                    date: "20231114T221320".into(),
+                },
             }
         })
         .collect()
 }
 
 fn shape(patients: u32) -> Shape {
-    Shape { patients, studies_per_patient: 2, series_per_study: 2, instances_per_series: 5, rows: 8, columns: 8, seed: 3 }
+    Shape {
+        patients,
+        studies_per_patient: 2,
+        series_per_study: 2,
+        instances_per_series: 5,
+        rows: 8,
+        columns: 8,
+        seed: 3,
+    }
 }
 
 fn apply_all(db: &rocksdb::DB, counters: &mut SmCounters, commands: &[Command]) {
@@ -61,19 +77,22 @@ fn apply_all(db: &rocksdb::DB, counters: &mut SmCounters, commands: &[Command]) 
 
 fn apply(c: &mut Criterion) {
     let commands = commands(shape(500));
-    c.bench_function("index/apply StoreInstance (new instance, one write batch)", |b| {
-        b.iter_custom(|iters| {
-            let dir = tempfile::tempdir().expect("temp dir");
-            let db = store::open(&dir.path().join("db")).expect("open");
-            let mut counters = SmCounters::default();
-            // Each iteration stores a new instance; past the data set, the
-            // time of one pass is scaled to the iterations asked for.
-            let n = (iters as usize).clamp(1, commands.len());
-            let start = std::time::Instant::now();
-            apply_all(&db, &mut counters, &commands[..n]);
-            start.elapsed().mul_f64(iters as f64 / n as f64)
-        })
-    });
+    c.bench_function(
+        "index/apply StoreInstance (new instance, one write batch)",
+        |b| {
+            b.iter_custom(|iters| {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let db = store::open(&dir.path().join("db")).expect("open");
+                let mut counters = SmCounters::default();
+                // Each iteration stores a new instance; past the data set, the
+                // time of one pass is scaled to the iterations asked for.
+                let n = (iters as usize).clamp(1, commands.len());
+                let start = std::time::Instant::now();
+                apply_all(&db, &mut counters, &commands[..n]);
+                start.elapsed().mul_f64(iters as f64 / n as f64)
+            })
+        },
+    );
 }
 
 fn find(c: &mut Criterion) {
@@ -90,13 +109,31 @@ fn find(c: &mut Criterion) {
     };
     let mut group = c.benchmark_group("index/find, 10,000 instances");
     let cases = [
-        ("study by PatientName wildcard", Level::Study, query("PatientName", "SMITH^J*", Level::Patient)),
-        ("study by StudyDate range", Level::Study, query("StudyDate", "20200101-20200131", Level::Study)),
-        ("study by AccessionNumber", Level::Study, query("AccessionNumber", "A00020001", Level::Study)),
-        ("series by Modality", Level::Series, query("Modality", "MR", Level::Series)),
+        (
+            "study by PatientName wildcard",
+            Level::Study,
+            query("PatientName", "SMITH^J*", Level::Patient),
+        ),
+        (
+            "study by StudyDate range",
+            Level::Study,
+            query("StudyDate", "20200101-20200131", Level::Study),
+        ),
+        (
+            "study by AccessionNumber",
+            Level::Study,
+            query("AccessionNumber", "A00020001", Level::Study),
+        ),
+        (
+            "series by Modality",
+            Level::Series,
+            query("Modality", "MR", Level::Series),
+        ),
     ];
     for (name, level, q) in cases {
-        group.bench_function(name, |b| b.iter(|| reader.find(level, std::slice::from_ref(&q)).expect("find")));
+        group.bench_function(name, |b| {
+            b.iter(|| reader.find(level, std::slice::from_ref(&q)).expect("find"))
+        });
     }
     group.finish();
 }

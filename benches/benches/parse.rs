@@ -24,12 +24,16 @@ fn parse(c: &mut Criterion) {
     for size in [8_u16, 512] {
         let bytes = file(size);
         group.throughput(Throughput::Bytes(bytes.len() as u64));
-        group.bench_with_input(BenchmarkId::new("parse", format!("{size}x{size}")), &bytes, |b, bytes| {
-            b.iter(|| isengard::dicom::parse(bytes).expect("a valid file"))
-        });
-        group.bench_with_input(BenchmarkId::new("sha256", format!("{size}x{size}")), &bytes, |b, bytes| {
-            b.iter(|| isengard::blob::content_hash(bytes))
-        });
+        group.bench_with_input(
+            BenchmarkId::new("parse", format!("{size}x{size}")),
+            &bytes,
+            |b, bytes| b.iter(|| isengard::dicom::parse(bytes).expect("a valid file")),
+        );
+        group.bench_with_input(
+            BenchmarkId::new("sha256", format!("{size}x{size}")),
+            &bytes,
+            |b, bytes| b.iter(|| isengard::blob::content_hash(bytes)),
+        );
     }
     group.finish();
 }

@@ -52,10 +52,21 @@ impl Storescp {
 
 async fn run(mut command: Command, what: &str) -> anyhow::Result<String> {
     command.stdin(Stdio::null());
-    let out = tokio::process::Command::from(command).output().await.with_context(|| format!("running {what}"))?;
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let out = tokio::process::Command::from(command)
+        .output()
+        .await
+        .with_context(|| format!("running {what}"))?;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     if !out.status.success() {
-        bail!("{what} failed ({}): {}", out.status, text.chars().take(2000).collect::<String>());
+        bail!(
+            "{what} failed ({}): {}",
+            out.status,
+            text.chars().take(2000).collect::<String>()
+        );
     }
     Ok(text)
 }
@@ -63,11 +74,23 @@ async fn run(mut command: Command, what: &str) -> anyhow::Result<String> {
 /// Sends `files` over one association to `node`.
 pub async fn storescu(node: &Process, files: &[PathBuf]) -> anyhow::Result<()> {
     let mut command = Command::new(STORESCU);
-    command.args(["-aet", SCU_AET, "-aec", &node.aet, "127.0.0.1", &node.dicom_port.to_string()]).args(files);
+    command
+        .args([
+            "-aet",
+            SCU_AET,
+            "-aec",
+            &node.aet,
+            "127.0.0.1",
+            &node.dicom_port.to_string(),
+        ])
+        .args(files);
     let text = run(command, "storescu").await?;
     // storescu exits 0 even when a store is refused; it logs the failure.
     if text.contains("E: ") || text.contains("Status: ") && !text.contains("Status: Success") {
-        bail!("storescu reported failures: {}", text.chars().take(2000).collect::<String>());
+        bail!(
+            "storescu reported failures: {}",
+            text.chars().take(2000).collect::<String>()
+        );
     }
     Ok(())
 }
@@ -92,7 +115,12 @@ pub async fn movescu(env: &Env, node: &Process, study_uid: &str) -> anyhow::Resu
     let mut command = Command::new(MOVESCU);
     command
         .args(["-S", "-aet", SCU_AET, "-aec", &node.aet, "-aem", SCP_AET])
-        .args(["-k", "QueryRetrieveLevel=STUDY", "-k", &format!("StudyInstanceUID={study_uid}")])
+        .args([
+            "-k",
+            "QueryRetrieveLevel=STUDY",
+            "-k",
+            &format!("StudyInstanceUID={study_uid}"),
+        ])
         .args(["127.0.0.1", &node.dicom_port.to_string()]);
     run(command, "movescu").await?;
     count_and_clear(&env.scp_dir)
@@ -107,7 +135,12 @@ pub async fn getscu(node: &Process, study_uid: &str, dir: &Path) -> anyhow::Resu
     command
         .args(["-S", "-aet", SCU_AET, "-aec", &node.aet, "-od"])
         .arg(dir)
-        .args(["-k", "QueryRetrieveLevel=STUDY", "-k", &format!("StudyInstanceUID={study_uid}")])
+        .args([
+            "-k",
+            "QueryRetrieveLevel=STUDY",
+            "-k",
+            &format!("StudyInstanceUID={study_uid}"),
+        ])
         .args(["127.0.0.1", &node.dicom_port.to_string()]);
     run(command, "getscu").await?;
     count_and_clear(dir)

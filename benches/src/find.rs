@@ -53,22 +53,48 @@ impl Query {
     fn rest_body(&self) -> Value {
         let mut query = serde_json::Map::new();
         for (name, _, value) in &self.constraints {
-            let name = if *name == "Modality" && self.level == Level::Study { "ModalitiesInStudy" } else { name };
+            let name = if *name == "Modality" && self.level == Level::Study {
+                "ModalitiesInStudy"
+            } else {
+                name
+            };
             query.insert(name.to_owned(), json!(value));
         }
-        let level = if self.level == Level::Study { "Study" } else { "Series" };
+        let level = if self.level == Level::Study {
+            "Study"
+        } else {
+            "Series"
+        };
         json!({ "Level": level, "Expand": true, "Query": query })
     }
 
     fn cfind_keys(&self) -> Vec<(Tag, String)> {
         let returned: &[Tag] = if self.level == Level::Study {
-            &[PATIENT_NAME, PATIENT_ID, STUDY_DATE, ACCESSION, STUDY_DESCRIPTION, STUDY_UID, MODALITIES_IN_STUDY]
+            &[
+                PATIENT_NAME,
+                PATIENT_ID,
+                STUDY_DATE,
+                ACCESSION,
+                STUDY_DESCRIPTION,
+                STUDY_UID,
+                MODALITIES_IN_STUDY,
+            ]
         } else {
-            &[STUDY_UID, SERIES_UID, MODALITY, SERIES_NUMBER, SERIES_DESCRIPTION]
+            &[
+                STUDY_UID,
+                SERIES_UID,
+                MODALITY,
+                SERIES_NUMBER,
+                SERIES_DESCRIPTION,
+            ]
         };
         let mut keys: Vec<(Tag, String)> = returned.iter().map(|t| (*t, String::new())).collect();
         for (name, tag, value) in &self.constraints {
-            let tag = if *name == "Modality" && self.level == Level::Study { MODALITIES_IN_STUDY } else { *tag };
+            let tag = if *name == "Modality" && self.level == Level::Study {
+                MODALITIES_IN_STUDY
+            } else {
+                *tag
+            };
             match keys.iter_mut().find(|(t, _)| *t == tag) {
                 Some(key) => key.1 = value.clone(),
                 None => keys.push((tag, value.clone())),
@@ -86,8 +112,15 @@ type Case = (String, Vec<(&'static str, Tag, String)>, Pred);
 /// The queries of an archive made of `specs`, with their expected counts.
 fn queries(specs: &[Instance]) -> Vec<Query> {
     let mid = &specs[specs.len() / 2..];
-    let named = mid.iter().chain(specs).find(|s| s.patient_name.is_ascii()).unwrap_or(&specs[0]);
-    let (last, first) = named.patient_name.split_once('^').unwrap_or((&named.patient_name, ""));
+    let named = mid
+        .iter()
+        .chain(specs)
+        .find(|s| s.patient_name.is_ascii())
+        .unwrap_or(&specs[0]);
+    let (last, first) = named
+        .patient_name
+        .split_once('^')
+        .unwrap_or((&named.patient_name, ""));
     let pattern = format!("{last}^{}*", first.chars().next().unwrap_or('A'));
     let prefix = pattern.trim_end_matches('*').to_owned();
     let probe = &specs[specs.len() / 2];
@@ -102,46 +135,82 @@ fn queries(specs: &[Instance]) -> Vec<Query> {
             vec![("PatientName", PATIENT_NAME, pattern.clone())],
             Box::new(move |s: &Instance| s.patient_name.starts_with(&prefix)),
         ),
-        (format!("StudyDate `{month_range}`"), vec![("StudyDate", STUDY_DATE, month_range.clone())], {
-            let month = month.to_owned();
-            Box::new(move |s: &Instance| s.study_date.starts_with(&month))
-        }),
+        (
+            format!("StudyDate `{month_range}`"),
+            vec![("StudyDate", STUDY_DATE, month_range.clone())],
+            {
+                let month = month.to_owned();
+                Box::new(move |s: &Instance| s.study_date.starts_with(&month))
+            },
+        ),
         (
             format!("Modality `MR`, StudyDate `{year_range}`"),
-            vec![("Modality", MODALITY, "MR".into()), ("StudyDate", STUDY_DATE, year_range.clone())],
+            vec![
+                ("Modality", MODALITY, "MR".into()),
+                ("StudyDate", STUDY_DATE, year_range.clone()),
+            ],
             {
                 let year = year.to_owned();
                 Box::new(move |s: &Instance| s.modality == "MR" && s.study_date.starts_with(&year))
             },
         ),
-        (format!("AccessionNumber `{accession}`"), vec![("AccessionNumber", ACCESSION, accession.clone())], {
-            let accession = accession.clone();
-            Box::new(move |s: &Instance| s.accession == accession)
-        }),
+        (
+            format!("AccessionNumber `{accession}`"),
+            vec![("AccessionNumber", ACCESSION, accession.clone())],
+            {
+                let accession = accession.clone();
+                Box::new(move |s: &Instance| s.accession == accession)
+            },
+        ),
     ];
     let mut out = Vec::new();
     for level in [Level::Study, Level::Series] {
         for (label, constraints, pred) in &cases {
             let matching = specs.iter().filter(|s| pred(s));
             let expected = match level {
-                Level::Study => matching.map(|s| &s.study_uid).collect::<BTreeSet<_>>().len(),
-                _ => matching.map(|s| &s.series_uid).collect::<BTreeSet<_>>().len(),
+                Level::Study => matching
+                    .map(|s| &s.study_uid)
+                    .collect::<BTreeSet<_>>()
+                    .len(),
+                _ => matching
+                    .map(|s| &s.series_uid)
+                    .collect::<BTreeSet<_>>()
+                    .len(),
             };
-            let level_name = if level == Level::Study { "Study" } else { "Series" };
-            out.push(Query { label: format!("{level_name}, {label}"), level, constraints: constraints.clone(), expected });
+            let level_name = if level == Level::Study {
+                "Study"
+            } else {
+                "Series"
+            };
+            out.push(Query {
+                label: format!("{level_name}, {label}"),
+                level,
+                constraints: constraints.clone(),
+                expected,
+            });
         }
     }
     out
 }
 
 fn bench_modality(node: &Process) -> Modality {
-    Modality { local_aet: SCU_AET.into(), timeout: 60, ..Modality::new("server", &node.aet, "127.0.0.1", node.dicom_port) }
+    Modality {
+        local_aet: SCU_AET.into(),
+        timeout: 60,
+        ..Modality::new("server", &node.aet, "127.0.0.1", node.dicom_port)
+    }
 }
 
 async fn cfind(node: &Process, query: &Query) -> anyhow::Result<usize> {
     let modality = bench_modality(node);
-    let target = scu::Target { local_aet: SCU_AET, modality: &modality, timeout: Duration::from_secs(60) };
-    Ok(scu::find(&target, query.level, &query.cfind_keys()).await?.len())
+    let target = scu::Target {
+        local_aet: SCU_AET,
+        modality: &modality,
+        timeout: Duration::from_secs(60),
+    };
+    Ok(scu::find(&target, query.level, &query.cfind_keys())
+        .await?
+        .len())
 }
 
 pub async fn run(plan: &Plan, env: &Env, report: &mut Report) -> anyhow::Result<()> {
@@ -156,26 +225,52 @@ pub async fn run(plan: &Plan, env: &Env, report: &mut Report) -> anyhow::Result<
         seed: 11,
     };
     let specs: Arc<Vec<Instance>> = Arc::new(hospital(shape));
-    let servers = [Server::start(Kind::Isengard, env).await?, Server::start(Kind::Orthanc, env).await?];
+    let servers = [
+        Server::start(Kind::Isengard, env).await?,
+        Server::start(Kind::Orthanc, env).await?,
+    ];
     let mut loaded = 0_usize;
     for &size in &plan.index_sizes {
         let size = size as usize;
         for server in &servers {
-            eprintln!("bench: loading {} instances into {}", size - loaded, server.kind.label());
+            eprintln!(
+                "bench: loading {} instances into {}",
+                size - loaded,
+                server.kind.label()
+            );
             let specs = specs.clone();
-            let elapsed = rest::load(server, loaded..size, plan.clients, move |i| specs[i].to_bytes()).await?;
+            let elapsed = rest::load(server, loaded..size, plan.clients, move |i| {
+                specs[i].to_bytes()
+            })
+            .await?;
             server.wait_instances(size as u64).await?;
-            let spec = Spec::new(LOADING, format!("Instances {loaded} to {size}"), "instances/s");
-            report.add(spec, server.kind, [(size - loaded) as f64 / elapsed.as_secs_f64()]);
+            let spec = Spec::new(
+                LOADING,
+                format!("Instances {loaded} to {size}"),
+                "instances/s",
+            );
+            report.add(
+                spec,
+                server.kind,
+                [(size - loaded) as f64 / elapsed.as_secs_f64()],
+            );
         }
         loaded = size;
         tokio::time::sleep(Duration::from_secs(2)).await;
         for server in &servers {
             let rss = server.rss()?;
-            let spec = Spec::new(MEMORY, format!("Idle, archive of {size} instances"), "MiB").target(at_most(1.0));
+            let spec = Spec::new(MEMORY, format!("Idle, archive of {size} instances"), "MiB")
+                .target(at_most(1.0));
             report.add(spec, server.kind, [mib(rss.current_kib)]);
         }
-        run_queries(plan, &servers, &specs[..size], size as u32 == largest, report).await?;
+        run_queries(
+            plan,
+            &servers,
+            &specs[..size],
+            size as u32 == largest,
+            report,
+        )
+        .await?;
     }
     for server in servers {
         let spec = Spec::new(MEMORY, "Peak during bulk load and find (VmHWM)", "MiB");
@@ -193,13 +288,26 @@ async fn run_queries(
     report: &mut Report,
 ) -> anyhow::Result<()> {
     let size = specs.len();
-    let studies = specs.iter().map(|s| &s.study_uid).collect::<BTreeSet<_>>().len();
+    let studies = specs
+        .iter()
+        .map(|s| &s.study_uid)
+        .collect::<BTreeSet<_>>()
+        .len();
     let section = format!("Find on an archive of {size} instances ({studies} studies)");
     let queries = queries(specs);
     for round in 0..plan.rounds {
-        let order = if plan.isengard_first(round) { [&servers[0], &servers[1]] } else { [&servers[1], &servers[0]] };
+        let order = if plan.isengard_first(round) {
+            [&servers[0], &servers[1]]
+        } else {
+            [&servers[1], &servers[0]]
+        };
         for server in order {
-            eprintln!("bench: round {}/{}: find on {size} instances, {}", round + 1, plan.rounds, server.kind.label());
+            eprintln!(
+                "bench: round {}/{}: find on {size} instances, {}",
+                round + 1,
+                plan.rounds,
+                server.kind.label()
+            );
             for query in &queries {
                 let body = query.rest_body();
                 for protocol in ["REST /tools/find", "C-FIND"] {
@@ -213,9 +321,15 @@ async fn run_queries(
                         };
                         samples.push(start.elapsed().as_secs_f64() * 1000.0);
                     }
-                    let target = if largest && query.level == Level::Study { at_most(0.1) } else { None };
+                    let target = if largest && query.level == Level::Study {
+                        at_most(0.1)
+                    } else {
+                        None
+                    };
                     let name = format!("{}, {protocol} ({} answers)", query.label, query.expected);
-                    let spec = Spec::new(section.as_str(), name.clone(), "ms").latency().target(target);
+                    let spec = Spec::new(section.as_str(), name.clone(), "ms")
+                        .latency()
+                        .target(target);
                     report.add(spec, server.kind, samples);
                     if answers != query.expected && round == 0 {
                         report.notes.push(format!(

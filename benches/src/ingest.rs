@@ -54,7 +54,11 @@ impl IngestData {
             bodies.push(Bytes::from(bytes));
         }
         let bytes = bodies.iter().map(|b| b.len() as u64).sum();
-        Ok(IngestData { files, bodies: Arc::new(bodies), bytes })
+        Ok(IngestData {
+            files,
+            bodies: Arc::new(bodies),
+            bytes,
+        })
     }
 }
 
@@ -90,16 +94,31 @@ impl Workload {
     }
 
     /// Sends the data set; the wall time.
-    async fn run(self, server: &Server, data: &IngestData, clients: usize) -> anyhow::Result<Duration> {
+    async fn run(
+        self,
+        server: &Server,
+        data: &IngestData,
+        clients: usize,
+    ) -> anyhow::Result<Duration> {
         match self {
             Workload::Rest1 => rest::upload_all(server, data.bodies.clone(), 1).await,
             Workload::Rest8 => rest::upload_all(server, data.bodies.clone(), clients).await,
             Workload::Storescu1 | Workload::Storescu8 => {
-                let associations = if self == Workload::Storescu1 { 1 } else { clients };
+                let associations = if self == Workload::Storescu1 {
+                    1
+                } else {
+                    clients
+                };
                 let start = Instant::now();
                 let mut runs = Vec::new();
                 for a in 0..associations {
-                    let files: Vec<PathBuf> = data.files.iter().skip(a).step_by(associations).cloned().collect();
+                    let files: Vec<PathBuf> = data
+                        .files
+                        .iter()
+                        .skip(a)
+                        .step_by(associations)
+                        .cloned()
+                        .collect();
                     let node = &server.nodes[a % server.nodes.len()];
                     runs.push(async move { dcmtk::storescu(node, &files).await });
                 }
@@ -112,10 +131,20 @@ impl Workload {
     }
 }
 
-const WORKLOADS: [Workload; 4] = [Workload::Storescu1, Workload::Storescu8, Workload::Rest1, Workload::Rest8];
+const WORKLOADS: [Workload; 4] = [
+    Workload::Storescu1,
+    Workload::Storescu8,
+    Workload::Rest1,
+    Workload::Rest8,
+];
 
 /// Runs every ingest workload, `plan.rounds` times, alternating the servers.
-pub async fn run(plan: &Plan, env: &Env, data: &IngestData, report: &mut Report) -> anyhow::Result<()> {
+pub async fn run(
+    plan: &Plan,
+    env: &Env,
+    data: &IngestData,
+    report: &mut Report,
+) -> anyhow::Result<()> {
     let n = data.files.len();
     for round in 0..plan.rounds {
         for workload in WORKLOADS {
@@ -128,7 +157,13 @@ pub async fn run(plan: &Plan, env: &Env, data: &IngestData, report: &mut Report)
                 kinds.push(Kind::Cluster);
             }
             for kind in kinds {
-                eprintln!("bench: round {}/{}: {} on {}", round + 1, plan.rounds, workload.name(), kind.label());
+                eprintln!(
+                    "bench: round {}/{}: {} on {}",
+                    round + 1,
+                    plan.rounds,
+                    workload.name(),
+                    kind.label()
+                );
                 let server = Server::start(kind, env).await?;
                 // Let start-up work (RocksDB, SQLite, threads) settle first.
                 tokio::time::sleep(Duration::from_millis(500)).await;
@@ -138,7 +173,9 @@ pub async fn run(plan: &Plan, env: &Env, data: &IngestData, report: &mut Report)
                 let peak = server.rss()?;
                 let rate = n as f64 / elapsed.as_secs_f64();
                 let cluster_row = || {
-                    Spec::new(CLUSTER, workload.name(), "instances/s").pair(Kind::Cluster, Kind::Isengard).target(at_least(0.7))
+                    Spec::new(CLUSTER, workload.name(), "instances/s")
+                        .pair(Kind::Cluster, Kind::Isengard)
+                        .target(at_least(0.7))
                 };
                 match kind {
                     Kind::Cluster => report.add(cluster_row(), kind, [rate]),
@@ -150,12 +187,27 @@ pub async fn run(plan: &Plan, env: &Env, data: &IngestData, report: &mut Report)
                 }
                 let mem = |name: &str| Spec::new(MEMORY, name.to_owned(), "MiB");
                 if kind != Kind::Cluster {
-                    report.add(mem("Idle, empty archive, after start").target(at_most(1.0)), kind, [mib(idle.current_kib)]);
-                    report.add(mem("Peak during ingest (VmHWM)"), kind, [mib(peak.peak_kib)]);
+                    report.add(
+                        mem("Idle, empty archive, after start").target(at_most(1.0)),
+                        kind,
+                        [mib(idle.current_kib)],
+                    );
+                    report.add(
+                        mem("Peak during ingest (VmHWM)"),
+                        kind,
+                        [mib(peak.peak_kib)],
+                    );
                 }
-                if matches!(kind, Kind::Cluster | Kind::Isengard) && workload.concurrent() && plan.wants("cluster") {
-                    let spec = Spec::new(CLUSTER, "Peak resident memory during ingest (VmHWM, largest node)", "MiB")
-                        .pair(Kind::Cluster, Kind::Isengard);
+                if matches!(kind, Kind::Cluster | Kind::Isengard)
+                    && workload.concurrent()
+                    && plan.wants("cluster")
+                {
+                    let spec = Spec::new(
+                        CLUSTER,
+                        "Peak resident memory during ingest (VmHWM, largest node)",
+                        "MiB",
+                    )
+                    .pair(Kind::Cluster, Kind::Isengard);
                     report.add(spec, kind, [mib(peak.peak_kib)]);
                 }
                 server.remove();
@@ -174,9 +226,14 @@ pub fn mib(kib: u64) -> f64 {
 /// of the disk bandwidth measured in the same run.
 fn annotate_bandwidth(report: &mut Report, data: &IngestData) {
     let per_instance = data.bytes as f64 / data.files.len().max(1) as f64;
-    let (seq, durable) = (report.bandwidth.disk_sequential, report.bandwidth.files_durable);
+    let (seq, durable) = (
+        report.bandwidth.disk_sequential,
+        report.bandwidth.files_durable,
+    );
     for row in report.rows.iter_mut().filter(|r| r.section == SECTION) {
-        let Some(rate) = row.median(Kind::Isengard) else { continue };
+        let Some(rate) = row.median(Kind::Isengard) else {
+            continue;
+        };
         let mbps = rate * per_instance / 1e6;
         row.note = format!(
             "Isengard {:.1} MB/s = {:.0}% of sequential disk write, {:.0}% of the durable file-by-file copy",

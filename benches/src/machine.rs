@@ -58,9 +58,15 @@ pub fn describe(work: &Path) -> Vec<(String, String)> {
     let cpuinfo = read("/proc/cpuinfo");
     let model = cpuinfo
         .lines()
-        .find_map(|l| l.strip_prefix("model name").and_then(|r| r.split_once(':')).map(|(_, m)| m.trim().to_owned()))
+        .find_map(|l| {
+            l.strip_prefix("model name")
+                .and_then(|r| r.split_once(':'))
+                .map(|(_, m)| m.trim().to_owned())
+        })
         .unwrap_or_else(|| "unknown".into());
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
     let mem = read("/proc/meminfo")
         .lines()
         .find_map(|l| l.strip_prefix("MemTotal:").map(|r| r.trim().to_owned()))
@@ -70,7 +76,10 @@ pub fn describe(work: &Path) -> Vec<(String, String)> {
     let kernel = read("/proc/sys/kernel/osrelease").trim().to_owned();
     let os = read("/etc/os-release")
         .lines()
-        .find_map(|l| l.strip_prefix("PRETTY_NAME=").map(|v| v.trim_matches('"').to_owned()))
+        .find_map(|l| {
+            l.strip_prefix("PRETTY_NAME=")
+                .map(|v| v.trim_matches('"').to_owned())
+        })
         .unwrap_or_default();
     vec![
         ("CPU".into(), format!("{model}, {cores} logical cores")),
@@ -90,18 +99,36 @@ fn mount_of(path: &Path) -> String {
             continue;
         }
         if best.as_ref().is_none_or(|(len, _)| f[1].len() > *len) {
-            best = Some((f[1].len(), format!("{} on {} ({}, {})", f[0], f[1], f[2], f[3])));
+            best = Some((
+                f[1].len(),
+                format!("{} on {} ({}, {})", f[0], f[1], f[2], f[3]),
+            ));
         }
     }
     best.map(|(_, m)| m).unwrap_or_else(|| "unknown".into())
 }
 
 pub async fn bandwidth(plan: &Plan, work: &Path, files: &[PathBuf]) -> anyhow::Result<Bandwidth> {
-    let file_size = files.first().map(|f| std::fs::metadata(f).map(|m| m.len())).transpose()?.unwrap_or(0);
-    let mut out = Bandwidth { disk_sequential_bytes: plan.bandwidth_bytes, file_size, ..Default::default() };
+    let file_size = files
+        .first()
+        .map(|f| std::fs::metadata(f).map(|m| m.len()))
+        .transpose()?
+        .unwrap_or(0);
+    let mut out = Bandwidth {
+        disk_sequential_bytes: plan.bandwidth_bytes,
+        file_size,
+        ..Default::default()
+    };
     let target = work.join("dd.bin");
     let count = (plan.bandwidth_bytes >> 20).to_string();
-    out.disk_sequential = dd(&["if=/dev/zero", &format!("of={}", target.display()), "bs=1M", &format!("count={count}"), "conv=fdatasync"]).await?;
+    out.disk_sequential = dd(&[
+        "if=/dev/zero",
+        &format!("of={}", target.display()),
+        "bs=1M",
+        &format!("count={count}"),
+        "conv=fdatasync",
+    ])
+    .await?;
     let block = file_size.clamp(4096, 1 << 20) & !4095;
     out.dsync_block = block;
     let blocks = (plan.bandwidth_bytes / 8 / block).max(16);
@@ -116,7 +143,8 @@ pub async fn bandwidth(plan: &Plan, work: &Path, files: &[PathBuf]) -> anyhow::R
     std::fs::remove_file(&target)?;
     let copy_dir = work.join("durable-copy");
     let files = files.to_vec();
-    let (bytes, elapsed) = tokio::task::spawn_blocking(move || durable_copy(&files, &copy_dir)).await??;
+    let (bytes, elapsed) =
+        tokio::task::spawn_blocking(move || durable_copy(&files, &copy_dir)).await??;
     out.files_durable = bytes as f64 / elapsed.as_secs_f64() / 1e6;
     out.files_per_s = (bytes / file_size.max(1)) as f64 / elapsed.as_secs_f64();
     out.loopback = loopback(plan.bandwidth_bytes).await?;
@@ -125,14 +153,25 @@ pub async fn bandwidth(plan: &Plan, work: &Path, files: &[PathBuf]) -> anyhow::R
 
 /// Runs dd; its MB/s, from the bytes and seconds it reports.
 async fn dd(args: &[&str]) -> anyhow::Result<f64> {
-    let out = tokio::process::Command::new("dd").args(args).output().await.context("running dd")?;
+    let out = tokio::process::Command::new("dd")
+        .args(args)
+        .output()
+        .await
+        .context("running dd")?;
     let text = String::from_utf8_lossy(&out.stderr).into_owned();
     if !out.status.success() {
         bail!("dd {args:?} failed: {text}");
     }
     // "536870912 bytes (537 MB, 512 MiB) copied, 1.23 s, 436 MB/s"
-    let line = text.lines().find(|l| l.contains(" copied, ")).with_context(|| format!("dd output: {text}"))?;
-    let bytes: f64 = line.split_whitespace().next().and_then(|b| b.parse().ok()).context("dd byte count")?;
+    let line = text
+        .lines()
+        .find(|l| l.contains(" copied, "))
+        .with_context(|| format!("dd output: {text}"))?;
+    let bytes: f64 = line
+        .split_whitespace()
+        .next()
+        .and_then(|b| b.parse().ok())
+        .context("dd byte count")?;
     let seconds: f64 = line
         .split(" copied, ")
         .nth(1)
@@ -146,7 +185,10 @@ async fn dd(args: &[&str]) -> anyhow::Result<f64> {
 /// write, fsync the file, fsync the folder. Bytes copied and time taken.
 fn durable_copy(files: &[PathBuf], dir: &Path) -> anyhow::Result<(u64, Duration)> {
     std::fs::create_dir_all(dir)?;
-    let contents = files.iter().map(std::fs::read).collect::<Result<Vec<_>, _>>()?;
+    let contents = files
+        .iter()
+        .map(std::fs::read)
+        .collect::<Result<Vec<_>, _>>()?;
     let start = Instant::now();
     let mut bytes = 0;
     for (i, data) in contents.iter().enumerate() {

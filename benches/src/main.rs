@@ -34,7 +34,10 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let command = std::env::args().collect::<Vec<_>>().join(" ");
     let plan = Plan::from_cli(&cli)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(4).enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()?;
     runtime.block_on(run(plan, command))
 }
 
@@ -44,7 +47,12 @@ async fn run(plan: Plan, command: String) -> anyhow::Result<()> {
     let env = servers::Env::new(&plan, work.path())?;
     let _scp = dcmtk::Storescp::start(&env).await?;
     let mut report = Report::new(&plan, command);
-    eprintln!("bench: scale {}, {} round(s), work dir {}", plan.scale_name, plan.rounds, work.path().display());
+    eprintln!(
+        "bench: scale {}, {} round(s), work dir {}",
+        plan.scale_name,
+        plan.rounds,
+        work.path().display()
+    );
 
     report.machine = machine::describe(work.path());
     let data = ingest::IngestData::generate(&plan, work.path())?;
@@ -66,6 +74,10 @@ async fn run(plan: Plan, command: String) -> anyhow::Result<()> {
     if let Some(json) = &plan.json {
         std::fs::write(json, serde_json::to_vec_pretty(&report.to_json())?)?;
     }
-    eprintln!("bench: wrote {} in {:.0} s", plan.out.display(), started.elapsed().as_secs_f64());
+    eprintln!(
+        "bench: wrote {} in {:.0} s",
+        plan.out.display(),
+        started.elapsed().as_secs_f64()
+    );
     Ok(())
 }

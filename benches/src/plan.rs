@@ -46,7 +46,11 @@ pub struct Cli {
     #[arg(long)]
     pub query_repeats: Option<usize>,
     /// Workload groups to run, comma-separated: ingest, cluster, retrieve, find.
-    #[arg(long, value_delimiter = ',', default_value = "ingest,cluster,retrieve,find")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "ingest,cluster,retrieve,find"
+    )]
     pub only: Vec<String>,
     /// Work directory (data sets, server storage); default a temporary
     /// directory, removed at the end.
@@ -89,12 +93,33 @@ impl Plan {
     pub fn from_cli(cli: &Cli) -> anyhow::Result<Plan> {
         let (name, rounds, ingest, image, retrieve, sizes, repeats, bandwidth) = match cli.scale {
             Scale::Tiny => ("tiny", 1, 16, 128, 10, vec![100, 200], 5, 64 << 20),
-            Scale::Small => ("small", 3, 200, 512, 100, vec![2_000, 10_000], 20, 512 << 20),
-            Scale::Full => ("full", 3, 1_000, 512, 500, vec![10_000, 100_000], 30, 1 << 30),
+            Scale::Small => (
+                "small",
+                3,
+                200,
+                512,
+                100,
+                vec![2_000, 10_000],
+                20,
+                512 << 20,
+            ),
+            Scale::Full => (
+                "full",
+                3,
+                1_000,
+                512,
+                500,
+                vec![10_000, 100_000],
+                30,
+                1 << 30,
+            ),
         };
         for group in &cli.only {
             if !GROUPS.contains(&group.as_str()) {
-                bail!("unknown workload group {group:?}: use {}", GROUPS.join(", "));
+                bail!(
+                    "unknown workload group {group:?}: use {}",
+                    GROUPS.join(", ")
+                );
             }
         }
         let mut index_sizes = cli.index_sizes.clone().unwrap_or(sizes);
@@ -105,13 +130,22 @@ impl Plan {
         }
         let isengard = match &cli.isengard {
             Some(path) => path.clone(),
-            None => std::env::current_exe()?.parent().context("the program's folder")?.join("isengard"),
+            None => std::env::current_exe()?
+                .parent()
+                .context("the program's folder")?
+                .join("isengard"),
         };
         if !isengard.exists() {
-            bail!("{} is missing: `cargo build --release --bin isengard`, or pass --isengard", isengard.display());
+            bail!(
+                "{} is missing: `cargo build --release --bin isengard`, or pass --isengard",
+                isengard.display()
+            );
         }
         if !cli.orthanc.exists() {
-            bail!("the reference Orthanc is not at {}: pass --orthanc", cli.orthanc.display());
+            bail!(
+                "the reference Orthanc is not at {}: pass --orthanc",
+                cli.orthanc.display()
+            );
         }
         Ok(Plan {
             scale_name: name,
@@ -143,7 +177,9 @@ impl Plan {
                 std::fs::create_dir_all(dir)?;
                 Ok(tempfile::Builder::new().prefix("bench-").tempdir_in(dir)?)
             }
-            None => Ok(tempfile::Builder::new().prefix("isengard-bench-").tempdir()?),
+            None => Ok(tempfile::Builder::new()
+                .prefix("isengard-bench-")
+                .tempdir()?),
         }
     }
 

@@ -28,11 +28,17 @@ pub struct Target {
 }
 
 pub const fn at_least(ratio: f64) -> Option<Target> {
-    Some(Target { ratio, at_least: true })
+    Some(Target {
+        ratio,
+        at_least: true,
+    })
 }
 
 pub const fn at_most(ratio: f64) -> Option<Target> {
-    Some(Target { ratio, at_least: false })
+    Some(Target {
+        ratio,
+        at_least: false,
+    })
 }
 
 #[derive(Debug, Clone)]
@@ -63,7 +69,11 @@ impl Row {
 
     pub fn target_met(&self) -> Option<bool> {
         let (target, ratio) = (self.target?, self.ratio()?);
-        Some(if target.at_least { ratio >= target.ratio } else { ratio <= target.ratio })
+        Some(if target.at_least {
+            ratio >= target.ratio
+        } else {
+            ratio <= target.ratio
+        })
     }
 }
 
@@ -108,7 +118,15 @@ pub struct Spec {
 
 impl Spec {
     pub fn new(section: impl Into<String>, name: impl Into<String>, unit: &'static str) -> Spec {
-        Spec { section: section.into(), name: name.into(), unit, latency: false, pair: (Kind::Isengard, Kind::Orthanc), target: None, note: String::new() }
+        Spec {
+            section: section.into(),
+            name: name.into(),
+            unit,
+            latency: false,
+            pair: (Kind::Isengard, Kind::Orthanc),
+            target: None,
+            note: String::new(),
+        }
     }
     pub fn latency(mut self) -> Spec {
         self.latency = true;
@@ -141,7 +159,11 @@ impl Report {
     }
 
     fn row(&mut self, spec: Spec) -> &mut Row {
-        let i = match self.rows.iter().position(|r| r.section == spec.section && r.name == spec.name) {
+        let i = match self
+            .rows
+            .iter()
+            .position(|r| r.section == spec.section && r.name == spec.name)
+        {
             Some(i) => i,
             None => {
                 self.rows.push(Row {
@@ -163,7 +185,11 @@ impl Report {
 
     /// Adds samples of `kind` to the row `spec` describes.
     pub fn add(&mut self, spec: Spec, kind: Kind, samples: impl IntoIterator<Item = f64>) {
-        self.row(spec).samples.entry(kind).or_default().extend(samples);
+        self.row(spec)
+            .samples
+            .entry(kind)
+            .or_default()
+            .extend(samples);
     }
 
     /// Records that `kind` has no number for this row, and why.
@@ -190,8 +216,15 @@ impl Report {
         for (k, v) in &self.machine {
             let _ = writeln!(md, "| {k} | {v} |");
         }
-        let _ = writeln!(md, "| Orthanc | {} (Debian package, default SQLite index and filesystem storage) |", self.orthanc_version);
-        let _ = writeln!(md, "\n### Bandwidth of this machine, measured in the same run\n\n| | |\n|---|---|");
+        let _ = writeln!(
+            md,
+            "| Orthanc | {} (Debian package, default SQLite index and filesystem storage) |",
+            self.orthanc_version
+        );
+        let _ = writeln!(
+            md,
+            "\n### Bandwidth of this machine, measured in the same run\n\n| | |\n|---|---|"
+        );
         for (k, v) in self.bandwidth.lines() {
             let _ = writeln!(md, "| {k} | {v} |");
         }
@@ -205,10 +238,20 @@ impl Report {
             let rows: Vec<&Row> = self.rows.iter().filter(|r| r.section == section).collect();
             let (a, b) = rows[0].pair;
             let _ = writeln!(md, "\n### {section}\n");
-            let _ = writeln!(md, "| Workload | Unit | {} | {} | {} / {} | Target | Notes |", a.label(), b.label(), a.label(), b.label());
+            let _ = writeln!(
+                md,
+                "| Workload | Unit | {} | {} | {} / {} | Target | Notes |",
+                a.label(),
+                b.label(),
+                a.label(),
+                b.label()
+            );
             let _ = writeln!(md, "|---|---|--:|--:|--:|---|---|");
             for row in rows {
-                let ratio = row.ratio().map(|r| format!("{}x", num(r))).unwrap_or_else(|| "n/a".into());
+                let ratio = row
+                    .ratio()
+                    .map(|r| format!("{}x", num(r)))
+                    .unwrap_or_else(|| "n/a".into());
                 let target = match (row.target, row.target_met()) {
                     (Some(t), met) => format!(
                         "{} {}x{}",
@@ -246,7 +289,11 @@ impl Report {
     fn cell(&self, row: &Row, kind: Kind) -> String {
         match row.samples.get(&kind).filter(|s| !s.is_empty()) {
             Some(s) if row.latency => {
-                format!("{} (p99 {})", num(percentile(s, 0.5).unwrap_or(0.0)), num(percentile(s, 0.99).unwrap_or(0.0)))
+                format!(
+                    "{} (p99 {})",
+                    num(percentile(s, 0.5).unwrap_or(0.0)),
+                    num(percentile(s, 0.99).unwrap_or(0.0))
+                )
             }
             Some(s) => num(percentile(s, 0.5).unwrap_or(0.0)),
             None => match row.missing.get(&kind) {
@@ -261,7 +308,10 @@ impl Report {
     pub fn write(&self, path: &Path) -> anyhow::Result<()> {
         let generated = self.render();
         let existing = std::fs::read_to_string(path).ok();
-        let text = match existing.as_deref().and_then(|t| Some((t, t.find(BEGIN)?, t.find(END)?))) {
+        let text = match existing
+            .as_deref()
+            .and_then(|t| Some((t, t.find(BEGIN)?, t.find(END)?)))
+        {
             Some((text, begin, end)) if begin < end => {
                 let after = &text[end + END.len()..];
                 format!("{}{}{}", &text[..begin], generated.trim_end(), after)

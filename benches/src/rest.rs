@@ -15,7 +15,11 @@ use crate::servers::Server;
 /// Uploads every body with `clients` concurrent clients, client `i` talking
 /// to node `i` of the server (round robin over a cluster's nodes). Returns
 /// the wall time.
-pub async fn upload_all(server: &Server, bodies: Arc<Vec<Bytes>>, clients: usize) -> anyhow::Result<Duration> {
+pub async fn upload_all(
+    server: &Server,
+    bodies: Arc<Vec<Bytes>>,
+    clients: usize,
+) -> anyhow::Result<Duration> {
     let next = Arc::new(AtomicUsize::new(0));
     let start = Instant::now();
     let mut tasks = Vec::new();
@@ -25,7 +29,9 @@ pub async fn upload_all(server: &Server, bodies: Arc<Vec<Bytes>>, clients: usize
         tasks.push(tokio::spawn(async move {
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(body) = bodies.get(i) else { return anyhow::Ok(()) };
+                let Some(body) = bodies.get(i) else {
+                    return anyhow::Ok(());
+                };
                 post_instance(&http, &url, body.clone()).await?;
             }
         }));
@@ -37,10 +43,18 @@ pub async fn upload_all(server: &Server, bodies: Arc<Vec<Bytes>>, clients: usize
 }
 
 async fn post_instance(http: &reqwest::Client, url: &str, body: Bytes) -> anyhow::Result<()> {
-    let r = http.post(url).header("content-type", "application/dicom").body(body).send().await?;
+    let r = http
+        .post(url)
+        .header("content-type", "application/dicom")
+        .body(body)
+        .send()
+        .await?;
     let status = r.status();
     if !status.is_success() {
-        bail!("POST {url}: HTTP {status}: {}", r.text().await.unwrap_or_default());
+        bail!(
+            "POST {url}: HTTP {status}: {}",
+            r.text().await.unwrap_or_default()
+        );
     }
     Ok(())
 }
@@ -48,7 +62,12 @@ async fn post_instance(http: &reqwest::Client, url: &str, body: Bytes) -> anyhow
 /// Streams instances made by `make(i)` for `i in range` into the server
 /// with `clients` concurrent uploaders, each instance built just before its
 /// upload (a 100,000-instance archive never sits in memory).
-pub async fn load<F>(server: &Server, range: std::ops::Range<usize>, clients: usize, make: F) -> anyhow::Result<Duration>
+pub async fn load<F>(
+    server: &Server,
+    range: std::ops::Range<usize>,
+    clients: usize,
+    make: F,
+) -> anyhow::Result<Duration>
 where
     F: Fn(usize) -> Vec<u8> + Send + Sync + 'static,
 {
@@ -79,7 +98,10 @@ where
 
 /// `GET` of every url by `clients` concurrent clients; bytes received and
 /// wall time.
-pub async fn download_all(urls: Arc<Vec<String>>, clients: usize) -> anyhow::Result<(u64, Duration)> {
+pub async fn download_all(
+    urls: Arc<Vec<String>>,
+    clients: usize,
+) -> anyhow::Result<(u64, Duration)> {
     let next = Arc::new(AtomicUsize::new(0));
     let start = Instant::now();
     let mut tasks = Vec::new();
@@ -89,7 +111,9 @@ pub async fn download_all(urls: Arc<Vec<String>>, clients: usize) -> anyhow::Res
             let mut bytes = 0_u64;
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(url) = urls.get(i) else { return anyhow::Ok(bytes) };
+                let Some(url) = urls.get(i) else {
+                    return anyhow::Ok(bytes);
+                };
                 bytes += get_bytes(&http, url).await?;
             }
         }));
@@ -123,12 +147,20 @@ pub async fn get_body(http: &reqwest::Client, url: &str) -> anyhow::Result<Bytes
 
 /// `POST /tools/find`: the number of answers.
 pub async fn find(server: &Server, query: &Value) -> anyhow::Result<usize> {
-    let r = server.http.post(server.url(0, "/tools/find")).json(query).send().await?;
+    let r = server
+        .http
+        .post(server.url(0, "/tools/find"))
+        .json(query)
+        .send()
+        .await?;
     let status = r.status();
     let text = r.text().await?;
     if !status.is_success() {
         bail!("POST /tools/find {query}: HTTP {status}: {text}");
     }
     let answer: Value = serde_json::from_str(&text).context("/tools/find answer")?;
-    Ok(answer.as_array().context("/tools/find answers an array")?.len())
+    Ok(answer
+        .as_array()
+        .context("/tools/find answers an array")?
+        .len())
 }

@@ -86,8 +86,13 @@ impl Env {
 /// Reserves `n` free loopback ports (released before the servers bind them:
 /// Orthanc cannot bind port 0).
 pub fn free_ports(n: usize) -> anyhow::Result<Vec<u16>> {
-    let listeners = (0..n).map(|_| std::net::TcpListener::bind("127.0.0.1:0")).collect::<Result<Vec<_>, _>>()?;
-    Ok(listeners.iter().map(|l| l.local_addr().map(|a| a.port())).collect::<Result<Vec<_>, _>>()?)
+    let listeners = (0..n)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0"))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(listeners
+        .iter()
+        .map(|l| l.local_addr().map(|a| a.port()))
+        .collect::<Result<Vec<_>, _>>()?)
 }
 
 /// One process: its REST base URL, DICOM port and AE title.
@@ -122,7 +127,10 @@ impl Process {
                 .and_then(|rest| rest.split_whitespace().next()?.parse::<u64>().ok())
                 .with_context(|| format!("{name} in /proc/{}/status", self.child.id()))
         };
-        Ok(Rss { current_kib: field("VmRSS:")?, peak_kib: field("VmHWM:")? })
+        Ok(Rss {
+            current_kib: field("VmRSS:")?,
+            peak_kib: field("VmHWM:")?,
+        })
     }
 }
 
@@ -146,8 +154,9 @@ impl Server {
             Kind::Isengard => vec![start_isengard(env, &dir, None)?],
             Kind::Cluster => {
                 let grpc = free_ports(3)?;
-                let members: serde_json::Map<String, Value> =
-                    (1..=3).map(|id| (id.to_string(), json!(format!("127.0.0.1:{}", grpc[id - 1])))).collect();
+                let members: serde_json::Map<String, Value> = (1..=3)
+                    .map(|id| (id.to_string(), json!(format!("127.0.0.1:{}", grpc[id - 1]))))
+                    .collect();
                 let blobs = dir.join("blobs");
                 std::fs::create_dir_all(&blobs)?;
                 let mut nodes = Vec::new();
@@ -163,11 +172,17 @@ impl Server {
                 nodes
             }
         };
-        let server = Server { kind, nodes, dir, http: reqwest::Client::new() };
+        let server = Server {
+            kind,
+            nodes,
+            dir,
+            http: reqwest::Client::new(),
+        };
         server.wait_ready().await?;
         if kind == Kind::Orthanc {
             let system = server.get_json(0, "/system").await?;
-            *env.orthanc_version.lock().unwrap() = system["Version"].as_str().unwrap_or("?").to_owned();
+            *env.orthanc_version.lock().unwrap() =
+                system["Version"].as_str().unwrap_or("?").to_owned();
         }
         Ok(server)
     }
@@ -177,7 +192,11 @@ impl Server {
         loop {
             let mut ready = true;
             for i in 0..self.nodes.len() {
-                let path = if self.kind == Kind::Cluster { "/cluster" } else { "/system" };
+                let path = if self.kind == Kind::Cluster {
+                    "/cluster"
+                } else {
+                    "/system"
+                };
                 match self.get_json(i, path).await {
                     Ok(v) if self.kind != Kind::Cluster || v["Leader"].is_u64() => {}
                     _ => ready = false,
@@ -187,7 +206,11 @@ impl Server {
                 return Ok(());
             }
             if start.elapsed() > START_DEADLINE {
-                bail!("{} did not start within {START_DEADLINE:?}; logs in {}", self.kind.label(), self.dir.display());
+                bail!(
+                    "{} did not start within {START_DEADLINE:?}; logs in {}",
+                    self.kind.label(),
+                    self.dir.display()
+                );
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -208,7 +231,9 @@ impl Server {
     /// Instances the server holds (`/statistics`), on node 0.
     pub async fn count_instances(&self) -> anyhow::Result<u64> {
         let stats = self.get_json(0, "/statistics").await?;
-        stats["CountInstances"].as_u64().context("CountInstances in /statistics")
+        stats["CountInstances"]
+            .as_u64()
+            .context("CountInstances in /statistics")
     }
 
     /// Waits until node `node` holds `n` instances (a cluster follower may
@@ -221,7 +246,10 @@ impl Server {
                 return Ok(());
             }
             if start.elapsed() > Duration::from_secs(30) {
-                bail!("{} holds {count} instances, expected {n}", self.kind.label());
+                bail!(
+                    "{} holds {count} instances, expected {n}",
+                    self.kind.label()
+                );
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -277,7 +305,12 @@ fn start_orthanc(env: &Env, dir: &Path) -> anyhow::Result<Process> {
     let path = dir.join("orthanc.json");
     std::fs::write(&path, serde_json::to_vec_pretty(&config)?)?;
     let child = spawn(&env.orthanc, &path, dir)?;
-    Ok(Process { child, base: format!("http://127.0.0.1:{}", ports[0]), dicom_port: ports[1], aet: "ORTHANC".into() })
+    Ok(Process {
+        child,
+        base: format!("http://127.0.0.1:{}", ports[0]),
+        dicom_port: ports[1],
+        aet: "ORTHANC".into(),
+    })
 }
 
 /// One Isengard node; `isengard` is its `Isengard` section beyond `HttpBind`.
@@ -300,5 +333,10 @@ fn start_isengard(env: &Env, dir: &Path, isengard: Option<Value>) -> anyhow::Res
     let path = dir.join("isengard.json");
     std::fs::write(&path, serde_json::to_vec_pretty(&config)?)?;
     let child = spawn(&env.isengard, &path, dir)?;
-    Ok(Process { child, base: format!("http://127.0.0.1:{}", ports[0]), dicom_port: ports[1], aet: "ISENGARD".into() })
+    Ok(Process {
+        child,
+        base: format!("http://127.0.0.1:{}", ports[0]),
+        dicom_port: ports[1],
+        aet: "ISENGARD".into(),
+    })
 }

@@ -15,7 +15,11 @@ use serde_json::Value;
 fn tiny_run_measures_every_workload_on_both_servers() {
     let runner = env!("CARGO_BIN_EXE_isengard-benches");
     let isengard = std::path::Path::new(runner).with_file_name("isengard");
-    assert!(isengard.exists(), "{} is missing: cargo build --release --bin isengard", isengard.display());
+    assert!(
+        isengard.exists(),
+        "{} is missing: cargo build --release --bin isengard",
+        isengard.display()
+    );
     let dir = tempfile::tempdir().unwrap();
     let (out, json) = (dir.path().join("report.md"), dir.path().join("report.json"));
     let status = Command::new(runner)
@@ -31,13 +35,27 @@ fn tiny_run_measures_every_workload_on_both_servers() {
 
     let markdown = std::fs::read_to_string(&out).expect("the report is written to --out");
     assert!(markdown.contains("<!-- bench:begin -->") && markdown.contains("<!-- bench:end -->"));
-    for heading in ["### Machine", "### Bandwidth", "Ingest", "Retrieval", "Find on an archive of 200", "3-node cluster"] {
-        assert!(markdown.contains(heading), "the report lacks {heading:?}:\n{markdown}");
+    for heading in [
+        "### Machine",
+        "### Bandwidth",
+        "Ingest",
+        "Retrieval",
+        "Find on an archive of 200",
+        "3-node cluster",
+    ] {
+        assert!(
+            markdown.contains(heading),
+            "the report lacks {heading:?}:\n{markdown}"
+        );
     }
 
     let report: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
     let rows = report["rows"].as_array().unwrap();
-    let count = |section: &str| rows.iter().filter(|r| r["section"].as_str().unwrap().starts_with(section)).count();
+    let count = |section: &str| {
+        rows.iter()
+            .filter(|r| r["section"].as_str().unwrap().starts_with(section))
+            .count()
+    };
     assert_eq!(count("Ingest"), 4, "{report:#}");
     assert_eq!(count("3-node cluster"), 3, "{report:#}");
     assert_eq!(count("Retrieval"), 5, "{report:#}");
@@ -48,9 +66,17 @@ fn tiny_run_measures_every_workload_on_both_servers() {
         for side in ["first", "second"] {
             let measured = row[side]["median"].as_f64().is_some_and(|m| m > 0.0);
             // A route Isengard lacks is reported as such, not as a number.
-            let explained = row[side]["missing"].is_string() && row["workload"].as_str().unwrap().contains("/archive");
-            assert!(measured || explained, "no number for {} in {row:#}", row[side]["server"]);
+            let explained = row[side]["missing"].is_string()
+                && row["workload"].as_str().unwrap().contains("/archive");
+            assert!(
+                measured || explained,
+                "no number for {} in {row:#}",
+                row[side]["server"]
+            );
         }
     }
-    assert!(!markdown.contains("expected from the data set"), "wrong answers:\n{markdown}");
+    assert!(
+        !markdown.contains("expected from the data set"),
+        "wrong answers:\n{markdown}"
+    );
 }

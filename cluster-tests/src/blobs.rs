@@ -22,16 +22,24 @@ pub enum BlobSetup {
     SharedS3(S3Server),
     /// `replicated` mode: each node's own `StorageDirectory`, `replicas`
     /// copies, scrub and repair every `repair_interval_s` seconds.
-    Replicated { replicas: u64, repair_interval_s: u64 },
+    Replicated {
+        replicas: u64,
+        repair_interval_s: u64,
+    },
 }
 
 impl BlobSetup {
     /// The `Isengard.Blobs` section of every node's configuration.
     pub(crate) fn config(&self, cluster_dir: &Path) -> Value {
         match self {
-            BlobSetup::SharedFolder => json!({ "Url": format!("file://{}", cluster_dir.join("blobs").display()) }),
+            BlobSetup::SharedFolder => {
+                json!({ "Url": format!("file://{}", cluster_dir.join("blobs").display()) })
+            }
             BlobSetup::SharedS3(_) => json!({ "Url": format!("s3://{S3_BUCKET}/{S3_PREFIX}") }),
-            BlobSetup::Replicated { replicas, repair_interval_s } => {
+            BlobSetup::Replicated {
+                replicas,
+                repair_interval_s,
+            } => {
                 json!({ "Mode": "replicated", "Replicas": replicas, "RepairInterval": repair_interval_s })
             }
         }
@@ -81,14 +89,25 @@ impl TestCluster {
     /// reports them (`IsengardHolders` of `/attachments/dicom/info`), with
     /// the blob's name (`Uuid`).
     pub async fn holders(&self, id: u64, instance: &str) -> Option<(String, Vec<u64>)> {
-        let info = self.get_json(id, &format!("/instances/{instance}/attachments/dicom/info")).await?;
-        let holders = info["IsengardHolders"].as_array()?.iter().map(|h| h.as_u64()).collect::<Option<Vec<_>>>()?;
+        let info = self
+            .get_json(id, &format!("/instances/{instance}/attachments/dicom/info"))
+            .await?;
+        let holders = info["IsengardHolders"]
+            .as_array()?
+            .iter()
+            .map(|h| h.as_u64())
+            .collect::<Option<Vec<_>>>()?;
         Some((info["Uuid"].as_str()?.to_owned(), holders))
     }
 
     /// `GET /instances/{id}/file` on node `node`: the bytes, if 200.
     pub async fn instance_file(&self, node: u64, instance: &str) -> Option<Vec<u8>> {
-        let r = self.client.get(format!("{}/instances/{instance}/file", self.base(node))).send().await.ok()?;
+        let r = self
+            .client
+            .get(format!("{}/instances/{instance}/file", self.base(node)))
+            .send()
+            .await
+            .ok()?;
         if r.status() != 200 {
             return None;
         }

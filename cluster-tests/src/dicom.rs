@@ -24,7 +24,10 @@ const IMPLICIT_LE: &str = "1.2.840.10008.1.2";
 pub enum StoreError {
     /// The node answered with a failure status (and its `ErrorComment`).
     #[error("C-STORE failure status 0x{status:04X}: {comment:?}")]
-    Status { status: u16, comment: Option<String> },
+    Status {
+        status: u16,
+        comment: Option<String>,
+    },
     /// No answer: connection refused, closed, timed out.
     #[error("C-STORE transport failure: {0}")]
     Transport(String),
@@ -40,7 +43,12 @@ pub struct StoreScu {
 
 impl StoreScu {
     /// Opens an association from `calling` to `called` at `addr`.
-    pub async fn connect(addr: SocketAddr, calling: &str, called: &str, timeout: Duration) -> Result<StoreScu, StoreError> {
+    pub async fn connect(
+        addr: SocketAddr,
+        calling: &str,
+        called: &str,
+        timeout: Duration,
+    ) -> Result<StoreScu, StoreError> {
         let mut options = ClientAssociationOptions::new()
             .calling_ae_title(calling.to_owned())
             .called_ae_title(called.to_owned())
@@ -52,7 +60,11 @@ impl StoreScu {
         }
         let address = addr.to_string();
         match tokio::time::timeout(timeout, options.establish_async(address.as_str())).await {
-            Ok(Ok(assoc)) => Ok(StoreScu { assoc, next_id: 1, timeout }),
+            Ok(Ok(assoc)) => Ok(StoreScu {
+                assoc,
+                next_id: 1,
+                timeout,
+            }),
             Ok(Err(e)) => Err(StoreError::Transport(e.to_string())),
             Err(_) => Err(StoreError::Transport("association timed out".into())),
         }
@@ -72,7 +84,10 @@ impl StoreScu {
         };
         match rsp.status() {
             Some(s) if s == 0 || (s & 0xf000) == 0xb000 => Ok(s),
-            s => Err(StoreError::Status { status: s.unwrap_or(0xffff), comment: rsp.string(tags::ERROR_COMMENT) }),
+            s => Err(StoreError::Status {
+                status: s.unwrap_or(0xffff),
+                comment: rsp.string(tags::ERROR_COMMENT),
+            }),
         }
     }
 
@@ -97,8 +112,17 @@ pub async fn move_study(
     destination: &str,
 ) -> Result<MoveReport, String> {
     let peer = modality("node", node_aet, node);
-    let target = Target { local_aet: calling, modality: &peer, timeout: Duration::from_secs(30) };
-    scu::move_(&target, Level::Study, &[(Tag(0x0020, 0x000d), study_uid.to_owned())], destination)
-        .await
-        .map_err(|e| e.to_string())
+    let target = Target {
+        local_aet: calling,
+        modality: &peer,
+        timeout: Duration::from_secs(30),
+    };
+    scu::move_(
+        &target,
+        Level::Study,
+        &[(Tag(0x0020, 0x000d), study_uid.to_owned())],
+        destination,
+    )
+    .await
+    .map_err(|e| e.to_string())
 }

@@ -29,7 +29,12 @@ pub fn files(shape: Shape) -> Vec<Vec<u8>> {
 
 /// Posts `body` to `base/instances`; `Some(id)` when acknowledged (200).
 pub async fn post_instance(client: &reqwest::Client, base: &str, body: Vec<u8>) -> Option<String> {
-    let r = client.post(format!("{base}/instances")).body(body).send().await.ok()?;
+    let r = client
+        .post(format!("{base}/instances"))
+        .body(body)
+        .send()
+        .await
+        .ok()?;
     if r.status() != 200 {
         return None;
     }
@@ -62,7 +67,10 @@ impl TestCluster {
     pub async fn post_ok(&self, node: u64, file: Vec<u8>) -> String {
         let (status, answer) = self.post(node, file).await;
         assert_eq!(status, 200, "POST /instances on node {node}: {answer}");
-        answer["ID"].as_str().unwrap_or_else(|| panic!("no ID in {answer}")).to_owned()
+        answer["ID"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no ID in {answer}"))
+            .to_owned()
     }
 
     /// Posts `files` through the running nodes in turn (file `i` to the

@@ -102,7 +102,10 @@ fn merge(base: &mut Value, extra: &Value) {
 pub(crate) async fn status_and_json(r: reqwest::Response) -> (u16, Value) {
     let status = r.status().as_u16();
     let bytes = r.bytes().await.unwrap_or_default();
-    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
 }
 
 /// Where the `isengard` binary is.
@@ -111,9 +114,16 @@ pub fn isengard_bin() -> PathBuf {
         return PathBuf::from(path);
     }
     let exe = std::env::current_exe().expect("current exe");
-    let release = exe.parent().and_then(Path::parent).expect("target/release/deps/<test>");
+    let release = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/release/deps/<test>");
     let bin = release.join("isengard");
-    assert!(bin.exists(), "{} is missing: run `cargo build --release --bin isengard` or set ISENGARD_BIN", bin.display());
+    assert!(
+        bin.exists(),
+        "{} is missing: run `cargo build --release --bin isengard` or set ISENGARD_BIN",
+        bin.display()
+    );
     bin
 }
 
@@ -131,12 +141,17 @@ impl TestCluster {
         let mut dir = tempfile::tempdir().expect("temp dir");
         if std::env::var_os("ISENGARD_KEEP_TEST_DIRS").is_some() {
             dir.disable_cleanup(true);
-            eprintln!("cluster data and node logs kept in {}", dir.path().display());
+            eprintln!(
+                "cluster data and node logs kept in {}",
+                dir.path().display()
+            );
         }
         std::fs::create_dir_all(dir.path().join("blobs")).unwrap();
         let grpc_ports: BTreeMap<u64, u16> = (1..=n).zip(free_ports(n as usize)).collect();
         let proxies = options.proxied.then(|| {
-            let upstream = grpc_ports.iter().map(|(id, port)| (*id, std::net::SocketAddr::from(([127, 0, 0, 1], *port))));
+            let upstream = grpc_ports
+                .iter()
+                .map(|(id, port)| (*id, std::net::SocketAddr::from(([127, 0, 0, 1], *port))));
             Proxies::start(&upstream.collect())
         });
         let mut cluster = TestCluster {
@@ -189,7 +204,11 @@ impl TestCluster {
         });
         merge(&mut config, &self.options.config);
         std::fs::create_dir_all(self.node_dir(id)).unwrap();
-        std::fs::write(self.node_dir(id).join("config.json"), serde_json::to_vec_pretty(&config).unwrap()).unwrap();
+        std::fs::write(
+            self.node_dir(id).join("config.json"),
+            serde_json::to_vec_pretty(&config).unwrap(),
+        )
+        .unwrap();
     }
 
     /// Starts (or restarts) node `id` on its data directory. Its log goes to
@@ -206,13 +225,22 @@ impl TestCluster {
             proxies.register(child.id(), id);
         }
         let stdout = child.stdout.take().unwrap();
-        let mut log = std::fs::OpenOptions::new().create(true).append(true).open(self.node_dir(id).join("log.txt")).unwrap();
+        let mut log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.node_dir(id).join("log.txt"))
+            .unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             let mut tx = Some(tx);
             let mut dicom = String::new();
             let field = |line: &str, after: &str| {
-                line.split(after).nth(1).map(|rest| rest.split_whitespace().next().unwrap_or_default().to_owned())
+                line.split(after).nth(1).map(|rest| {
+                    rest.split_whitespace()
+                        .next()
+                        .unwrap_or_default()
+                        .to_owned()
+                })
             };
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
@@ -228,10 +256,22 @@ impl TestCluster {
             }
         });
         let (addr, dicom) = rx.recv_timeout(START_DEADLINE).unwrap_or_else(|_| {
-            panic!("node {id} did not serve HTTP; see {}", self.node_dir(id).join("log.txt").display())
+            panic!(
+                "node {id} did not serve HTTP; see {}",
+                self.node_dir(id).join("log.txt").display()
+            )
         });
-        let dicom = dicom.parse().unwrap_or_else(|_| panic!("node {id} logged no DICOM address before its HTTP one"));
-        self.nodes.insert(id, Some(NodeProcess { child: Killed(child), base: format!("http://{addr}"), dicom }));
+        let dicom = dicom
+            .parse()
+            .unwrap_or_else(|_| panic!("node {id} logged no DICOM address before its HTTP one"));
+        self.nodes.insert(
+            id,
+            Some(NodeProcess {
+                child: Killed(child),
+                base: format!("http://{addr}"),
+                dicom,
+            }),
+        );
     }
 
     /// Kills node `id` with SIGKILL.
@@ -241,7 +281,11 @@ impl TestCluster {
 
     /// The ids of the running nodes.
     pub fn live(&self) -> Vec<u64> {
-        self.nodes.iter().filter(|(_, n)| n.is_some()).map(|(id, _)| *id).collect()
+        self.nodes
+            .iter()
+            .filter(|(_, n)| n.is_some())
+            .map(|(id, _)| *id)
+            .collect()
     }
 
     /// The REST base URL of running node `id`.
@@ -261,12 +305,19 @@ impl TestCluster {
 
     /// The fault-injecting proxies (the cluster must be started `proxied`).
     pub fn proxies(&self) -> &Proxies {
-        self.proxies.as_ref().expect("the cluster was started with ClusterOptions { proxied: true, .. }")
+        self.proxies
+            .as_ref()
+            .expect("the cluster was started with ClusterOptions { proxied: true, .. }")
     }
 
     /// `GET path` on node `id`, as JSON; `None` on any failure.
     pub async fn get_json(&self, id: u64, path: &str) -> Option<Value> {
-        let r = self.client.get(format!("{}{path}", self.base(id))).send().await.ok()?;
+        let r = self
+            .client
+            .get(format!("{}{path}", self.base(id)))
+            .send()
+            .await
+            .ok()?;
         if !r.status().is_success() {
             return None;
         }
@@ -293,22 +344,35 @@ impl TestCluster {
             if let Some(leader) = self.agreed_leader().await {
                 return leader;
             }
-            assert!(start.elapsed() < deadline, "no agreed leader after {deadline:?}");
+            assert!(
+                start.elapsed() < deadline,
+                "no agreed leader after {deadline:?}"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 
     /// What must be identical on every node: the instance set, the change log
     /// (Seq, ChangeType, ID) and `/statistics`.
-    pub async fn snapshot(&self, id: u64) -> Option<(Vec<String>, Vec<(u64, String, String)>, Value)> {
-        let mut instances: Vec<String> = serde_json::from_value(self.get_json(id, "/instances").await?).ok()?;
+    pub async fn snapshot(
+        &self,
+        id: u64,
+    ) -> Option<(Vec<String>, Vec<(u64, String, String)>, Value)> {
+        let mut instances: Vec<String> =
+            serde_json::from_value(self.get_json(id, "/instances").await?).ok()?;
         instances.sort();
         let mut changes = Vec::new();
         let mut since = 0;
         loop {
-            let page = self.get_json(id, &format!("/changes?since={since}&limit=100")).await?;
+            let page = self
+                .get_json(id, &format!("/changes?since={since}&limit=100"))
+                .await?;
             for c in page["Changes"].as_array()? {
-                changes.push((c["Seq"].as_u64()?, c["ChangeType"].as_str()?.to_owned(), c["ID"].as_str()?.to_owned()));
+                changes.push((
+                    c["Seq"].as_u64()?,
+                    c["ChangeType"].as_str()?.to_owned(),
+                    c["ID"].as_str()?.to_owned(),
+                ));
             }
             since = page["Last"].as_u64()?;
             if page["Done"].as_bool()? {
@@ -331,7 +395,11 @@ impl TestCluster {
             if views.iter().all(Option::is_some) && views.windows(2).all(|w| w[0] == w[1]) {
                 return views.remove(0).unwrap().0;
             }
-            assert!(start.elapsed() < deadline, "nodes {:?} still differ after {deadline:?}", self.live());
+            assert!(
+                start.elapsed() < deadline,
+                "nodes {:?} still differ after {deadline:?}",
+                self.live()
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }

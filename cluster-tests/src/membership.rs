@@ -17,13 +17,27 @@ use crate::{free_port, isengard_bin, TestCluster};
 impl TestCluster {
     /// Stops node `id` gracefully (SIGTERM) and waits until it exited.
     pub async fn stop_node(&mut self, id: u64) {
-        let Some(Some(mut node)) = self.nodes.remove(&id) else { panic!("node {id} is not running") };
+        let Some(Some(mut node)) = self.nodes.remove(&id) else {
+            panic!("node {id} is not running")
+        };
         let pid = node.child.0.id().to_string();
-        let status = Command::new("kill").args(["-TERM", &pid]).status().expect("run kill");
+        let status = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("run kill");
         assert!(status.success(), "kill -TERM {pid}");
         let start = Instant::now();
-        while node.child.0.try_wait().expect("wait for the node").is_none() {
-            assert!(start.elapsed() < Duration::from_secs(30), "node {id} did not stop on SIGTERM");
+        while node
+            .child
+            .0
+            .try_wait()
+            .expect("wait for the node")
+            .is_none()
+        {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "node {id} did not stop on SIGTERM"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         self.nodes.insert(id, None);
@@ -58,7 +72,8 @@ impl TestCluster {
     pub fn prepare_spare(&self, id: u64) -> String {
         let port = free_port();
         let address = format!("127.0.0.1:{port}");
-        let mut config: Value = serde_json::from_slice(&std::fs::read(self.config_path(1)).unwrap()).unwrap();
+        let mut config: Value =
+            serde_json::from_slice(&std::fs::read(self.config_path(1)).unwrap()).unwrap();
         config["Name"] = format!("node-{id}").into();
         config["StorageDirectory"] = self.data_dir(id).to_string_lossy().into_owned().into();
         let cluster = &mut config["Isengard"]["Cluster"];
@@ -66,13 +81,19 @@ impl TestCluster {
         cluster["GrpcListen"] = address.clone().into();
         cluster["GrpcAdvertise"] = address.clone().into();
         std::fs::create_dir_all(self.node_dir(id)).unwrap();
-        std::fs::write(self.config_path(id), serde_json::to_vec_pretty(&config).unwrap()).unwrap();
+        std::fs::write(
+            self.config_path(id),
+            serde_json::to_vec_pretty(&config).unwrap(),
+        )
+        .unwrap();
         address
     }
 
     /// `GET /cluster` on node `id`.
     pub async fn cluster_status(&self, id: u64) -> Value {
-        self.get_json(id, "/cluster").await.unwrap_or_else(|| panic!("GET /cluster on node {id}"))
+        self.get_json(id, "/cluster")
+            .await
+            .unwrap_or_else(|| panic!("GET /cluster on node {id}"))
     }
 
     /// `POST /cluster/members` on node `via`, adding node `id` at `address`
@@ -80,8 +101,16 @@ impl TestCluster {
     /// `/cluster` status on success).
     pub async fn add_member(&self, via: u64, id: u64, address: &str) -> (u16, Value) {
         let url = format!("{}/cluster/members", self.base(via));
-        let sent = self.client.post(url).json(&serde_json::json!({ "NodeId": id, "Address": address })).send().await;
-        crate::status_and_json(sent.unwrap_or_else(|e| panic!("POST /cluster/members on node {via}: {e}"))).await
+        let sent = self
+            .client
+            .post(url)
+            .json(&serde_json::json!({ "NodeId": id, "Address": address }))
+            .send()
+            .await;
+        crate::status_and_json(
+            sent.unwrap_or_else(|e| panic!("POST /cluster/members on node {via}: {e}")),
+        )
+        .await
     }
 
     /// `DELETE /cluster/members/{id}` on node `via`: the status and the JSON
@@ -89,16 +118,24 @@ impl TestCluster {
     pub async fn remove_member(&self, via: u64, id: u64) -> (u16, Value) {
         let url = format!("{}/cluster/members/{id}", self.base(via));
         let sent = self.client.delete(url).send().await;
-        crate::status_and_json(sent.unwrap_or_else(|e| panic!("DELETE /cluster/members/{id} on node {via}: {e}"))).await
+        crate::status_and_json(
+            sent.unwrap_or_else(|e| panic!("DELETE /cluster/members/{id} on node {via}: {e}")),
+        )
+        .await
     }
 
     /// Runs `isengard cluster <args> --url <node via>`: (exit code, stdout, stderr).
     pub async fn cli(&self, via: u64, args: &[&str]) -> (i32, String, String) {
         let mut command = Command::new(isengard_bin());
-        command.arg("cluster").args(args).arg("--url").arg(self.base(via));
-        let out = tokio::task::spawn_blocking(move || command.output().expect("run isengard cluster"))
-            .await
-            .unwrap();
+        command
+            .arg("cluster")
+            .args(args)
+            .arg("--url")
+            .arg(self.base(via));
+        let out =
+            tokio::task::spawn_blocking(move || command.output().expect("run isengard cluster"))
+                .await
+                .unwrap();
         (
             out.status.code().unwrap_or(-1),
             String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -114,7 +151,12 @@ impl TestCluster {
         let voters = |status: &Value| -> BTreeSet<u64> {
             status["Members"]
                 .as_array()
-                .map(|m| m.iter().filter(|m| m["Voter"] == true).filter_map(|m| m["Id"].as_u64()).collect())
+                .map(|m| {
+                    m.iter()
+                        .filter(|m| m["Voter"] == true)
+                        .filter_map(|m| m["Id"].as_u64())
+                        .collect()
+                })
                 .unwrap_or_default()
         };
         let live = self.live();
@@ -132,7 +174,12 @@ impl TestCluster {
 
 /// The ids of the members a `GET /cluster` status lists.
 pub fn member_ids(status: &Value) -> Vec<u64> {
-    status["Members"].as_array().into_iter().flatten().filter_map(|m| m["Id"].as_u64()).collect()
+    status["Members"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m["Id"].as_u64())
+        .collect()
 }
 
 /// Instances posted in the background, one after the other, until stopped.
@@ -168,7 +215,11 @@ impl Ingest {
                 }
             })
         };
-        Ingest { stop, acknowledged, task }
+        Ingest {
+            stop,
+            acknowledged,
+            task,
+        }
     }
 
     /// How many instances were acknowledged so far.
@@ -181,8 +232,15 @@ impl Ingest {
         let target = self.count() + n;
         let start = Instant::now();
         while self.count() < target {
-            assert!(!self.task.is_finished(), "ingest ran out of files before {what}");
-            assert!(start.elapsed() < deadline, "ingest stalled: {} of {target} after {deadline:?} ({what})", self.count());
+            assert!(
+                !self.task.is_finished(),
+                "ingest ran out of files before {what}"
+            );
+            assert!(
+                start.elapsed() < deadline,
+                "ingest stalled: {} of {target} after {deadline:?} ({what})",
+                self.count()
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }

@@ -72,7 +72,10 @@ impl Proxies {
     /// Starts one proxy per node: `upstream[id]` is node `id`'s real gRPC
     /// address; each proxy listens on a fresh loopback port ([`Proxies::port`]).
     pub fn start(upstream: &BTreeMap<NodeId, SocketAddr>) -> Proxies {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("proxy runtime");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("proxy runtime");
         let handle = runtime.handle().clone();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::Builder::new()
@@ -89,7 +92,9 @@ impl Proxies {
         let mut ports = BTreeMap::new();
         for (&dst, &target) in upstream {
             let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a proxy port");
-            listener.set_nonblocking(true).expect("non-blocking proxy listener");
+            listener
+                .set_nonblocking(true)
+                .expect("non-blocking proxy listener");
             let port = listener.local_addr().expect("proxy address").port();
             ports.insert(dst, port);
             let state = state.clone();
@@ -98,7 +103,12 @@ impl Proxies {
                 accept_loop(listener, port, dst, target, state).await;
             });
         }
-        Proxies { state, ports, stop: Some(stop), thread: Some(thread) }
+        Proxies {
+            state,
+            ports,
+            stop: Some(stop),
+            thread: Some(thread),
+        }
     }
 
     /// The port of the proxy in front of node `id`.
@@ -199,9 +209,17 @@ impl Drop for Proxies {
     }
 }
 
-async fn accept_loop(listener: TcpListener, port: u16, dst: NodeId, target: SocketAddr, state: Arc<State>) {
+async fn accept_loop(
+    listener: TcpListener,
+    port: u16,
+    dst: NodeId,
+    target: SocketAddr,
+    state: Arc<State>,
+) {
     loop {
-        let Ok((client, peer)) = listener.accept().await else { continue };
+        let Ok((client, peer)) = listener.accept().await else {
+            continue;
+        };
         let _ = client.set_nodelay(true);
         let state = state.clone();
         // Finding the source reads /proc: off the accept loop.
@@ -222,7 +240,9 @@ async fn accept_loop(listener: TcpListener, port: u16, dst: NodeId, target: Sock
             links.forget_finished();
             match src {
                 // Closed at once: the client's HTTP/2 handshake fails.
-                Some(s) if links.cut.contains(&(s, dst)) => *links.refused.entry((s, dst)).or_default() += 1,
+                Some(s) if links.cut.contains(&(s, dst)) => {
+                    *links.refused.entry((s, dst)).or_default() += 1
+                }
                 // The connecting socket is gone already (or not a node's):
                 // nothing to carry, and nothing may slip through a cut.
                 None => links.unidentified += 1,
@@ -238,7 +258,9 @@ async fn accept_loop(listener: TcpListener, port: u16, dst: NodeId, target: Sock
 /// Copies bytes both ways between the client and the node until either side
 /// closes (or the task is aborted by a cut, which drops both sockets).
 async fn pipe(mut client: TcpStream, target: SocketAddr) {
-    let Ok(mut upstream) = TcpStream::connect(target).await else { return };
+    let Ok(mut upstream) = TcpStream::connect(target).await else {
+        return;
+    };
     let _ = upstream.set_nodelay(true);
     let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
 }
@@ -250,7 +272,9 @@ fn source_node(peer: SocketAddr, port: u16, pids: &HashMap<u32, NodeId>) -> Opti
     let inode = socket_inode(peer.port(), port)?;
     let wanted = format!("socket:[{inode}]");
     for (&pid, &node) in pids {
-        let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else { continue };
+        let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+            continue;
+        };
         for fd in fds.flatten() {
             if std::fs::read_link(fd.path()).is_ok_and(|link| link.as_os_str() == wanted.as_str()) {
                 return Some(node);
@@ -266,7 +290,9 @@ fn socket_inode(local_port: u16, remote_port: u16) -> Option<u64> {
     let local = format!(":{local_port:04X}");
     let remote = format!(":{remote_port:04X}");
     for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
-        let Ok(text) = std::fs::read_to_string(table) else { continue };
+        let Ok(text) = std::fs::read_to_string(table) else {
+            continue;
+        };
         for line in text.lines().skip(1) {
             let fields: Vec<&str> = line.split_whitespace().collect();
             if fields.len() > 9 && fields[1].ends_with(&local) && fields[2].ends_with(&remote) {
@@ -311,7 +337,10 @@ mod tests {
             return false;
         }
         let mut buf = [0u8; 4];
-        matches!(tokio::time::timeout(std::time::Duration::from_secs(5), s.read_exact(&mut buf)).await, Ok(Ok(_)))
+        matches!(
+            tokio::time::timeout(std::time::Duration::from_secs(5), s.read_exact(&mut buf)).await,
+            Ok(Ok(_))
+        )
     }
 
     /// This test process plays node 1: its connections are identified, cut
@@ -327,9 +356,15 @@ mod tests {
         assert_eq!(proxies.open_connections().get(&(1, 2)), Some(&1));
 
         proxies.cut(1, 2);
-        assert!(!roundtrip(&mut open).await, "an open connection survived the cut");
+        assert!(
+            !roundtrip(&mut open).await,
+            "an open connection survived the cut"
+        );
         let mut fresh = TcpStream::connect(addr).await.unwrap();
-        assert!(!roundtrip(&mut fresh).await, "a new connection passed a cut link");
+        assert!(
+            !roundtrip(&mut fresh).await,
+            "a new connection passed a cut link"
+        );
         assert_eq!(proxies.refused()[&(1, 2)], 1);
 
         proxies.heal();
@@ -343,12 +378,21 @@ mod tests {
         let addr: SocketAddr = ([127, 0, 0, 1], 9).into();
         let proxies = Proxies::start(&BTreeMap::from([(1, addr), (2, addr), (3, addr)]));
         proxies.isolate(2);
-        assert_eq!(proxies.cut_links(), BTreeSet::from([(1, 2), (2, 1), (2, 3), (3, 2)]));
+        assert_eq!(
+            proxies.cut_links(),
+            BTreeSet::from([(1, 2), (2, 1), (2, 3), (3, 2)])
+        );
         proxies.heal();
         assert!(proxies.cut_links().is_empty());
         proxies.partition(&[&[1, 2], &[3]]);
-        assert_eq!(proxies.cut_links(), BTreeSet::from([(1, 3), (3, 1), (2, 3), (3, 2)]));
+        assert_eq!(
+            proxies.cut_links(),
+            BTreeSet::from([(1, 3), (3, 1), (2, 3), (3, 2)])
+        );
         proxies.restore(1, 3);
-        assert_eq!(proxies.cut_links(), BTreeSet::from([(3, 1), (2, 3), (3, 2)]));
+        assert_eq!(
+            proxies.cut_links(),
+            BTreeSet::from([(3, 1), (2, 3), (3, 2)])
+        );
     }
 }

@@ -40,7 +40,10 @@ use tokio::net::TcpListener;
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     #[error("cannot bind {what}: {source}")]
-    Bind { what: &'static str, source: std::io::Error },
+    Bind {
+        what: &'static str,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Index(#[from] index::IndexError),
     #[error(transparent)]
@@ -69,10 +72,16 @@ impl Listeners {
     pub async fn bind(config: &Config) -> Result<Listeners, RunError> {
         let http = TcpListener::bind((config.http_bind, config.http_port))
             .await
-            .map_err(|source| RunError::Bind { what: "the HTTP port", source })?;
+            .map_err(|source| RunError::Bind {
+                what: "the HTTP port",
+                source,
+            })?;
         let dicom = TcpListener::bind((config.http_bind, config.dicom_port))
             .await
-            .map_err(|source| RunError::Bind { what: "the DICOM port", source })?;
+            .map_err(|source| RunError::Bind {
+                what: "the DICOM port",
+                source,
+            })?;
         let grpc = match &config.cluster {
             None => None,
             Some(cluster) => Some(bind_grpc(cluster.grpc_listen).await?),
@@ -82,7 +91,12 @@ impl Listeners {
 }
 
 async fn bind_grpc(addr: std::net::SocketAddr) -> Result<TcpListener, RunError> {
-    TcpListener::bind(addr).await.map_err(|source| RunError::Bind { what: "the cluster gRPC port", source })
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| RunError::Bind {
+            what: "the cluster gRPC port",
+            source,
+        })
 }
 
 /// Opens the archive described by `config` (index + blobs).
@@ -111,7 +125,9 @@ fn serve_grpc(
     let node = archive.index().node_id();
     tracing::info!(%addr, node, "isengard is serving the cluster gRPC");
     let service = cluster::RaftService::new(archive.index().raft().clone()).into_server();
-    let blobs = archive.replicated().then(|| cluster::BlobService::new(archive.blobs().clone()).into_server());
+    let blobs = archive
+        .replicated()
+        .then(|| cluster::BlobService::new(archive.blobs().clone()).into_server());
     let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
     Ok(tokio::spawn(async move {
         let served = tonic::transport::Server::builder()
@@ -138,7 +154,11 @@ async fn start_lua(
     }
     let engine = lua::LuaEngine::start(archive.clone()).await?;
     archive.install_hooks(Arc::new(engine.clone()));
-    let task = tokio::spawn(lua::run_once_in_cluster(engine.clone(), archive.clone(), stop.clone()));
+    let task = tokio::spawn(lua::run_once_in_cluster(
+        engine.clone(),
+        archive.clone(),
+        stop.clone(),
+    ));
     Ok(Some((engine, task)))
 }
 
@@ -190,14 +210,22 @@ pub async fn run(
     };
     let dicom_addr = listeners.dicom.local_addr().map_err(RunError::Http)?;
     tracing::info!(addr = %dicom_addr, aet = %config.dicom_aet, "isengard is serving DICOM");
-    let dicom = tokio::spawn(dimse::serve(archive.clone(), listeners.dicom, stop_rx.clone()));
+    let dicom = tokio::spawn(dimse::serve(
+        archive.clone(),
+        listeners.dicom,
+        stop_rx.clone(),
+    ));
     let addr = listeners.http.local_addr().map_err(RunError::Http)?;
     tracing::info!(%addr, name = %config.name, "isengard is serving the REST API");
     let app = http::router(archive.clone());
     let mut http_stop = stop_rx.clone();
     // Orthanc's `TcpNoDelay` (true by default): without it the last segment
     // of an answer can wait for the client's delayed ACK.
-    let no_delay = config.raw.get("TcpNoDelay").and_then(|v| v.as_bool()).unwrap_or(true);
+    let no_delay = config
+        .raw
+        .get("TcpNoDelay")
+        .and_then(|v| v.as_bool())
+        .unwrap_or(true);
     let http_listener = axum::serve::ListenerExt::tap_io(listeners.http, move |tcp| {
         if let Err(e) = tcp.set_nodelay(no_delay) {
             tracing::debug!(error = %e, "cannot set TCP_NODELAY on a REST connection");

@@ -30,12 +30,21 @@ pub fn init(level: &str) {
         .then(|| std::env::var("RUST_LOG").ok())
         .flatten()
         .and_then(|spec| EnvFilter::try_new(spec).ok());
-    let filter = from_env.or_else(|| filter_for(level)).unwrap_or_else(|| EnvFilter::new("info"));
+    let filter = from_env
+        .or_else(|| filter_for(level))
+        .unwrap_or_else(|| EnvFilter::new("info"));
     let (layer, handle) = reload::Layer::new(filter);
     // Colours only on a terminal, not in log files or CI output.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
-    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stdout).with_ansi(ansi);
-    if tracing_subscriber::registry().with(layer).with(fmt).try_init().is_ok() {
+    let fmt = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stdout)
+        .with_ansi(ansi);
+    if tracing_subscriber::registry()
+        .with(layer)
+        .with(fmt)
+        .try_init()
+        .is_ok()
+    {
         let _ = HANDLE.set(handle);
         if let Ok(mut l) = LEVEL.lock() {
             *l = canonical(level).unwrap_or("default");
@@ -44,7 +53,9 @@ pub fn init(level: &str) {
 }
 
 fn canonical(level: &str) -> Option<&'static str> {
-    ["default", "verbose", "trace"].into_iter().find(|l| *l == level)
+    ["default", "verbose", "trace"]
+        .into_iter()
+        .find(|l| *l == level)
 }
 
 /// The current level name.
@@ -58,7 +69,9 @@ pub fn set_level(level: &str) -> Result<(), &'static str> {
     let canonical = canonical(level).ok_or(ACCEPTED)?;
     let filter = filter_for(canonical).ok_or(ACCEPTED)?;
     if let Some(handle) = HANDLE.get() {
-        handle.reload(filter).map_err(|_| "the logger cannot be reconfigured")?;
+        handle
+            .reload(filter)
+            .map_err(|_| "the logger cannot be reconfigured")?;
     }
     if let Ok(mut l) = LEVEL.lock() {
         *l = canonical;

@@ -45,7 +45,10 @@ impl IdleHooks {
     }
 
     fn run(&self) {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).retain_mut(|hook| hook());
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain_mut(|hook| hook());
     }
 }
 
@@ -87,7 +90,9 @@ pub fn limit_arenas() {
 pub fn spawn_idle_trim() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
-        let spawned = std::thread::Builder::new().name("idle-trim".into()).spawn(idle_trim_loop);
+        let spawned = std::thread::Builder::new()
+            .name("idle-trim".into())
+            .spawn(idle_trim_loop);
         if let Err(e) = spawned {
             tracing::warn!(error = %e, "cannot start the heap trimming thread");
         }

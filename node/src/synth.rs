@@ -18,19 +18,60 @@ pub const CT_IMAGE_STORAGE: &str = "1.2.840.10008.5.1.4.1.1.2";
 pub const MR_IMAGE_STORAGE: &str = "1.2.840.10008.5.1.4.1.1.4";
 pub const EXPLICIT_VR_LE: &str = "1.2.840.10008.1.2.1";
 
-const LAST: &[&str] = &["Martin", "Dubois", "Müller", "Schmidt", "Rossi", "García", "Smith", "Jones", "Nguyen", "Kowalski", "Jensen", "Peeters"];
-const FIRST: &[&str] = &["Anna", "Jean", "Élodie", "Lukas", "Maria", "John", "Sofia", "Omar", "Chloé", "Piotr", "Ingrid", "Bram"];
-const DESCRIPTIONS: &[&str] = &["CT THORAX", "CT ABDOMEN PELVIS", "MR BRAIN", "MR KNEE LEFT", "CT HEAD", "MR LUMBAR SPINE"];
+const LAST: &[&str] = &[
+    "Martin", "Dubois", "Müller", "Schmidt", "Rossi", "García", "Smith", "Jones", "Nguyen",
+    "Kowalski", "Jensen", "Peeters",
+];
+const FIRST: &[&str] = &[
+    "Anna", "Jean", "Élodie", "Lukas", "Maria", "John", "Sofia", "Omar", "Chloé", "Piotr",
+    "Ingrid", "Bram",
+];
+const DESCRIPTIONS: &[&str] = &[
+    "CT THORAX",
+    "CT ABDOMEN PELVIS",
+    "MR BRAIN",
+    "MR KNEE LEFT",
+    "CT HEAD",
+    "MR LUMBAR SPINE",
+];
 /// Extra names of [`hospital`] archives: with [`LAST`] and [`FIRST`], 1,600 names.
 const MORE_LAST: &[&str] = &[
-    "Bernard", "Thomas", "Petit", "Robert", "Richard", "Durand", "Leroy", "Moreau", "Simon", "Laurent", "Lefebvre",
-    "Michel", "Fischer", "Weber", "Meyer", "Wagner", "Becker", "Schulz", "Hoffmann", "Bianchi", "Romano", "Colombo",
-    "Ricci", "Marino", "Fernández", "López", "Martínez", "Sánchez", "Pérez", "Brown", "Taylor",
+    "Bernard",
+    "Thomas",
+    "Petit",
+    "Robert",
+    "Richard",
+    "Durand",
+    "Leroy",
+    "Moreau",
+    "Simon",
+    "Laurent",
+    "Lefebvre",
+    "Michel",
+    "Fischer",
+    "Weber",
+    "Meyer",
+    "Wagner",
+    "Becker",
+    "Schulz",
+    "Hoffmann",
+    "Bianchi",
+    "Romano",
+    "Colombo",
+    "Ricci",
+    "Marino",
+    "Fernández",
+    "López",
+    "Martínez",
+    "Sánchez",
+    "Pérez",
+    "Brown",
+    "Taylor",
 ];
 const MORE_FIRST: &[&str] = &[
-    "Pierre", "Camille", "Louis", "Léa", "Hugo", "Manon", "Felix", "Emma", "Paul", "Mia", "Marco", "Giulia", "Luca",
-    "Lucía", "Pablo", "Carmen", "James", "Olivia", "Noah", "Amelia", "Tomasz", "Zofia", "Lars", "Astrid", "Sven",
-    "Eva", "Ahmed", "Fatima",
+    "Pierre", "Camille", "Louis", "Léa", "Hugo", "Manon", "Felix", "Emma", "Paul", "Mia", "Marco",
+    "Giulia", "Luca", "Lucía", "Pablo", "Carmen", "James", "Olivia", "Noah", "Amelia", "Tomasz",
+    "Zofia", "Lars", "Astrid", "Sven", "Eva", "Ahmed", "Fatima",
 ];
 
 /// One instance to generate.
@@ -86,36 +127,84 @@ impl Spec {
         let mut put = |tag, vr, value: PrimitiveValue| {
             obj.put(DataElement::new(tag, vr, value));
         };
-        let sop_class = if self.modality == "MR" { MR_IMAGE_STORAGE } else { CT_IMAGE_STORAGE };
+        let sop_class = if self.modality == "MR" {
+            MR_IMAGE_STORAGE
+        } else {
+            CT_IMAGE_STORAGE
+        };
         put(tags::SPECIFIC_CHARACTER_SET, VR::CS, "ISO_IR 192".into());
         put(tags::SOP_CLASS_UID, VR::UI, sop_class.into());
         put(tags::SOP_INSTANCE_UID, VR::UI, self.sop_uid.as_str().into());
         put(tags::STUDY_DATE, VR::DA, self.study_date.as_str().into());
         put(tags::SERIES_DATE, VR::DA, self.study_date.as_str().into());
         put(tags::STUDY_TIME, VR::TM, self.study_time.as_str().into());
-        put(tags::ACCESSION_NUMBER, VR::SH, self.accession.as_str().into());
+        put(
+            tags::ACCESSION_NUMBER,
+            VR::SH,
+            self.accession.as_str().into(),
+        );
         put(tags::MODALITY, VR::CS, self.modality.into());
         put(tags::MANUFACTURER, VR::LO, "ISENGARD SYNTH".into());
         put(tags::REFERRING_PHYSICIAN_NAME, VR::PN, "".into());
-        put(tags::STUDY_DESCRIPTION, VR::LO, self.study_description.as_str().into());
-        put(tags::SERIES_DESCRIPTION, VR::LO, format!("{} series {}", self.modality, self.series_number).into());
-        put(tags::PATIENT_NAME, VR::PN, self.patient_name.as_str().into());
+        put(
+            tags::STUDY_DESCRIPTION,
+            VR::LO,
+            self.study_description.as_str().into(),
+        );
+        put(
+            tags::SERIES_DESCRIPTION,
+            VR::LO,
+            format!("{} series {}", self.modality, self.series_number).into(),
+        );
+        put(
+            tags::PATIENT_NAME,
+            VR::PN,
+            self.patient_name.as_str().into(),
+        );
         put(tags::PATIENT_ID, VR::LO, self.patient_id.as_str().into());
-        put(tags::PATIENT_BIRTH_DATE, VR::DA, self.birth_date.as_str().into());
+        put(
+            tags::PATIENT_BIRTH_DATE,
+            VR::DA,
+            self.birth_date.as_str().into(),
+        );
         put(tags::PATIENT_SEX, VR::CS, self.sex.into());
-        put(tags::STUDY_INSTANCE_UID, VR::UI, self.study_uid.as_str().into());
-        put(tags::SERIES_INSTANCE_UID, VR::UI, self.series_uid.as_str().into());
+        put(
+            tags::STUDY_INSTANCE_UID,
+            VR::UI,
+            self.study_uid.as_str().into(),
+        );
+        put(
+            tags::SERIES_INSTANCE_UID,
+            VR::UI,
+            self.series_uid.as_str().into(),
+        );
         put(tags::STUDY_ID, VR::SH, "1".into());
-        put(tags::SERIES_NUMBER, VR::IS, self.series_number.to_string().into());
-        put(tags::INSTANCE_NUMBER, VR::IS, self.instance_number.to_string().into());
+        put(
+            tags::SERIES_NUMBER,
+            VR::IS,
+            self.series_number.to_string().into(),
+        );
+        put(
+            tags::INSTANCE_NUMBER,
+            VR::IS,
+            self.instance_number.to_string().into(),
+        );
         put(tags::SAMPLES_PER_PIXEL, VR::US, PrimitiveValue::from(1_u16));
-        put(tags::PHOTOMETRIC_INTERPRETATION, VR::CS, "MONOCHROME2".into());
+        put(
+            tags::PHOTOMETRIC_INTERPRETATION,
+            VR::CS,
+            "MONOCHROME2".into(),
+        );
         put(tags::ROWS, VR::US, PrimitiveValue::from(self.rows));
         put(tags::COLUMNS, VR::US, PrimitiveValue::from(self.columns));
         put(tags::BITS_ALLOCATED, VR::US, PrimitiveValue::from(16_u16));
         put(tags::BITS_STORED, VR::US, PrimitiveValue::from(12_u16));
         put(tags::HIGH_BIT, VR::US, PrimitiveValue::from(11_u16));
-        put(tags::PIXEL_REPRESENTATION, VR::US, PrimitiveValue::from(0_u16));
+        put(
+            tags::PIXEL_REPRESENTATION,
+            VR::US,
+            PrimitiveValue::from(0_u16),
+        );
         if self.acquisition {
             self.put_acquisition(&mut put);
         }
@@ -128,7 +217,8 @@ impl Spec {
             .with_meta(FileMetaTableBuilder::new().transfer_syntax(EXPLICIT_VR_LE))
             .expect("the synthetic data set has SOP class and instance UIDs");
         let mut out = Vec::with_capacity(pixels * 2 + 2048);
-        file.write_all(&mut out).expect("writing to memory cannot fail");
+        file.write_all(&mut out)
+            .expect("writing to memory cannot fail");
         out
     }
 }
@@ -140,20 +230,52 @@ impl Spec {
         let z = -100.0 + 1.25 * self.instance_number as f64;
         let ct = self.modality == "CT";
         put(tags::INSTITUTION_NAME, VR::LO, "HOPITAL SYNTHETIQUE".into());
-        put(tags::STATION_NAME, VR::SH, format!("{}SCAN{}", self.modality, self.series_number % 3 + 1).into());
-        put(tags::MANUFACTURER_MODEL_NAME, VR::LO, if ct { "SynthCT 128" } else { "SynthMR 3T" }.into());
-        put(tags::BODY_PART_EXAMINED, VR::CS, self.study_description.split(' ').nth(1).unwrap_or("").into());
-        put(tags::PROTOCOL_NAME, VR::LO, self.study_description.as_str().into());
+        put(
+            tags::STATION_NAME,
+            VR::SH,
+            format!("{}SCAN{}", self.modality, self.series_number % 3 + 1).into(),
+        );
+        put(
+            tags::MANUFACTURER_MODEL_NAME,
+            VR::LO,
+            if ct { "SynthCT 128" } else { "SynthMR 3T" }.into(),
+        );
+        put(
+            tags::BODY_PART_EXAMINED,
+            VR::CS,
+            self.study_description
+                .split(' ')
+                .nth(1)
+                .unwrap_or("")
+                .into(),
+        );
+        put(
+            tags::PROTOCOL_NAME,
+            VR::LO,
+            self.study_description.as_str().into(),
+        );
         put(tags::ACQUISITION_NUMBER, VR::IS, "1".into());
         put(tags::CONTENT_DATE, VR::DA, self.study_date.as_str().into());
         put(tags::CONTENT_TIME, VR::TM, self.study_time.as_str().into());
         put(tags::IMAGE_TYPE, VR::CS, "ORIGINAL\\PRIMARY\\AXIAL".into());
         put(tags::SLICE_THICKNESS, VR::DS, "1.25".into());
         put(tags::SLICE_LOCATION, VR::DS, format!("{z:.2}").into());
-        put(tags::IMAGE_POSITION_PATIENT, VR::DS, format!("-250.0\\-250.0\\{z:.2}").into());
-        put(tags::IMAGE_ORIENTATION_PATIENT, VR::DS, "1\\0\\0\\0\\1\\0".into());
+        put(
+            tags::IMAGE_POSITION_PATIENT,
+            VR::DS,
+            format!("-250.0\\-250.0\\{z:.2}").into(),
+        );
+        put(
+            tags::IMAGE_ORIENTATION_PATIENT,
+            VR::DS,
+            "1\\0\\0\\0\\1\\0".into(),
+        );
         put(tags::PIXEL_SPACING, VR::DS, "0.9765625\\0.9765625".into());
-        put(tags::FRAME_OF_REFERENCE_UID, VR::UI, format!("{}.1", self.study_uid).into());
+        put(
+            tags::FRAME_OF_REFERENCE_UID,
+            VR::UI,
+            format!("{}.1", self.study_uid).into(),
+        );
         put(tags::PATIENT_POSITION, VR::CS, "HFS".into());
         if ct {
             put(tags::KVP, VR::DS, "120".into());
@@ -218,14 +340,33 @@ fn generate(shape: Shape, last: &[&[&str]], first: &[&[&str]], acquisition: bool
     for p in 0..shape.patients {
         let name = format!("{}^{}", pick(&mut rng, last), pick(&mut rng, first));
         let patient_id = format!("PAT{:06}", p + 1);
-        let birth = format!("{:04}{:02}{:02}", rng.gen_range(1930..2020), rng.gen_range(1..13), rng.gen_range(1..29));
+        let birth = format!(
+            "{:04}{:02}{:02}",
+            rng.gen_range(1930..2020),
+            rng.gen_range(1..13),
+            rng.gen_range(1..29)
+        );
         let sex = if rng.gen_bool(0.5) { "F" } else { "M" };
         for s in 0..shape.studies_per_patient {
             let study_uid = uid(&mut rng);
-            let date = format!("{:04}{:02}{:02}", rng.gen_range(2010..2026), rng.gen_range(1..13), rng.gen_range(1..29));
-            let time = format!("{:02}{:02}{:02}", rng.gen_range(7..20), rng.gen_range(0..60), rng.gen_range(0..60));
+            let date = format!(
+                "{:04}{:02}{:02}",
+                rng.gen_range(2010..2026),
+                rng.gen_range(1..13),
+                rng.gen_range(1..29)
+            );
+            let time = format!(
+                "{:02}{:02}{:02}",
+                rng.gen_range(7..20),
+                rng.gen_range(0..60),
+                rng.gen_range(0..60)
+            );
             let description = DESCRIPTIONS[rng.gen_range(0..DESCRIPTIONS.len())];
-            let modality = if description.starts_with("MR") { "MR" } else { "CT" };
+            let modality = if description.starts_with("MR") {
+                "MR"
+            } else {
+                "CT"
+            };
             let accession = format!("A{:08}", p * 100 + s);
             for se in 0..shape.series_per_study {
                 let series_uid = uid(&mut rng);

@@ -29,7 +29,9 @@ async fn launch(dir: &Path, aet: &str, port: u16, extra: &[&str], deadline: Dura
         .expect("dcmtk's storescp is installed");
     let guard = Killed(child);
     wait_until(deadline, "storescp listens", || async move {
-        tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok()
+        tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
     })
     .await;
     guard
@@ -56,6 +58,9 @@ impl StoreScp {
     pub async fn start(dir: &Path, aet: &str, deadline: Duration) -> StoreScp {
         let port = free_port();
         let process = launch(dir, aet, port, &["+xa"], deadline).await;
-        StoreScp { _process: process, addr: ([127, 0, 0, 1], port).into() }
+        StoreScp {
+            _process: process,
+            addr: ([127, 0, 0, 1], port).into(),
+        }
     }
 }

@@ -12,8 +12,13 @@ pub fn free_port() -> u16 {
 /// `n` distinct free loopback ports: all are bound at once, read, then
 /// released, so none repeats.
 pub fn free_ports(n: usize) -> Vec<u16> {
-    let listeners: Vec<TcpListener> = (0..n).map(|_| TcpListener::bind("127.0.0.1:0").expect("bind port 0")).collect();
-    listeners.iter().map(|l| l.local_addr().expect("bound address").port()).collect()
+    let listeners: Vec<TcpListener> = (0..n)
+        .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind port 0"))
+        .collect();
+    listeners
+        .iter()
+        .map(|l| l.local_addr().expect("bound address").port())
+        .collect()
 }
 
 /// A child process killed (and reaped) when dropped, even when the test fails.
@@ -42,7 +47,10 @@ mod tests {
 
     #[test]
     fn a_dropped_guard_kills_its_child() {
-        let child = std::process::Command::new("sleep").arg("30").spawn().expect("sleep runs");
+        let child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .expect("sleep runs");
         let pid = child.id();
         drop(Killed(child));
         // Killed and reaped: the pid names no process (or another one, not our sleep).

@@ -45,7 +45,9 @@ fn binary() -> PathBuf {
     let cargo_home = std::env::var_os("CARGO_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cargo")));
-    let in_cargo_bin = cargo_home.map(|h| h.join("bin/s3s-fs")).filter(|p| p.is_file());
+    let in_cargo_bin = cargo_home
+        .map(|h| h.join("bin/s3s-fs"))
+        .filter(|p| p.is_file());
     on_path.or(in_cargo_bin).unwrap_or_else(|| {
         panic!(
             "s3s-fs is not installed: run scripts/install-deps.sh \
@@ -62,7 +64,16 @@ impl S3sFs {
         std::fs::create_dir(root.path().join(bucket)).expect("bucket folder");
         let binary = binary();
         let mut child = Command::new(&binary)
-            .args(["--host", "127.0.0.1", "--port", "0", "--access-key", S3_ACCESS_KEY, "--secret-key", S3_SECRET_KEY])
+            .args([
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--access-key",
+                S3_ACCESS_KEY,
+                "--secret-key",
+                S3_SECRET_KEY,
+            ])
             .arg(root.path())
             .env("RUST_LOG", "s3s_fs=info")
             .env("NO_COLOR", "1")
@@ -91,17 +102,28 @@ impl S3sFs {
             if let Some(status) = process.0.try_wait().expect("poll s3s-fs") {
                 panic!("s3s-fs exited before listening: {status}");
             }
-            assert!(Instant::now() < deadline, "s3s-fs did not report its address within {START_DEADLINE:?}");
+            assert!(
+                Instant::now() < deadline,
+                "s3s-fs did not report its address within {START_DEADLINE:?}"
+            );
         };
         let addr: SocketAddr = endpoint
             .trim_start_matches("http://")
             .parse()
             .unwrap_or_else(|e| panic!("s3s-fs reported {endpoint}: {e}"));
         while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
-            assert!(Instant::now() < deadline, "s3s-fs does not accept connections on {addr}");
+            assert!(
+                Instant::now() < deadline,
+                "s3s-fs does not accept connections on {addr}"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
-        S3sFs { _process: process, endpoint, bucket: bucket.to_owned(), root }
+        S3sFs {
+            _process: process,
+            endpoint,
+            bucket: bucket.to_owned(),
+            root,
+        }
     }
 
     /// The folder behind the bucket: object `a/b` is the file `a/b` in it.

@@ -18,7 +18,10 @@ where
         if check().await {
             return;
         }
-        assert!(start.elapsed() < deadline, "timed out after {deadline:?} waiting until {what}");
+        assert!(
+            start.elapsed() < deadline,
+            "timed out after {deadline:?} waiting until {what}"
+        );
         tokio::time::sleep(pause).await;
         pause = (pause * 2).min(Duration::from_millis(100));
     }

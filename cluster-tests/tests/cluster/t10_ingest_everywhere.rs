@@ -25,18 +25,36 @@ async fn t10_ingest_through_every_node_read_from_every_node() {
         let node = 1 + (i as u64 % 3);
         let id = cluster.post_ok(node, spec.to_bytes()).await;
         // Read-your-writes on the node that took the write, leader or not.
-        let r = cluster.client.get(format!("{}/instances/{id}", cluster.base(node))).send().await.unwrap();
-        assert_eq!(r.status(), 200, "instance {id} not readable right after its POST on node {node}");
+        let r = cluster
+            .client
+            .get(format!("{}/instances/{id}", cluster.base(node)))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            r.status(),
+            200,
+            "instance {id} not readable right after its POST on node {node}"
+        );
         acknowledged.insert(id);
     }
-    eprintln!("{} instances through 3 nodes in {:?}", specs.len(), started.elapsed());
+    eprintln!(
+        "{} instances through 3 nodes in {:?}",
+        specs.len(),
+        started.elapsed()
+    );
 
     let instances = cluster.wait_consistent(Duration::from_secs(20)).await;
     assert_eq!(instances.into_iter().collect::<BTreeSet<_>>(), acknowledged);
     // Every node serves every file from the shared blob folder.
     for node in cluster.live() {
         for id in acknowledged.iter().take(4) {
-            let r = cluster.client.get(format!("{}/instances/{id}/file", cluster.base(node))).send().await.unwrap();
+            let r = cluster
+                .client
+                .get(format!("{}/instances/{id}/file", cluster.base(node)))
+                .send()
+                .await
+                .unwrap();
             assert_eq!(r.status(), 200);
         }
     }

@@ -14,8 +14,16 @@ use serde_json::Value;
 #[tokio::test]
 async fn t20_kill_9_the_leader_writes_resume_and_it_catches_up() {
     let mut cluster = TestCluster::start(3).await;
-    let files = files(Shape { instances_per_series: 4, seed: 20, ..SMALL });
-    let mut acknowledged: BTreeSet<String> = cluster.post_round_robin(&files[..12]).await.into_iter().collect();
+    let files = files(Shape {
+        instances_per_series: 4,
+        seed: 20,
+        ..SMALL
+    });
+    let mut acknowledged: BTreeSet<String> = cluster
+        .post_round_robin(&files[..12])
+        .await
+        .into_iter()
+        .collect();
 
     let leader = cluster.wait_for_leader(Duration::from_secs(10)).await;
     cluster.kill9(leader);
@@ -25,7 +33,10 @@ async fn t20_kill_9_the_leader_writes_resume_and_it_catches_up() {
     // Keep writing through a survivor until a write is acknowledged again.
     let mut next = 12;
     let resumed = loop {
-        assert!(killed.elapsed() < Duration::from_secs(20), "writes did not resume after killing leader {leader}");
+        assert!(
+            killed.elapsed() < Duration::from_secs(20),
+            "writes did not resume after killing leader {leader}"
+        );
         let node = survivors[next % survivors.len()];
         if let Some(id) = cluster.try_post(node, files[next].clone()).await {
             acknowledged.insert(id);
@@ -34,30 +45,52 @@ async fn t20_kill_9_the_leader_writes_resume_and_it_catches_up() {
         }
     };
     eprintln!("writes resumed {resumed:?} after kill -9 of leader {leader}");
-    assert!(resumed < Duration::from_secs(10), "writes resumed only after {resumed:?}");
+    assert!(
+        resumed < Duration::from_secs(10),
+        "writes resumed only after {resumed:?}"
+    );
     let new_leader = cluster.wait_for_leader(Duration::from_secs(10)).await;
     assert_ne!(new_leader, leader);
     // The new leader reports the killed node unreachable and the other one up.
     let health = |status: &Value, id: u64| {
-        status["Members"].as_array().unwrap().iter().find(|m| m["Id"] == id).unwrap()["Health"].clone()
+        status["Members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["Id"] == id)
+            .unwrap()["Health"]
+            .clone()
     };
-    wait_until(Duration::from_secs(10), "GET /cluster shows the health of each member", || async {
-        let Some(status) = cluster.get_json(new_leader, "/cluster").await else { return false };
-        status["Leader"] == new_leader
-            && health(&status, leader) == "unreachable"
-            && survivors.iter().all(|id| health(&status, *id) == "up")
-    })
+    wait_until(
+        Duration::from_secs(10),
+        "GET /cluster shows the health of each member",
+        || async {
+            let Some(status) = cluster.get_json(new_leader, "/cluster").await else {
+                return false;
+            };
+            status["Leader"] == new_leader
+                && health(&status, leader) == "unreachable"
+                && survivors.iter().all(|id| health(&status, *id) == "up")
+        },
+    )
     .await;
 
     acknowledged.extend(cluster.post_round_robin(&files[next..24]).await);
     let instances = cluster.wait_consistent(Duration::from_secs(20)).await;
-    assert_eq!(instances.iter().cloned().collect::<BTreeSet<_>>(), acknowledged, "survivors lost or invented instances");
+    assert_eq!(
+        instances.iter().cloned().collect::<BTreeSet<_>>(),
+        acknowledged,
+        "survivors lost or invented instances"
+    );
 
     // The killed node restarts on its data, rejoins and catches up.
     let restarted = Instant::now();
     cluster.start_node(leader);
     let instances = cluster.wait_consistent(Duration::from_secs(30)).await;
-    eprintln!("node {leader} caught up {:?} after its restart", restarted.elapsed());
+    eprintln!(
+        "node {leader} caught up {:?} after its restart",
+        restarted.elapsed()
+    );
     assert_eq!(instances.into_iter().collect::<BTreeSet<_>>(), acknowledged);
     for file in &files[24..] {
         acknowledged.insert(cluster.post_ok(leader, file.clone()).await);

@@ -59,7 +59,10 @@ struct Shared {
 
 impl Shared {
     fn publish(&self, cluster: &TestCluster) {
-        let live = cluster.live().into_iter().map(|id| (id, (cluster.base(id).to_owned(), cluster.dicom(id))));
+        let live = cluster
+            .live()
+            .into_iter()
+            .map(|id| (id, (cluster.base(id).to_owned(), cluster.dicom(id))));
         *self.endpoints.lock().unwrap() = live.collect();
     }
 
@@ -67,7 +70,11 @@ impl Shared {
     fn pick(&self, preferred: u64) -> Option<(u64, String, SocketAddr)> {
         let endpoints = self.endpoints.lock().unwrap();
         let ids: Vec<u64> = endpoints.keys().copied().collect();
-        let id = ids.iter().copied().find(|id| *id >= preferred).or_else(|| ids.first().copied())?;
+        let id = ids
+            .iter()
+            .copied()
+            .find(|id| *id >= preferred)
+            .or_else(|| ids.first().copied())?;
         let (base, dicom) = endpoints[&id].clone();
         Some((id, base, dicom))
     }
@@ -93,20 +100,31 @@ fn spec(client: usize, n: usize) -> Spec {
 }
 
 async fn rest_client(k: usize, preferred: u64, shared: Arc<Shared>) {
-    let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
     let mut n = 0;
     while !shared.stop.load(Ordering::SeqCst) {
         let bytes = spec(k, n).to_bytes();
         let first_try = Instant::now();
         let mut preferred = preferred;
         loop {
-            assert!(first_try.elapsed() < INSTANCE_DEADLINE, "REST client {k}: instance {n} never acknowledged");
+            assert!(
+                first_try.elapsed() < INSTANCE_DEADLINE,
+                "REST client {k}: instance {n} never acknowledged"
+            );
             let Some((node, base, _)) = shared.pick(preferred) else {
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 continue;
             };
             let sent = Instant::now();
-            match http.post(format!("{base}/instances")).body(bytes.clone()).send().await {
+            match http
+                .post(format!("{base}/instances"))
+                .body(bytes.clone())
+                .send()
+                .await
+            {
                 Ok(r) if r.status() == 200 => {
                     let answer: Value = r.json().await.unwrap();
                     let ack = Ack {
@@ -123,7 +141,10 @@ async fn rest_client(k: usize, preferred: u64, shared: Arc<Shared>) {
                     let status = r.status().as_u16();
                     if status == 503 {
                         let body: Value = r.json().await.unwrap_or_default();
-                        assert_eq!(body["HttpStatus"], 503, "a 503 answer is Orthanc JSON: {body}");
+                        assert_eq!(
+                            body["HttpStatus"], 503,
+                            "a 503 answer is Orthanc JSON: {body}"
+                        );
                     }
                     shared.failed(format!("REST {status}"));
                 }
@@ -149,7 +170,10 @@ async fn dicom_client(k: usize, preferred: u64, shared: Arc<Shared>) {
         let bytes = s.to_bytes();
         let first_try = Instant::now();
         loop {
-            assert!(first_try.elapsed() < INSTANCE_DEADLINE, "C-STORE client {k}: instance {n} never acknowledged");
+            assert!(
+                first_try.elapsed() < INSTANCE_DEADLINE,
+                "C-STORE client {k}: instance {n} never acknowledged"
+            );
             if scu.is_none() {
                 let Some((node, _, addr)) = shared.pick(preferred) else {
                     tokio::time::sleep(Duration::from_millis(50)).await;
@@ -168,13 +192,25 @@ async fn dicom_client(k: usize, preferred: u64, shared: Arc<Shared>) {
             let sent = Instant::now();
             match scu.as_mut().unwrap().store(&bytes).await {
                 Ok(_) => {
-                    let ack = Ack { id: id.clone(), protocol: Protocol::Dicom, sent, acked: Instant::now(), already_stored: false };
+                    let ack = Ack {
+                        id: id.clone(),
+                        protocol: Protocol::Dicom,
+                        sent,
+                        acked: Instant::now(),
+                        already_stored: false,
+                    };
                     shared.acks.lock().unwrap().push(ack);
                     break;
                 }
                 Err(StoreError::Status { status, comment }) => {
-                    assert_eq!(status, 0xA700, "a refused C-STORE is 'out of resources': {comment:?}");
-                    assert!(comment.is_some_and(|c| !c.is_empty()), "a refused C-STORE carries an ErrorComment");
+                    assert_eq!(
+                        status, 0xA700,
+                        "a refused C-STORE is 'out of resources': {comment:?}"
+                    );
+                    assert!(
+                        comment.is_some_and(|c| !c.is_empty()),
+                        "a refused C-STORE carries an ErrorComment"
+                    );
                     shared.failed("C-STORE A700".into());
                 }
                 Err(StoreError::Transport(_)) => {
@@ -196,7 +232,10 @@ async fn dicom_client(k: usize, preferred: u64, shared: Arc<Shared>) {
 /// The first acknowledgment of a request sent at or after `since`, per protocol.
 fn resumed(shared: &Shared, since: Instant, protocol: Protocol) -> Option<Duration> {
     let acks = shared.acks.lock().unwrap();
-    acks.iter().filter(|a| a.protocol == protocol && a.sent >= since).map(|a| a.acked - since).min()
+    acks.iter()
+        .filter(|a| a.protocol == protocol && a.sent >= since)
+        .map(|a| a.acked - since)
+        .min()
 }
 
 #[tokio::test]
@@ -223,20 +262,31 @@ async fn t25_kill_9_the_leader_during_rest_and_c_store_ingest() {
         // for a while (a kill every few seconds) and acknowledged some more.
         let (before, since) = (shared.count(), Instant::now());
         let leader = cluster.wait_for_leader(Duration::from_secs(30)).await;
-        wait_until(Duration::from_secs(60), "ingest flows and every member is up", || async {
-            let Some(status) = cluster.get_json(leader, "/cluster").await else { return false };
-            let members = status["Members"].as_array().cloned().unwrap_or_default();
-            let flowing = shared.count() >= before + 30 && since.elapsed() >= KILL_INTERVAL;
-            flowing && members.len() == 3 && members.iter().all(|m| m["Health"] == "up")
-        })
+        wait_until(
+            Duration::from_secs(60),
+            "ingest flows and every member is up",
+            || async {
+                let Some(status) = cluster.get_json(leader, "/cluster").await else {
+                    return false;
+                };
+                let members = status["Members"].as_array().cloned().unwrap_or_default();
+                let flowing = shared.count() >= before + 30 && since.elapsed() >= KILL_INTERVAL;
+                flowing && members.len() == 3 && members.iter().all(|m| m["Health"] == "up")
+            },
+        )
         .await;
         let leader = cluster.wait_for_leader(Duration::from_secs(30)).await;
         cluster.kill9(leader);
         let killed = Instant::now();
         shared.publish(&cluster);
-        wait_until(Duration::from_secs(60), "REST and C-STORE ingest resume", || async {
-            resumed(&shared, killed, Protocol::Rest).is_some() && resumed(&shared, killed, Protocol::Dicom).is_some()
-        })
+        wait_until(
+            Duration::from_secs(60),
+            "REST and C-STORE ingest resume",
+            || async {
+                resumed(&shared, killed, Protocol::Rest).is_some()
+                    && resumed(&shared, killed, Protocol::Dicom).is_some()
+            },
+        )
         .await;
         let rest = resumed(&shared, killed, Protocol::Rest).unwrap();
         let dicom = resumed(&shared, killed, Protocol::Dicom).unwrap();
@@ -247,28 +297,57 @@ async fn t25_kill_9_the_leader_during_rest_and_c_store_ingest() {
         let restarted = Instant::now();
         cluster.start_node(leader);
         shared.publish(&cluster);
-        eprintln!("kill {round}: node {leader} restarted in {:?}", restarted.elapsed());
+        eprintln!(
+            "kill {round}: node {leader} restarted in {:?}",
+            restarted.elapsed()
+        );
     }
 
     // Some more ingest with every node back, then the clients finish the
     // instance at hand (retrying it until acknowledged) and stop.
     let before = shared.count();
-    wait_until(Duration::from_secs(60), "ingest flows after the last restart", || async { shared.count() >= before + 20 }).await;
+    wait_until(
+        Duration::from_secs(60),
+        "ingest flows after the last restart",
+        || async { shared.count() >= before + 20 },
+    )
+    .await;
     shared.stop.store(true, Ordering::SeqCst);
     for client in clients {
-        tokio::time::timeout(INSTANCE_DEADLINE * 2, client).await.expect("a client did not finish").expect("a client failed");
+        tokio::time::timeout(INSTANCE_DEADLINE * 2, client)
+            .await
+            .expect("a client did not finish")
+            .expect("a client failed");
     }
 
     let acks = shared.acks.lock().unwrap().clone();
     let acknowledged: BTreeSet<String> = acks.iter().map(|a| a.id.clone()).collect();
-    assert_eq!(acknowledged.len(), acks.len(), "an instance was acknowledged twice");
+    assert_eq!(
+        acknowledged.len(),
+        acks.len(),
+        "an instance was acknowledged twice"
+    );
     let state = assert_consistent(&cluster, Duration::from_secs(60)).await;
     let lost: Vec<_> = acknowledged.difference(&state.instances).collect();
     let invented: Vec<_> = state.instances.difference(&acknowledged).collect();
-    assert!(lost.is_empty(), "{} acknowledged instances lost, e.g. {:?}", lost.len(), &lost[..lost.len().min(3)]);
-    assert!(invented.is_empty(), "{} instances nobody acknowledged, e.g. {:?}", invented.len(), &invented[..invented.len().min(3)]);
+    assert!(
+        lost.is_empty(),
+        "{} acknowledged instances lost, e.g. {:?}",
+        lost.len(),
+        &lost[..lost.len().min(3)]
+    );
+    assert!(
+        invented.is_empty(),
+        "{} instances nobody acknowledged, e.g. {:?}",
+        invented.len(),
+        &invented[..invented.len().min(3)]
+    );
     for id in &acknowledged {
-        assert_eq!(state.count_changes("NewInstance", id), 1, "instance {id} applied other than once");
+        assert_eq!(
+            state.count_changes("NewInstance", id),
+            1,
+            "instance {id} applied other than once"
+        );
     }
 
     let rest = acks.iter().filter(|a| a.protocol == Protocol::Rest).count();

@@ -28,13 +28,23 @@ async fn t30_no_quorum_fails_fast_then_recovers() {
 
     // The same over DICOM: C-STORE answers 0xA700 with the cause as comment.
     let started = Instant::now();
-    let mut scu = StoreScu::connect(cluster.dicom(3), "T30SCU", "ORTHANC", Duration::from_secs(30)).await.unwrap();
+    let mut scu = StoreScu::connect(
+        cluster.dicom(3),
+        "T30SCU",
+        "ORTHANC",
+        Duration::from_secs(30),
+    )
+    .await
+    .unwrap();
     let outcome = scu.store(&spec(3).to_bytes()).await;
     let took = started.elapsed();
     scu.release().await;
     eprintln!("C-STORE without quorum refused in {took:?}: {outcome:?}");
     match outcome {
-        Err(StoreError::Status { status: 0xA700, comment: Some(c) }) => assert!(c.contains("no quorum"), "{c}"),
+        Err(StoreError::Status {
+            status: 0xA700,
+            comment: Some(c),
+        }) => assert!(c.contains("no quorum"), "{c}"),
         other => panic!("C-STORE without quorum: {other:?}"),
     }
     assert!(took < Duration::from_secs(8), "refusing took {took:?}");
@@ -43,14 +53,20 @@ async fn t30_no_quorum_fails_fast_then_recovers() {
     cluster.start_node(2);
     let started = Instant::now();
     loop {
-        assert!(started.elapsed() < Duration::from_secs(20), "writes did not resume with a majority back");
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "writes did not resume with a majority back"
+        );
         let (status, body) = cluster.post(3, spec(2).to_bytes()).await;
         if status == 200 {
             break;
         }
         assert_eq!(status, 503, "{body}");
     }
-    eprintln!("writes resumed {:?} after the restart of node 2", started.elapsed());
+    eprintln!(
+        "writes resumed {:?} after the restart of node 2",
+        started.elapsed()
+    );
     let state = assert_consistent(&cluster, Duration::from_secs(20)).await;
     assert_eq!(state.instances.len(), 2);
 }

@@ -35,7 +35,13 @@ fn id_of(s: &Spec) -> String {
 
 /// C-STORE of one instance on its own association.
 async fn c_store(cluster: &TestCluster, node: u64, s: &Spec) -> Result<u16, StoreError> {
-    let mut scu = StoreScu::connect(cluster.dicom(node), "T35SCU", "ORTHANC", Duration::from_secs(30)).await?;
+    let mut scu = StoreScu::connect(
+        cluster.dicom(node),
+        "T35SCU",
+        "ORTHANC",
+        Duration::from_secs(30),
+    )
+    .await?;
     let outcome = scu.store(&s.to_bytes()).await;
     scu.release().await;
     outcome
@@ -56,15 +62,26 @@ async fn leader_among(cluster: &TestCluster, nodes: &[u64]) -> Option<u64> {
 
 /// Isolates `lone`, checks that it refuses writes and that the others go on,
 /// heals, and checks that it catches up. `next` numbers the instances.
-async fn isolate_and_heal(cluster: &TestCluster, lone: u64, next: &mut usize, acknowledged: &mut BTreeSet<String>) {
+async fn isolate_and_heal(
+    cluster: &TestCluster,
+    lone: u64,
+    next: &mut usize,
+    acknowledged: &mut BTreeSet<String>,
+) {
     let others: Vec<u64> = cluster.ids().into_iter().filter(|id| *id != lone).collect();
     let was_leader = cluster.wait_for_leader(Duration::from_secs(30)).await == lone;
     let role = if was_leader { "leader" } else { "follower" };
     // Everything acknowledged so far has reached it (a follower applies a
     // write a heartbeat after the majority acknowledged it).
-    wait_until(Duration::from_secs(30), "the node to isolate has every acknowledged instance", || async {
-        node_state(cluster, lone).await.is_ok_and(|s| s.instances == *acknowledged)
-    })
+    wait_until(
+        Duration::from_secs(30),
+        "the node to isolate has every acknowledged instance",
+        || async {
+            node_state(cluster, lone)
+                .await
+                .is_ok_and(|s| s.instances == *acknowledged)
+        },
+    )
     .await;
     let before = acknowledged.clone();
     cluster.proxies().isolate(lone);
@@ -75,10 +92,16 @@ async fn isolate_and_heal(cluster: &TestCluster, lone: u64, next: &mut usize, ac
         if let Some(leader) = leader_among(cluster, &others).await {
             break leader;
         }
-        assert!(isolated.elapsed() < Duration::from_secs(30), "nodes {others:?} agree on no leader among them");
+        assert!(
+            isolated.elapsed() < Duration::from_secs(30),
+            "nodes {others:?} agree on no leader among them"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
-    eprintln!("isolated {role} {lone}: nodes {others:?} follow {leader} after {:?}", isolated.elapsed());
+    eprintln!(
+        "isolated {role} {lone}: nodes {others:?} follow {leader} after {:?}",
+        isolated.elapsed()
+    );
 
     // The isolated node refuses writes, quickly, over REST and DICOM.
     let refused_rest = spec(*next);
@@ -93,13 +116,24 @@ async fn isolate_and_heal(cluster: &TestCluster, lone: u64, next: &mut usize, ac
     let outcome = c_store(cluster, lone, &refused_dicom).await;
     let dicom_took = started.elapsed();
     match &outcome {
-        Err(StoreError::Status { status: 0xA700, comment: Some(comment) }) => {
-            assert!(comment.contains("no leader") && comment.contains("quorum"), "ErrorComment: {comment}")
+        Err(StoreError::Status {
+            status: 0xA700,
+            comment: Some(comment),
+        }) => {
+            assert!(
+                comment.contains("no leader") && comment.contains("quorum"),
+                "ErrorComment: {comment}"
+            )
         }
-        other => panic!("a C-STORE on the isolated {role} answered {other:?}, not 0xA700 with a comment"),
+        other => {
+            panic!("a C-STORE on the isolated {role} answered {other:?}, not 0xA700 with a comment")
+        }
     }
     eprintln!("isolated {role} {lone}: REST write refused (503) in {rest_took:?}, C-STORE refused (A700) in {dicom_took:?}");
-    assert!(rest_took < REFUSAL_BOUND && dicom_took < REFUSAL_BOUND, "refusing took {rest_took:?} / {dicom_took:?}");
+    assert!(
+        rest_took < REFUSAL_BOUND && dicom_took < REFUSAL_BOUND,
+        "refusing took {rest_took:?} / {dicom_took:?}"
+    );
     *next += 2;
 
     // The majority keeps ingesting, over both protocols, through both nodes.
@@ -109,7 +143,9 @@ async fn isolate_and_heal(cluster: &TestCluster, lone: u64, next: &mut usize, ac
         let s = spec(*next);
         *next += 1;
         if i % 3 == 2 {
-            c_store(cluster, node, &s).await.unwrap_or_else(|e| panic!("C-STORE on node {node} of the majority: {e}"));
+            c_store(cluster, node, &s)
+                .await
+                .unwrap_or_else(|e| panic!("C-STORE on node {node} of the majority: {e}"));
             acknowledged.insert(id_of(&s));
         } else {
             let (status, body) = cluster.post(node, s.to_bytes()).await;
@@ -117,20 +153,40 @@ async fn isolate_and_heal(cluster: &TestCluster, lone: u64, next: &mut usize, ac
             acknowledged.insert(body["ID"].as_str().unwrap().to_owned());
         }
     }
-    eprintln!("isolated {role} {lone}: the majority took 12 instances in {:?}", started.elapsed());
+    eprintln!(
+        "isolated {role} {lone}: the majority took 12 instances in {:?}",
+        started.elapsed()
+    );
     // The isolated node saw none of it (it still answers reads).
-    assert_eq!(node_state(cluster, lone).await.unwrap().instances, before, "the isolated node learnt of writes");
+    assert_eq!(
+        node_state(cluster, lone).await.unwrap().instances,
+        before,
+        "the isolated node learnt of writes"
+    );
     let refused = cluster.proxies().refused();
-    let tried: u64 = refused.iter().filter(|((s, d), _)| *s == lone || *d == lone).map(|(_, n)| n).sum();
+    let tried: u64 = refused
+        .iter()
+        .filter(|((s, d), _)| *s == lone || *d == lone)
+        .map(|(_, n)| n)
+        .sum();
     eprintln!("isolated {role} {lone}: {tried} connections refused on its links ({refused:?})");
-    assert!(tried > 0, "nobody tried to reach the isolated node, or the cut let them through");
+    assert!(
+        tried > 0,
+        "nobody tried to reach the isolated node, or the cut let them through"
+    );
 
     // Heal: it catches up with the others, and takes writes again.
     cluster.proxies().heal();
     let healed = Instant::now();
-    wait_until(Duration::from_secs(60), "the healed node has every instance", || async {
-        node_state(cluster, lone).await.is_ok_and(|s| s.instances == *acknowledged)
-    })
+    wait_until(
+        Duration::from_secs(60),
+        "the healed node has every instance",
+        || async {
+            node_state(cluster, lone)
+                .await
+                .is_ok_and(|s| s.instances == *acknowledged)
+        },
+    )
     .await;
     eprintln!("healed {role} {lone}: caught up in {:?}", healed.elapsed());
     let started = Instant::now();
@@ -144,19 +200,35 @@ async fn isolate_and_heal(cluster: &TestCluster, lone: u64, next: &mut usize, ac
         }
         // A healed leader may still be stepping down.
         assert_eq!(status, 503, "{body}");
-        assert!(started.elapsed() < Duration::from_secs(30), "the healed node does not take writes");
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the healed node does not take writes"
+        );
     }
-    eprintln!("healed {role} {lone}: takes writes again after {:?}", healed.elapsed());
+    eprintln!(
+        "healed {role} {lone}: takes writes again after {:?}",
+        healed.elapsed()
+    );
     let state = assert_consistent(cluster, Duration::from_secs(30)).await;
     assert_eq!(state.instances, *acknowledged, "lost or invented instances");
     for refused in [&refused_rest, &refused_dicom] {
-        assert!(!state.instances.contains(&id_of(refused)), "a write the isolated node refused was committed");
+        assert!(
+            !state.instances.contains(&id_of(refused)),
+            "a write the isolated node refused was committed"
+        );
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn t35_isolated_node_refuses_writes_others_go_on_then_it_catches_up() {
-    let cluster = TestCluster::start_with(3, ClusterOptions { proxied: true, ..Default::default() }).await;
+    let cluster = TestCluster::start_with(
+        3,
+        ClusterOptions {
+            proxied: true,
+            ..Default::default()
+        },
+    )
+    .await;
     let mut acknowledged = BTreeSet::new();
     let mut next = 0;
     for node in cluster.ids() {
@@ -171,5 +243,8 @@ async fn t35_isolated_node_refuses_writes_others_go_on_then_it_catches_up() {
     isolate_and_heal(&cluster, follower, &mut next, &mut acknowledged).await;
     let leader = cluster.wait_for_leader(Duration::from_secs(30)).await;
     isolate_and_heal(&cluster, leader, &mut next, &mut acknowledged).await;
-    eprintln!("connections of unidentified source (closed): {}", cluster.proxies().unidentified());
+    eprintln!(
+        "connections of unidentified source (closed): {}",
+        cluster.proxies().unidentified()
+    );
 }

@@ -41,17 +41,32 @@ async fn t55_restart_the_whole_cluster_lose_a_data_dir_restore_a_backup() {
     }
     cluster.wait_for_leader(Duration::from_secs(30)).await;
     cluster.check_consistent(Duration::from_secs(30)).await;
-    assert_eq!(cluster.snapshot(2).await.unwrap(), before, "the restarted cluster differs");
+    assert_eq!(
+        cluster.snapshot(2).await.unwrap(),
+        before,
+        "the restarted cluster differs"
+    );
 
     // 2. Node 1 (the lowest id, the one that initializes) loses its data.
     cluster.kill9(1);
     std::fs::remove_dir_all(cluster.data_dir(1)).unwrap();
     cluster.start_node(1);
     cluster.check_consistent(Duration::from_secs(30)).await;
-    assert_eq!(cluster.snapshot(1).await.unwrap(), before, "node 1 was not refilled");
-    assert!(cluster.log_text(1).contains("a cluster already exists"), "node 1 did not ask the other members first");
+    assert_eq!(
+        cluster.snapshot(1).await.unwrap(),
+        before,
+        "node 1 was not refilled"
+    );
+    assert!(
+        cluster.log_text(1).contains("a cluster already exists"),
+        "node 1 did not ask the other members first"
+    );
     let log = cluster.log_text(1);
-    assert_eq!(log.matches("bootstrap: initializing the cluster").count(), 1, "node 1 initialized twice:\n{log}");
+    assert_eq!(
+        log.matches("bootstrap: initializing the cluster").count(),
+        1,
+        "node 1 initialized twice:\n{log}"
+    );
 
     // 3. A backup: node 2's data directory, copied while node 2 is stopped.
     let backup = cluster.dir.path().join("backup");
@@ -70,7 +85,11 @@ async fn t55_restart_the_whole_cluster_lose_a_data_dir_restore_a_backup() {
     }
     cluster.wait_for_leader(Duration::from_secs(30)).await;
     cluster.check_consistent(Duration::from_secs(30)).await;
-    assert_eq!(cluster.snapshot(1).await.unwrap(), before, "the restored cluster differs");
+    assert_eq!(
+        cluster.snapshot(1).await.unwrap(),
+        before,
+        "the restored cluster differs"
+    );
     let extra = isengard::synth::Spec::simple("P55", "1.2.55", "1.2.55.1", "1.2.55.1.1").to_bytes();
     cluster.post_ok(1, extra).await;
     let instances = cluster.check_consistent(Duration::from_secs(20)).await;

@@ -46,7 +46,9 @@ impl Inner {
 
     fn evict_to(&mut self, capacity: usize) {
         while self.size > capacity {
-            let Some((_, hash)) = self.order.pop_first() else { break };
+            let Some((_, hash)) = self.order.pop_first() else {
+                break;
+            };
             if let Some(e) = self.entries.remove(&hash) {
                 self.size -= e.bytes.len();
             }
@@ -63,7 +65,13 @@ pub struct BlobCache {
 
 impl BlobCache {
     pub fn new(capacity: usize, trust_for: Duration) -> BlobCache {
-        BlobCache { trust_for, inner: Mutex::new(Inner { capacity, ..Inner::default() }) }
+        BlobCache {
+            trust_for,
+            inner: Mutex::new(Inner {
+                capacity,
+                ..Inner::default()
+            }),
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -86,7 +94,10 @@ impl BlobCache {
             inner.remove(hash);
             return None;
         }
-        let (old, bytes) = (std::mem::replace(&mut entry.used, next), entry.bytes.clone());
+        let (old, bytes) = (
+            std::mem::replace(&mut entry.used, next),
+            entry.bytes.clone(),
+        );
         inner.next += 1;
         inner.order.remove(&old);
         inner.order.insert(next, hash.to_owned());
@@ -107,7 +118,14 @@ impl BlobCache {
         inner.next += 1;
         inner.size += bytes.len();
         inner.order.insert(used, hash.to_owned());
-        inner.entries.insert(hash.to_owned(), Entry { bytes, at: Instant::now(), used });
+        inner.entries.insert(
+            hash.to_owned(),
+            Entry {
+                bytes,
+                at: Instant::now(),
+                used,
+            },
+        );
     }
 
     pub fn remove(&self, hash: &str) {

@@ -26,13 +26,13 @@ use std::path::{Path as FsPath, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
+use cache::BlobCache;
 use futures::TryStreamExt;
 use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 use object_store::{ObjectStore, PutPayload};
 use sha2::{Digest, Sha256};
-use cache::BlobCache;
 use verified::{FileStamp, VerifiedSet};
 
 #[derive(Debug, thiserror::Error)]
@@ -94,7 +94,10 @@ pub struct BlobStore {
 }
 
 fn default_cache() -> Arc<BlobCache> {
-    Arc::new(BlobCache::new((cache::DEFAULT_MB * 1024 * 1024) as usize, verified::TRUST_FOR))
+    Arc::new(BlobCache::new(
+        (cache::DEFAULT_MB * 1024 * 1024) as usize,
+        verified::TRUST_FOR,
+    ))
 }
 
 /// SHA-256 of `bytes`, lowercase hex: the blob's name.
@@ -161,7 +164,11 @@ impl BlobStore {
         BlobStore::s3_with(builder, bucket, prefix)
     }
 
-    fn s3_with(builder: AmazonS3Builder, bucket: &str, prefix: &str) -> Result<BlobStore, BlobError> {
+    fn s3_with(
+        builder: AmazonS3Builder,
+        bucket: &str,
+        prefix: &str,
+    ) -> Result<BlobStore, BlobError> {
         if bucket.is_empty() {
             return Err(BlobError::BadUrl(format!("s3://{bucket}/{prefix}")));
         }
@@ -180,8 +187,14 @@ impl BlobStore {
     /// local default. For S3 every `AWS_*` setting of the environment applies
     /// (keys, session token, region, `AWS_ENDPOINT`; an `http://` endpoint is
     /// allowed as such).
-    pub fn from_url(url: Option<&str>, default_root: &FsPath, fsync: bool) -> Result<BlobStore, BlobError> {
-        let Some(url) = url else { return BlobStore::local(default_root, fsync) };
+    pub fn from_url(
+        url: Option<&str>,
+        default_root: &FsPath,
+        fsync: bool,
+    ) -> Result<BlobStore, BlobError> {
+        let Some(url) = url else {
+            return BlobStore::local(default_root, fsync);
+        };
         if let Some(path) = url.strip_prefix("file://") {
             if !path.starts_with('/') {
                 return Err(BlobError::BadUrl(url.to_owned()));
@@ -210,16 +223,22 @@ impl BlobStore {
 
     /// Where the blob `hash` lives: `<prefix>/ab/cd/<hash>`.
     fn location(&self, hash: &str) -> Path {
-        self.prefix.child(&hash[0..2]).child(&hash[2..4]).child(hash)
+        self.prefix
+            .child(&hash[0..2])
+            .child(&hash[2..4])
+            .child(hash)
     }
 
     /// The blob named by `location`, if it is exactly where a blob of this
     /// store lives.
     fn blob_name(&self, location: &Path) -> Option<String> {
         let parts: Vec<_> = location.prefix_match(&self.prefix)?.collect();
-        let [a, b, name] = parts.as_slice() else { return None };
+        let [a, b, name] = parts.as_slice() else {
+            return None;
+        };
         let name = name.as_ref();
-        (is_hash(name) && a.as_ref() == &name[0..2] && b.as_ref() == &name[2..4]).then(|| name.to_owned())
+        (is_hash(name) && a.as_ref() == &name[0..2] && b.as_ref() == &name[2..4])
+            .then(|| name.to_owned())
     }
 
     /// Stores `bytes` under their content hash; durable when this returns. An
@@ -232,7 +251,9 @@ impl BlobStore {
         // computed when asked for, see ADR 006.)
         let hash = {
             let bytes = bytes.clone();
-            tokio::task::spawn_blocking(move || content_hash(&bytes)).await.map_err(std::io::Error::other)?
+            tokio::task::spawn_blocking(move || content_hash(&bytes))
+                .await
+                .map_err(std::io::Error::other)?
         };
         let size = bytes.len() as u64;
         let location = self.location(&hash);
@@ -242,7 +263,9 @@ impl BlobStore {
             Err(e) => return Err(e.into()),
         };
         if !present {
-            self.store.put(&location, PutPayload::from_bytes(bytes)).await?;
+            self.store
+                .put(&location, PutPayload::from_bytes(bytes))
+                .await?;
             self.sync(&location).await?;
         }
         Ok(StoredBlob { hash, size })
@@ -270,13 +293,21 @@ impl BlobStore {
     /// concurrently (all of them are durable when this returns; on ext4 they
     /// then share one journal commit instead of one each).
     async fn sync(&self, location: &Path) -> Result<(), BlobError> {
-        let (Some(root), true) = (&self.local_root, self.fsync) else { return Ok(()) };
+        let (Some(root), true) = (&self.local_root, self.fsync) else {
+            return Ok(());
+        };
         let file = root.join(location.as_ref());
-        let Some(parent) = file.parent().map(FsPath::to_owned) else { return Ok(()) };
+        let Some(parent) = file.parent().map(FsPath::to_owned) else {
+            return Ok(());
+        };
         let mut dirs = vec![parent];
         {
             let known = self.durable_dirs.lock().unwrap_or_else(|e| e.into_inner());
-            while let Some(dir) = dirs.last().filter(|d| *d != root && !known.contains(*d)).and_then(|d| d.parent()) {
+            while let Some(dir) = dirs
+                .last()
+                .filter(|d| *d != root && !known.contains(*d))
+                .and_then(|d| d.parent())
+            {
                 if !dir.starts_with(root) {
                     break;
                 }
@@ -284,7 +315,8 @@ impl BlobStore {
             }
         }
         let synced_dirs = dirs.clone();
-        let file_sync = tokio::task::spawn_blocking(move || std::fs::File::open(&file)?.sync_data());
+        let file_sync =
+            tokio::task::spawn_blocking(move || std::fs::File::open(&file)?.sync_data());
         let dirs_sync = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
             for dir in &dirs {
                 std::fs::File::open(dir)?.sync_all()?;
@@ -294,7 +326,10 @@ impl BlobStore {
         let (file_result, dirs_result) = tokio::join!(file_sync, dirs_sync);
         file_result.map_err(std::io::Error::other)??;
         dirs_result.map_err(std::io::Error::other)??;
-        self.durable_dirs.lock().unwrap_or_else(|e| e.into_inner()).extend(synced_dirs);
+        self.durable_dirs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend(synced_dirs);
         Ok(())
     }
 
@@ -334,7 +369,8 @@ impl BlobStore {
             // file was read recently: its inode is in memory, and this `stat`
             // costs microseconds, no trip to a blocking thread.
             let unchanged = file.as_ref().is_none_or(|file| {
-                std::fs::metadata(file).is_ok_and(|meta| self.verified.trusts(hash, FileStamp::of(&meta)))
+                std::fs::metadata(file)
+                    .is_ok_and(|meta| self.verified.trusts(hash, FileStamp::of(&meta)))
             });
             if unchanged {
                 return Ok(bytes);
@@ -348,7 +384,9 @@ impl BlobStore {
 
     /// [`BlobStore::get_checked`] without the cache.
     async fn read_checked(&self, hash: &str, file: Option<PathBuf>) -> Result<Bytes, BlobError> {
-        let Some(file) = file else { return self.get_verified(hash).await };
+        let Some(file) = file else {
+            return self.get_verified(hash).await;
+        };
         // Open, stamp and read in one trip to a blocking thread.
         let read = tokio::task::spawn_blocking(move || -> std::io::Result<(Bytes, FileStamp)> {
             use std::io::Read;
@@ -360,7 +398,9 @@ impl BlobStore {
         });
         let (bytes, stamp) = match read.await.map_err(std::io::Error::other)? {
             Ok(read) => read,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(BlobError::NotFound(hash.to_owned())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(BlobError::NotFound(hash.to_owned()))
+            }
             Err(e) => return Err(e.into()),
         };
         if self.verified.trusts(hash, stamp) {
@@ -371,12 +411,22 @@ impl BlobStore {
 
     /// `bytes` if they hash to `hash` (on a blocking thread: milliseconds for
     /// an image); records or forgets the file state `stamp` accordingly.
-    async fn check(&self, hash: &str, bytes: Bytes, stamp: Option<FileStamp>) -> Result<Bytes, BlobError> {
+    async fn check(
+        &self,
+        hash: &str,
+        bytes: Bytes,
+        stamp: Option<FileStamp>,
+    ) -> Result<Bytes, BlobError> {
         let hashed = bytes.clone();
-        let actual = tokio::task::spawn_blocking(move || content_hash(&hashed)).await.map_err(std::io::Error::other)?;
+        let actual = tokio::task::spawn_blocking(move || content_hash(&hashed))
+            .await
+            .map_err(std::io::Error::other)?;
         if actual != hash {
             self.verified.forget(hash);
-            return Err(BlobError::Corrupt { hash: hash.to_owned(), actual });
+            return Err(BlobError::Corrupt {
+                hash: hash.to_owned(),
+                actual,
+            });
         }
         if let Some(stamp) = stamp {
             self.verified.insert(hash, stamp);
@@ -433,9 +483,15 @@ mod tests {
         assert_eq!(a, b);
         assert_eq!(a.hash, content_hash(b"hello"));
         assert_eq!(store.list().await.unwrap().len(), 1);
-        assert_eq!(store.get_verified(&a.hash).await.unwrap(), Bytes::from_static(b"hello"));
+        assert_eq!(
+            store.get_verified(&a.hash).await.unwrap(),
+            Bytes::from_static(b"hello")
+        );
         store.delete(&a.hash).await.unwrap();
-        assert!(matches!(store.get(&a.hash).await, Err(BlobError::NotFound(_))));
+        assert!(matches!(
+            store.get(&a.hash).await,
+            Err(BlobError::NotFound(_))
+        ));
         store.delete(&a.hash).await.unwrap();
     }
 
@@ -444,26 +500,59 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = BlobStore::local(dir.path(), true).unwrap();
         let a = store.put(Bytes::from_static(b"hello")).await.unwrap();
-        let path = dir.path().join(&a.hash[0..2]).join(&a.hash[2..4]).join(&a.hash);
+        let path = dir
+            .path()
+            .join(&a.hash[0..2])
+            .join(&a.hash[2..4])
+            .join(&a.hash);
         std::fs::write(&path, b"jello").unwrap();
         store.put(Bytes::from_static(b"hello")).await.unwrap();
-        assert!(matches!(store.get_verified(&a.hash).await, Err(BlobError::Corrupt { .. })), "put keeps same-size objects");
-        assert_eq!(store.put_repairing(Bytes::from_static(b"hello")).await.unwrap(), a);
-        assert_eq!(store.get_verified(&a.hash).await.unwrap(), Bytes::from_static(b"hello"));
+        assert!(
+            matches!(
+                store.get_verified(&a.hash).await,
+                Err(BlobError::Corrupt { .. })
+            ),
+            "put keeps same-size objects"
+        );
+        assert_eq!(
+            store
+                .put_repairing(Bytes::from_static(b"hello"))
+                .await
+                .unwrap(),
+            a
+        );
+        assert_eq!(
+            store.get_verified(&a.hash).await.unwrap(),
+            Bytes::from_static(b"hello")
+        );
     }
 
     #[test]
     fn a_full_disk_is_an_io_error() {
-        let full = object_store::Error::Generic { store: "test", source: Box::new(std::io::Error::from_raw_os_error(28)) };
-        assert!(matches!(BlobError::from(full), BlobError::Io(io) if io.raw_os_error() == Some(28)));
-        let other = object_store::Error::Generic { store: "test", source: Box::new(std::io::Error::other("x")) };
+        let full = object_store::Error::Generic {
+            store: "test",
+            source: Box::new(std::io::Error::from_raw_os_error(28)),
+        };
+        assert!(
+            matches!(BlobError::from(full), BlobError::Io(io) if io.raw_os_error() == Some(28))
+        );
+        let other = object_store::Error::Generic {
+            store: "test",
+            source: Box::new(std::io::Error::other("x")),
+        };
         assert!(matches!(BlobError::from(other), BlobError::Store(_)));
     }
 
     #[test]
     fn bad_urls_are_refused() {
         let dir = tempfile::tempdir().unwrap();
-        assert!(matches!(BlobStore::from_url(Some("ftp://x"), dir.path(), false), Err(BlobError::BadUrl(_))));
-        assert!(matches!(BlobStore::from_url(Some("s3://"), dir.path(), false), Err(BlobError::BadUrl(_))));
+        assert!(matches!(
+            BlobStore::from_url(Some("ftp://x"), dir.path(), false),
+            Err(BlobError::BadUrl(_))
+        ));
+        assert!(matches!(
+            BlobStore::from_url(Some("s3://"), dir.path(), false),
+            Err(BlobError::BadUrl(_))
+        ));
     }
 }

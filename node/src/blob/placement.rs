@@ -72,15 +72,28 @@ pub fn plan_repair(
     members: &BTreeSet<NodeId>,
     replicas: u64,
 ) -> Option<RepairPlan> {
-    let live: Vec<NodeId> = holders.iter().copied().filter(|h| members.contains(h)).collect();
-    let remove: Vec<NodeId> = holders.iter().copied().filter(|h| !members.contains(h)).collect();
+    let live: Vec<NodeId> = holders
+        .iter()
+        .copied()
+        .filter(|h| members.contains(h))
+        .collect();
+    let remove: Vec<NodeId> = holders
+        .iter()
+        .copied()
+        .filter(|h| !members.contains(h))
+        .collect();
     let needed = wanted_copies(replicas, members.len()).saturating_sub(live.len());
     if needed == 0 && remove.is_empty() {
         return None;
     }
     let candidates = ranked(hash, members.iter().copied().filter(|m| !live.contains(m)));
     let sources = ranked(hash, live);
-    Some(RepairPlan { sources, candidates, needed, remove })
+    Some(RepairPlan {
+        sources,
+        candidates,
+        needed,
+        remove,
+    })
 }
 
 #[cfg(test)]
@@ -99,7 +112,11 @@ mod tests {
     fn ranking_is_a_deterministic_permutation() {
         let h = hash(1);
         let a = ranked(&h, [1, 2, 3, 4, 5]);
-        assert_eq!(a, ranked(&h, [5, 4, 3, 2, 1]), "order of the input does not matter");
+        assert_eq!(
+            a,
+            ranked(&h, [5, 4, 3, 2, 1]),
+            "order of the input does not matter"
+        );
         assert_eq!(set(&a), set(&[1, 2, 3, 4, 5]));
         assert_eq!(ranked(&h, [2, 2, 3]).len(), 2);
         // Removing a node keeps the relative order of the others.
@@ -129,7 +146,11 @@ mod tests {
     #[test]
     fn enough_copies_on_members_need_nothing() {
         assert_eq!(plan_repair(&hash(1), &[1, 2], &set(&[1, 2, 3]), 2), None);
-        assert_eq!(plan_repair(&hash(1), &[1, 2, 3], &set(&[1, 2, 3]), 2), None, "extra copies are kept");
+        assert_eq!(
+            plan_repair(&hash(1), &[1, 2, 3], &set(&[1, 2, 3]), 2),
+            None,
+            "extra copies are kept"
+        );
     }
 
     #[test]
@@ -166,6 +187,8 @@ mod tests {
     fn no_copy_on_any_member_is_lost() {
         let plan = plan_repair(&hash(1), &[9], &set(&[1, 2]), 2).unwrap();
         assert!(plan.is_lost());
-        assert!(plan_repair(&hash(1), &[], &set(&[1, 2]), 2).unwrap().is_lost());
+        assert!(plan_repair(&hash(1), &[], &set(&[1, 2]), 2)
+            .unwrap()
+            .is_lost());
     }
 }

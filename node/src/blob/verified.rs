@@ -48,8 +48,14 @@ impl FileStamp {
         FileStamp {
             ino: meta.ino(),
             size: meta.size(),
-            mtime_ns: meta.mtime().saturating_mul(1_000_000_000).saturating_add(meta.mtime_nsec()),
-            ctime_ns: meta.ctime().saturating_mul(1_000_000_000).saturating_add(meta.ctime_nsec()),
+            mtime_ns: meta
+                .mtime()
+                .saturating_mul(1_000_000_000)
+                .saturating_add(meta.mtime_nsec()),
+            ctime_ns: meta
+                .ctime()
+                .saturating_mul(1_000_000_000)
+                .saturating_add(meta.ctime_nsec()),
         }
     }
 }
@@ -93,7 +99,13 @@ impl Default for VerifiedSet {
 
 impl VerifiedSet {
     pub fn new(trust_for: Duration, capacity: usize, racy: Duration) -> VerifiedSet {
-        VerifiedSet { start: Instant::now(), trust_for, capacity, racy, inner: Mutex::default() }
+        VerifiedSet {
+            start: Instant::now(),
+            trust_for,
+            capacity,
+            racy,
+            inner: Mutex::default(),
+        }
     }
 
     fn now(&self) -> u32 {
@@ -111,10 +123,15 @@ impl VerifiedSet {
         let now_ns = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
-        if now_ns.saturating_sub(stamp.mtime_ns) < i64::try_from(self.racy.as_nanos()).unwrap_or(i64::MAX) {
+        if now_ns.saturating_sub(stamp.mtime_ns)
+            < i64::try_from(self.racy.as_nanos()).unwrap_or(i64::MAX)
+        {
             return;
         }
-        let entry = Verified { stamp, at: self.now() };
+        let entry = Verified {
+            stamp,
+            at: self.now(),
+        };
         let mut g = self.lock();
         g.old.remove(&key);
         if g.young.len() >= self.capacity && !g.young.contains_key(&key) {
@@ -143,7 +160,8 @@ impl VerifiedSet {
                 None => return false,
             },
         };
-        entry.stamp == stamp && Duration::from_secs(u64::from(now.saturating_sub(entry.at))) < self.trust_for
+        entry.stamp == stamp
+            && Duration::from_secs(u64::from(now.saturating_sub(entry.at))) < self.trust_for
     }
 
     /// Forgets blob `hash` (deleted, or found damaged).
@@ -169,7 +187,12 @@ mod tests {
     use super::*;
 
     fn stamp(n: i64) -> FileStamp {
-        FileStamp { ino: 1, size: 10, mtime_ns: n, ctime_ns: n }
+        FileStamp {
+            ino: 1,
+            size: 10,
+            mtime_ns: n,
+            ctime_ns: n,
+        }
     }
 
     fn hash(n: u8) -> String {
@@ -182,7 +205,10 @@ mod tests {
         assert!(!set.trusts(&hash(1), stamp(1)));
         set.insert(&hash(1), stamp(1));
         assert!(set.trusts(&hash(1), stamp(1)));
-        assert!(!set.trusts(&hash(1), stamp(2)), "a changed file is not trusted");
+        assert!(
+            !set.trusts(&hash(1), stamp(2)),
+            "a changed file is not trusted"
+        );
         assert!(!set.trusts(&hash(2), stamp(1)));
         set.forget(&hash(1));
         assert!(!set.trusts(&hash(1), stamp(1)));
@@ -192,7 +218,10 @@ mod tests {
     #[test]
     fn a_file_modified_just_now_is_not_trusted() {
         let set = VerifiedSet::default();
-        let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_nanos() as i64;
+        let now = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as i64;
         set.insert(&hash(1), stamp(now));
         assert!(!set.trusts(&hash(1), stamp(now)));
     }
@@ -211,7 +240,10 @@ mod tests {
             set.insert(&hash(n), stamp(1));
         }
         set.insert(&hash(4), stamp(1)); // 0..4 become the old generation
-        assert!(set.trusts(&hash(0), stamp(1)), "found in the old generation, moved back");
+        assert!(
+            set.trusts(&hash(0), stamp(1)),
+            "found in the old generation, moved back"
+        );
         for n in 5..8 {
             set.insert(&hash(n), stamp(1)); // young (4, 0, 5, 6) full: 7 makes it old, 1..3 go
         }

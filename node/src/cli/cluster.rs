@@ -53,31 +53,61 @@ pub enum ClusterCommand {
 
 /// Runs the command; `Ok` holds what to print.
 pub async fn run(args: ClusterArgs) -> Result<String, CliError> {
-    let user = args.user.clone().or_else(|| std::env::var("ISENGARD_USER").ok());
-    let password = args.password.clone().or_else(|| std::env::var("ISENGARD_PASSWORD").ok());
-    let target = Target::resolve(args.url.as_deref(), args.config.as_deref(), user.as_deref(), password.as_deref())?;
-    let client = reqwest::Client::builder().build().map_err(|e| CliError::connect(&target.url, &e))?;
+    let user = args
+        .user
+        .clone()
+        .or_else(|| std::env::var("ISENGARD_USER").ok());
+    let password = args
+        .password
+        .clone()
+        .or_else(|| std::env::var("ISENGARD_PASSWORD").ok());
+    let target = Target::resolve(
+        args.url.as_deref(),
+        args.config.as_deref(),
+        user.as_deref(),
+        password.as_deref(),
+    )?;
+    let client = reqwest::Client::builder()
+        .build()
+        .map_err(|e| CliError::connect(&target.url, &e))?;
     let (method, path, body, timeout) = match &args.command {
         ClusterCommand::Status => (reqwest::Method::GET, "/cluster".to_owned(), None, 30),
-        ClusterCommand::Add { id, address, timeout } => (
+        ClusterCommand::Add {
+            id,
+            address,
+            timeout,
+        } => (
             reqwest::Method::POST,
             "/cluster/members".to_owned(),
             Some(json!({ "NodeId": id, "Address": address, "Timeout": timeout })),
             timeout + 60,
         ),
-        ClusterCommand::Remove { id } => (reqwest::Method::DELETE, format!("/cluster/members/{id}"), None, 60),
+        ClusterCommand::Remove { id } => (
+            reqwest::Method::DELETE,
+            format!("/cluster/members/{id}"),
+            None,
+            60,
+        ),
     };
     let url = format!("{}{path}", target.url);
-    let mut request = client.request(method.clone(), &url).timeout(Duration::from_secs(timeout));
+    let mut request = client
+        .request(method.clone(), &url)
+        .timeout(Duration::from_secs(timeout));
     if let Some((user, password)) = &target.credentials {
         request = request.basic_auth(user, Some(password));
     }
     if let Some(body) = body {
         request = request.json(&body);
     }
-    let response = request.send().await.map_err(|e| CliError::connect(&url, &e))?;
+    let response = request
+        .send()
+        .await
+        .map_err(|e| CliError::connect(&url, &e))?;
     let status = response.status();
-    let text = response.text().await.map_err(|e| CliError::connect(&url, &e))?;
+    let text = response
+        .text()
+        .await
+        .map_err(|e| CliError::connect(&url, &e))?;
     if !status.is_success() {
         return Err(CliError::Api {
             method: method.to_string(),
@@ -86,8 +116,10 @@ pub async fn run(args: ClusterArgs) -> Result<String, CliError> {
             message: error_message(&text),
         });
     }
-    let cluster: ClusterStatus =
-        serde_json::from_str(&text).map_err(|e| CliError::Answer { url: url.clone(), reason: e.to_string() })?;
+    let cluster: ClusterStatus = serde_json::from_str(&text).map_err(|e| CliError::Answer {
+        url: url.clone(),
+        reason: e.to_string(),
+    })?;
     let headline = match &args.command {
         ClusterCommand::Status => String::new(),
         ClusterCommand::Add { id, .. } => format!("node {id} added as a voter\n\n"),
@@ -99,7 +131,11 @@ pub async fn run(args: ClusterArgs) -> Result<String, CliError> {
 /// The `Details` (else `Message`) of an Orthanc-style JSON error, or the text.
 fn error_message(text: &str) -> String {
     match serde_json::from_str::<Value>(text) {
-        Ok(v) => v["Details"].as_str().or(v["Message"].as_str()).unwrap_or(text).to_owned(),
+        Ok(v) => v["Details"]
+            .as_str()
+            .or(v["Message"].as_str())
+            .unwrap_or(text)
+            .to_owned(),
         Err(_) => text.trim().to_owned(),
     }
 }
@@ -114,7 +150,10 @@ pub fn render(s: &ClusterStatus) -> String {
         "node {} ({}){}: leader {}, term {}, last log {}, applied {}, snapshot {}, purged {}\n",
         s.node_id,
         s.state.to_lowercase(),
-        s.address.as_deref().map(|a| format!(" at {a}")).unwrap_or_default(),
+        s.address
+            .as_deref()
+            .map(|a| format!(" at {a}"))
+            .unwrap_or_default(),
         or_dash(s.leader),
         s.term,
         or_dash(s.last_log_index),
@@ -126,11 +165,24 @@ pub fn render(s: &ClusterStatus) -> String {
         out.push_str("no members known: this node is waiting to be added to a cluster\n");
         return out;
     }
-    let width = s.members.iter().map(|m| m.address.len()).max().unwrap_or(0).max(7);
-    out.push_str(&format!("{:>4}  {:<width$}  {:<7}  {:>8}  {}\n", "ID", "ADDRESS", "ROLE", "MATCHED", "HEALTH"));
+    let width = s
+        .members
+        .iter()
+        .map(|m| m.address.len())
+        .max()
+        .unwrap_or(0)
+        .max(7);
+    out.push_str(&format!(
+        "{:>4}  {:<width$}  {:<7}  {:>8}  {}\n",
+        "ID", "ADDRESS", "ROLE", "MATCHED", "HEALTH"
+    ));
     for m in &s.members {
         let role = if m.voter { "voter" } else { "learner" };
-        let leader = if s.leader == Some(m.id) { " (leader)" } else { "" };
+        let leader = if s.leader == Some(m.id) {
+            " (leader)"
+        } else {
+            ""
+        };
         out.push_str(&format!(
             "{:>4}  {:<width$}  {:<7}  {:>8}  {}{leader}\n",
             m.id,

@@ -16,7 +16,12 @@ pub enum CliError {
     #[error("cannot reach {url}: {reason}")]
     Connect { url: String, reason: String },
     #[error("{method} {url} answered HTTP {status}: {message}")]
-    Api { method: String, url: String, status: u16, message: String },
+    Api {
+        method: String,
+        url: String,
+        status: u16,
+        message: String,
+    },
     #[error("unexpected answer from {url}: {reason}")]
     Answer { url: String, reason: String },
 }
@@ -31,7 +36,10 @@ impl CliError {
             reason.push_str(&cause.to_string());
             source = cause.source();
         }
-        CliError::Connect { url: url.to_owned(), reason }
+        CliError::Connect {
+            url: url.to_owned(),
+            reason,
+        }
     }
 }
 
@@ -73,10 +81,14 @@ impl Target {
             (None, None) => "http://127.0.0.1:8042".to_owned(),
         };
         let credentials = match (user, password, &config) {
-            (Some(user), password, _) => Some((user.to_owned(), password.unwrap_or_default().to_owned())),
-            (None, _, Some(config)) if config.authentication_enabled => {
-                config.registered_users.iter().next().map(|(u, p)| (u.clone(), p.clone()))
+            (Some(user), password, _) => {
+                Some((user.to_owned(), password.unwrap_or_default().to_owned()))
             }
+            (None, _, Some(config)) if config.authentication_enabled => config
+                .registered_users
+                .iter()
+                .next()
+                .map(|(u, p)| (u.clone(), p.clone())),
             _ => None,
         };
         Ok(Target { url, credentials })
@@ -103,8 +115,21 @@ mod tests {
         assert_eq!(t.url, "http://h:1");
         assert_eq!(t.credentials, Some(("bob".into(), "x".into())));
         let t = Target::resolve(None, None, None, None).unwrap();
-        assert_eq!(t, Target { url: "http://127.0.0.1:8042".into(), credentials: None });
-        std::fs::write(&path, r#"{ "HttpPort": 9043, "Isengard": { "HttpBind": "10.1.2.3" } }"#).unwrap();
-        assert_eq!(Target::resolve(None, Some(&path), None, None).unwrap().url, "http://10.1.2.3:9043");
+        assert_eq!(
+            t,
+            Target {
+                url: "http://127.0.0.1:8042".into(),
+                credentials: None
+            }
+        );
+        std::fs::write(
+            &path,
+            r#"{ "HttpPort": 9043, "Isengard": { "HttpBind": "10.1.2.3" } }"#,
+        )
+        .unwrap();
+        assert_eq!(
+            Target::resolve(None, Some(&path), None, None).unwrap().url,
+            "http://10.1.2.3:9043"
+        );
     }
 }

@@ -16,7 +16,9 @@ use bytes::{Bytes, BytesMut};
 use futures::{Stream, StreamExt};
 use isengard_proto::blobs::blobs_client::BlobsClient;
 use isengard_proto::blobs::blobs_server::{Blobs as BlobsRpc, BlobsServer};
-use isengard_proto::blobs::{Chunk, DeleteReply, GetRequest, HasReply, HashList, PutChunk, PutReply};
+use isengard_proto::blobs::{
+    Chunk, DeleteReply, GetRequest, HasReply, HashList, PutChunk, PutReply,
+};
 use tonic::{Request, Response, Status, Streaming};
 
 use super::network::Peers;
@@ -47,7 +49,9 @@ impl BlobService {
 
     /// The tonic service, ready for `Server::add_service`.
     pub fn into_server(self) -> BlobsServer<BlobService> {
-        BlobsServer::new(self).max_decoding_message_size(2 * CHUNK).max_encoding_message_size(2 * CHUNK)
+        BlobsServer::new(self)
+            .max_decoding_message_size(2 * CHUNK)
+            .max_encoding_message_size(2 * CHUNK)
     }
 }
 
@@ -55,7 +59,9 @@ fn status(e: BlobError) -> Status {
     match &e {
         BlobError::NotFound(_) => Status::not_found(e.to_string()),
         BlobError::Corrupt { .. } => Status::data_loss(e.to_string()),
-        BlobError::Io(io) if io.kind() == std::io::ErrorKind::StorageFull => Status::resource_exhausted(e.to_string()),
+        BlobError::Io(io) if io.kind() == std::io::ErrorKind::StorageFull => {
+            Status::resource_exhausted(e.to_string())
+        }
         _ => Status::internal(e.to_string()),
     }
 }
@@ -69,7 +75,10 @@ type ChunkStream = Pin<Box<dyn Stream<Item = Result<Chunk, Status>> + Send>>;
 
 #[tonic::async_trait]
 impl BlobsRpc for BlobService {
-    async fn put(&self, request: Request<Streaming<PutChunk>>) -> Result<Response<PutReply>, Status> {
+    async fn put(
+        &self,
+        request: Request<Streaming<PutChunk>>,
+    ) -> Result<Response<PutReply>, Status> {
         let mut stream = request.into_inner();
         let mut hash: Option<String> = None;
         let mut data = BytesMut::new();
@@ -83,7 +92,9 @@ impl BlobsRpc for BlobService {
         let data = data.freeze();
         let actual = content_hash(&data);
         if actual != hash {
-            return Err(Status::data_loss(format!("blob {hash} arrived as bytes hashing to {actual}")));
+            return Err(Status::data_loss(format!(
+                "blob {hash} arrived as bytes hashing to {actual}"
+            )));
         }
         let stored = self.store.put_repairing(data).await.map_err(status)?;
         tracing::debug!(hash = %stored.hash, size = stored.size, "stored a copy for another node");
@@ -93,7 +104,11 @@ impl BlobsRpc for BlobService {
     type GetStream = ChunkStream;
 
     async fn get(&self, request: Request<GetRequest>) -> Result<Response<ChunkStream>, Status> {
-        let bytes = self.store.get_verified(&request.into_inner().hash).await.map_err(status)?;
+        let bytes = self
+            .store
+            .get_verified(&request.into_inner().hash)
+            .await
+            .map_err(status)?;
         let stream = futures::stream::iter(chunks(bytes).map(|data| Ok(Chunk { data })));
         Ok(Response::new(Box::pin(stream)))
     }
@@ -115,26 +130,40 @@ impl BlobsRpc for BlobService {
 }
 
 fn rpc_error(addr: &str) -> impl Fn(Status) -> TransportError + '_ {
-    move |status| TransportError::Rpc { addr: addr.to_owned(), status }
+    move |status| TransportError::Rpc {
+        addr: addr.to_owned(),
+        status,
+    }
 }
 
 impl Peers {
     fn blobs(&self, addr: &str) -> Result<BlobsClient<tonic::transport::Channel>, TransportError> {
-        Ok(BlobsClient::new(self.channel(addr)?).max_decoding_message_size(2 * CHUNK).max_encoding_message_size(2 * CHUNK))
+        Ok(BlobsClient::new(self.channel(addr)?)
+            .max_decoding_message_size(2 * CHUNK)
+            .max_encoding_message_size(2 * CHUNK))
     }
 
     /// Copies blob `hash` (`bytes`) to the node at `addr`; returns once that
     /// node holds it durably.
-    pub async fn put_blob(&self, addr: &str, hash: &str, bytes: Bytes) -> Result<(), TransportError> {
+    pub async fn put_blob(
+        &self,
+        addr: &str,
+        hash: &str,
+        bytes: Bytes,
+    ) -> Result<(), TransportError> {
         let timeout = transfer_timeout(bytes.len());
         let hash = hash.to_owned();
-        let stream = futures::stream::iter(chunks(bytes).enumerate().map(move |(i, data)| PutChunk {
-            hash: if i == 0 { hash.clone() } else { String::new() },
-            data,
-        }));
+        let stream =
+            futures::stream::iter(chunks(bytes).enumerate().map(move |(i, data)| PutChunk {
+                hash: if i == 0 { hash.clone() } else { String::new() },
+                data,
+            }));
         let mut request = Request::new(stream);
         request.set_timeout(timeout);
-        self.blobs(addr)?.put(request).await.map_err(rpc_error(addr))?;
+        self.blobs(addr)?
+            .put(request)
+            .await
+            .map_err(rpc_error(addr))?;
         Ok(())
     }
 
@@ -145,28 +174,52 @@ impl Peers {
             status: Status::deadline_exceeded(format!("no data for {CALL_TIMEOUT:?}")),
         };
         let mut client = self.blobs(addr)?;
-        let call = client.get(GetRequest { hash: hash.to_owned() });
-        let response = tokio::time::timeout(CALL_TIMEOUT, call).await.map_err(|_| silent())?;
+        let call = client.get(GetRequest {
+            hash: hash.to_owned(),
+        });
+        let response = tokio::time::timeout(CALL_TIMEOUT, call)
+            .await
+            .map_err(|_| silent())?;
         let mut stream = response.map_err(rpc_error(addr))?.into_inner();
         let mut data = BytesMut::new();
-        while let Some(chunk) = tokio::time::timeout(CALL_TIMEOUT, stream.next()).await.map_err(|_| silent())? {
+        while let Some(chunk) = tokio::time::timeout(CALL_TIMEOUT, stream.next())
+            .await
+            .map_err(|_| silent())?
+        {
             data.extend_from_slice(&chunk.map_err(rpc_error(addr))?.data);
         }
         Ok(data.freeze())
     }
 
     /// Which of `hashes` the node at `addr` holds.
-    pub async fn has_blobs(&self, addr: &str, hashes: Vec<String>) -> Result<Vec<bool>, TransportError> {
+    pub async fn has_blobs(
+        &self,
+        addr: &str,
+        hashes: Vec<String>,
+    ) -> Result<Vec<bool>, TransportError> {
         let mut request = Request::new(HashList { hashes });
         request.set_timeout(CALL_TIMEOUT);
-        Ok(self.blobs(addr)?.has(request).await.map_err(rpc_error(addr))?.into_inner().present)
+        Ok(self
+            .blobs(addr)?
+            .has(request)
+            .await
+            .map_err(rpc_error(addr))?
+            .into_inner()
+            .present)
     }
 
     /// Deletes `hashes` from the node at `addr`'s own store.
-    pub async fn delete_blobs(&self, addr: &str, hashes: Vec<String>) -> Result<(), TransportError> {
+    pub async fn delete_blobs(
+        &self,
+        addr: &str,
+        hashes: Vec<String>,
+    ) -> Result<(), TransportError> {
         let mut request = Request::new(HashList { hashes });
         request.set_timeout(CALL_TIMEOUT);
-        self.blobs(addr)?.delete(request).await.map_err(rpc_error(addr))?;
+        self.blobs(addr)?
+            .delete(request)
+            .await
+            .map_err(rpc_error(addr))?;
         Ok(())
     }
 }
@@ -179,7 +232,10 @@ mod tests {
     fn chunks_cover_the_blob() {
         let bytes = Bytes::from(vec![7u8; 2 * CHUNK + 5]);
         let parts: Vec<Bytes> = chunks(bytes.clone()).collect();
-        assert_eq!(parts.iter().map(Bytes::len).collect::<Vec<_>>(), vec![CHUNK, CHUNK, 5]);
+        assert_eq!(
+            parts.iter().map(Bytes::len).collect::<Vec<_>>(),
+            vec![CHUNK, CHUNK, 5]
+        );
         assert_eq!(parts.concat(), bytes.to_vec());
         // The empty blob is one empty chunk, so that its Put carries its name.
         assert_eq!(chunks(Bytes::new()).count(), 1);

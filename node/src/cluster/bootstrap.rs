@@ -57,8 +57,14 @@ pub async fn probe_reply(raft: &Raft) -> ProbeReply {
 }
 
 /// Asks the node at `addr` who it is.
-pub(crate) async fn probe(peers: &Peers, me: NodeId, addr: &str) -> Result<ProbeReply, super::TransportError> {
-    peers.call(addr, Rpc::Probe, &ProbeRequest { from: me }, PROBE_TIMEOUT).await
+pub(crate) async fn probe(
+    peers: &Peers,
+    me: NodeId,
+    addr: &str,
+) -> Result<ProbeReply, super::TransportError> {
+    peers
+        .call(addr, Rpc::Probe, &ProbeRequest { from: me }, PROBE_TIMEOUT)
+        .await
 }
 
 /// Starts, in the background, what a freshly opened cluster member does about
@@ -92,7 +98,10 @@ async fn bootstrap(raft: Raft, peers: Peers, cluster: ClusterConfig) {
             // Contacted by a leader meanwhile, or shutting down.
             Ok(true) | Err(_) => return,
         }
-        let asked = cluster.members.iter().filter(|(id, _)| !pristine.contains(id));
+        let asked = cluster
+            .members
+            .iter()
+            .filter(|(id, _)| !pristine.contains(id));
         let answers = futures::future::join_all(asked.map(|(id, addr)| {
             let peers = peers.clone();
             async move { (*id, addr.clone(), probe(&peers, me, addr).await) }
@@ -117,12 +126,17 @@ async fn bootstrap(raft: Raft, peers: Peers, cluster: ClusterConfig) {
                 Ok(_) => {
                     pristine.insert(id);
                 }
-                Err(e) => tracing::debug!(member = id, %addr, error = %e, "member not reachable yet"),
+                Err(e) => {
+                    tracing::debug!(member = id, %addr, error = %e, "member not reachable yet")
+                }
             }
         }
         if pristine.len() >= majority {
-            let members: BTreeMap<NodeId, BasicNode> =
-                cluster.members.iter().map(|(id, addr)| (*id, BasicNode::new(addr))).collect();
+            let members: BTreeMap<NodeId, BasicNode> = cluster
+                .members
+                .iter()
+                .map(|(id, addr)| (*id, BasicNode::new(addr)))
+                .collect();
             tracing::info!(node = me, members = ?cluster.members, pristine = ?pristine, "initializing the cluster");
             if let Err(e) = raft.initialize(members).await {
                 tracing::info!(error = %e, "not initializing the cluster");

@@ -24,7 +24,10 @@ pub const WRITE_DEADLINE: Duration = Duration::from_secs(5);
 #[derive(Debug, Serialize, Deserialize)]
 pub enum ForwardReply {
     /// Committed and applied on the leader at `log_index`.
-    Applied { response: CommandResponse, log_index: u64 },
+    Applied {
+        response: CommandResponse,
+        log_index: u64,
+    },
     /// The receiver does not lead (any more); `leader` is who it believes does.
     NotLeader { leader: Option<NodeId> },
     /// The leader could not commit in time (no quorum).
@@ -51,12 +54,17 @@ pub(crate) async fn propose_local(
         },
     };
     match result {
-        Ok(r) => ForwardReply::Applied { response: r.data, log_index: r.log_id.index },
-        Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => {
-            ForwardReply::NotLeader { leader: f.leader_id }
-        }
+        Ok(r) => ForwardReply::Applied {
+            response: r.data,
+            log_index: r.log_id.index,
+        },
+        Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => ForwardReply::NotLeader {
+            leader: f.leader_id,
+        },
         Err(RaftError::Fatal(Fatal::Stopped)) => ForwardReply::Stopped,
-        Err(e) => ForwardReply::Failed { message: e.to_string() },
+        Err(e) => ForwardReply::Failed {
+            message: e.to_string(),
+        },
     }
 }
 
@@ -85,11 +93,16 @@ pub(crate) async fn write(
         let metrics = raft.metrics().borrow().clone();
         let leader = metrics.current_leader;
         let reply = match leader {
-            Some(id) if id == me => Some(propose_local(raft, command.clone(), Some(remaining)).await),
+            Some(id) if id == me => {
+                Some(propose_local(raft, command.clone(), Some(remaining)).await)
+            }
             Some(id) => match metrics.membership_config.membership().get_node(&id) {
                 None => None,
                 Some(node) => {
-                    match peers.call(&node.addr, Rpc::Forward, &command, remaining).await {
+                    match peers
+                        .call(&node.addr, Rpc::Forward, &command, remaining)
+                        .await
+                    {
                         Ok(reply) => Some(reply),
                         Err(e) if e.is_unreachable() => {
                             tracing::debug!(leader = id, error = %e, "leader unreachable, retrying");
@@ -105,7 +118,10 @@ pub(crate) async fn write(
             None => None,
         };
         match reply {
-            Some(ForwardReply::Applied { response, log_index }) => {
+            Some(ForwardReply::Applied {
+                response,
+                log_index,
+            }) => {
                 if leader != Some(me) {
                     wait_applied(raft, log_index, deadline).await?;
                 }
@@ -113,13 +129,18 @@ pub(crate) async fn write(
             }
             Some(ForwardReply::NoQuorum) => return Err(IndexError::NoLeader),
             Some(ForwardReply::Failed { message }) => return Err(IndexError::Storage(message)),
-            Some(ForwardReply::Stopped) if leader == Some(me) => return Err(IndexError::ShuttingDown),
+            Some(ForwardReply::Stopped) if leader == Some(me) => {
+                return Err(IndexError::ShuttingDown)
+            }
             Some(ForwardReply::NotLeader { .. }) | Some(ForwardReply::Stopped) | None => {
                 // Wait (briefly) for the leadership to change before retrying.
                 let pause = remaining.min(Duration::from_millis(100));
                 let _ = raft
                     .wait(Some(pause))
-                    .metrics(|m| m.current_leader.is_some() && m.current_leader != leader, "a new leader")
+                    .metrics(
+                        |m| m.current_leader.is_some() && m.current_leader != leader,
+                        "a new leader",
+                    )
                     .await;
             }
         }
@@ -128,7 +149,9 @@ pub(crate) async fn write(
 
 /// Waits until the local state machine has applied `log_index`.
 async fn wait_applied(raft: &Raft, log_index: u64, deadline: Instant) -> Result<(), IndexError> {
-    let remaining = deadline.saturating_duration_since(Instant::now()).max(Duration::from_secs(1));
+    let remaining = deadline
+        .saturating_duration_since(Instant::now())
+        .max(Duration::from_secs(1));
     raft.wait(Some(remaining))
         .applied_index_at_least(Some(log_index), "a forwarded write is applied locally")
         .await

@@ -42,7 +42,11 @@ const COMMIT_DEADLINE: Duration = Duration::from_secs(10);
 pub enum MembershipRequest {
     /// Add node `node_id`, reached at `address` (gRPC `host:port`), as a voter
     /// once it has caught up within `catch_up_secs`.
-    Add { node_id: NodeId, address: String, catch_up_secs: u64 },
+    Add {
+        node_id: NodeId,
+        address: String,
+        catch_up_secs: u64,
+    },
     /// Remove node `node_id` from the membership.
     Remove { node_id: NodeId },
 }
@@ -50,7 +54,11 @@ pub enum MembershipRequest {
 impl MembershipRequest {
     /// An addition with the default catch-up time.
     pub fn add(node_id: NodeId, address: impl Into<String>) -> Self {
-        MembershipRequest::Add { node_id, address: address.into(), catch_up_secs: DEFAULT_CATCH_UP.as_secs() }
+        MembershipRequest::Add {
+            node_id,
+            address: address.into(),
+            catch_up_secs: DEFAULT_CATCH_UP.as_secs(),
+        }
     }
 
     fn validate(&self) -> Result<(), MembershipError> {
@@ -93,9 +101,17 @@ pub enum MembershipError {
     #[error("node {id} is already a member, at {address}: remove it first to change its address")]
     AddressConflict { id: NodeId, address: String },
     #[error("cannot reach node {id} at {address} over gRPC ({reason}): start it first")]
-    Unreachable { id: NodeId, address: String, reason: String },
+    Unreachable {
+        id: NodeId,
+        address: String,
+        reason: String,
+    },
     #[error("the node at {address} is node {found}, not node {id}")]
-    WrongNode { id: NodeId, address: String, found: NodeId },
+    WrongNode {
+        id: NodeId,
+        address: String,
+        found: NodeId,
+    },
     #[error("node {id} did not catch up within {seconds} s; it stays a learner (add it again to finish, or remove it)")]
     NotCaughtUp { id: NodeId, seconds: u64 },
     #[error("another membership change is in progress; retry")]
@@ -114,7 +130,10 @@ pub enum MembershipError {
 #[derive(Debug, Serialize, Deserialize)]
 pub enum LeaderReply {
     /// Done; the membership entry is at `log_index`; `status` is the leader's view.
-    Done { status: ClusterStatus, log_index: u64 },
+    Done {
+        status: ClusterStatus,
+        log_index: u64,
+    },
     /// The receiver does not lead (any more).
     NotLeader { leader: Option<NodeId> },
     /// Refused or failed.
@@ -132,13 +151,27 @@ pub(crate) async fn lead(raft: &Raft, peers: &Peers, request: &MembershipRequest
     }
     let _one_at_a_time = CHANGES.lock().await;
     let result = match request {
-        MembershipRequest::Add { node_id, address, catch_up_secs } => {
-            add(raft, peers, *node_id, address, Duration::from_secs(*catch_up_secs)).await
+        MembershipRequest::Add {
+            node_id,
+            address,
+            catch_up_secs,
+        } => {
+            add(
+                raft,
+                peers,
+                *node_id,
+                address,
+                Duration::from_secs(*catch_up_secs),
+            )
+            .await
         }
         MembershipRequest::Remove { node_id } => remove(raft, *node_id).await,
     };
     match result {
-        Ok(log_index) => LeaderReply::Done { status: status(raft), log_index },
+        Ok(log_index) => LeaderReply::Done {
+            status: status(raft),
+            log_index,
+        },
         Err(Step::NotLeader(leader)) => LeaderReply::NotLeader { leader },
         Err(Step::Failed(e)) => LeaderReply::Error(e),
     }
@@ -167,7 +200,11 @@ fn ensure_leader(raft: &Raft) -> Result<(), Step> {
 }
 
 /// Commits one membership change within [`COMMIT_DEADLINE`]; its log index.
-async fn commit(raft: &Raft, changes: ChangeMembers<NodeId, BasicNode>, learner: bool) -> Result<u64, Step> {
+async fn commit(
+    raft: &Raft,
+    changes: ChangeMembers<NodeId, BasicNode>,
+    learner: bool,
+) -> Result<u64, Step> {
     let write = async {
         match changes {
             ChangeMembers::AddNodes(nodes) if learner => {
@@ -180,23 +217,39 @@ async fn commit(raft: &Raft, changes: ChangeMembers<NodeId, BasicNode>, learner:
     match tokio::time::timeout(COMMIT_DEADLINE, write).await {
         Err(_) => Err(Step::Failed(MembershipError::NoLeader)),
         Ok(Ok(response)) => Ok(response.log_id.index),
-        Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f)))) => Err(Step::NotLeader(f.leader_id)),
-        Ok(Err(RaftError::APIError(ClientWriteError::ChangeMembershipError(e)))) => Err(Step::Failed(match e {
-            ChangeMembershipError::InProgress(_) => MembershipError::Busy,
-            other => MembershipError::Refused(other.to_string()),
-        })),
-        Ok(Err(RaftError::Fatal(Fatal::Stopped))) => Err(Step::Failed(MembershipError::ShuttingDown)),
+        Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f)))) => {
+            Err(Step::NotLeader(f.leader_id))
+        }
+        Ok(Err(RaftError::APIError(ClientWriteError::ChangeMembershipError(e)))) => {
+            Err(Step::Failed(match e {
+                ChangeMembershipError::InProgress(_) => MembershipError::Busy,
+                other => MembershipError::Refused(other.to_string()),
+            }))
+        }
+        Ok(Err(RaftError::Fatal(Fatal::Stopped))) => {
+            Err(Step::Failed(MembershipError::ShuttingDown))
+        }
         Ok(Err(e)) => Err(Step::Failed(MembershipError::Failed(e.to_string()))),
     }
 }
 
-async fn add(raft: &Raft, peers: &Peers, id: NodeId, address: &str, catch_up: Duration) -> Result<u64, Step> {
+async fn add(
+    raft: &Raft,
+    peers: &Peers,
+    id: NodeId,
+    address: &str,
+    catch_up: Duration,
+) -> Result<u64, Step> {
     ensure_leader(raft)?;
     let m = raft.metrics().borrow().clone();
     let membership = m.membership_config.membership();
     match membership.get_node(&id) {
         Some(node) if node.addr != address => {
-            return Err(MembershipError::AddressConflict { id, address: node.addr.clone() }.into())
+            return Err(MembershipError::AddressConflict {
+                id,
+                address: node.addr.clone(),
+            }
+            .into())
         }
         Some(_) if membership.voter_ids().any(|v| v == id) => {
             // Already a voter at this address: nothing to do.
@@ -205,18 +258,31 @@ async fn add(raft: &Raft, peers: &Peers, id: NodeId, address: &str, catch_up: Du
         // A learner (an earlier addition that did not finish): finish it.
         Some(_) => {}
         None => {
-            let reply = probe(peers, m.id, address).await.map_err(|e| MembershipError::Unreachable {
-                id,
-                address: address.to_owned(),
-                reason: e.to_string(),
-            })?;
+            let reply =
+                probe(peers, m.id, address)
+                    .await
+                    .map_err(|e| MembershipError::Unreachable {
+                        id,
+                        address: address.to_owned(),
+                        reason: e.to_string(),
+                    })?;
             if reply.node_id != id {
-                return Err(MembershipError::WrongNode { id, address: address.to_owned(), found: reply.node_id }.into());
+                return Err(MembershipError::WrongNode {
+                    id,
+                    address: address.to_owned(),
+                    found: reply.node_id,
+                }
+                .into());
             }
         }
     }
     tracing::info!(node = id, %address, "adding a learner");
-    let added = commit(raft, ChangeMembers::AddNodes([(id, BasicNode::new(address))].into()), true).await?;
+    let added = commit(
+        raft,
+        ChangeMembers::AddNodes([(id, BasicNode::new(address))].into()),
+        true,
+    )
+    .await?;
 
     // Caught up: the learner holds the entry that added it, so everything before.
     let started = Instant::now();
@@ -225,20 +291,34 @@ async fn add(raft: &Raft, peers: &Peers, id: NodeId, address: &str, catch_up: Du
         .metrics(
             |m| {
                 m.current_leader != Some(m.id)
-                    || m.replication.as_ref().and_then(|r| r.get(&id).cloned().flatten()).is_some_and(|l| l.index >= added)
+                    || m.replication
+                        .as_ref()
+                        .and_then(|r| r.get(&id).cloned().flatten())
+                        .is_some_and(|l| l.index >= added)
             },
             "the new learner catches up",
         )
         .await;
     match waited {
-        Err(openraft::metrics::WaitError::ShuttingDown) => return Err(MembershipError::ShuttingDown.into()),
+        Err(openraft::metrics::WaitError::ShuttingDown) => {
+            return Err(MembershipError::ShuttingDown.into())
+        }
         Err(openraft::metrics::WaitError::Timeout(..)) => {
-            return Err(MembershipError::NotCaughtUp { id, seconds: catch_up.as_secs() }.into())
+            return Err(MembershipError::NotCaughtUp {
+                id,
+                seconds: catch_up.as_secs(),
+            }
+            .into())
         }
         Ok(_) => ensure_leader(raft)?,
     }
     tracing::info!(node = id, caught_up_in = ?started.elapsed(), "the learner caught up, promoting it to voter");
-    commit(raft, ChangeMembers::AddVoterIds(BTreeSet::from([id])), false).await
+    commit(
+        raft,
+        ChangeMembers::AddVoterIds(BTreeSet::from([id])),
+        false,
+    )
+    .await
 }
 
 async fn remove(raft: &Raft, id: NodeId) -> Result<u64, Step> {
@@ -264,8 +344,13 @@ async fn remove(raft: &Raft, id: NodeId) -> Result<u64, Step> {
 /// Runs `request` through the leader, wherever it is, and answers the
 /// leader's view of the cluster afterwards. On a follower, also waits (briefly)
 /// until this node has applied the change, so its own `GET /cluster` shows it.
-pub async fn change(index: &Index, request: MembershipRequest) -> Result<ClusterStatus, MembershipError> {
-    let Some(peers) = index.peers() else { return Err(MembershipError::NotClustered) };
+pub async fn change(
+    index: &Index,
+    request: MembershipRequest,
+) -> Result<ClusterStatus, MembershipError> {
+    let Some(peers) = index.peers() else {
+        return Err(MembershipError::NotClustered);
+    };
     request.validate()?;
     let raft = index.raft();
     let me = index.node_id();
@@ -277,7 +362,15 @@ pub async fn change(index: &Index, request: MembershipRequest) -> Result<Cluster
             Some(id) if id == me => Some(lead(raft, peers, &request).await),
             Some(id) => match metrics.membership_config.membership().get_node(&id) {
                 None => None,
-                Some(node) => match peers.call(&node.addr, Rpc::ChangeMembership, &request, request.budget()).await {
+                Some(node) => match peers
+                    .call(
+                        &node.addr,
+                        Rpc::ChangeMembership,
+                        &request,
+                        request.budget(),
+                    )
+                    .await
+                {
                     Ok(reply) => Some(reply),
                     Err(e) if e.is_unreachable() => {
                         tracing::debug!(leader = id, error = %e, "leader unreachable, retrying");
@@ -293,7 +386,10 @@ pub async fn change(index: &Index, request: MembershipRequest) -> Result<Cluster
                 if leader != Some(me) {
                     let _ = raft
                         .wait(Some(WRITE_DEADLINE))
-                        .applied_index_at_least(Some(log_index), "the membership change is applied locally")
+                        .applied_index_at_least(
+                            Some(log_index),
+                            "the membership change is applied locally",
+                        )
                         .await;
                 }
                 return Ok(status);
@@ -307,7 +403,10 @@ pub async fn change(index: &Index, request: MembershipRequest) -> Result<Cluster
                 let pause = remaining.min(Duration::from_millis(100));
                 let _ = raft
                     .wait(Some(pause))
-                    .metrics(|m| m.current_leader.is_some() && m.current_leader != leader, "a new leader")
+                    .metrics(
+                        |m| m.current_leader.is_some() && m.current_leader != leader,
+                        "a new leader",
+                    )
                     .await;
             }
         }

@@ -64,11 +64,16 @@ impl TransportError {
     /// A client-side deadline (`Cancelled`, source `TimeoutExpired`) is not a
     /// transport failure: the call already waited.
     pub fn is_transport_failure(&self) -> bool {
-        let TransportError::Rpc { status, .. } = self else { return self.is_unreachable() };
+        let TransportError::Rpc { status, .. } = self else {
+            return self.is_unreachable();
+        };
         if status.code() == tonic::Code::Unavailable {
             return true;
         }
-        if !matches!(status.code(), tonic::Code::Unknown | tonic::Code::Cancelled | tonic::Code::Internal) {
+        if !matches!(
+            status.code(),
+            tonic::Code::Unknown | tonic::Code::Cancelled | tonic::Code::Internal
+        ) {
             return false;
         }
         let mut source = std::error::Error::source(status);
@@ -88,12 +93,18 @@ mod tests {
     use tonic::{Code, Status};
 
     fn rpc(status: Status) -> TransportError {
-        TransportError::Rpc { addr: "127.0.0.1:1".into(), status }
+        TransportError::Rpc {
+            addr: "127.0.0.1:1".into(),
+            status,
+        }
     }
 
     #[test]
     fn a_reset_connection_is_a_transport_failure_but_not_unreachable() {
-        let reset = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "connection reset by peer");
+        let reset = std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "connection reset by peer",
+        );
         let status = Status::from_error(Box::new(reset));
         assert_eq!(status.code(), Code::Unknown);
         let e = rpc(status);
@@ -103,7 +114,11 @@ mod tests {
 
     #[test]
     fn statuses_sent_by_the_peer_are_not_transport_failures() {
-        for status in [Status::unknown("boom"), Status::cancelled("Timeout expired"), Status::internal("bug")] {
+        for status in [
+            Status::unknown("boom"),
+            Status::cancelled("Timeout expired"),
+            Status::internal("bug"),
+        ] {
             assert!(!rpc(status).is_transport_failure());
         }
         assert!(!rpc(Status::not_found("no such blob")).is_transport_failure());

@@ -13,7 +13,9 @@ use std::time::Duration;
 
 use isengard_proto::raft::raft_client::RaftClient;
 use isengard_proto::raft::RaftRequest;
-use openraft::error::{InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable};
+use openraft::error::{
+    InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable,
+};
 use openraft::network::{Backoff, RPCOption, RaftNetwork, RaftNetworkFactory};
 use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
@@ -53,7 +55,10 @@ impl Peers {
             return Ok(channel.clone());
         }
         let endpoint = Endpoint::from_shared(format!("http://{addr}"))
-            .map_err(|e| TransportError::Address { addr: addr.to_owned(), reason: e.to_string() })?
+            .map_err(|e| TransportError::Address {
+                addr: addr.to_owned(),
+                reason: e.to_string(),
+            })?
             .connect_timeout(CONNECT_TIMEOUT)
             .tcp_nodelay(true);
         let channel = endpoint.connect_lazy();
@@ -72,7 +77,9 @@ impl Peers {
         let mut client = RaftClient::new(self.channel(addr)?)
             .max_decoding_message_size(usize::MAX)
             .max_encoding_message_size(usize::MAX);
-        let mut message = tonic::Request::new(RaftRequest { payload: serde_json::to_vec(request)? });
+        let mut message = tonic::Request::new(RaftRequest {
+            payload: serde_json::to_vec(request)?,
+        });
         message.set_timeout(timeout);
         let result = match rpc {
             Rpc::Vote => client.vote(message).await,
@@ -82,7 +89,10 @@ impl Peers {
             Rpc::ChangeMembership => client.change_membership(message).await,
             Rpc::Probe => client.probe(message).await,
         };
-        let reply = result.map_err(|status| TransportError::Rpc { addr: addr.to_owned(), status })?;
+        let reply = result.map_err(|status| TransportError::Rpc {
+            addr: addr.to_owned(),
+            status,
+        })?;
         Ok(serde_json::from_slice(&reply.into_inner().payload)?)
     }
 }
@@ -104,7 +114,11 @@ impl RaftNetworkFactory<TypeConfig> for GrpcNetwork {
     type Network = Connection;
 
     async fn new_client(&mut self, target: NodeId, node: &BasicNode) -> Connection {
-        Connection { peers: self.peers.clone(), target, addr: node.addr.clone() }
+        Connection {
+            peers: self.peers.clone(),
+            target,
+            addr: node.addr.clone(),
+        }
     }
 }
 
@@ -150,7 +164,9 @@ impl Connection {
 /// at most [`MAX_BACKOFF`]. A blip costs little; an isolated peer gets about
 /// one attempt a second per link. openraft drops it at the first success.
 fn unreachable_backoff() -> impl Iterator<Item = Duration> + Send + 'static {
-    std::iter::successors(Some(Duration::from_millis(50)), |d| Some((*d * 2).min(MAX_BACKOFF)))
+    std::iter::successors(Some(Duration::from_millis(50)), |d| {
+        Some((*d * 2).min(MAX_BACKOFF))
+    })
 }
 
 /// The longest pause between two attempts to reach an unreachable peer.
@@ -195,7 +211,10 @@ mod tests {
 
     #[test]
     fn backoff_grows_to_a_second() {
-        let pauses: Vec<u64> = unreachable_backoff().take(7).map(|d| d.as_millis() as u64).collect();
+        let pauses: Vec<u64> = unreachable_backoff()
+            .take(7)
+            .map(|d| d.as_millis() as u64)
+            .collect();
         assert_eq!(pauses, vec![50, 100, 200, 400, 800, 1000, 1000]);
     }
 }

@@ -25,12 +25,17 @@ pub struct RaftService {
 
 impl RaftService {
     pub fn new(raft: Raft) -> RaftService {
-        RaftService { raft, peers: Peers::default() }
+        RaftService {
+            raft,
+            peers: Peers::default(),
+        }
     }
 
     /// The tonic service, ready for `Server::add_service`.
     pub fn into_server(self) -> RaftServer<RaftService> {
-        RaftServer::new(self).max_decoding_message_size(usize::MAX).max_encoding_message_size(usize::MAX)
+        RaftServer::new(self)
+            .max_decoding_message_size(usize::MAX)
+            .max_encoding_message_size(usize::MAX)
     }
 }
 
@@ -51,23 +56,33 @@ impl RaftRpc for RaftService {
         encode(&reply)
     }
 
-    async fn append_entries(&self, request: Request<RaftRequest>) -> Result<Response<RaftReply>, Status> {
+    async fn append_entries(
+        &self,
+        request: Request<RaftRequest>,
+    ) -> Result<Response<RaftReply>, Status> {
         let reply = self.raft.append_entries(decode(request)?).await;
         encode(&reply)
     }
 
-    async fn install_snapshot(&self, request: Request<RaftRequest>) -> Result<Response<RaftReply>, Status> {
+    async fn install_snapshot(
+        &self,
+        request: Request<RaftRequest>,
+    ) -> Result<Response<RaftReply>, Status> {
         let reply = self.raft.install_snapshot(decode(request)?).await;
         encode(&reply)
     }
 
     async fn forward(&self, request: Request<RaftRequest>) -> Result<Response<RaftReply>, Status> {
         let command: Command = decode(request)?;
-        let reply: ForwardReply = forward::propose_local(&self.raft, command, Some(WRITE_DEADLINE)).await;
+        let reply: ForwardReply =
+            forward::propose_local(&self.raft, command, Some(WRITE_DEADLINE)).await;
         encode(&reply)
     }
 
-    async fn change_membership(&self, request: Request<RaftRequest>) -> Result<Response<RaftReply>, Status> {
+    async fn change_membership(
+        &self,
+        request: Request<RaftRequest>,
+    ) -> Result<Response<RaftReply>, Status> {
         let request: MembershipRequest = decode(request)?;
         let reply: LeaderReply = membership::lead(&self.raft, &self.peers, &request).await;
         encode(&reply)
@@ -76,7 +91,11 @@ impl RaftRpc for RaftService {
     async fn probe(&self, request: Request<RaftRequest>) -> Result<Response<RaftReply>, Status> {
         let request: bootstrap::ProbeRequest = decode(request)?;
         let reply = bootstrap::probe_reply(&self.raft).await;
-        tracing::debug!(from = request.from, initialized = reply.initialized, "probed");
+        tracing::debug!(
+            from = request.from,
+            initialized = reply.initialized,
+            "probed"
+        );
         encode(&reply)
     }
 }

@@ -53,9 +53,17 @@ pub fn status(raft: &Raft) -> ClusterStatus {
     let members = membership
         .nodes()
         .map(|(id, node)| {
-            let matched = m.replication.as_ref().and_then(|r| r.get(id).cloned().flatten()).map(|l| l.index);
+            let matched = m
+                .replication
+                .as_ref()
+                .and_then(|r| r.get(id).cloned().flatten())
+                .map(|l| l.index);
             let health = if *id == m.id {
-                if m.running_state.is_ok() { "up" } else { "unreachable" }
+                if m.running_state.is_ok() {
+                    "up"
+                } else {
+                    "unreachable"
+                }
             } else if m.replication.is_none() {
                 "unknown"
             } else {
@@ -65,7 +73,13 @@ pub fn status(raft: &Raft) -> ClusterStatus {
                     Some(_) => "lagging",
                 }
             };
-            MemberStatus { id: *id, address: node.addr.clone(), voter: voters.contains(id), matched, health: health.into() }
+            MemberStatus {
+                id: *id,
+                address: node.addr.clone(),
+                voter: voters.contains(id),
+                matched,
+                health: health.into(),
+            }
         })
         .collect();
     ClusterStatus {

@@ -52,7 +52,11 @@ pub(super) struct BlobPlacement {
 }
 
 fn invalid(key: &str, expected: &'static str, found: String) -> ConfigError {
-    ConfigError::InvalidValue { key: format!("Isengard.Blobs.{key}"), expected, found }
+    ConfigError::InvalidValue {
+        key: format!("Isengard.Blobs.{key}"),
+        expected,
+        found,
+    }
 }
 
 /// Resolves `Mode`, `Replicas` and `RepairInterval` against the (already
@@ -83,22 +87,28 @@ pub(super) fn resolve_placement(
         None => DEFAULT_REPLICAS.min(members),
         Some(v) => match v.as_u64() {
             Some(n) if (1..=members).contains(&n) => n,
-            _ => {
-                return Err(invalid(
-                    "Replicas",
-                    "an integer from 1 to the number of Isengard.Cluster.Members (1 without a cluster)",
-                    describe(v),
-                ))
-            }
+            _ => return Err(invalid(
+                "Replicas",
+                "an integer from 1 to the number of Isengard.Cluster.Members (1 without a cluster)",
+                describe(v),
+            )),
         },
     };
     let repair_interval = match section.get("RepairInterval") {
         None => DEFAULT_REPAIR_INTERVAL,
         Some(v) => v.as_u64().filter(|n| *n > 0).ok_or_else(|| {
-            invalid("RepairInterval", "a positive integer (seconds)", describe(v))
+            invalid(
+                "RepairInterval",
+                "a positive integer (seconds)",
+                describe(v),
+            )
         })?,
     };
-    Ok(BlobPlacement { mode, replicas, repair_interval: Duration::from_secs(repair_interval) })
+    Ok(BlobPlacement {
+        mode,
+        replicas,
+        repair_interval: Duration::from_secs(repair_interval),
+    })
 }
 
 #[cfg(test)]
@@ -110,7 +120,9 @@ mod tests {
     }
 
     fn cluster(members: usize, blobs: &str) -> String {
-        let members: Vec<String> = (1..=members).map(|i| format!(r#""{i}": "n{i}:4300""#)).collect();
+        let members: Vec<String> = (1..=members)
+            .map(|i| format!(r#""{i}": "n{i}:4300""#))
+            .collect();
         format!(
             r#"{{ "Isengard": {{ "Blobs": {{ {blobs} }}, "Cluster": {{ "NodeId": 1, "Members": {{ {} }} }} }} }}"#,
             members.join(", ")
@@ -140,14 +152,21 @@ mod tests {
         let c = parse(&cluster(2, "")).unwrap();
         assert_eq!((c.blobs.mode, c.blobs.replicas), (BlobMode::Replicated, 2));
         let c = parse(&cluster(3, r#""Replicas": 2, "RepairInterval": 5"#)).unwrap();
-        assert_eq!((c.blobs.replicas, c.blobs.repair_interval.as_secs()), (2, 5));
+        assert_eq!(
+            (c.blobs.replicas, c.blobs.repair_interval.as_secs()),
+            (2, 5)
+        );
     }
 
     #[test]
     fn a_cluster_with_url_shares_it() {
         let c = parse(&cluster(3, r#""Url": "s3://bucket/x""#)).unwrap();
         assert_eq!(c.blobs.mode, BlobMode::Shared);
-        let c = parse(&cluster(3, r#""Url": "file:///mnt/own", "Mode": "replicated""#)).unwrap();
+        let c = parse(&cluster(
+            3,
+            r#""Url": "file:///mnt/own", "Mode": "replicated""#,
+        ))
+        .unwrap();
         assert_eq!(c.blobs.mode, BlobMode::Replicated);
         let c = parse(&cluster(3, r#""Mode": "shared""#)).unwrap();
         assert_eq!(c.blobs.mode, BlobMode::Shared);
@@ -155,13 +174,34 @@ mod tests {
 
     #[test]
     fn bad_placements_name_their_key() {
-        assert_eq!(error_key(&cluster(3, r#""Mode": "Replicated""#)), "Isengard.Blobs.Mode");
-        assert_eq!(error_key(&cluster(3, r#""Mode": 2"#)), "Isengard.Blobs.Mode");
-        assert_eq!(error_key(&cluster(3, r#""Replicas": 0"#)), "Isengard.Blobs.Replicas");
-        assert_eq!(error_key(&cluster(3, r#""Replicas": 4"#)), "Isengard.Blobs.Replicas");
-        assert_eq!(error_key(&cluster(3, r#""Replicas": "2""#)), "Isengard.Blobs.Replicas");
-        assert_eq!(error_key(r#"{"Isengard": {"Blobs": {"Replicas": 2}}}"#), "Isengard.Blobs.Replicas");
-        assert_eq!(error_key(&cluster(3, r#""RepairInterval": 0"#)), "Isengard.Blobs.RepairInterval");
+        assert_eq!(
+            error_key(&cluster(3, r#""Mode": "Replicated""#)),
+            "Isengard.Blobs.Mode"
+        );
+        assert_eq!(
+            error_key(&cluster(3, r#""Mode": 2"#)),
+            "Isengard.Blobs.Mode"
+        );
+        assert_eq!(
+            error_key(&cluster(3, r#""Replicas": 0"#)),
+            "Isengard.Blobs.Replicas"
+        );
+        assert_eq!(
+            error_key(&cluster(3, r#""Replicas": 4"#)),
+            "Isengard.Blobs.Replicas"
+        );
+        assert_eq!(
+            error_key(&cluster(3, r#""Replicas": "2""#)),
+            "Isengard.Blobs.Replicas"
+        );
+        assert_eq!(
+            error_key(r#"{"Isengard": {"Blobs": {"Replicas": 2}}}"#),
+            "Isengard.Blobs.Replicas"
+        );
+        assert_eq!(
+            error_key(&cluster(3, r#""RepairInterval": 0"#)),
+            "Isengard.Blobs.RepairInterval"
+        );
         assert_eq!(
             error_key(&cluster(3, r#""Mode": "replicated", "Url": "s3://bucket""#)),
             "Isengard.Blobs.Url"

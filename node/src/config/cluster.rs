@@ -15,8 +15,14 @@ use super::resolve::{describe, env_var, Env};
 use super::ConfigError;
 
 /// Keys of `"Isengard"."Cluster"`.
-pub const CLUSTER_SUPPORTED: &[&str] =
-    &["NodeId", "GrpcListen", "GrpcAdvertise", "Members", "SnapshotLogs", "SnapshotKeepLogs"];
+pub const CLUSTER_SUPPORTED: &[&str] = &[
+    "NodeId",
+    "GrpcListen",
+    "GrpcAdvertise",
+    "Members",
+    "SnapshotLogs",
+    "SnapshotKeepLogs",
+];
 
 /// The default `GrpcListen`.
 pub const DEFAULT_GRPC_LISTEN: &str = "0.0.0.0:4300";
@@ -56,7 +62,12 @@ pub struct ClusterConfig {
 
 impl ClusterConfig {
     /// A configuration with the default snapshot policy.
-    pub fn new(node_id: u64, grpc_listen: SocketAddr, grpc_advertise: String, members: BTreeMap<u64, String>) -> Self {
+    pub fn new(
+        node_id: u64,
+        grpc_listen: SocketAddr,
+        grpc_advertise: String,
+        members: BTreeMap<u64, String>,
+    ) -> Self {
         ClusterConfig {
             node_id,
             grpc_listen,
@@ -81,13 +92,19 @@ const COUNT: &str = "a positive integer";
 const MEMBERS: &str = "a non-empty object mapping positive node ids (\"1\") to host:port strings";
 
 fn invalid(key: &str, expected: &'static str, found: String) -> ConfigError {
-    ConfigError::InvalidValue { key: key.to_owned(), expected, found }
+    ConfigError::InvalidValue {
+        key: key.to_owned(),
+        expected,
+        found,
+    }
 }
 
 /// Whether `text` looks like `host:port` (a non-empty host, a numeric port).
 pub(crate) fn is_host_port(text: &str) -> bool {
     match text.rsplit_once(':') {
-        Some((host, port)) => !host.is_empty() && !host.contains('/') && port.parse::<u16>().is_ok(),
+        Some((host, port)) => {
+            !host.is_empty() && !host.contains('/') && port.parse::<u16>().is_ok()
+        }
         None => false,
     }
 }
@@ -99,16 +116,24 @@ pub const GRPC_ADVERTISE_ENV: &str = "ISENGARD_CLUSTER_GRPC_ADVERTISE";
 
 /// The `Cluster` section with the environment's overrides applied (the
 /// environment wins over the file); an invalid value names its variable.
-pub(super) fn cluster_env_overrides(section: &Map<String, Value>, env: Env<'_>) -> Result<Map<String, Value>, ConfigError> {
+pub(super) fn cluster_env_overrides(
+    section: &Map<String, Value>,
+    env: Env<'_>,
+) -> Result<Map<String, Value>, ConfigError> {
     let mut section = section.clone();
     if let Some(text) = env_var(env, NODE_ID_ENV) {
         let id = text.trim().parse::<u64>().ok().filter(|n| *n > 0);
-        let id = id.ok_or_else(|| invalid(NODE_ID_ENV, NODE_ID, describe(&Value::String(text.clone()))))?;
+        let id = id
+            .ok_or_else(|| invalid(NODE_ID_ENV, NODE_ID, describe(&Value::String(text.clone()))))?;
         section.insert("NodeId".to_owned(), id.into());
     }
     if let Some(text) = env_var(env, GRPC_ADVERTISE_ENV) {
         if !is_host_port(&text) {
-            return Err(invalid(GRPC_ADVERTISE_ENV, HOST_PORT, describe(&Value::String(text))));
+            return Err(invalid(
+                GRPC_ADVERTISE_ENV,
+                HOST_PORT,
+                describe(&Value::String(text)),
+            ));
         }
         section.insert("GrpcAdvertise".to_owned(), text.into());
     }
@@ -119,19 +144,40 @@ pub(super) fn cluster_env_overrides(section: &Map<String, Value>, env: Env<'_>) 
 pub(super) fn resolve_cluster(section: &Map<String, Value>) -> Result<ClusterConfig, ConfigError> {
     const P: &str = "Isengard.Cluster.";
     let node_id = match section.get("NodeId") {
-        Some(v) => v.as_u64().filter(|n| *n > 0).ok_or_else(|| invalid(&format!("{P}NodeId"), NODE_ID, describe(v)))?,
-        None => return Err(invalid(&format!("{P}NodeId"), NODE_ID, "nothing (the key is required)".into())),
+        Some(v) => v
+            .as_u64()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| invalid(&format!("{P}NodeId"), NODE_ID, describe(v)))?,
+        None => {
+            return Err(invalid(
+                &format!("{P}NodeId"),
+                NODE_ID,
+                "nothing (the key is required)".into(),
+            ))
+        }
     };
-    let members_value = section
-        .get("Members")
-        .ok_or_else(|| invalid(&format!("{P}Members"), MEMBERS, "nothing (the key is required)".into()))?;
+    let members_value = section.get("Members").ok_or_else(|| {
+        invalid(
+            &format!("{P}Members"),
+            MEMBERS,
+            "nothing (the key is required)".into(),
+        )
+    })?;
     let Some(object) = members_value.as_object().filter(|m| !m.is_empty()) else {
-        return Err(invalid(&format!("{P}Members"), MEMBERS, describe(members_value)));
+        return Err(invalid(
+            &format!("{P}Members"),
+            MEMBERS,
+            describe(members_value),
+        ));
     };
     let mut members = BTreeMap::new();
     for (id, addr) in object {
         let key = format!("{P}Members.{id}");
-        let id: u64 = id.parse().ok().filter(|n| *n > 0).ok_or_else(|| invalid(&key, MEMBERS, format!("the key {id:?}")))?;
+        let id: u64 = id
+            .parse()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| invalid(&key, MEMBERS, format!("the key {id:?}")))?;
         match addr.as_str() {
             Some(text) if is_host_port(text) => {
                 members.insert(id, text.to_owned());
@@ -149,28 +195,42 @@ pub(super) fn resolve_cluster(section: &Map<String, Value>) -> Result<ClusterCon
     let grpc_advertise = match section.get("GrpcAdvertise") {
         None => match members.get(&node_id) {
             Some(own) => own.clone(),
-            None => {
-                return Err(invalid(
-                    &format!("{P}GrpcAdvertise"),
-                    "a host:port string (required when NodeId is not one of Members: the node joins)",
-                    "nothing".into(),
-                ))
-            }
+            None => return Err(invalid(
+                &format!("{P}GrpcAdvertise"),
+                "a host:port string (required when NodeId is not one of Members: the node joins)",
+                "nothing".into(),
+            )),
         },
         Some(v) => match v.as_str() {
             Some(text) if is_host_port(text) => text.to_owned(),
-            _ => return Err(invalid(&format!("{P}GrpcAdvertise"), HOST_PORT, describe(v))),
+            _ => {
+                return Err(invalid(
+                    &format!("{P}GrpcAdvertise"),
+                    HOST_PORT,
+                    describe(v),
+                ))
+            }
         },
     };
     let count = |key: &str, default: u64| -> Result<u64, ConfigError> {
         match section.get(key) {
             None => Ok(default),
-            Some(v) => v.as_u64().filter(|n| *n > 0).ok_or_else(|| invalid(&format!("{P}{key}"), COUNT, describe(v))),
+            Some(v) => v
+                .as_u64()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| invalid(&format!("{P}{key}"), COUNT, describe(v))),
         }
     };
     let snapshot_logs = count("SnapshotLogs", DEFAULT_SNAPSHOT_LOGS)?;
     let snapshot_keep_logs = count("SnapshotKeepLogs", DEFAULT_SNAPSHOT_KEEP_LOGS)?;
-    Ok(ClusterConfig { node_id, grpc_listen, grpc_advertise, members, snapshot_logs, snapshot_keep_logs })
+    Ok(ClusterConfig {
+        node_id,
+        grpc_listen,
+        grpc_advertise,
+        members,
+        snapshot_logs,
+        snapshot_keep_logs,
+    })
 }
 
 #[cfg(test)]
@@ -192,7 +252,12 @@ mod tests {
     #[test]
     fn no_cluster_section_is_single_node() {
         assert_eq!(parse("{}").unwrap().cluster, None);
-        assert_eq!(parse(r#"{"Isengard": {"HttpBind": "127.0.0.1"}}"#).unwrap().cluster, None);
+        assert_eq!(
+            parse(r#"{"Isengard": {"HttpBind": "127.0.0.1"}}"#)
+                .unwrap()
+                .cluster,
+            None
+        );
     }
 
     #[test]
@@ -223,7 +288,10 @@ mod tests {
             .unwrap();
         assert_eq!(c.grpc_listen, DEFAULT_GRPC_LISTEN.parse().unwrap());
         assert_eq!(c.grpc_advertise, "a:1");
-        assert_eq!((c.snapshot_logs, c.snapshot_keep_logs), (DEFAULT_SNAPSHOT_LOGS, DEFAULT_SNAPSHOT_KEEP_LOGS));
+        assert_eq!(
+            (c.snapshot_logs, c.snapshot_keep_logs),
+            (DEFAULT_SNAPSHOT_LOGS, DEFAULT_SNAPSHOT_KEEP_LOGS)
+        );
         assert!(!c.joins());
     }
 
@@ -247,34 +315,77 @@ mod tests {
         let members = r#""Members": { "1": "a:1", "2": "b:2" }"#;
         let doc = |body: &str| format!(r#"{{ "Isengard": {{ "Cluster": {{ {body} }} }} }}"#);
         assert_eq!(error_key(&doc(members)), "Isengard.Cluster.NodeId");
-        assert_eq!(error_key(&doc(&format!(r#""NodeId": 0, {members}"#))), "Isengard.Cluster.NodeId");
-        assert_eq!(error_key(&doc(&format!(r#""NodeId": "1", {members}"#))), "Isengard.Cluster.NodeId");
-        // Not one of Members: a joining node, which must say where it is reached.
-        assert_eq!(error_key(&doc(&format!(r#""NodeId": 3, {members}"#))), "Isengard.Cluster.GrpcAdvertise");
-        assert_eq!(error_key(&doc(&format!(r#""NodeId": 1, "SnapshotLogs": 0, {members}"#))), "Isengard.Cluster.SnapshotLogs");
         assert_eq!(
-            error_key(&doc(&format!(r#""NodeId": 1, "SnapshotKeepLogs": "5", {members}"#))),
+            error_key(&doc(&format!(r#""NodeId": 0, {members}"#))),
+            "Isengard.Cluster.NodeId"
+        );
+        assert_eq!(
+            error_key(&doc(&format!(r#""NodeId": "1", {members}"#))),
+            "Isengard.Cluster.NodeId"
+        );
+        // Not one of Members: a joining node, which must say where it is reached.
+        assert_eq!(
+            error_key(&doc(&format!(r#""NodeId": 3, {members}"#))),
+            "Isengard.Cluster.GrpcAdvertise"
+        );
+        assert_eq!(
+            error_key(&doc(&format!(
+                r#""NodeId": 1, "SnapshotLogs": 0, {members}"#
+            ))),
+            "Isengard.Cluster.SnapshotLogs"
+        );
+        assert_eq!(
+            error_key(&doc(&format!(
+                r#""NodeId": 1, "SnapshotKeepLogs": "5", {members}"#
+            ))),
             "Isengard.Cluster.SnapshotKeepLogs"
         );
-        assert_eq!(error_key(&doc(r#""NodeId": 1"#)), "Isengard.Cluster.Members");
-        assert_eq!(error_key(&doc(r#""NodeId": 1, "Members": {}"#)), "Isengard.Cluster.Members");
-        assert_eq!(error_key(&doc(r#""NodeId": 1, "Members": {"x": "a:1"}"#)), "Isengard.Cluster.Members.x");
-        assert_eq!(error_key(&doc(r#""NodeId": 1, "Members": {"1": "a"}"#)), "Isengard.Cluster.Members.1");
-        assert_eq!(error_key(&doc(r#""NodeId": 1, "Members": {"1": 4300}"#)), "Isengard.Cluster.Members.1");
         assert_eq!(
-            error_key(&doc(&format!(r#""NodeId": 1, "GrpcListen": "host:4300", {members}"#))),
+            error_key(&doc(r#""NodeId": 1"#)),
+            "Isengard.Cluster.Members"
+        );
+        assert_eq!(
+            error_key(&doc(r#""NodeId": 1, "Members": {}"#)),
+            "Isengard.Cluster.Members"
+        );
+        assert_eq!(
+            error_key(&doc(r#""NodeId": 1, "Members": {"x": "a:1"}"#)),
+            "Isengard.Cluster.Members.x"
+        );
+        assert_eq!(
+            error_key(&doc(r#""NodeId": 1, "Members": {"1": "a"}"#)),
+            "Isengard.Cluster.Members.1"
+        );
+        assert_eq!(
+            error_key(&doc(r#""NodeId": 1, "Members": {"1": 4300}"#)),
+            "Isengard.Cluster.Members.1"
+        );
+        assert_eq!(
+            error_key(&doc(&format!(
+                r#""NodeId": 1, "GrpcListen": "host:4300", {members}"#
+            ))),
             "Isengard.Cluster.GrpcListen"
         );
         assert_eq!(
-            error_key(&doc(&format!(r#""NodeId": 1, "GrpcAdvertise": "nope", {members}"#))),
+            error_key(&doc(&format!(
+                r#""NodeId": 1, "GrpcAdvertise": "nope", {members}"#
+            ))),
             "Isengard.Cluster.GrpcAdvertise"
         );
-        assert_eq!(error_key(r#"{ "Isengard": { "Cluster": 3 } }"#), "Isengard.Cluster");
+        assert_eq!(
+            error_key(r#"{ "Isengard": { "Cluster": 3 } }"#),
+            "Isengard.Cluster"
+        );
     }
 
     fn parse_with(text: &str, vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        Config::from_json_str(text, &move |name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
+        let vars: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_json_str(text, &move |name| {
+            vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+        })
     }
 
     /// The Helm chart's shape: one file for every pod, `NodeId` and
@@ -286,46 +397,80 @@ mod tests {
 
     #[test]
     fn node_id_and_advertise_come_from_the_environment() {
-        let c = parse_with(SHARED, &[(NODE_ID_ENV, "2")]).unwrap().cluster.unwrap();
-        assert_eq!(c.node_id, 2);
-        assert_eq!(c.grpc_advertise, "isengard-1.isengard-headless.pacs.svc.cluster.local:4300", "its Members entry");
-        assert!(!c.joins());
-        // A fourth pod, outside the initial Members: it joins, and says where.
-        let c = parse_with(SHARED, &[(NODE_ID_ENV, " 4 "), (GRPC_ADVERTISE_ENV, "isengard-3.isengard-headless:4300")])
+        let c = parse_with(SHARED, &[(NODE_ID_ENV, "2")])
             .unwrap()
             .cluster
             .unwrap();
-        assert_eq!((c.node_id, c.grpc_advertise.as_str()), (4, "isengard-3.isengard-headless:4300"));
+        assert_eq!(c.node_id, 2);
+        assert_eq!(
+            c.grpc_advertise, "isengard-1.isengard-headless.pacs.svc.cluster.local:4300",
+            "its Members entry"
+        );
+        assert!(!c.joins());
+        // A fourth pod, outside the initial Members: it joins, and says where.
+        let c = parse_with(
+            SHARED,
+            &[
+                (NODE_ID_ENV, " 4 "),
+                (GRPC_ADVERTISE_ENV, "isengard-3.isengard-headless:4300"),
+            ],
+        )
+        .unwrap()
+        .cluster
+        .unwrap();
+        assert_eq!(
+            (c.node_id, c.grpc_advertise.as_str()),
+            (4, "isengard-3.isengard-headless:4300")
+        );
         assert!(c.joins());
         // The environment wins over the file; an empty variable counts as unset.
         let file = r#"{ "Isengard": { "Cluster": { "NodeId": 1, "GrpcAdvertise": "a:1", "Members": { "1": "a:1", "2": "b:2" } } } }"#;
-        let c = parse_with(file, &[(NODE_ID_ENV, "2"), (GRPC_ADVERTISE_ENV, "b:2")]).unwrap().cluster.unwrap();
+        let c = parse_with(file, &[(NODE_ID_ENV, "2"), (GRPC_ADVERTISE_ENV, "b:2")])
+            .unwrap()
+            .cluster
+            .unwrap();
         assert_eq!((c.node_id, c.grpc_advertise.as_str()), (2, "b:2"));
-        let c = parse_with(file, &[(NODE_ID_ENV, ""), (GRPC_ADVERTISE_ENV, "")]).unwrap().cluster.unwrap();
+        let c = parse_with(file, &[(NODE_ID_ENV, ""), (GRPC_ADVERTISE_ENV, "")])
+            .unwrap()
+            .cluster
+            .unwrap();
         assert_eq!((c.node_id, c.grpc_advertise.as_str()), (1, "a:1"));
     }
 
     #[test]
     fn cluster_variables_without_a_cluster_section_change_nothing() {
-        let c = parse_with(r#"{ "Isengard": { "HttpBind": "0.0.0.0" } }"#, &[(NODE_ID_ENV, "1"), (GRPC_ADVERTISE_ENV, "a:1")]);
+        let c = parse_with(
+            r#"{ "Isengard": { "HttpBind": "0.0.0.0" } }"#,
+            &[(NODE_ID_ENV, "1"), (GRPC_ADVERTISE_ENV, "a:1")],
+        );
         assert_eq!(c.unwrap().cluster, None);
     }
 
     #[test]
     fn invalid_cluster_variables_name_the_variable() {
-        for (name, value) in [(NODE_ID_ENV, "0"), (NODE_ID_ENV, "two"), (NODE_ID_ENV, "-1"), (GRPC_ADVERTISE_ENV, "no-port")] {
+        for (name, value) in [
+            (NODE_ID_ENV, "0"),
+            (NODE_ID_ENV, "two"),
+            (NODE_ID_ENV, "-1"),
+            (GRPC_ADVERTISE_ENV, "no-port"),
+        ] {
             match parse_with(SHARED, &[(name, value)]) {
                 Err(ConfigError::InvalidValue { key, .. }) => assert_eq!(key, name),
                 other => panic!("{name}={value}: {other:?}"),
             }
         }
         // Without the variable, the shared file lacks NodeId.
-        assert!(matches!(parse(SHARED), Err(ConfigError::InvalidValue { key, .. }) if key == "Isengard.Cluster.NodeId"));
+        assert!(
+            matches!(parse(SHARED), Err(ConfigError::InvalidValue { key, .. }) if key == "Isengard.Cluster.NodeId")
+        );
     }
 
     #[test]
     fn unknown_cluster_keys_are_reported() {
         let c = parse(r#"{ "Isengard": { "Cluster": { "NodeId": 1, "Members": { "1": "a:1" }, "Peers": 2 } } }"#).unwrap();
-        assert_eq!(c.unsupported_keys, vec!["Isengard.Cluster.Peers".to_owned()]);
+        assert_eq!(
+            c.unsupported_keys,
+            vec!["Isengard.Cluster.Peers".to_owned()]
+        );
     }
 }

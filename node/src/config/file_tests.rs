@@ -130,12 +130,25 @@ fn docs_list_every_key() {
 #[test]
 fn lua_scripts_are_relative_to_the_configuration() {
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "orthanc.json", r#"{"LuaScripts": ["route.lua", "/abs/x.lua"]}"#);
+    write(
+        dir.path(),
+        "orthanc.json",
+        r#"{"LuaScripts": ["route.lua", "/abs/x.lua"]}"#,
+    );
     let c = Config::load_with_env(Some(&dir.path().join("orthanc.json")), &no_env).unwrap();
-    assert_eq!(c.lua.scripts, [dir.path().join("route.lua"), PathBuf::from("/abs/x.lua")]);
+    assert_eq!(
+        c.lua.scripts,
+        [dir.path().join("route.lua"), PathBuf::from("/abs/x.lua")]
+    );
     // A configuration directory is the base of its own relative paths.
     let c = Config::load_with_env(Some(dir.path()), &no_env).unwrap();
     assert_eq!(c.lua.scripts[0], dir.path().join("route.lua"));
     // Without a file, relative paths stay relative (to the working directory).
-    assert_eq!(parse(r#"{"LuaScripts": ["route.lua"]}"#).unwrap().lua.scripts[0], PathBuf::from("route.lua"));
+    assert_eq!(
+        parse(r#"{"LuaScripts": ["route.lua"]}"#)
+            .unwrap()
+            .lua
+            .scripts[0],
+        PathBuf::from("route.lua")
+    );
 }

@@ -49,7 +49,13 @@ pub const SUPPORTED: &[&str] = &[
 pub const ISENGARD_SECTION: &str = "Isengard";
 
 /// Keys of the `"Isengard"` section that are implemented.
-pub const ISENGARD_SUPPORTED: &[&str] = &["HttpBind", "Blobs", "DicomMaxAssociations", "Cluster", "LuaTimeout"];
+pub const ISENGARD_SUPPORTED: &[&str] = &[
+    "HttpBind",
+    "Blobs",
+    "DicomMaxAssociations",
+    "Cluster",
+    "LuaTimeout",
+];
 
 pub use super::blobs::BLOBS_SUPPORTED;
 

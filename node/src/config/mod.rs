@@ -27,7 +27,9 @@ use std::path::{Path, PathBuf};
 
 pub use blobs::{BlobMode, DEFAULT_REPAIR_INTERVAL, DEFAULT_REPLICAS};
 pub(crate) use cluster::is_host_port;
-pub use cluster::{ClusterConfig, DEFAULT_GRPC_LISTEN, DEFAULT_SNAPSHOT_KEEP_LOGS, DEFAULT_SNAPSHOT_LOGS};
+pub use cluster::{
+    ClusterConfig, DEFAULT_GRPC_LISTEN, DEFAULT_SNAPSHOT_KEEP_LOGS, DEFAULT_SNAPSHOT_LOGS,
+};
 pub use keys::{is_orthanc_unimplemented, ORTHANC_UNIMPLEMENTED};
 
 /// The resolved configuration of one node.
@@ -198,7 +200,11 @@ impl Config {
         };
         let mut config = resolve::resolve(document, env)?;
         if let Some(path) = path {
-            let base = if path.is_dir() { path } else { path.parent().unwrap_or(Path::new("")) };
+            let base = if path.is_dir() {
+                path
+            } else {
+                path.parent().unwrap_or(Path::new(""))
+            };
             for script in &mut config.lua.scripts {
                 if script.is_relative() {
                     *script = base.join(&*script);

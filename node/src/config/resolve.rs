@@ -8,9 +8,9 @@ use std::path::PathBuf;
 
 use serde_json::{Map, Value};
 
-use super::keys::{BLOBS_SUPPORTED, ISENGARD_SECTION, ISENGARD_SUPPORTED, SUPPORTED};
 use super::blobs::resolve_placement;
 use super::cluster::{cluster_env_overrides, resolve_cluster, CLUSTER_SUPPORTED};
+use super::keys::{BLOBS_SUPPORTED, ISENGARD_SECTION, ISENGARD_SUPPORTED, SUPPORTED};
 use super::{BlobLocation, BlobsConfig, Config, ConfigError, LuaConfig};
 
 pub(super) type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
@@ -77,7 +77,12 @@ pub(super) fn resolve(mut document: Value, env: Env<'_>) -> Result<Config, Confi
     let cluster = match section(isengard, "Isengard.", "Cluster")? {
         None => None,
         Some(section) => {
-            collect_unknown(section, "Isengard.Cluster.", CLUSTER_SUPPORTED, &mut unsupported);
+            collect_unknown(
+                section,
+                "Isengard.Cluster.",
+                CLUSTER_SUPPORTED,
+                &mut unsupported,
+            );
             Some(resolve_cluster(&cluster_env_overrides(section, env)?)?)
         }
     };
@@ -131,7 +136,10 @@ pub(super) fn resolve(mut document: Value, env: Env<'_>) -> Result<Config, Confi
     })
 }
 
-fn resolve_lua(root: &Map<String, Value>, isengard: &Map<String, Value>) -> Result<LuaConfig, ConfigError> {
+fn resolve_lua(
+    root: &Map<String, Value>,
+    isengard: &Map<String, Value>,
+) -> Result<LuaConfig, ConfigError> {
     const SCRIPTS: &str = "a list of Lua file paths";
     let scripts = match root.get("LuaScripts") {
         None => Vec::new(),
@@ -139,18 +147,28 @@ fn resolve_lua(root: &Map<String, Value>, isengard: &Map<String, Value>) -> Resu
         Some(Value::String(s)) => vec![PathBuf::from(s)],
         Some(Value::Array(items)) => items
             .iter()
-            .map(|v| v.as_str().map(PathBuf::from).ok_or_else(|| invalid("LuaScripts", SCRIPTS, v)))
+            .map(|v| {
+                v.as_str()
+                    .map(PathBuf::from)
+                    .ok_or_else(|| invalid("LuaScripts", SCRIPTS, v))
+            })
             .collect::<Result<_, _>>()?,
         Some(v) => return Err(invalid("LuaScripts", SCRIPTS, v)),
     };
     let seconds = |obj: &Map<String, Value>, key: &str, default: u64| match obj.get(key) {
         None => Ok(default),
-        Some(v) => v.as_u64().ok_or_else(|| invalid(key, "a non-negative integer (seconds)", v)),
+        Some(v) => v
+            .as_u64()
+            .ok_or_else(|| invalid(key, "a non-negative integer (seconds)", v)),
     };
     let timeout_secs = seconds(isengard, "LuaTimeout", 10).map_err(|e| match e {
-        ConfigError::InvalidValue { expected, found, .. } => {
-            ConfigError::InvalidValue { key: "Isengard.LuaTimeout".to_owned(), expected, found }
-        }
+        ConfigError::InvalidValue {
+            expected, found, ..
+        } => ConfigError::InvalidValue {
+            key: "Isengard.LuaTimeout".to_owned(),
+            expected,
+            found,
+        },
         other => other,
     })?;
     Ok(LuaConfig {

@@ -184,7 +184,10 @@ fn unsupported_and_unknown_keys_are_accepted_and_listed() {
     assert!(is_orthanc_unimplemented("ConcurrentJobs"));
     assert!(!is_orthanc_unimplemented("TotallyMadeUp"));
     assert_eq!(c.raw["DicomModalities"]["pacs"][2], 104);
-    assert_eq!(c.raw["Isengard"]["Replication"]["Peers"], serde_json::json!([]));
+    assert_eq!(
+        c.raw["Isengard"]["Replication"]["Peers"],
+        serde_json::json!([])
+    );
 }
 
 #[test]
@@ -447,11 +450,30 @@ fn lua_options() {
             "Isengard": {"LuaTimeout": 2}}"#,
     )
     .unwrap();
-    assert_eq!(c.lua.scripts, [std::path::PathBuf::from("a.lua"), "/abs/b.lua".into()]);
+    assert_eq!(
+        c.lua.scripts,
+        [std::path::PathBuf::from("a.lua"), "/abs/b.lua".into()]
+    );
     assert!(c.lua.execute_enabled);
     assert_eq!((c.lua.heartbeat_period, c.lua.timeout_secs), (5, 2));
     assert!(c.unsupported_keys.is_empty(), "{:?}", c.unsupported_keys);
-    assert_eq!(parse(r#"{"LuaScripts": "one.lua"}"#).unwrap().lua.scripts.len(), 1);
-    assert_eq!(invalid_key(parse(r#"{"LuaScripts": [3]}"#), "LuaScripts"), "the number 3");
-    assert_eq!(invalid_key(parse(r#"{"Isengard": {"LuaTimeout": "x"}}"#), "Isengard.LuaTimeout"), "the string \"x\"");
+    assert_eq!(
+        parse(r#"{"LuaScripts": "one.lua"}"#)
+            .unwrap()
+            .lua
+            .scripts
+            .len(),
+        1
+    );
+    assert_eq!(
+        invalid_key(parse(r#"{"LuaScripts": [3]}"#), "LuaScripts"),
+        "the number 3"
+    );
+    assert_eq!(
+        invalid_key(
+            parse(r#"{"Isengard": {"LuaTimeout": "x"}}"#),
+            "Isengard.LuaTimeout"
+        ),
+        "the string \"x\""
+    );
 }

@@ -39,7 +39,10 @@ pub struct Charset {
 
 impl Default for Charset {
     fn default() -> Self {
-        Charset { encoding: Encoding::Latin1, code_extensions: false }
+        Charset {
+            encoding: Encoding::Latin1,
+            code_extensions: false,
+        }
     }
 }
 
@@ -51,7 +54,9 @@ impl Charset {
 
     /// From the raw value of (0008,0005); `None` when the attribute is absent.
     pub fn detect(raw: Option<&[u8]>) -> Charset {
-        let Some(raw) = raw else { return Charset::default() };
+        let Some(raw) = raw else {
+            return Charset::default();
+        };
         let value = String::from_utf8_lossy(raw);
         let value = value.trim_end_matches([' ', '\0']);
         let terms: Vec<&str> = value.split('\\').collect();
@@ -60,10 +65,16 @@ impl Charset {
             let term = term.trim_matches(|c: char| c == ' ' || c == '\t' || c == '\r' || c == '\n');
             if !term.is_empty() {
                 let encoding = dicom_encoding(term).unwrap_or(Encoding::Ascii);
-                return Charset { encoding, code_extensions };
+                return Charset {
+                    encoding,
+                    code_extensions,
+                };
             }
         }
-        Charset { encoding: Encoding::Latin1, code_extensions }
+        Charset {
+            encoding: Encoding::Latin1,
+            code_extensions,
+        }
     }
 
     /// Converts string bytes to UTF-8 the way Orthanc's `Toolbox::ConvertToUtf8` does.
@@ -186,7 +197,11 @@ fn iso_c1(enc: &'static RsEncoding, bytes: &[u8]) -> String {
 
 /// Orthanc's `Toolbox::ConvertToAscii`: keeps printable ASCII only.
 pub fn to_ascii(bytes: &[u8]) -> String {
-    bytes.iter().filter(|&&b| b < 0x80 && !(b < 0x20 || b == 0x7f)).map(|&b| b as char).collect()
+    bytes
+        .iter()
+        .filter(|&&b| b < 0x80 && !(b < 0x20 || b == 0x7f))
+        .map(|&b| b as char)
+        .collect()
 }
 
 /// Removes ISO 2022 escape sequences (ESC, intermediates 0x20-0x2F, one final
@@ -227,8 +242,17 @@ mod tests {
     fn first_term_wins_and_default_is_latin1() {
         assert_eq!(Charset::detect(None).encoding, Encoding::Latin1);
         let c = Charset::detect(Some(b"\\ISO 2022 IR 87"));
-        assert_eq!(c, Charset { encoding: Encoding::JapaneseKanji, code_extensions: true });
-        assert_eq!(Charset::detect(Some(b"ISO 2022 IR 13\\ISO 2022 IR 87")).encoding, Encoding::Japanese);
+        assert_eq!(
+            c,
+            Charset {
+                encoding: Encoding::JapaneseKanji,
+                code_extensions: true
+            }
+        );
+        assert_eq!(
+            Charset::detect(Some(b"ISO 2022 IR 13\\ISO 2022 IR 87")).encoding,
+            Encoding::Japanese
+        );
         assert_eq!(Charset::detect(Some(b"FOO")).encoding, Encoding::Ascii);
     }
 
@@ -236,9 +260,15 @@ mod tests {
     fn converts() {
         let latin1 = Charset::default();
         assert_eq!(latin1.to_utf8(b"Buc^J\xe9r\xf4me"), "Buc^Jérôme");
-        let ascii = Charset { encoding: Encoding::Ascii, code_extensions: true };
+        let ascii = Charset {
+            encoding: Encoding::Ascii,
+            code_extensions: true,
+        };
         assert_eq!(ascii.to_utf8(b"\x1b$Ba\x1b(B"), "$Ba(B");
-        let jis = Charset { encoding: Encoding::JapaneseKanji, code_extensions: true };
+        let jis = Charset {
+            encoding: Encoding::JapaneseKanji,
+            code_extensions: true,
+        };
         assert_eq!(jis.to_utf8(b"\x1b$B;3ED\x1b(B"), "山田");
     }
 }

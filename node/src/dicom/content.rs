@@ -22,13 +22,19 @@ pub fn content(obj: &DicomFile, path: &[&str]) -> Result<Content, DicomError> {
     let mut i = 0;
     loop {
         let Some(segment) = path.get(i) else {
-            return Ok(Content::Children(ds.elements.iter().map(|e| e.tag.format_dash()).collect()));
+            return Ok(Content::Children(
+                ds.elements.iter().map(|e| e.tag.format_dash()).collect(),
+            ));
         };
         let tag = Tag::parse(segment).ok_or(DicomError::InexistentTag)?;
         let el = ds.get(tag).ok_or(DicomError::InexistentTag)?;
         match &el.value {
             Value::Sequence(items) => match path.get(i + 1) {
-                None => return Ok(Content::Children((0..items.len()).map(|n| n.to_string()).collect())),
+                None => {
+                    return Ok(Content::Children(
+                        (0..items.len()).map(|n| n.to_string()).collect(),
+                    ))
+                }
                 Some(index) => {
                     let n: usize = index.parse().map_err(|_| DicomError::InexistentTag)?;
                     ds = items.get(n).ok_or(DicomError::InexistentTag)?;
@@ -67,28 +73,70 @@ mod tests {
     use crate::dicom::model::{Element, Vr};
 
     fn file() -> DicomFile {
-        let leaf = |tag: Tag, b: &[u8]| Element { tag, vr: Vr(*b"LO"), value: Value::Bytes(b.to_vec()) };
-        let item = DataSet { elements: vec![leaf(Tag(0x0010, 0x0020), b"ID1 ")] };
+        let leaf = |tag: Tag, b: &[u8]| Element {
+            tag,
+            vr: Vr(*b"LO"),
+            value: Value::Bytes(b.to_vec()),
+        };
+        let item = DataSet {
+            elements: vec![leaf(Tag(0x0010, 0x0020), b"ID1 ")],
+        };
         let dataset = DataSet {
             elements: vec![
                 leaf(Tag(0x0010, 0x0010), b"Doe^John"),
-                Element { tag: Tag(0x0010, 0x1002), vr: Vr::SQ, value: Value::Sequence(vec![item]) },
+                Element {
+                    tag: Tag(0x0010, 0x1002),
+                    vr: Vr::SQ,
+                    value: Value::Sequence(vec![item]),
+                },
             ],
         };
-        DicomFile { meta: DataSet::default(), dataset, transfer_syntax: String::new(), pixel_data_offset: None }
+        DicomFile {
+            meta: DataSet::default(),
+            dataset,
+            transfer_syntax: String::new(),
+            pixel_data_offset: None,
+        }
     }
 
     #[test]
     fn navigates() {
         let f = file();
-        assert_eq!(content(&f, &[]).unwrap(), Content::Children(vec!["0010-0010".into(), "0010-1002".into()]));
-        assert_eq!(content(&f, &["0010-1002"]).unwrap(), Content::Children(vec!["0".into()]));
-        assert_eq!(content(&f, &["0010-1002", "0"]).unwrap(), Content::Children(vec!["0010-0020".into()]));
-        assert_eq!(content(&f, &["0010-1002", "0", "0010-0020"]).unwrap(), Content::Value(b"ID1 ".to_vec()));
-        assert_eq!(content(&f, &["0010-0010"]).unwrap(), Content::Value(b"Doe^John".to_vec()));
-        assert!(matches!(content(&f, &["0010-1002", "1"]), Err(DicomError::InexistentTag)));
-        assert!(matches!(content(&f, &["0010-0030"]), Err(DicomError::InexistentTag)));
-        assert!(matches!(content(&f, &["0010-0010", "0"]), Err(DicomError::InexistentTag)));
-        assert!(matches!(content(&f, &["nope"]), Err(DicomError::InexistentTag)));
+        assert_eq!(
+            content(&f, &[]).unwrap(),
+            Content::Children(vec!["0010-0010".into(), "0010-1002".into()])
+        );
+        assert_eq!(
+            content(&f, &["0010-1002"]).unwrap(),
+            Content::Children(vec!["0".into()])
+        );
+        assert_eq!(
+            content(&f, &["0010-1002", "0"]).unwrap(),
+            Content::Children(vec!["0010-0020".into()])
+        );
+        assert_eq!(
+            content(&f, &["0010-1002", "0", "0010-0020"]).unwrap(),
+            Content::Value(b"ID1 ".to_vec())
+        );
+        assert_eq!(
+            content(&f, &["0010-0010"]).unwrap(),
+            Content::Value(b"Doe^John".to_vec())
+        );
+        assert!(matches!(
+            content(&f, &["0010-1002", "1"]),
+            Err(DicomError::InexistentTag)
+        ));
+        assert!(matches!(
+            content(&f, &["0010-0030"]),
+            Err(DicomError::InexistentTag)
+        ));
+        assert!(matches!(
+            content(&f, &["0010-0010", "0"]),
+            Err(DicomError::InexistentTag)
+        ));
+        assert!(matches!(
+            content(&f, &["nope"]),
+            Err(DicomError::InexistentTag)
+        ));
     }
 }

@@ -80,7 +80,11 @@ pub fn lookup(tag: Tag, private_creator: Option<&str>) -> Option<Entry> {
     let t = tables();
     if let Some(creator) = private_creator {
         let el = tag.1 & 0x00ff;
-        if let Some(e) = t.private.get(&(tag.0, creator, el)).or_else(|| t.private.get(&(tag.0, creator, tag.1))) {
+        if let Some(e) = t
+            .private
+            .get(&(tag.0, creator, el))
+            .or_else(|| t.private.get(&(tag.0, creator, tag.1)))
+        {
             return Some(*e);
         }
     }
@@ -91,7 +95,10 @@ pub fn lookup(tag: Tag, private_creator: Option<&str>) -> Option<Entry> {
     RANGES
         .iter()
         .find(|&&(g0, g1, gp, e0, e1, ep, _, _)| {
-            (g0..=g1).contains(&tag.0) && parity_ok(tag.0, gp) && (e0..=e1).contains(&tag.1) && parity_ok(tag.1, ep)
+            (g0..=g1).contains(&tag.0)
+                && parity_ok(tag.0, gp)
+                && (e0..=e1).contains(&tag.1)
+                && parity_ok(tag.1, ep)
         })
         .map(|&(_, _, _, _, _, _, vr, name)| Entry { vr, name })
 }
@@ -101,7 +108,9 @@ pub fn tag_name(tag: Tag, private_creator: Option<&str>) -> &'static str {
     if let Some(name) = orthanc_patch(tag) {
         return name;
     }
-    lookup(tag, private_creator).map(|e| e.name).unwrap_or(UNKNOWN_TAG_NAME)
+    lookup(tag, private_creator)
+        .map(|e| e.name)
+        .unwrap_or(UNKNOWN_TAG_NAME)
 }
 
 /// The public tag that Orthanc names `name` (Orthanc's patched names first,
@@ -111,7 +120,8 @@ pub fn find_by_name(name: &str) -> Option<Tag> {
     let map = BY_NAME.get_or_init(|| {
         let mut map = HashMap::with_capacity(EXACT.len());
         for &(tag, _, entry_name) in EXACT {
-            map.entry(entry_name).or_insert(Tag((tag >> 16) as u16, (tag & 0xffff) as u16));
+            map.entry(entry_name)
+                .or_insert(Tag((tag >> 16) as u16, (tag & 0xffff) as u16));
         }
         for tag in tables().exact.keys() {
             let t = Tag((tag >> 16) as u16, (tag & 0xffff) as u16);
@@ -126,7 +136,9 @@ pub fn find_by_name(name: &str) -> Option<Tag> {
 
 /// The VR DCMTK assigns to an element read with an implicit VR transfer syntax.
 pub fn implicit_vr(tag: Tag, private_creator: Option<&str>) -> Vr {
-    lookup(tag, private_creator).map(|e| Vr::from_dictionary(e.vr)).unwrap_or(Vr::UN)
+    lookup(tag, private_creator)
+        .map(|e| Vr::from_dictionary(e.vr))
+        .unwrap_or(Vr::UN)
 }
 
 #[cfg(test)]
@@ -137,11 +149,17 @@ mod tests {
     fn public_private_and_ranges() {
         assert_eq!(tag_name(Tag(0x0010, 0x0030), None), "PatientBirthDate");
         assert_eq!(tag_name(Tag(0x0010, 0x1000), None), "OtherPatientIDs");
-        assert_eq!(tag_name(Tag(0x0043, 0x1031), Some("GEMS_PARM_01")), "RACoordOfTargetReconCentre");
+        assert_eq!(
+            tag_name(Tag(0x0043, 0x1031), Some("GEMS_PARM_01")),
+            "RACoordOfTargetReconCentre"
+        );
         assert_eq!(tag_name(Tag(0x0009, 0x0010), None), "PrivateCreator");
         assert_eq!(tag_name(Tag(0x6002, 0x3000), None), "OverlayData");
         assert_eq!(tag_name(Tag(0x6001, 0x3000), None), UNKNOWN_TAG_NAME);
-        assert_eq!(tag_name(Tag(0x0009, 0x1001), Some("NOBODY")), UNKNOWN_TAG_NAME);
+        assert_eq!(
+            tag_name(Tag(0x0009, 0x1001), Some("NOBODY")),
+            UNKNOWN_TAG_NAME
+        );
         assert_eq!(implicit_vr(Tag(0x0028, 0x0106), None), Vr(*b"SS"));
         assert_eq!(implicit_vr(Tag(0x0054, 0x1330), None), Vr::US);
         assert_eq!(implicit_vr(Tag(0x0008, 0x1140), None), Vr::SQ);

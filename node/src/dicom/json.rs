@@ -22,7 +22,13 @@ use super::values::{self, Leaf, MAX_STRING_LENGTH};
 pub fn full(obj: &DicomFile) -> Json {
     let top = DataSet {
         // Orthanc's StopAfterPixelData: top-level tags after (7FE0,0010) are left out
-        elements: obj.dataset.elements.iter().filter(|e| e.tag <= Tag::PIXEL_DATA).cloned().collect(),
+        elements: obj
+            .dataset
+            .elements
+            .iter()
+            .filter(|e| e.tag <= Tag::PIXEL_DATA)
+            .cloned()
+            .collect(),
     };
     dataset_full(&top, &Charset::of(&obj.dataset))
 }
@@ -41,7 +47,13 @@ pub fn short(obj: &DicomFile) -> Json {
 pub fn header_full(obj: &DicomFile) -> Json {
     let meta = DataSet {
         // binary elements (e.g. FileMetaInformationVersion) are left out of /header
-        elements: obj.meta.elements.iter().filter(|e| !is_binary_vr(e.vr)).cloned().collect(),
+        elements: obj
+            .meta
+            .elements
+            .iter()
+            .filter(|e| !is_binary_vr(e.vr))
+            .cloned()
+            .collect(),
     };
     dataset_full(&meta, &HEADER_CHARSET)
 }
@@ -61,7 +73,10 @@ fn is_binary_vr(vr: Vr) -> bool {
     matches!(&vr.0, b"OB" | b"OF" | b"OW" | b"UN")
 }
 
-const HEADER_CHARSET: Charset = Charset { encoding: Encoding::Ascii, code_extensions: false };
+const HEADER_CHARSET: Charset = Charset {
+    encoding: Encoding::Ascii,
+    code_extensions: false,
+};
 
 /// The full form of one data set (or sequence item).
 pub fn dataset_full(ds: &DataSet, charset: &Charset) -> Json {
@@ -74,7 +89,10 @@ pub fn dataset_full(ds: &DataSet, charset: &Charset) -> Json {
         match &el.value {
             Value::Sequence(items) => {
                 node.insert("Type".into(), Json::from("Sequence"));
-                let items = items.iter().map(|item| dataset_full(item, charset)).collect();
+                let items = items
+                    .iter()
+                    .map(|item| dataset_full(item, charset))
+                    .collect();
                 node.insert("Value".into(), Json::Array(items));
             }
             _ => {
@@ -92,7 +110,12 @@ pub fn dataset_full(ds: &DataSet, charset: &Charset) -> Json {
         }
         sorted.insert(el.tag, Json::Object(node));
     }
-    Json::Object(sorted.into_iter().map(|(t, v)| (t.format_comma(), v)).collect())
+    Json::Object(
+        sorted
+            .into_iter()
+            .map(|(t, v)| (t.format_comma(), v))
+            .collect(),
+    )
 }
 
 /// `Toolbox::SimplifyDicomAsJson` from the full form: keys are names
@@ -104,12 +127,19 @@ pub fn simplify(full: &Json, by_tag: bool) -> Json {
             let name = if by_tag {
                 key.clone()
             } else {
-                node.get("Name").and_then(Json::as_str).unwrap_or_default().to_string()
+                node.get("Name")
+                    .and_then(Json::as_str)
+                    .unwrap_or_default()
+                    .to_string()
             };
             let value = match node.get("Type").and_then(Json::as_str) {
                 Some("String") => node.get("Value").cloned().unwrap_or(Json::Null),
                 Some("Sequence") => {
-                    let items = node.get("Value").and_then(Json::as_array).cloned().unwrap_or_default();
+                    let items = node
+                        .get("Value")
+                        .and_then(Json::as_array)
+                        .cloned()
+                        .unwrap_or_default();
                     Json::Array(items.iter().map(|item| simplify(item, by_tag)).collect())
                 }
                 _ => Json::Null,
@@ -127,13 +157,23 @@ mod tests {
 
     #[test]
     fn renders_private_tags_and_sequences() {
-        let leaf = |tag: Tag, vr: &[u8; 2], b: &[u8]| Element { tag, vr: Vr(*vr), value: Value::Bytes(b.to_vec()) };
-        let item = DataSet { elements: vec![leaf(Tag(0x0010, 0x0020), b"LO", b"ID1 ")] };
+        let leaf = |tag: Tag, vr: &[u8; 2], b: &[u8]| Element {
+            tag,
+            vr: Vr(*vr),
+            value: Value::Bytes(b.to_vec()),
+        };
+        let item = DataSet {
+            elements: vec![leaf(Tag(0x0010, 0x0020), b"LO", b"ID1 ")],
+        };
         let ds = DataSet {
             elements: vec![
                 leaf(Tag(0x0009, 0x0010), b"LO", b"GEMS_IDEN_01"),
                 leaf(Tag(0x0009, 0x1001), b"LO", b"GE_GENESIS_FF "),
-                Element { tag: Tag(0x0010, 0x1002), vr: Vr::SQ, value: Value::Sequence(vec![item]) },
+                Element {
+                    tag: Tag(0x0010, 0x1002),
+                    vr: Vr::SQ,
+                    value: Value::Sequence(vec![item]),
+                },
                 leaf(Tag(0x7fe0, 0x0010), b"OW", &[0, 0]),
             ],
         };

@@ -19,7 +19,11 @@ pub struct MainTagDef {
 }
 
 const fn def(level: Level, g: u16, e: u16, name: &'static str) -> MainTagDef {
-    MainTagDef { level, tag: Tag(g, e), name }
+    MainTagDef {
+        level,
+        tag: Tag(g, e),
+        name,
+    }
 }
 
 use Level::{Instance as I, Patient as P, Series as S, Study as T};
@@ -102,7 +106,11 @@ pub fn expected_number_of_instances(series_tags: &MainTags) -> Option<u32> {
     let get = |name: &str| series_tags.get(name).map(String::as_str);
     let product = |a: &str, b: &str| -> Option<Option<i64>> {
         let (a, b) = (get(a)?, get(b)?);
-        Some(lexical_i64(a).zip(lexical_i64(b)).and_then(|(a, b)| a.checked_mul(b)))
+        Some(
+            lexical_i64(a)
+                .zip(lexical_i64(b))
+                .and_then(|(a, b)| a.checked_mul(b)),
+        )
     };
     let n = if let Some(n) = product("ImagesInAcquisition", "NumberOfTemporalPositions") {
         n
@@ -128,15 +136,24 @@ mod tests {
     use super::*;
 
     fn tags(pairs: &[(&str, &str)]) -> MainTags {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
     fn expected_instances() {
         assert_eq!(expected_number_of_instances(&tags(&[])), None);
-        assert_eq!(expected_number_of_instances(&tags(&[("CardiacNumberOfImages", "12")])), Some(12));
         assert_eq!(
-            expected_number_of_instances(&tags(&[("ImagesInAcquisition", "10"), ("NumberOfTemporalPositions", "3")])),
+            expected_number_of_instances(&tags(&[("CardiacNumberOfImages", "12")])),
+            Some(12)
+        );
+        assert_eq!(
+            expected_number_of_instances(&tags(&[
+                ("ImagesInAcquisition", "10"),
+                ("NumberOfTemporalPositions", "3")
+            ])),
             Some(30)
         );
         // the first rule applies as soon as both tags exist, even if unparsable
@@ -149,11 +166,23 @@ mod tests {
             None
         );
         assert_eq!(
-            expected_number_of_instances(&tags(&[("NumberOfSlices", "5"), ("NumberOfTimeSlices", "4")])),
+            expected_number_of_instances(&tags(&[
+                ("NumberOfSlices", "5"),
+                ("NumberOfTimeSlices", "4")
+            ])),
             Some(20)
         );
-        assert_eq!(expected_number_of_instances(&tags(&[("ImagesInAcquisition", "10")])), None);
-        assert_eq!(expected_number_of_instances(&tags(&[("CardiacNumberOfImages", " 12")])), None);
-        assert_eq!(expected_number_of_instances(&tags(&[("CardiacNumberOfImages", "0")])), None);
+        assert_eq!(
+            expected_number_of_instances(&tags(&[("ImagesInAcquisition", "10")])),
+            None
+        );
+        assert_eq!(
+            expected_number_of_instances(&tags(&[("CardiacNumberOfImages", " 12")])),
+            None
+        );
+        assert_eq!(
+            expected_number_of_instances(&tags(&[("CardiacNumberOfImages", "0")])),
+            None
+        );
     }
 }

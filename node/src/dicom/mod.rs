@@ -42,7 +42,10 @@ pub enum DicomError {
     /// A required UID (StudyInstanceUID, SeriesInstanceUID, SOPInstanceUID) is absent.
     /// Note: Orthanc 1.10.1 answers this with HTTP 404 "Inexistent tag" (OrthancStatus 21).
     #[error("missing tag {name} ({tag})")]
-    MissingTag { name: &'static str, tag: &'static str },
+    MissingTag {
+        name: &'static str,
+        tag: &'static str,
+    },
     /// For content paths: unknown tag / index out of range -> 404 "Inexistent tag".
     #[error("inexistent tag")]
     InexistentTag,
@@ -72,7 +75,11 @@ pub fn tag_name(key: &str) -> Option<String> {
 
 /// The level whose main tags include `name` (the highest such level).
 pub fn main_tag_level(name: &str) -> Option<crate::index::Level> {
-    main_tag_definitions().iter().filter(|d| d.name == name).map(|d| d.level).min()
+    main_tag_definitions()
+        .iter()
+        .filter(|d| d.name == name)
+        .map(|d| d.level)
+        .min()
 }
 
 /// Orthanc's identifier of a string: SHA-1, lowercase hex, 5 groups of 8 joined by `-`.
@@ -84,7 +91,12 @@ pub fn orthanc_id(s: &str) -> String {
 
 /// Orthanc's IDs (`DicomInstanceHasher`): SHA-1 of PatientID, PatientID|StudyUID,
 /// PatientID|StudyUID|SeriesUID, PatientID|StudyUID|SeriesUID|SOPInstanceUID.
-pub fn orthanc_ids(patient_id: &str, study_uid: &str, series_uid: &str, sop_uid: &str) -> ResourceIds {
+pub fn orthanc_ids(
+    patient_id: &str,
+    study_uid: &str,
+    series_uid: &str,
+    sop_uid: &str,
+) -> ResourceIds {
     ResourceIds {
         patient: orthanc_id(patient_id),
         study: orthanc_id(&format!("{patient_id}|{study_uid}")),
@@ -115,7 +127,10 @@ pub struct ParsedDicom {
 /// Parses bytes as received (with or without a 128-byte preamble + `DICM` +
 /// meta group; implicit or explicit VR, big endian, deflated, encapsulated).
 pub fn parse(bytes: &[u8]) -> Result<ParsedDicom, DicomError> {
-    let object = reader::read_file(bytes).map_err(|reason| DicomError::BadFileFormat { size: bytes.len(), reason })?;
+    let object = reader::read_file(bytes).map_err(|reason| DicomError::BadFileFormat {
+        size: bytes.len(),
+        reason,
+    })?;
     let charset = Charset::of(&object.dataset);
     let summary = |tag: Tag| -> Option<String> {
         let el = object.dataset.get(tag)?;
@@ -124,21 +139,26 @@ pub fn parse(bytes: &[u8]) -> Result<ParsedDicom, DicomError> {
             values::Leaf::Null => None,
         }
     };
-    let required = |tag: Tag, name: &'static str, tag_str: &'static str| -> Result<String, DicomError> {
-        if object.dataset.get(tag).is_none() {
-            return Err(DicomError::MissingTag { name, tag: tag_str });
-        }
-        match summary(tag) {
-            Some(s) if !s.is_empty() => Ok(s),
-            _ => Err(DicomError::BadFileFormat { size: bytes.len(), reason: format!("empty {name}") }),
-        }
-    };
+    let required =
+        |tag: Tag, name: &'static str, tag_str: &'static str| -> Result<String, DicomError> {
+            if object.dataset.get(tag).is_none() {
+                return Err(DicomError::MissingTag { name, tag: tag_str });
+            }
+            match summary(tag) {
+                Some(s) if !s.is_empty() => Ok(s),
+                _ => Err(DicomError::BadFileFormat {
+                    size: bytes.len(),
+                    reason: format!("empty {name}"),
+                }),
+            }
+        };
     let patient_id = summary(Tag(0x0010, 0x0020)).unwrap_or_default();
     let study = required(Tag(0x0020, 0x000d), "StudyInstanceUID", "0020,000d")?;
     let series = required(Tag(0x0020, 0x000e), "SeriesInstanceUID", "0020,000e")?;
     let sop = required(Tag(0x0008, 0x0018), "SOPInstanceUID", "0008,0018")?;
     let ids = orthanc_ids(&patient_id, &study, &series, &sop);
-    let [patient_tags, study_tags, series_tags, instance_tags] = main_tags::extract(&object.dataset, &charset);
+    let [patient_tags, study_tags, series_tags, instance_tags] =
+        main_tags::extract(&object.dataset, &charset);
     Ok(ParsedDicom {
         ids,
         patient_tags,
@@ -159,7 +179,10 @@ mod tests {
     #[test]
     fn orthanc_id_is_grouped_sha1() {
         // sha1("") = da39a3ee5e6b4b0d3255bfef95601890afd80709
-        assert_eq!(orthanc_id(""), "da39a3ee-5e6b4b0d-3255bfef-95601890-afd80709");
+        assert_eq!(
+            orthanc_id(""),
+            "da39a3ee-5e6b4b0d-3255bfef-95601890-afd80709"
+        );
         let id = orthanc_id("ABC");
         assert_eq!(id.len(), 44);
         assert_eq!(id.matches('-').count(), 4);
@@ -178,7 +201,10 @@ mod tests {
     #[test]
     fn garbage_is_bad_file_format() {
         let err = parse(b"\x20\x08\x00\x05\x00CS\x0a\x00ISO").unwrap_err();
-        assert!(matches!(err, DicomError::BadFileFormat { size: 12, .. }), "{err:?}");
+        assert!(
+            matches!(err, DicomError::BadFileFormat { size: 12, .. }),
+            "{err:?}"
+        );
     }
 
     fn explicit_le(elements: &[(u16, u16, &[u8; 2], &[u8])]) -> Vec<u8> {
@@ -203,10 +229,22 @@ mod tests {
         ]);
         let p = parse(&data).unwrap();
         // digests computed independently (python hashlib.sha1)
-        assert_eq!(p.ids.patient, "511993d3-c99719e3-8a677907-3019dacd-7178ddb9");
-        assert_eq!(p.ids.instance, "45ee1518-507b741a-aab5bb28-d6831be1-d449663a");
-        assert_eq!(p.patient_tags.get("PatientID").map(String::as_str), Some("P"));
-        assert_eq!(p.instance_tags.get("SOPInstanceUID").map(String::as_str), Some("1.2.3.4"));
+        assert_eq!(
+            p.ids.patient,
+            "511993d3-c99719e3-8a677907-3019dacd-7178ddb9"
+        );
+        assert_eq!(
+            p.ids.instance,
+            "45ee1518-507b741a-aab5bb28-d6831be1-d449663a"
+        );
+        assert_eq!(
+            p.patient_tags.get("PatientID").map(String::as_str),
+            Some("P")
+        );
+        assert_eq!(
+            p.instance_tags.get("SOPInstanceUID").map(String::as_str),
+            Some("1.2.3.4")
+        );
     }
 
     #[test]
@@ -216,7 +254,10 @@ mod tests {
             (0x0020, 0x000d, b"UI", b"1.2\0"),
             (0x0020, 0x000e, b"UI", b"1.2.3\0"),
         ]);
-        assert!(matches!(parse(&data), Err(DicomError::BadFileFormat { .. })));
+        assert!(matches!(
+            parse(&data),
+            Err(DicomError::BadFileFormat { .. })
+        ));
     }
 
     #[test]
@@ -225,6 +266,15 @@ mod tests {
         let mut data = vec![0x10, 0x00, 0x20, 0x00, b'L', b'O', 2, 0];
         data.extend_from_slice(b"P1");
         let err = parse(&data).unwrap_err();
-        assert!(matches!(err, DicomError::MissingTag { name: "StudyInstanceUID", .. }), "{err:?}");
+        assert!(
+            matches!(
+                err,
+                DicomError::MissingTag {
+                    name: "StudyInstanceUID",
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
     }
 }

@@ -108,7 +108,19 @@ impl Vr {
     pub fn has_long_length(self) -> bool {
         matches!(
             &self.0,
-            b"OB" | b"OD" | b"OF" | b"OL" | b"OV" | b"OW" | b"SQ" | b"SV" | b"UC" | b"UN" | b"UR" | b"UT" | b"UV"
+            b"OB"
+                | b"OD"
+                | b"OF"
+                | b"OL"
+                | b"OV"
+                | b"OW"
+                | b"SQ"
+                | b"SV"
+                | b"UC"
+                | b"UN"
+                | b"UR"
+                | b"UT"
+                | b"UV"
         )
     }
 
@@ -116,8 +128,8 @@ impl Vr {
     pub fn string_padding(self) -> Option<u8> {
         match &self.0 {
             b"UI" => Some(0),
-            b"AE" | b"AS" | b"CS" | b"DA" | b"DS" | b"DT" | b"IS" | b"LO" | b"LT" | b"PN" | b"SH" | b"ST" | b"TM"
-            | b"UC" | b"UR" | b"UT" => Some(b' '),
+            b"AE" | b"AS" | b"CS" | b"DA" | b"DS" | b"DT" | b"IS" | b"LO" | b"LT" | b"PN"
+            | b"SH" | b"ST" | b"TM" | b"UC" | b"UR" | b"UT" => Some(b' '),
             _ => None,
         }
     }

@@ -22,15 +22,15 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use base64::Engine;
-use dicom_core::value::{DataSetSequence, PrimitiveValue};
 use dicom_core::header::Header;
+use dicom_core::value::{DataSetSequence, PrimitiveValue};
 use dicom_core::{DataElement, Length, VR};
 use dicom_encoding::text::{DefaultCharacterSetCodec, SpecificCharacterSet, TextCodec};
-use dicom_object::meta::FileMetaTableBuilder;
+use dicom_encoding::TransferSyntaxIndex;
 use dicom_object::file::ReadPreamble;
+use dicom_object::meta::FileMetaTableBuilder;
 use dicom_object::{InMemDicomObject, OpenFileOptions};
 use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
-use dicom_encoding::TransferSyntaxIndex;
 
 use super::dictionary;
 use super::model::Tag;
@@ -90,7 +90,10 @@ pub struct UidMap(HashMap<(Level, String), String>);
 
 impl UidMap {
     fn map(&mut self, level: Level, original: &str) -> String {
-        self.0.entry((level, original.to_owned())).or_insert_with(new_uid).clone()
+        self.0
+            .entry((level, original.to_owned()))
+            .or_insert_with(new_uid)
+            .clone()
     }
 }
 
@@ -139,7 +142,11 @@ pub fn apply(bytes: &[u8], m: &Modification, uids: &mut UidMap) -> Result<Vec<u8
     // The Specific Character Set as the writer will see it (replaced first).
     if let Some(NewValue::Text(s)) = m.replace.get(&Tag::SPECIFIC_CHARACTER_SET) {
         let values: Vec<String> = s.split('\\').map(str::to_owned).collect();
-        obj.put(DataElement::new(dtag(Tag::SPECIFIC_CHARACTER_SET), VR::CS, PrimitiveValue::Strs(values.into())));
+        obj.put(DataElement::new(
+            dtag(Tag::SPECIFIC_CHARACTER_SET),
+            VR::CS,
+            PrimitiveValue::Strs(values.into()),
+        ));
     }
     let charset = Charset::of(&obj);
     for (tag, value) in &m.replace {
@@ -148,11 +155,19 @@ pub fn apply(bytes: &[u8], m: &Modification, uids: &mut UidMap) -> Result<Vec<u8
         let element = element(*tag, value, existing, &creator, &charset)?;
         obj.put(element);
     }
-    for (level, tag) in [(Level::Study, STUDY_INSTANCE_UID), (Level::Series, SERIES_INSTANCE_UID), (Level::Instance, SOP_INSTANCE_UID)] {
+    for (level, tag) in [
+        (Level::Study, STUDY_INSTANCE_UID),
+        (Level::Series, SERIES_INSTANCE_UID),
+        (Level::Instance, SOP_INSTANCE_UID),
+    ] {
         if m.level <= level && !m.replace.contains_key(&tag) && !m.keep.contains(&tag) {
             let original = text(&obj, tag).unwrap_or_default();
             let new = uids.map(level, &original);
-            obj.put(DataElement::new(dtag(tag), VR::UI, PrimitiveValue::from(new)));
+            obj.put(DataElement::new(
+                dtag(tag),
+                VR::UI,
+                PrimitiveValue::from(new),
+            ));
         }
     }
     recompute_group_lengths(&mut obj, &transfer_syntax, &charset)?;
@@ -161,21 +176,42 @@ pub fn apply(bytes: &[u8], m: &Modification, uids: &mut UidMap) -> Result<Vec<u8
 
 /// DCMTK recalculates the group lengths (`gggg,0000`) a file has when it
 /// writes it; so does this, with the encoding this module writes.
-fn recompute_group_lengths(obj: &mut InMemDicomObject, transfer_syntax: &str, charset: &Charset) -> Result<(), RewriteError> {
-    let groups: Vec<u16> = obj.tags().filter(|t| t.element() == 0 && t.group() != 0x0002).map(|t| t.group()).collect();
+fn recompute_group_lengths(
+    obj: &mut InMemDicomObject,
+    transfer_syntax: &str,
+    charset: &Charset,
+) -> Result<(), RewriteError> {
+    let groups: Vec<u16> = obj
+        .tags()
+        .filter(|t| t.element() == 0 && t.group() != 0x0002)
+        .map(|t| t.group())
+        .collect();
     if groups.is_empty() {
         return Ok(());
     }
     // A deflated data set's lengths are those of its inflated form.
-    let uid = if transfer_syntax == super::reader::DEFLATED { super::reader::EXPLICIT_LITTLE } else { transfer_syntax };
-    let ts = TransferSyntaxRegistry.get(uid).ok_or_else(|| RewriteError::Write(format!("unknown transfer syntax {uid}")))?;
+    let uid = if transfer_syntax == super::reader::DEFLATED {
+        super::reader::EXPLICIT_LITTLE
+    } else {
+        transfer_syntax
+    };
+    let ts = TransferSyntaxRegistry
+        .get(uid)
+        .ok_or_else(|| RewriteError::Write(format!("unknown transfer syntax {uid}")))?;
     for group in groups {
-        let elements = obj.iter().filter(|e| e.tag().group() == group && e.tag().element() != 0).cloned();
+        let elements = obj
+            .iter()
+            .filter(|e| e.tag().group() == group && e.tag().element() != 0)
+            .cloned();
         let part = InMemDicomObject::from_element_iter(elements);
         let mut encoded = Vec::new();
         part.write_dataset_with_ts_cs(&mut encoded, ts, charset.writer.clone())
             .map_err(|e| RewriteError::Write(e.to_string()))?;
-        obj.put(DataElement::new(dicom_core::Tag(group, 0), VR::UL, PrimitiveValue::from(encoded.len() as u32)));
+        obj.put(DataElement::new(
+            dicom_core::Tag(group, 0),
+            VR::UL,
+            PrimitiveValue::from(encoded.len() as u32),
+        ));
     }
     Ok(())
 }
@@ -184,20 +220,40 @@ fn recompute_group_lengths(obj: &mut InMemDicomObject, transfer_syntax: &str, ch
 fn read(bytes: &[u8]) -> Result<(InMemDicomObject, String, Option<String>), RewriteError> {
     let bad = |e: &dyn std::fmt::Display| RewriteError::Read(e.to_string());
     if bytes.len() >= 132 && &bytes[128..132] == b"DICM" {
-        let file = OpenFileOptions::new().read_preamble(ReadPreamble::Always).from_reader(bytes).map_err(|e| bad(&e))?;
-        let ts = file.meta().transfer_syntax().trim_end_matches(['\0', ' ']).to_owned();
-        let class = file.meta().media_storage_sop_class_uid().trim_end_matches(['\0', ' ']).to_owned();
+        let file = OpenFileOptions::new()
+            .read_preamble(ReadPreamble::Always)
+            .from_reader(bytes)
+            .map_err(|e| bad(&e))?;
+        let ts = file
+            .meta()
+            .transfer_syntax()
+            .trim_end_matches(['\0', ' '])
+            .to_owned();
+        let class = file
+            .meta()
+            .media_storage_sop_class_uid()
+            .trim_end_matches(['\0', ' '])
+            .to_owned();
         return Ok((file.into_inner(), ts, Some(class).filter(|c| !c.is_empty())));
     }
     // A bare data set (accepted at ingest without meta header).
     let ts = super::reader::detect_transfer_syntax(bytes);
-    let registered = TransferSyntaxRegistry.get(ts).ok_or_else(|| bad(&format!("unknown transfer syntax {ts}")))?;
+    let registered = TransferSyntaxRegistry
+        .get(ts)
+        .ok_or_else(|| bad(&format!("unknown transfer syntax {ts}")))?;
     let obj = InMemDicomObject::read_dataset_with_ts(bytes, registered).map_err(|e| bad(&e))?;
     Ok((obj, ts.to_owned(), None))
 }
 
-fn write(obj: InMemDicomObject, transfer_syntax: &str, original_class: Option<String>) -> Result<Vec<u8>, RewriteError> {
-    let class = text(&obj, SOP_CLASS_UID).filter(|c| !c.is_empty()).or(original_class).unwrap_or_default();
+fn write(
+    obj: InMemDicomObject,
+    transfer_syntax: &str,
+    original_class: Option<String>,
+) -> Result<Vec<u8>, RewriteError> {
+    let class = text(&obj, SOP_CLASS_UID)
+        .filter(|c| !c.is_empty())
+        .or(original_class)
+        .unwrap_or_default();
     let instance = text(&obj, SOP_INSTANCE_UID).unwrap_or_default();
     let meta = FileMetaTableBuilder::new()
         .transfer_syntax(transfer_syntax)
@@ -208,7 +264,9 @@ fn write(obj: InMemDicomObject, transfer_syntax: &str, original_class: Option<St
         .build()
         .map_err(|e| RewriteError::Write(e.to_string()))?;
     let mut out = Vec::new();
-    obj.with_exact_meta(meta).write_all(&mut out).map_err(|e| RewriteError::Write(e.to_string()))?;
+    obj.with_exact_meta(meta)
+        .write_all(&mut out)
+        .map_err(|e| RewriteError::Write(e.to_string()))?;
     Ok(out)
 }
 
@@ -229,14 +287,21 @@ struct Charset {
 
 impl Charset {
     fn of(obj: &InMemDicomObject) -> Charset {
-        let values: Vec<String> = match obj.get(dtag(Tag::SPECIFIC_CHARACTER_SET)).and_then(|e| e.value().to_multi_str().ok()) {
+        let values: Vec<String> = match obj
+            .get(dtag(Tag::SPECIFIC_CHARACTER_SET))
+            .and_then(|e| e.value().to_multi_str().ok())
+        {
             Some(v) => v.iter().map(|s| s.to_string()).collect(),
             None => Vec::new(),
         };
         let first = values.first().map(String::as_str).unwrap_or("");
         let writer = SpecificCharacterSet::from_code(first).unwrap_or_default();
-        let extensions = values.len() > 1 || values.iter().any(|v| v.trim().starts_with("ISO 2022"));
-        Charset { writer, ascii_only: extensions }
+        let extensions =
+            values.len() > 1 || values.iter().any(|v| v.trim().starts_with("ISO 2022"));
+        Charset {
+            writer,
+            ascii_only: extensions,
+        }
     }
 
     /// Keeps what can be written (Orthanc's conversion skips the rest).
@@ -278,7 +343,9 @@ fn representable(text: &str, codec: &dyn TextCodec) -> String {
     if codec.encode(text).is_ok() {
         return text.to_owned();
     }
-    text.chars().filter(|c| codec.encode(c.encode_utf8(&mut [0; 4])).is_ok()).collect()
+    text.chars()
+        .filter(|c| codec.encode(c.encode_utf8(&mut [0; 4])).is_ok())
+        .collect()
 }
 
 fn element(
@@ -299,18 +366,27 @@ fn element(
                 }
                 objects.push(obj);
             }
-            return Ok(DataElement::new(dtag(tag), VR::SQ, DataSetSequence::new(objects, Length::UNDEFINED)));
+            return Ok(DataElement::new(
+                dtag(tag),
+                VR::SQ,
+                DataSetSequence::new(objects, Length::UNDEFINED),
+            ));
         }
         (NewValue::Sequence(_), _) => return Err(RewriteError::BadType(tag)),
         (NewValue::Text(t), _) => t,
     };
-    let out_of_range = || RewriteError::OutOfRange { tag, value: text.clone() };
+    let out_of_range = || RewriteError::OutOfRange {
+        tag,
+        value: text.clone(),
+    };
     let value = match vr {
         VR::SQ => return Err(out_of_range()),
         VR::AE | VR::AS | VR::CS | VR::DA | VR::DS | VR::DT | VR::IS | VR::TM | VR::UI | VR::UR => {
             PrimitiveValue::from(representable(text, &DefaultCharacterSetCodec))
         }
-        VR::LO | VR::LT | VR::PN | VR::SH | VR::ST | VR::UC | VR::UT => PrimitiveValue::from(charset.representable(text)),
+        VR::LO | VR::LT | VR::PN | VR::SH | VR::ST | VR::UC | VR::UT => {
+            PrimitiveValue::from(charset.representable(text))
+        }
         _ if text.is_empty() => PrimitiveValue::Empty,
         VR::US => PrimitiveValue::from(text.parse::<u16>().map_err(|_| out_of_range())?),
         VR::SS => PrimitiveValue::from(text.parse::<i16>().map_err(|_| out_of_range())?),
@@ -355,8 +431,10 @@ mod tests {
     fn apply_removes_replaces_and_regenerates() {
         let mut m = Modification::new(Level::Series);
         m.remove.insert(Tag(0x0008, 0x0070));
-        m.replace.insert(Tag(0x0010, 0x0010), NewValue::Text("Müller^Hans".into()));
-        m.replace.insert(Tag(0x0008, 0x0080), NewValue::Text("Clinic".into()));
+        m.replace
+            .insert(Tag(0x0010, 0x0010), NewValue::Text("Müller^Hans".into()));
+        m.replace
+            .insert(Tag(0x0008, 0x0080), NewValue::Text("Clinic".into()));
         let mut uids = UidMap::default();
         let out = apply(&ct(), &m, &mut uids).unwrap();
         let again = apply(&ct(), &m, &mut uids).unwrap();
@@ -364,40 +442,98 @@ mod tests {
         let second = crate::dicom::parse(&again).unwrap();
         let d = &parsed.object.dataset;
         assert!(d.get(Tag(0x0008, 0x0070)).is_none());
-        assert_eq!(parsed.patient_tags.get("PatientName").map(String::as_str), Some("Müller^Hans"));
-        assert_eq!(parsed.study_tags.get("StudyInstanceUID").map(String::as_str), Some("1.2.3"));
+        assert_eq!(
+            parsed.patient_tags.get("PatientName").map(String::as_str),
+            Some("Müller^Hans")
+        );
+        assert_eq!(
+            parsed
+                .study_tags
+                .get("StudyInstanceUID")
+                .map(String::as_str),
+            Some("1.2.3")
+        );
         let series = parsed.series_tags.get("SeriesInstanceUID").unwrap();
         assert!(series.starts_with("2.25."));
-        assert_eq!(second.series_tags.get("SeriesInstanceUID"), Some(series), "one new UID per old UID");
+        assert_eq!(
+            second.series_tags.get("SeriesInstanceUID"),
+            Some(series),
+            "one new UID per old UID"
+        );
         assert_eq!(parsed.ids.instance, second.ids.instance);
-        let other = crate::dicom::parse(&apply(&ct(), &m, &mut UidMap::default()).unwrap()).unwrap();
-        assert_ne!(parsed.ids.instance, other.ids.instance, "another modification, other UIDs");
+        let other =
+            crate::dicom::parse(&apply(&ct(), &m, &mut UidMap::default()).unwrap()).unwrap();
+        assert_ne!(
+            parsed.ids.instance, other.ids.instance,
+            "another modification, other UIDs"
+        );
         let sop = parsed.instance_tags.get("SOPInstanceUID").unwrap();
-        let meta_sop = parsed.object.meta.get(Tag(0x0002, 0x0003)).and_then(|e| e.bytes()).unwrap();
-        assert_eq!(String::from_utf8_lossy(meta_sop).trim_end_matches('\0'), sop.as_str());
-        assert_eq!(parsed.object.dataset.get(Tag::PIXEL_DATA), crate::dicom::parse(&ct()).unwrap().object.dataset.get(Tag::PIXEL_DATA));
+        let meta_sop = parsed
+            .object
+            .meta
+            .get(Tag(0x0002, 0x0003))
+            .and_then(|e| e.bytes())
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(meta_sop).trim_end_matches('\0'),
+            sop.as_str()
+        );
+        assert_eq!(
+            parsed.object.dataset.get(Tag::PIXEL_DATA),
+            crate::dicom::parse(&ct())
+                .unwrap()
+                .object
+                .dataset
+                .get(Tag::PIXEL_DATA)
+        );
     }
 
     #[test]
     fn group_lengths_are_recomputed() {
         use dicom_object::InMemDicomObject;
         let mut obj = InMemDicomObject::new_empty();
-        let put = |obj: &mut InMemDicomObject, g, e, vr, v: PrimitiveValue| obj.put(DataElement::new(dicom_core::Tag(g, e), vr, v));
-        put(&mut obj, 0x0008, 0x0016, VR::UI, "1.2.840.10008.5.1.4.1.1.7".into());
+        let put = |obj: &mut InMemDicomObject, g, e, vr, v: PrimitiveValue| {
+            obj.put(DataElement::new(dicom_core::Tag(g, e), vr, v))
+        };
+        put(
+            &mut obj,
+            0x0008,
+            0x0016,
+            VR::UI,
+            "1.2.840.10008.5.1.4.1.1.7".into(),
+        );
         put(&mut obj, 0x0008, 0x0018, VR::UI, "1.2.3.4".into());
-        put(&mut obj, 0x0010, 0x0000, VR::UL, PrimitiveValue::from(999_u32));
+        put(
+            &mut obj,
+            0x0010,
+            0x0000,
+            VR::UL,
+            PrimitiveValue::from(999_u32),
+        );
         put(&mut obj, 0x0010, 0x0010, VR::PN, "Old^Name".into());
         put(&mut obj, 0x0010, 0x0020, VR::LO, "P1".into());
         put(&mut obj, 0x0020, 0x000d, VR::UI, "1.2".into());
         put(&mut obj, 0x0020, 0x000e, VR::UI, "1.2.3".into());
-        let file = obj.with_meta(FileMetaTableBuilder::new().transfer_syntax(super::super::reader::EXPLICIT_LITTLE)).unwrap();
+        let file = obj
+            .with_meta(
+                FileMetaTableBuilder::new().transfer_syntax(super::super::reader::EXPLICIT_LITTLE),
+            )
+            .unwrap();
         let mut bytes = Vec::new();
         file.write_all(&mut bytes).unwrap();
         let mut m = Modification::new(Level::Instance);
-        m.replace.insert(Tag(0x0010, 0x0010), NewValue::Text("ABC".into()));
-        m.replace.insert(Tag(0x0010, 0x1010), NewValue::Text("042Y".into()));
+        m.replace
+            .insert(Tag(0x0010, 0x0010), NewValue::Text("ABC".into()));
+        m.replace
+            .insert(Tag(0x0010, 0x1010), NewValue::Text("042Y".into()));
         let out = crate::dicom::parse(&apply(&bytes, &m, &mut UidMap::default()).unwrap()).unwrap();
-        let length = out.object.dataset.get(Tag(0x0010, 0x0000)).and_then(|e| e.bytes()).unwrap().to_vec();
+        let length = out
+            .object
+            .dataset
+            .get(Tag(0x0010, 0x0000))
+            .and_then(|e| e.bytes())
+            .unwrap()
+            .to_vec();
         // explicit VR little endian, short form: 8 + padded value each
         let expected = (8 + 4) + (8 + 2) + (8 + 4);
         assert_eq!(u32::from_le_bytes(length.try_into().unwrap()), expected);
@@ -415,28 +551,89 @@ mod tests {
 
     #[test]
     fn values_follow_the_vr() {
-        let cs = Charset { writer: SpecificCharacterSet::default(), ascii_only: false };
-        let rows = element(Tag(0x0028, 0x0010), &NewValue::Text("12".into()), None, "", &cs).unwrap();
+        let cs = Charset {
+            writer: SpecificCharacterSet::default(),
+            ascii_only: false,
+        };
+        let rows = element(
+            Tag(0x0028, 0x0010),
+            &NewValue::Text("12".into()),
+            None,
+            "",
+            &cs,
+        )
+        .unwrap();
         assert_eq!(rows.to_int::<u16>().unwrap(), 12);
         for bad in ["abc", "70000", " 12 ", "12\\13"] {
-            let e = element(Tag(0x0028, 0x0010), &NewValue::Text(bad.into()), None, "", &cs).unwrap_err();
+            let e = element(
+                Tag(0x0028, 0x0010),
+                &NewValue::Text(bad.into()),
+                None,
+                "",
+                &cs,
+            )
+            .unwrap_err();
             assert!(matches!(e, RewriteError::OutOfRange { .. }), "{bad}: {e}");
         }
-        let e = element(Tag(0x0010, 0x0010), &NewValue::Sequence(vec![]), None, "", &cs).unwrap_err();
+        let e = element(
+            Tag(0x0010, 0x0010),
+            &NewValue::Sequence(vec![]),
+            None,
+            "",
+            &cs,
+        )
+        .unwrap_err();
         assert_eq!(e.to_string(), "Bad Parameter type for tag 0010,0010");
         // Latin-1 without a Specific Character Set (Orthanc's DefaultEncoding):
         // what it cannot represent is dropped
-        let name = element(Tag(0x0010, 0x0010), &NewValue::Text("Jérôme日本".into()), None, "", &cs).unwrap();
+        let name = element(
+            Tag(0x0010, 0x0010),
+            &NewValue::Text("Jérôme日本".into()),
+            None,
+            "",
+            &cs,
+        )
+        .unwrap();
         assert_eq!(name.to_str().unwrap(), "Jérôme");
-        let utf8 = Charset { writer: SpecificCharacterSet::from_code("ISO_IR 192").unwrap(), ascii_only: false };
-        let name = element(Tag(0x0010, 0x0010), &NewValue::Text("Jérôme日本".into()), None, "", &utf8).unwrap();
+        let utf8 = Charset {
+            writer: SpecificCharacterSet::from_code("ISO_IR 192").unwrap(),
+            ascii_only: false,
+        };
+        let name = element(
+            Tag(0x0010, 0x0010),
+            &NewValue::Text("Jérôme日本".into()),
+            None,
+            "",
+            &utf8,
+        )
+        .unwrap();
         assert_eq!(name.to_str().unwrap(), "Jérôme日本");
         // UIDs, dates, codes: the default repertoire only
-        let uid = element(Tag(0x0008, 0x0018), &NewValue::Text("1.2日".into()), None, "", &utf8).unwrap();
+        let uid = element(
+            Tag(0x0008, 0x0018),
+            &NewValue::Text("1.2日".into()),
+            None,
+            "",
+            &utf8,
+        )
+        .unwrap();
         assert_eq!(uid.to_str().unwrap(), "1.2");
-        let iso2022 = Charset { writer: SpecificCharacterSet::default(), ascii_only: true };
-        let name = element(Tag(0x0010, 0x0010), &NewValue::Text("Léman".into()), None, "", &iso2022).unwrap();
+        let iso2022 = Charset {
+            writer: SpecificCharacterSet::default(),
+            ascii_only: true,
+        };
+        let name = element(
+            Tag(0x0010, 0x0010),
+            &NewValue::Text("Léman".into()),
+            None,
+            "",
+            &iso2022,
+        )
+        .unwrap();
         assert_eq!(name.to_str().unwrap(), "Lman");
-        assert_eq!(binary("data:application/octet-stream;base64,AAE="), vec![0, 1]);
+        assert_eq!(
+            binary("data:application/octet-stream;base64,AAE="),
+            vec![0, 1]
+        );
     }
 }

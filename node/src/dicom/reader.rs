@@ -26,7 +26,9 @@ pub fn read_file(bytes: &[u8]) -> Result<DicomFile, ReadError> {
     let mut start = 0usize;
     if bytes.len() >= 132 && &bytes[128..132] == b"DICM" {
         let mut r = Reader::new(bytes, 132, true, false);
-        while r.pos + 2 <= bytes.len() && u16::from_le_bytes([bytes[r.pos], bytes[r.pos + 1]]) == 0x0002 {
+        while r.pos + 2 <= bytes.len()
+            && u16::from_le_bytes([bytes[r.pos], bytes[r.pos + 1]]) == 0x0002
+        {
             let el = r.element(&meta, 0)?;
             meta.elements.push(el);
         }
@@ -35,7 +37,11 @@ pub fn read_file(bytes: &[u8]) -> Result<DicomFile, ReadError> {
     let declared = meta
         .get(Tag(0x0002, 0x0010))
         .and_then(|e| e.bytes())
-        .map(|b| String::from_utf8_lossy(b).trim_matches(|c| c == ' ' || c == '\0').to_string())
+        .map(|b| {
+            String::from_utf8_lossy(b)
+                .trim_matches(|c| c == ' ' || c == '\0')
+                .to_string()
+        })
         .filter(|s| !s.is_empty());
     let transfer_syntax = match declared {
         Some(ts) => ts,
@@ -58,7 +64,12 @@ pub fn read_file(bytes: &[u8]) -> Result<DicomFile, ReadError> {
         let ds = r.dataset(None, 0)?;
         (ds, r.pixel_data_offset)
     };
-    Ok(DicomFile { meta, dataset, transfer_syntax, pixel_data_offset })
+    Ok(DicomFile {
+        meta,
+        dataset,
+        transfer_syntax,
+        pixel_data_offset,
+    })
 }
 
 /// Reads a bare data set (no preamble, no meta header) in a known transfer
@@ -106,7 +117,13 @@ struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     fn new(buf: &'a [u8], pos: usize, explicit: bool, big: bool) -> Self {
-        Reader { buf, pos, explicit, big, pixel_data_offset: None }
+        Reader {
+            buf,
+            pos,
+            explicit,
+            big,
+            pixel_data_offset: None,
+        }
     }
 
     fn take(&mut self, n: usize) -> Result<&'a [u8], ReadError> {
@@ -117,19 +134,30 @@ impl<'a> Reader<'a> {
                 self.pos = end;
                 Ok(s)
             }
-            None => Err(format!("premature end of data at offset {} (needs {} bytes)", self.pos, n)),
+            None => Err(format!(
+                "premature end of data at offset {} (needs {} bytes)",
+                self.pos, n
+            )),
         }
     }
 
     fn u16(&mut self) -> Result<u16, ReadError> {
         let b = self.take(2)?;
-        Ok(if self.big { u16::from_be_bytes([b[0], b[1]]) } else { u16::from_le_bytes([b[0], b[1]]) })
+        Ok(if self.big {
+            u16::from_be_bytes([b[0], b[1]])
+        } else {
+            u16::from_le_bytes([b[0], b[1]])
+        })
     }
 
     fn u32(&mut self) -> Result<u32, ReadError> {
         let b = self.take(4)?;
         let a = [b[0], b[1], b[2], b[3]];
-        Ok(if self.big { u32::from_be_bytes(a) } else { u32::from_le_bytes(a) })
+        Ok(if self.big {
+            u32::from_be_bytes(a)
+        } else {
+            u32::from_le_bytes(a)
+        })
     }
 
     fn tag(&mut self) -> Result<Tag, ReadError> {
@@ -184,7 +212,11 @@ impl<'a> Reader<'a> {
             return Err(format!("premature end of data at offset {}", self.pos));
         }
         let b = [self.buf[p], self.buf[p + 1]];
-        Ok(if self.big { u16::from_be_bytes(b) } else { u16::from_le_bytes(b) })
+        Ok(if self.big {
+            u16::from_be_bytes(b)
+        } else {
+            u16::from_le_bytes(b)
+        })
     }
 
     fn element(&mut self, current: &DataSet, depth: usize) -> Result<Element, ReadError> {
@@ -193,7 +225,10 @@ impl<'a> Reader<'a> {
             let b = self.take(2)?;
             let vr = Vr([b[0], b[1]]);
             if !(b[0].is_ascii_uppercase() && b[1].is_ascii_uppercase()) {
-                return Err(format!("invalid VR {:?} for tag {tag}", String::from_utf8_lossy(b)));
+                return Err(format!(
+                    "invalid VR {:?} for tag {tag}",
+                    String::from_utf8_lossy(b)
+                ));
             }
             if vr.has_long_length() {
                 self.take(2)?;
@@ -203,7 +238,10 @@ impl<'a> Reader<'a> {
             }
         } else {
             let creator = current.private_creator(tag);
-            (dictionary::implicit_vr(tag, creator.as_deref()), self.u32()?)
+            (
+                dictionary::implicit_vr(tag, creator.as_deref()),
+                self.u32()?,
+            )
         };
         let value = if len == UNDEFINED {
             if tag == Tag::PIXEL_DATA || vr == Vr::OB || vr == Vr::OW {
@@ -253,14 +291,20 @@ impl<'a> Reader<'a> {
                 continue;
             }
             if tag != Tag::ITEM {
-                return Err(format!("expected an item, found {tag} at offset {}", self.pos - 8));
+                return Err(format!(
+                    "expected an item, found {tag} at offset {}",
+                    self.pos - 8
+                ));
             }
             if len == UNDEFINED {
                 items.push(self.dataset(None, depth + 1)?);
             } else {
                 let item_end = self.pos + len as usize;
                 if item_end > self.buf.len() {
-                    return Err(format!("item runs past the end of data at offset {}", self.pos));
+                    return Err(format!(
+                        "item runs past the end of data at offset {}",
+                        self.pos
+                    ));
                 }
                 items.push(self.dataset(Some(item_end), depth + 1)?);
             }
@@ -277,7 +321,10 @@ impl<'a> Reader<'a> {
                 break;
             }
             if tag != Tag::ITEM || len == UNDEFINED {
-                return Err(format!("bad pixel data fragment {tag} at offset {}", self.pos - 8));
+                return Err(format!(
+                    "bad pixel data fragment {tag} at offset {}",
+                    self.pos - 8
+                ));
             }
             fragments.push(self.take(len as usize)?.to_vec());
         }
@@ -313,7 +360,10 @@ mod tests {
         data.extend(explicit_le((0x0028, 0x0010), b"US", &512u16.to_le_bytes()));
         let f = read_file(&data).unwrap();
         assert_eq!(f.transfer_syntax, EXPLICIT_LITTLE);
-        assert_eq!(f.dataset.get(Tag(0x0028, 0x0010)).unwrap().bytes(), Some(&[0u8, 2][..]));
+        assert_eq!(
+            f.dataset.get(Tag(0x0028, 0x0010)).unwrap().bytes(),
+            Some(&[0u8, 2][..])
+        );
     }
 
     #[test]

@@ -36,14 +36,25 @@ pub fn convert(el: &Element, private_creator: Option<&str>, charset: &Charset) -
     match &el.vr.0 {
         b"US" => numbers(bytes, 2, |c| u16::from_le_bytes([c[0], c[1]]).to_string()),
         b"SS" => numbers(bytes, 2, |c| i16::from_le_bytes([c[0], c[1]]).to_string()),
-        b"UL" => numbers(bytes, 4, |c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]).to_string()),
-        b"SL" => numbers(bytes, 4, |c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]).to_string()),
-        b"FL" => numbers(bytes, 4, |c| format_g17(f32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64)),
+        b"UL" => numbers(bytes, 4, |c| {
+            u32::from_le_bytes([c[0], c[1], c[2], c[3]]).to_string()
+        }),
+        b"SL" => numbers(bytes, 4, |c| {
+            i32::from_le_bytes([c[0], c[1], c[2], c[3]]).to_string()
+        }),
+        b"FL" => numbers(bytes, 4, |c| {
+            format_g17(f32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64)
+        }),
         b"FD" => numbers(bytes, 8, |c| {
-            format_g17(f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
+            format_g17(f64::from_le_bytes([
+                c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7],
+            ]))
         }),
         b"AT" if bytes.len() >= 4 => {
-            let t = Tag(u16::from_le_bytes([bytes[0], bytes[1]]), u16::from_le_bytes([bytes[2], bytes[3]]));
+            let t = Tag(
+                u16::from_le_bytes([bytes[0], bytes[1]]),
+                u16::from_le_bytes([bytes[2], bytes[3]]),
+            );
             Leaf::String(t.format_comma())
         }
         _ => Leaf::Null,
@@ -65,7 +76,12 @@ pub fn machine_string(bytes: &[u8], padding: u8) -> &[u8] {
 }
 
 /// UN elements whose dictionary VR is a string (CP-246).
-fn un_as_string(tag: Tag, bytes: &[u8], private_creator: Option<&str>, charset: &Charset) -> Option<String> {
+fn un_as_string(
+    tag: Tag,
+    bytes: &[u8],
+    private_creator: Option<&str>,
+    charset: &Charset,
+) -> Option<String> {
     let entry = dictionary::lookup(tag, private_creator)?;
     Vr::from_dictionary(entry.vr).string_padding()?;
     if bytes.is_empty() {
@@ -90,7 +106,13 @@ fn un_as_string(tag: Tag, bytes: &[u8], private_creator: Option<&str>, charset: 
 /// multiple of the size, else the first one, else `Null`.
 fn numbers(bytes: &[u8], size: usize, f: impl Fn(&[u8]) -> String) -> Leaf {
     if bytes.len() > size && bytes.len() % size == 0 {
-        Leaf::String(bytes.chunks_exact(size).map(f).collect::<Vec<_>>().join("\\"))
+        Leaf::String(
+            bytes
+                .chunks_exact(size)
+                .map(f)
+                .collect::<Vec<_>>()
+                .join("\\"),
+        )
     } else if bytes.len() >= size {
         Leaf::String(f(&bytes[..size]))
     } else {
@@ -101,13 +123,21 @@ fn numbers(bytes: &[u8], size: usize, f: impl Fn(&[u8]) -> String) -> Leaf {
 /// C's `printf("%.17g", v)` (what `boost::lexical_cast<std::string>(double)` gives).
 pub fn format_g17(v: f64) -> String {
     if v.is_nan() {
-        return if v.is_sign_negative() { "-nan".into() } else { "nan".into() };
+        return if v.is_sign_negative() {
+            "-nan".into()
+        } else {
+            "nan".into()
+        };
     }
     if v.is_infinite() {
         return if v < 0.0 { "-inf".into() } else { "inf".into() };
     }
     if v == 0.0 {
-        return if v.is_sign_negative() { "-0".into() } else { "0".into() };
+        return if v.is_sign_negative() {
+            "-0".into()
+        } else {
+            "0".into()
+        };
     }
     const P: i32 = 17;
     let sci = format!("{:.*e}", (P - 1) as usize, v);
@@ -148,12 +178,28 @@ mod tests {
     #[test]
     fn strings_and_numbers() {
         let cs = Charset::default();
-        let el = |vr: &[u8; 2], b: &[u8]| Element { tag: Tag(0x0011, 0x0011), vr: Vr(*vr), value: Value::Bytes(b.to_vec()) };
-        assert_eq!(convert(&el(b"LO", b" ab \0"), None, &cs), Leaf::String(" ab".into()));
-        assert_eq!(convert(&el(b"UI", b"1.2 \0"), None, &cs), Leaf::String("1.2 ".into()));
-        assert_eq!(convert(&el(b"US", &[1, 0, 2, 0]), None, &cs), Leaf::String("1\\2".into()));
+        let el = |vr: &[u8; 2], b: &[u8]| Element {
+            tag: Tag(0x0011, 0x0011),
+            vr: Vr(*vr),
+            value: Value::Bytes(b.to_vec()),
+        };
+        assert_eq!(
+            convert(&el(b"LO", b" ab \0"), None, &cs),
+            Leaf::String(" ab".into())
+        );
+        assert_eq!(
+            convert(&el(b"UI", b"1.2 \0"), None, &cs),
+            Leaf::String("1.2 ".into())
+        );
+        assert_eq!(
+            convert(&el(b"US", &[1, 0, 2, 0]), None, &cs),
+            Leaf::String("1\\2".into())
+        );
         assert_eq!(convert(&el(b"US", &[]), None, &cs), Leaf::Null);
         assert_eq!(convert(&el(b"OB", &[1, 2]), None, &cs), Leaf::Null);
-        assert_eq!(convert(&el(b"AT", &[0x10, 0, 0x20, 0]), None, &cs), Leaf::String("0010,0020".into()));
+        assert_eq!(
+            convert(&el(b"AT", &[0x10, 0, 0x20, 0]), None, &cs),
+            Leaf::String("0010,0020".into())
+        );
     }
 }

@@ -13,7 +13,9 @@ use dicom_ul::Pdu;
 use futures::FutureExt;
 use tokio::net::TcpStream;
 
-use super::message::{self, field, read_message, status, write_message, CommandBuilder, Message, MessageError};
+use super::message::{
+    self, field, read_message, status, write_message, CommandBuilder, Message, MessageError,
+};
 use super::server::{Options, Policy, Request};
 use super::DimseError;
 use crate::service::Archive;
@@ -32,12 +34,16 @@ pub(super) struct Session {
 
 impl Session {
     pub fn allows(&self, request: Request) -> bool {
-        self.policy.allows(&self.archive, &self.calling_aet, &self.remote_ip, request)
+        self.policy
+            .allows(&self.archive, &self.calling_aet, &self.remote_ip, request)
     }
 
     /// The negotiated transfer syntax of a presentation context.
     pub fn transfer_syntax(&self, context_id: u8) -> Option<&str> {
-        self.contexts.iter().find(|pc| pc.id == context_id).map(|pc| pc.transfer_syntax.as_str())
+        self.contexts
+            .iter()
+            .find(|pc| pc.id == context_id)
+            .map(|pc| pc.transfer_syntax.as_str())
     }
 }
 
@@ -73,25 +79,39 @@ pub(super) fn cancel_requested(assoc: &mut Assoc) -> Result<bool, MessageError> 
             let mut cancelled = false;
             for value in data {
                 if let Ok(cmd) = message::decode_command(&value.data) {
-                    let msg = Message { context_id: value.presentation_context_id, command: cmd, data: None };
+                    let msg = Message {
+                        context_id: value.presentation_context_id,
+                        command: cmd,
+                        data: None,
+                    };
                     cancelled |= msg.command_field() == Some(field::C_CANCEL_RQ);
                 }
             }
             Ok(cancelled)
         }
         Some(Ok(Pdu::AbortRQ { .. })) => Err(MessageError::Aborted),
-        Some(Ok(other)) => Err(MessageError::UnexpectedPdu(format!("{other:?}").chars().take(80).collect())),
+        Some(Ok(other)) => Err(MessageError::UnexpectedPdu(
+            format!("{other:?}").chars().take(80).collect(),
+        )),
     }
 }
 
 async fn abort(assoc: &mut Assoc) {
-    let pdu = Pdu::AbortRQ { source: AbortRQSource::ServiceProvider(AbortRQServiceProviderReason::UnexpectedPdu) };
+    let pdu = Pdu::AbortRQ {
+        source: AbortRQSource::ServiceProvider(AbortRQServiceProviderReason::UnexpectedPdu),
+    };
     let _ = AsyncAssociation::send(assoc, &pdu).await;
 }
 
 /// Serves one connection.
 #[tracing::instrument(skip_all, fields(peer = %peer, calling_aet = tracing::field::Empty))]
-pub(super) async fn run(archive: Archive, policy: Arc<Policy>, options: &Options, socket: TcpStream, peer: SocketAddr) {
+pub(super) async fn run(
+    archive: Archive,
+    policy: Arc<Policy>,
+    options: &Options,
+    socket: TcpStream,
+    peer: SocketAddr,
+) {
     let mut assoc = match options.establish_async(socket).await {
         Ok(a) => a,
         Err(e) => {
@@ -101,7 +121,9 @@ pub(super) async fn run(archive: Archive, policy: Arc<Policy>, options: &Options
     };
     let session = Session {
         archive,
-        calling_aet: dicom_ul::association::Association::peer_ae_title(&assoc).trim().to_owned(),
+        calling_aet: dicom_ul::association::Association::peer_ae_title(&assoc)
+            .trim()
+            .to_owned(),
         called_aet: assoc.called_ae_title().trim().to_owned(),
         remote_ip: peer.ip().to_string(),
         contexts: assoc.presentation_contexts().to_vec(),
@@ -110,9 +132,18 @@ pub(super) async fn run(archive: Archive, policy: Arc<Policy>, options: &Options
     tracing::Span::current().record("calling_aet", session.calling_aet.as_str());
     tracing::debug!(called_aet = %session.called_aet, contexts = session.contexts.len(), "association established");
     if !session.policy.anyone_may_connect()
-        && session.policy.modality(&session.archive, &session.calling_aet, Some(&session.remote_ip)).is_none()
+        && session
+            .policy
+            .modality(
+                &session.archive,
+                &session.calling_aet,
+                Some(&session.remote_ip),
+            )
+            .is_none()
     {
-        tracing::warn!("association aborted: the calling AE title does not match the modality's host");
+        tracing::warn!(
+            "association aborted: the calling AE title does not match the modality's host"
+        );
         abort(&mut assoc).await;
         return;
     }
@@ -133,7 +164,10 @@ pub(super) async fn run(archive: Archive, policy: Arc<Policy>, options: &Options
         // As Orthanc: a request the calling AE may not make aborts the association.
         if let Some(request) = request_kind(&msg) {
             if !session.allows(request) {
-                tracing::warn!(?request, "request refused by the AE title rules: aborting the association");
+                tracing::warn!(
+                    ?request,
+                    "request refused by the AE title rules: aborting the association"
+                );
                 abort(&mut assoc).await;
                 break;
             }
@@ -162,7 +196,10 @@ async fn dispatch(s: &Session, assoc: &mut Assoc, msg: Message) -> Result<(), Me
         return Err(MessageError::BadCommand("no CommandField".into()));
     };
     if s.transfer_syntax(msg.context_id).is_none() {
-        return Err(MessageError::BadCommand(format!("unknown presentation context {}", msg.context_id)));
+        return Err(MessageError::BadCommand(format!(
+            "unknown presentation context {}",
+            msg.context_id
+        )));
     }
     match command {
         field::C_ECHO_RQ => {

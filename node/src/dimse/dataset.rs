@@ -28,11 +28,29 @@ pub struct FileMeta {
 }
 
 fn long_length(vr: &[u8]) -> bool {
-    matches!(vr, b"OB" | b"OW" | b"OF" | b"SQ" | b"UT" | b"UN" | b"UC" | b"UR" | b"OD" | b"OL" | b"OV" | b"SV" | b"UV")
+    matches!(
+        vr,
+        b"OB"
+            | b"OW"
+            | b"OF"
+            | b"SQ"
+            | b"UT"
+            | b"UN"
+            | b"UC"
+            | b"UR"
+            | b"OD"
+            | b"OL"
+            | b"OV"
+            | b"SV"
+            | b"UV"
+    )
 }
 
 fn uid_text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).trim_end_matches(['\0', ' ']).trim().to_owned()
+    String::from_utf8_lossy(bytes)
+        .trim_end_matches(['\0', ' '])
+        .trim()
+        .to_owned()
 }
 
 /// Reads the meta header of a stored file (explicit VR little endian group 2).
@@ -49,11 +67,19 @@ pub fn split_meta(file: &[u8]) -> FileMeta {
             if pos + 12 > file.len() {
                 break;
             }
-            (u32::from_le_bytes(file[pos + 8..pos + 12].try_into().unwrap()) as usize, 12)
+            (
+                u32::from_le_bytes(file[pos + 8..pos + 12].try_into().unwrap()) as usize,
+                12,
+            )
         } else {
-            (u16::from_le_bytes([file[pos + 6], file[pos + 7]]) as usize, 8)
+            (
+                u16::from_le_bytes([file[pos + 6], file[pos + 7]]) as usize,
+                8,
+            )
         };
-        let Some(end) = (pos + header).checked_add(len).filter(|&e| e <= file.len()) else { break };
+        let Some(end) = (pos + header).checked_add(len).filter(|&e| e <= file.len()) else {
+            break;
+        };
         let value = &file[pos + header..end];
         match element {
             0x0002 => meta.sop_class_uid = Some(uid_text(value)),
@@ -87,16 +113,40 @@ fn push_element(out: &mut Vec<u8>, element: u16, vr: &[u8; 2], value: &[u8], pad
 /// A DICOM file: preamble, `DICM`, a meta header (Isengard's implementation,
 /// the negotiated transfer syntax, the sender's AE title) and the data set
 /// bytes as received.
-pub fn build_file(sop_class: &str, sop_instance: &str, transfer_syntax: &str, source_aet: &str, dataset: &[u8]) -> Vec<u8> {
+pub fn build_file(
+    sop_class: &str,
+    sop_instance: &str,
+    transfer_syntax: &str,
+    source_aet: &str,
+    dataset: &[u8],
+) -> Vec<u8> {
     let mut group = Vec::with_capacity(256);
     push_element(&mut group, 0x0001, b"OB", &[0, 1], 0);
     push_element(&mut group, 0x0002, b"UI", sop_class.as_bytes(), 0);
     push_element(&mut group, 0x0003, b"UI", sop_instance.as_bytes(), 0);
     push_element(&mut group, 0x0010, b"UI", transfer_syntax.as_bytes(), 0);
-    push_element(&mut group, 0x0012, b"UI", IMPLEMENTATION_CLASS_UID.as_bytes(), 0);
-    push_element(&mut group, 0x0013, b"SH", IMPLEMENTATION_VERSION_NAME.as_bytes(), b' ');
+    push_element(
+        &mut group,
+        0x0012,
+        b"UI",
+        IMPLEMENTATION_CLASS_UID.as_bytes(),
+        0,
+    );
+    push_element(
+        &mut group,
+        0x0013,
+        b"SH",
+        IMPLEMENTATION_VERSION_NAME.as_bytes(),
+        b' ',
+    );
     if !source_aet.is_empty() {
-        push_element(&mut group, 0x0016, b"AE", source_aet.trim().as_bytes(), b' ');
+        push_element(
+            &mut group,
+            0x0016,
+            b"AE",
+            source_aet.trim().as_bytes(),
+            b' ',
+        );
     }
     let mut out = Vec::with_capacity(132 + 12 + group.len() + dataset.len());
     out.extend_from_slice(&[0u8; 128]);
@@ -116,14 +166,20 @@ fn registry_ts(uid: &str) -> Result<&'static dicom_encoding::TransferSyntax, Dim
 }
 
 /// Decodes an identifier (C-FIND/C-MOVE/C-GET data set).
-pub fn decode_identifier(bytes: &[u8], transfer_syntax: &str) -> Result<InMemDicomObject, DimseError> {
+pub fn decode_identifier(
+    bytes: &[u8],
+    transfer_syntax: &str,
+) -> Result<InMemDicomObject, DimseError> {
     let ts = registry_ts(transfer_syntax)?;
     InMemDicomObject::read_dataset_with_ts(bytes, ts)
         .map_err(|e| DimseError::CannotUnderstand(format!("cannot decode the identifier: {e}")))
 }
 
 /// Encodes an identifier; text is written as UTF-8 (`ISO_IR 192`).
-pub fn encode_identifier(obj: &InMemDicomObject, transfer_syntax: &str) -> Result<Vec<u8>, DimseError> {
+pub fn encode_identifier(
+    obj: &InMemDicomObject,
+    transfer_syntax: &str,
+) -> Result<Vec<u8>, DimseError> {
     let ts = registry_ts(transfer_syntax)?;
     let mut out = Vec::new();
     obj.write_dataset_with_ts_cs(&mut out, ts, SpecificCharacterSet::ISO_IR_192)
@@ -133,12 +189,18 @@ pub fn encode_identifier(obj: &InMemDicomObject, transfer_syntax: &str) -> Resul
 
 /// Re-encodes a data set between native (uncompressed) transfer syntaxes.
 pub fn transcode_native(bytes: &[u8], from: &str, to: &str) -> Result<Vec<u8>, DimseError> {
-    let native = [super::uids::IMPLICIT_LE, super::uids::EXPLICIT_LE, super::uids::EXPLICIT_BE];
+    let native = [
+        super::uids::IMPLICIT_LE,
+        super::uids::EXPLICIT_LE,
+        super::uids::EXPLICIT_BE,
+    ];
     if from == to {
         return Ok(bytes.to_vec());
     }
     if !native.contains(&from) || !native.contains(&to) {
-        return Err(DimseError::UnableToProcess(format!("cannot transcode {from} to {to}")));
+        return Err(DimseError::UnableToProcess(format!(
+            "cannot transcode {from} to {to}"
+        )));
     }
     let obj = InMemDicomObject::read_dataset_with_ts(bytes, registry_ts(from)?)
         .map_err(|e| DimseError::CannotUnderstand(format!("cannot decode the data set: {e}")))?;
@@ -152,15 +214,25 @@ pub fn transcode_native(bytes: &[u8], from: &str, to: &str) -> Result<Vec<u8>, D
 /// unknown or ambiguous (`xs`, `ox`) entries.
 pub fn vr_of(tag: Tag) -> VR {
     let entry = crate::dicom::dictionary::lookup(crate::dicom::Tag(tag.0, tag.1), None);
-    entry.and_then(|e| e.vr.parse::<VR>().ok()).unwrap_or(VR::LO)
+    entry
+        .and_then(|e| e.vr.parse::<VR>().ok())
+        .unwrap_or(VR::LO)
 }
 
 /// A text element with the dictionary VR.
 pub fn text_element(tag: Tag, value: &str) -> DataElement<InMemDicomObject> {
     let vr = vr_of(tag);
     let value = match vr {
-        VR::US => value.trim().parse::<u16>().map(PrimitiveValue::from).unwrap_or(PrimitiveValue::Empty),
-        VR::UL => value.trim().parse::<u32>().map(PrimitiveValue::from).unwrap_or(PrimitiveValue::Empty),
+        VR::US => value
+            .trim()
+            .parse::<u16>()
+            .map(PrimitiveValue::from)
+            .unwrap_or(PrimitiveValue::Empty),
+        VR::UL => value
+            .trim()
+            .parse::<u32>()
+            .map(PrimitiveValue::from)
+            .unwrap_or(PrimitiveValue::Empty),
         _ if value.is_empty() => PrimitiveValue::Empty,
         _ => PrimitiveValue::from(value),
     };
@@ -174,7 +246,11 @@ pub fn element_text(obj: &InMemDicomObject, tag: Tag) -> Option<String> {
     if matches!(e.vr(), VR::SQ) {
         return Some(String::new());
     }
-    let text = e.value().to_multi_str().map(|v| v.join("\\")).unwrap_or_default();
+    let text = e
+        .value()
+        .to_multi_str()
+        .map(|v| v.join("\\"))
+        .unwrap_or_default();
     Some(text.trim_end_matches(['\0', ' ']).trim_start().to_owned())
 }
 
@@ -184,7 +260,9 @@ mod tests {
 
     #[test]
     fn built_files_read_back() {
-        let ds = [0x08, 0x00, 0x18, 0x00, b'U', b'I', 4, 0, b'1', b'.', b'2', 0];
+        let ds = [
+            0x08, 0x00, 0x18, 0x00, b'U', b'I', 4, 0, b'1', b'.', b'2', 0,
+        ];
         let file = build_file("1.2.3", "1.2", "1.2.840.10008.1.2.1", "MODALITY", &ds);
         let meta = split_meta(&file);
         assert_eq!(meta.transfer_syntax.as_deref(), Some("1.2.840.10008.1.2.1"));
@@ -205,8 +283,14 @@ mod tests {
         for ts in ["1.2.840.10008.1.2", "1.2.840.10008.1.2.1"] {
             let bytes = encode_identifier(&obj, ts).unwrap();
             let back = decode_identifier(&bytes, ts).unwrap();
-            assert_eq!(element_text(&back, Tag(0x0010, 0x0010)).as_deref(), Some("Doe*"));
-            assert_eq!(element_text(&back, Tag(0x0020, 0x000d)).as_deref(), Some(""));
+            assert_eq!(
+                element_text(&back, Tag(0x0010, 0x0010)).as_deref(),
+                Some("Doe*")
+            );
+            assert_eq!(
+                element_text(&back, Tag(0x0020, 0x000d)).as_deref(),
+                Some("")
+            );
         }
     }
 }

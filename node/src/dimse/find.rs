@@ -42,7 +42,11 @@ pub(super) fn identifier(s: &Session, msg: &Message) -> Result<Identifier, Dimse
             continue;
         }
         let value = element_text(&obj, t).unwrap_or_default();
-        keys.push(QueryKey { tag: Tag(t.0, t.1), vr: el.vr().to_string().to_owned(), value });
+        keys.push(QueryKey {
+            tag: Tag(t.0, t.1),
+            vr: el.vr().to_string().to_owned(),
+            value,
+        });
         vrs.push(el.vr());
     }
     Ok(Identifier { level, keys, vrs })
@@ -52,10 +56,18 @@ fn answer_object(level_and_keys: &[(Tag, String)], vrs: &[VR]) -> InMemDicomObje
     use dicom_core::value::PrimitiveValue;
     use dicom_core::DataElement;
     let mut obj = InMemDicomObject::new_empty();
-    obj.put(DataElement::new(tags::SPECIFIC_CHARACTER_SET, VR::CS, PrimitiveValue::from("ISO_IR 192")));
+    obj.put(DataElement::new(
+        tags::SPECIFIC_CHARACTER_SET,
+        VR::CS,
+        PrimitiveValue::from("ISO_IR 192"),
+    ));
     // The first item is QueryRetrieveLevel, then the keys in request order.
     for (i, (tag, value)) in level_and_keys.iter().enumerate() {
-        let vr = if i == 0 { VR::CS } else { vrs.get(i - 1).copied().unwrap_or(VR::LO) };
+        let vr = if i == 0 {
+            VR::CS
+        } else {
+            vrs.get(i - 1).copied().unwrap_or(VR::LO)
+        };
         let tag = DTag(tag.0, tag.1);
         let value = if value.is_empty() || vr == VR::SQ {
             PrimitiveValue::Empty
@@ -68,7 +80,11 @@ fn answer_object(level_and_keys: &[(Tag, String)], vrs: &[VR]) -> InMemDicomObje
             PrimitiveValue::Strs(value.split('\\').map(str::to_owned).collect())
         };
         if vr == VR::SQ {
-            obj.put(DataElement::new(tag, VR::SQ, dicom_core::value::DataSetSequence::<InMemDicomObject>::empty()));
+            obj.put(DataElement::new(
+                tag,
+                VR::SQ,
+                dicom_core::value::DataSetSequence::<InMemDicomObject>::empty(),
+            ));
         } else {
             obj.put(DataElement::new(tag, vr, value));
         }
@@ -84,7 +100,10 @@ async fn lua_filter(s: &Session, id: Identifier) -> Result<Identifier, DimseErro
     };
     let hex = |t: Tag| format!("{:04x},{:04x}", t.0, t.1);
     let mut query = serde_json::Map::new();
-    query.insert("0008,0052".into(), crate::service::dicom_query::level_name(id.level).into());
+    query.insert(
+        "0008,0052".into(),
+        crate::service::dicom_query::level_name(id.level).into(),
+    );
     for k in &id.keys {
         query.insert(hex(k.tag), k.value.clone().into());
     }
@@ -95,40 +114,63 @@ async fn lua_filter(s: &Session, id: Identifier) -> Result<Identifier, DimseErro
     let origin = serde_json::json!({
         "RemoteIp": s.remote_ip, "RemoteAet": s.calling_aet, "CalledAet": s.called_aet, "Manufacturer": manufacturer,
     });
-    let filtered = match hooks.filter_incoming_find(serde_json::Value::Object(query), origin).await {
+    let filtered = match hooks
+        .filter_incoming_find(serde_json::Value::Object(query), origin)
+        .await
+    {
         Ok(Some(serde_json::Value::Object(map))) => map,
         Ok(_) => return Ok(id),
-        Err(e) => return Err(DimseError::UnableToProcess(format!("IncomingFindRequestFilter: {e}"))),
+        Err(e) => {
+            return Err(DimseError::UnableToProcess(format!(
+                "IncomingFindRequestFilter: {e}"
+            )))
+        }
     };
-    let mut out = Identifier { level: id.level, keys: Vec::new(), vrs: Vec::new() };
+    let mut out = Identifier {
+        level: id.level,
+        keys: Vec::new(),
+        vrs: Vec::new(),
+    };
     for (key, value) in filtered {
-        let tag = crate::service::queries::parse_tag(&key).map_err(|e| DimseError::UnableToProcess(e.to_string()))?;
+        let tag = crate::service::queries::parse_tag(&key)
+            .map_err(|e| DimseError::UnableToProcess(e.to_string()))?;
         let value = match value {
             serde_json::Value::String(v) => v,
             serde_json::Value::Null => String::new(),
             other => other.to_string(),
         };
         if tag == Tag(0x0008, 0x0052) {
-            out.level = parse_level(&value)
-                .ok_or_else(|| DimseError::UnableToProcess(format!("IncomingFindRequestFilter: bad level {value}")))?;
+            out.level = parse_level(&value).ok_or_else(|| {
+                DimseError::UnableToProcess(format!("IncomingFindRequestFilter: bad level {value}"))
+            })?;
             continue;
         }
         let known = id.keys.iter().position(|k| k.tag == tag);
         let (vr_text, vr) = match known {
             Some(i) => (id.keys[i].vr.clone(), id.vrs[i]),
             None => {
-                let text = crate::dicom::dictionary::lookup(tag, None).map(|e| e.vr).unwrap_or("LO");
+                let text = crate::dicom::dictionary::lookup(tag, None)
+                    .map(|e| e.vr)
+                    .unwrap_or("LO");
                 (text.to_owned(), text.parse().unwrap_or(VR::LO))
             }
         };
-        out.keys.push(QueryKey { tag, vr: vr_text, value });
+        out.keys.push(QueryKey {
+            tag,
+            vr: vr_text,
+            value,
+        });
         out.vrs.push(vr);
     }
     Ok(out)
 }
 
 #[tracing::instrument(skip_all, fields(calling_aet = %s.calling_aet))]
-pub(super) async fn handle(s: &Session, assoc: &mut Assoc, msg: Message) -> Result<(), MessageError> {
+pub(super) async fn handle(
+    s: &Session,
+    assoc: &mut Assoc,
+    msg: Message,
+) -> Result<(), MessageError> {
     let filtered = match identifier(s, &msg) {
         Ok(id) => lua_filter(s, id).await,
         Err(e) => Err(e),
@@ -145,7 +187,10 @@ pub(super) async fn handle(s: &Session, assoc: &mut Assoc, msg: Message) -> Resu
         Err(e) => return respond(assoc, &msg, field::C_FIND_RSP, Err(e)).await,
     };
     tracing::debug!(level = ?id.level, answers = answers.len(), truncated, "C-FIND");
-    let ts = s.transfer_syntax(msg.context_id).unwrap_or_default().to_owned();
+    let ts = s
+        .transfer_syntax(msg.context_id)
+        .unwrap_or_default()
+        .to_owned();
     for answer in &answers {
         if cancel_requested(assoc)? {
             let rsp = CommandBuilder::response_to(field::C_FIND_RSP, &msg, status::CANCEL);
@@ -155,7 +200,8 @@ pub(super) async fn handle(s: &Session, assoc: &mut Assoc, msg: Message) -> Resu
             Ok(d) => d,
             Err(e) => return respond(assoc, &msg, field::C_FIND_RSP, Err(e)).await,
         };
-        let rsp = CommandBuilder::response_to(field::C_FIND_RSP, &msg, status::PENDING).with_data_set();
+        let rsp =
+            CommandBuilder::response_to(field::C_FIND_RSP, &msg, status::PENDING).with_data_set();
         write_message(assoc, msg.context_id, &rsp.build(), Some(&data)).await?;
     }
     let rsp = CommandBuilder::response_to(field::C_FIND_RSP, &msg, status::SUCCESS);

@@ -118,7 +118,9 @@ pub struct CommandBuilder {
 
 impl CommandBuilder {
     pub fn new(command_field: u16) -> Self {
-        let mut b = CommandBuilder { obj: InMemDicomObject::new_empty() };
+        let mut b = CommandBuilder {
+            obj: InMemDicomObject::new_empty(),
+        };
         b = b.u16(tags::COMMAND_FIELD, command_field);
         b.u16(tags::COMMAND_DATA_SET_TYPE, NO_DATA_SET)
     }
@@ -135,22 +137,26 @@ impl CommandBuilder {
     }
 
     pub fn u16(mut self, tag: Tag, value: u16) -> Self {
-        self.obj.put(DataElement::new(tag, VR::US, PrimitiveValue::from(value)));
+        self.obj
+            .put(DataElement::new(tag, VR::US, PrimitiveValue::from(value)));
         self
     }
 
     pub fn uid(mut self, tag: Tag, value: &str) -> Self {
-        self.obj.put(DataElement::new(tag, VR::UI, PrimitiveValue::from(value)));
+        self.obj
+            .put(DataElement::new(tag, VR::UI, PrimitiveValue::from(value)));
         self
     }
 
     pub fn ae(mut self, tag: Tag, value: &str) -> Self {
-        self.obj.put(DataElement::new(tag, VR::AE, PrimitiveValue::from(value)));
+        self.obj
+            .put(DataElement::new(tag, VR::AE, PrimitiveValue::from(value)));
         self
     }
 
     pub fn text(mut self, tag: Tag, vr: VR, value: &str) -> Self {
-        self.obj.put(DataElement::new(tag, vr, PrimitiveValue::from(value)));
+        self.obj
+            .put(DataElement::new(tag, vr, PrimitiveValue::from(value)));
         self
     }
 
@@ -183,7 +189,8 @@ pub fn encode_command(command: &InMemDicomObject) -> Vec<u8> {
 
 pub fn decode_command(bytes: &[u8]) -> Result<InMemDicomObject> {
     let ts = IMPLICIT_VR_LITTLE_ENDIAN.erased();
-    InMemDicomObject::read_dataset_with_ts(bytes, &ts).map_err(|e| MessageError::BadCommand(e.to_string()))
+    InMemDicomObject::read_dataset_with_ts(bytes, &ts)
+        .map_err(|e| MessageError::BadCommand(e.to_string()))
 }
 
 /// Reads the next message. `Ok(None)` when the peer asks to release (after
@@ -200,7 +207,9 @@ where
     loop {
         let pdu = match AsyncAssociation::receive(association).await {
             Ok(pdu) => pdu,
-            Err(e) if command.is_none() && command_bytes.is_empty() && is_closed(&e) => return Ok(None),
+            Err(e) if command.is_none() && command_bytes.is_empty() && is_closed(&e) => {
+                return Ok(None)
+            }
             Err(e) => return Err(e.into()),
         };
         match pdu {
@@ -212,9 +221,14 @@ where
                             command_bytes.extend_from_slice(&value.data);
                             if value.is_last {
                                 let decoded = decode_command(&command_bytes)?;
-                                let has_data = get_u16(&decoded, tags::COMMAND_DATA_SET_TYPE) != Some(NO_DATA_SET);
+                                let has_data = get_u16(&decoded, tags::COMMAND_DATA_SET_TYPE)
+                                    != Some(NO_DATA_SET);
                                 if !has_data {
-                                    return Ok(Some(Message { context_id, command: decoded, data: None }));
+                                    return Ok(Some(Message {
+                                        context_id,
+                                        command: decoded,
+                                        data: None,
+                                    }));
                                 }
                                 command = Some(decoded);
                             }
@@ -223,9 +237,15 @@ where
                             data.extend_from_slice(&value.data);
                             if value.is_last {
                                 let Some(command) = command.take() else {
-                                    return Err(MessageError::UnexpectedPdu("a data set before its command".into()));
+                                    return Err(MessageError::UnexpectedPdu(
+                                        "a data set before its command".into(),
+                                    ));
                                 };
-                                return Ok(Some(Message { context_id, command, data: Some(data) }));
+                                return Ok(Some(Message {
+                                    context_id,
+                                    command,
+                                    data: Some(data),
+                                }));
                             }
                         }
                     }
@@ -236,7 +256,11 @@ where
                 return Ok(None);
             }
             Pdu::AbortRQ { .. } => return Err(MessageError::Aborted),
-            other => return Err(MessageError::UnexpectedPdu(format!("{other:?}").chars().take(120).collect())),
+            other => {
+                return Err(MessageError::UnexpectedPdu(
+                    format!("{other:?}").chars().take(120).collect(),
+                ))
+            }
         }
     }
 }
@@ -260,11 +284,29 @@ where
 {
     // PDU header (6) + PDV item header (6): keep every PDU within the limit.
     let max_pdu = association.peer_max_pdu_length();
-    let max_value = if max_pdu == 0 { 64 * 1024 } else { (max_pdu as usize).saturating_sub(12).max(512) };
+    let max_value = if max_pdu == 0 {
+        64 * 1024
+    } else {
+        (max_pdu as usize).saturating_sub(12).max(512)
+    };
     let encoded = encode_command(command);
-    send_fragments(association, context_id, PDataValueType::Command, &encoded, max_value).await?;
+    send_fragments(
+        association,
+        context_id,
+        PDataValueType::Command,
+        &encoded,
+        max_value,
+    )
+    .await?;
     if let Some(data) = data {
-        send_fragments(association, context_id, PDataValueType::Data, data, max_value).await?;
+        send_fragments(
+            association,
+            context_id,
+            PDataValueType::Data,
+            data,
+            max_value,
+        )
+        .await?;
     }
     Ok(())
 }
@@ -282,7 +324,12 @@ where
 {
     let mut chunks = bytes.chunks(max_value).peekable();
     if chunks.peek().is_none() {
-        let value = PDataValue { presentation_context_id: context_id, value_type, is_last: true, data: Vec::new() };
+        let value = PDataValue {
+            presentation_context_id: context_id,
+            value_type,
+            is_last: true,
+            data: Vec::new(),
+        };
         AsyncAssociation::send(association, &Pdu::PData { data: vec![value] }).await?;
         return Ok(());
     }
@@ -313,10 +360,17 @@ mod tests {
         let length = u32::from_le_bytes(bytes[8..12].try_into().unwrap()) as usize;
         assert_eq!(length, bytes.len() - 12);
         let back = decode_command(&bytes).unwrap();
-        let msg = Message { context_id: 1, command: back, data: None };
+        let msg = Message {
+            context_id: 1,
+            command: back,
+            data: None,
+        };
         assert_eq!(msg.command_field(), Some(field::C_ECHO_RQ));
         assert_eq!(msg.message_id(), 7);
-        assert_eq!(msg.affected_sop_class().as_deref(), Some("1.2.840.10008.1.1"));
+        assert_eq!(
+            msg.affected_sop_class().as_deref(),
+            Some("1.2.840.10008.1.1")
+        );
         assert_eq!(msg.u16(tags::COMMAND_DATA_SET_TYPE), Some(NO_DATA_SET));
     }
 
@@ -332,9 +386,16 @@ mod tests {
             data: Some(vec![]),
         };
         let rsp = CommandBuilder::response_to(field::C_STORE_RSP, &rq, status::SUCCESS).build();
-        let rsp = Message { context_id: 3, command: decode_command(&encode_command(&rsp)).unwrap(), data: None };
+        let rsp = Message {
+            context_id: 3,
+            command: decode_command(&encode_command(&rsp)).unwrap(),
+            data: None,
+        };
         assert_eq!(rsp.message_id_responded_to(), 42);
         assert_eq!(rsp.status(), Some(0));
-        assert_eq!(rsp.affected_sop_class().as_deref(), Some("1.2.840.10008.5.1.4.1.1.2"));
+        assert_eq!(
+            rsp.affected_sop_class().as_deref(),
+            Some("1.2.840.10008.5.1.4.1.1.2")
+        );
     }
 }

@@ -102,7 +102,10 @@ mod tests {
     fn no_quorum_is_out_of_resources_with_the_cause_as_comment() {
         let e = DimseError::from(ServiceError::Index(IndexError::NoLeader));
         assert_eq!(e.status(), 0xA700);
-        assert_eq!(e.comment(), "no leader is available to accept writes (no quorum)");
+        assert_eq!(
+            e.comment(),
+            "no leader is available to accept writes (no quorum)"
+        );
         let long = DimseError::CannotUnderstand("x".repeat(100));
         assert_eq!(long.comment().chars().count(), 64);
     }

@@ -26,10 +26,19 @@ struct Counts {
 }
 
 impl Counts {
-    fn response(&self, field: u16, msg: &Message, status: u16, with_remaining: bool) -> CommandBuilder {
+    fn response(
+        &self,
+        field: u16,
+        msg: &Message,
+        status: u16,
+        with_remaining: bool,
+    ) -> CommandBuilder {
         let mut b = CommandBuilder::response_to(field, msg, status);
         if with_remaining {
-            b = b.u16(tags::NUMBER_OF_REMAINING_SUBOPERATIONS, self.remaining.min(u16::MAX as usize) as u16);
+            b = b.u16(
+                tags::NUMBER_OF_REMAINING_SUBOPERATIONS,
+                self.remaining.min(u16::MAX as usize) as u16,
+            );
         }
         b.u16(tags::NUMBER_OF_COMPLETED_SUBOPERATIONS, self.completed)
             .u16(tags::NUMBER_OF_FAILED_SUBOPERATIONS, self.failed)
@@ -57,22 +66,43 @@ fn instances(s: &Session, msg: &Message) -> Result<Vec<String>, DimseError> {
 }
 
 #[tracing::instrument(skip_all, fields(calling_aet = %s.calling_aet, destination = tracing::field::Empty))]
-pub(super) async fn handle_move(s: &Session, assoc: &mut Assoc, msg: Message) -> Result<(), MessageError> {
+pub(super) async fn handle_move(
+    s: &Session,
+    assoc: &mut Assoc,
+    msg: Message,
+) -> Result<(), MessageError> {
     const RSP: u16 = super::message::field::C_MOVE_RSP;
     let destination = msg.string(tags::MOVE_DESTINATION).unwrap_or_default();
     tracing::Span::current().record("destination", destination.as_str());
     let modality = match s.archive.modality_by_aet(&destination) {
         Ok(Some(m)) => m,
-        Ok(None) => return respond(assoc, &msg, RSP, Err(DimseError::UnknownDestination(destination))).await,
+        Ok(None) => {
+            return respond(
+                assoc,
+                &msg,
+                RSP,
+                Err(DimseError::UnknownDestination(destination)),
+            )
+            .await
+        }
         Err(e) => return respond(assoc, &msg, RSP, Err(e.into())).await,
     };
     let ids = match instances(s, &msg) {
         Ok(ids) => ids,
         Err(e) => return respond(assoc, &msg, RSP, Err(e)).await,
     };
-    let mut counts = Counts { remaining: ids.len(), ..Default::default() };
+    let mut counts = Counts {
+        remaining: ids.len(),
+        ..Default::default()
+    };
     if ids.is_empty() {
-        return write_message(assoc, msg.context_id, &counts.response(RSP, &msg, status::SUCCESS, false).build(), None).await;
+        return write_message(
+            assoc,
+            msg.context_id,
+            &counts.response(RSP, &msg, status::SUCCESS, false).build(),
+            None,
+        )
+        .await;
     }
     let config = s.archive.config();
     let mut target = Target::new(config, &modality);
@@ -111,13 +141,20 @@ pub(super) async fn handle_move(s: &Session, assoc: &mut Assoc, msg: Message) ->
 }
 
 #[tracing::instrument(skip_all, fields(calling_aet = %s.calling_aet))]
-pub(super) async fn handle_get(s: &Session, assoc: &mut Assoc, msg: Message) -> Result<(), MessageError> {
+pub(super) async fn handle_get(
+    s: &Session,
+    assoc: &mut Assoc,
+    msg: Message,
+) -> Result<(), MessageError> {
     const RSP: u16 = super::message::field::C_GET_RSP;
     let ids = match instances(s, &msg) {
         Ok(ids) => ids,
         Err(e) => return respond(assoc, &msg, RSP, Err(e)).await,
     };
-    let mut counts = Counts { remaining: ids.len(), ..Default::default() };
+    let mut counts = Counts {
+        remaining: ids.len(),
+        ..Default::default()
+    };
     let mut message_id: u16 = 1;
     for id in &ids {
         if cancel_requested(assoc)? {
@@ -128,14 +165,31 @@ pub(super) async fn handle_get(s: &Session, assoc: &mut Assoc, msg: Message) -> 
             let r = s.archive.resource_at(Level::Instance, id)?;
             let file = s.archive.instance_file(id).await?;
             let class = r.metadata.get("SopClassUid").cloned().unwrap_or_default();
-            let ts = r.metadata.get("TransferSyntax").cloned().unwrap_or_default();
-            let instance = r.main_tags.get("SOPInstanceUID").cloned().unwrap_or_default();
+            let ts = r
+                .metadata
+                .get("TransferSyntax")
+                .cloned()
+                .unwrap_or_default();
+            let instance = r
+                .main_tags
+                .get("SOPInstanceUID")
+                .cloned()
+                .unwrap_or_default();
             Ok::<_, super::scu::ScuError>(((class, instance), ts, file))
         }
         .await;
         let outcome = match sent {
             Ok((uids, ts, file)) => {
-                store_on(assoc, &s.contexts, message_id, (&uids.0, &uids.1), &ts, &file, None).await
+                store_on(
+                    assoc,
+                    &s.contexts,
+                    message_id,
+                    (&uids.0, &uids.1),
+                    &ts,
+                    &file,
+                    None,
+                )
+                .await
             }
             Err(e) => Err(e),
         };
@@ -144,7 +198,11 @@ pub(super) async fn handle_get(s: &Session, assoc: &mut Assoc, msg: Message) -> 
             Ok(rsp) if rsp.status() == Some(status::SUCCESS) => counts.completed += 1,
             Ok(rsp) if rsp.status().is_some_and(|st| st & 0xf000 == 0xb000) => counts.warning += 1,
             Ok(_) => counts.failed += 1,
-            Err(e @ (super::scu::ScuError::Protocol(_) | super::scu::ScuError::Timeout | super::scu::ScuError::Aborted)) => {
+            Err(
+                e @ (super::scu::ScuError::Protocol(_)
+                | super::scu::ScuError::Timeout
+                | super::scu::ScuError::Aborted),
+            ) => {
                 return Err(MessageError::UnexpectedPdu(e.to_string()));
             }
             Err(e) => {

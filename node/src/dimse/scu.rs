@@ -38,10 +38,26 @@ impl<'a> Target<'a> {
     /// As Orthanc: the modality's `LocalAet` or `DicomAet`; its `Timeout` or
     /// `DicomScuTimeout` (default 10 s).
     pub fn new(config: &'a Config, modality: &'a Modality) -> Target<'a> {
-        let local_aet = if modality.local_aet.is_empty() { config.dicom_aet.as_str() } else { modality.local_aet.as_str() };
-        let default = config.raw.get("DicomScuTimeout").and_then(|v| v.as_u64()).unwrap_or(10);
-        let seconds = if modality.timeout > 0 { modality.timeout } else { default };
-        Target { local_aet, modality, timeout: Duration::from_secs(seconds.max(1)) }
+        let local_aet = if modality.local_aet.is_empty() {
+            config.dicom_aet.as_str()
+        } else {
+            modality.local_aet.as_str()
+        };
+        let default = config
+            .raw
+            .get("DicomScuTimeout")
+            .and_then(|v| v.as_u64())
+            .unwrap_or(10);
+        let seconds = if modality.timeout > 0 {
+            modality.timeout
+        } else {
+            default
+        };
+        Target {
+            local_aet,
+            modality,
+            timeout: Duration::from_secs(seconds.max(1)),
+        }
     }
 }
 
@@ -54,7 +70,10 @@ pub enum ScuError {
     #[error("the modality accepted no presentation context for {0}")]
     NoPresentationContext(String),
     #[error("DIMSE failure status 0x{status:04X}{}", comment.as_ref().map(|c| format!(": {c}")).unwrap_or_default())]
-    Failure { status: u16, comment: Option<String> },
+    Failure {
+        status: u16,
+        comment: Option<String>,
+    },
     #[error("timeout while talking to the modality")]
     Timeout,
     #[error("the modality aborted the association")]
@@ -71,11 +90,14 @@ fn ul_error(address: &str, e: dicom_ul::association::Error) -> ScuError {
     use dicom_ul::association::Error as E;
     match e {
         E::Rejected { association_rj, .. } => ScuError::Rejected(format!("{association_rj:?}")),
-        E::NoAcceptedPresentationContexts { .. } => ScuError::NoPresentationContext("every SOP class".into()),
-        E::Timeout { .. } => ScuError::Timeout,
-        E::Connect { source, .. } | E::ToAddress { source, .. } => {
-            ScuError::Connect { address: address.to_owned(), reason: source.to_string() }
+        E::NoAcceptedPresentationContexts { .. } => {
+            ScuError::NoPresentationContext("every SOP class".into())
         }
+        E::Timeout { .. } => ScuError::Timeout,
+        E::Connect { source, .. } | E::ToAddress { source, .. } => ScuError::Connect {
+            address: address.to_owned(),
+            reason: source.to_string(),
+        },
         other => ScuError::Protocol(other.to_string()),
     }
 }
@@ -83,7 +105,9 @@ fn ul_error(address: &str, e: dicom_ul::association::Error) -> ScuError {
 impl From<super::message::MessageError> for ScuError {
     fn from(e: super::message::MessageError) -> Self {
         match e {
-            super::message::MessageError::Association(dicom_ul::association::Error::Timeout { .. }) => ScuError::Timeout,
+            super::message::MessageError::Association(dicom_ul::association::Error::Timeout {
+                ..
+            }) => ScuError::Timeout,
             super::message::MessageError::Aborted => ScuError::Aborted,
             other => ScuError::Protocol(other.to_string()),
         }
@@ -105,7 +129,12 @@ async fn connect(target: &Target<'_>, contexts: &[(String, Vec<String>)]) -> Res
     for (abstract_syntax, ts) in contexts {
         options = options.with_presentation_context(abstract_syntax.clone(), ts.clone());
     }
-    match tokio::time::timeout(target.timeout * 2, options.establish_async(address.as_str())).await {
+    match tokio::time::timeout(
+        target.timeout * 2,
+        options.establish_async(address.as_str()),
+    )
+    .await
+    {
         Err(_) => Err(ScuError::Timeout),
         Ok(Err(e)) => Err(ul_error(&address, e)),
         Ok(Ok(mut a)) => {
@@ -128,13 +157,18 @@ fn context_for(assoc: &Assoc, abstract_syntax: &str) -> Result<(u8, String)> {
 }
 
 async fn next_message(assoc: &mut Assoc) -> Result<Message> {
-    read_message(assoc).await?.ok_or_else(|| ScuError::Protocol("the modality closed the association".into()))
+    read_message(assoc)
+        .await?
+        .ok_or_else(|| ScuError::Protocol("the modality closed the association".into()))
 }
 
 fn check_final(rsp: &Message) -> Result<()> {
     match rsp.status() {
         Some(s) if s == status::SUCCESS || (s & 0xf000) == 0xb000 => Ok(()),
-        s => Err(ScuError::Failure { status: s.unwrap_or(0xffff), comment: rsp.string(tags::ERROR_COMMENT) }),
+        s => Err(ScuError::Failure {
+            status: s.unwrap_or(0xffff),
+            comment: rsp.string(tags::ERROR_COMMENT),
+        }),
     }
 }
 
@@ -189,13 +223,25 @@ fn item_of(archive: &Archive, id: &str) -> Result<StoreItem> {
         t if t.is_empty() => uids::IMPLICIT_LE.to_owned(),
         t => t,
     };
-    let sop_instance = r.main_tags.get("SOPInstanceUID").cloned().unwrap_or_default();
-    Ok(StoreItem { sop_class: get("SopClassUid"), sop_instance, transfer_syntax })
+    let sop_instance = r
+        .main_tags
+        .get("SOPInstanceUID")
+        .cloned()
+        .unwrap_or_default();
+    Ok(StoreItem {
+        sop_class: get("SopClassUid"),
+        sop_instance,
+        transfer_syntax,
+    })
 }
 
 impl<'a> StoreSession<'a> {
     /// Negotiates the presentation contexts the `instances` need.
-    pub async fn open(archive: &'a Archive, target: &Target<'_>, instances: &[String]) -> Result<StoreSession<'a>> {
+    pub async fn open(
+        archive: &'a Archive,
+        target: &Target<'_>,
+        instances: &[String],
+    ) -> Result<StoreSession<'a>> {
         let mut wanted: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for id in instances {
             let item = item_of(archive, id)?;
@@ -207,7 +253,8 @@ impl<'a> StoreSession<'a> {
         // Each file's own transfer syntax first (uncompressed ones with the
         // other little endian syntaxes as alternatives), and an uncompressed
         // context per SOP class for transcoding when nothing else is accepted.
-        let native = |ts: &str| [uids::IMPLICIT_LE, uids::EXPLICIT_LE, uids::EXPLICIT_BE].contains(&ts);
+        let native =
+            |ts: &str| [uids::IMPLICIT_LE, uids::EXPLICIT_LE, uids::EXPLICIT_BE].contains(&ts);
         let mut contexts = Vec::new();
         for (class, syntaxes) in &wanted {
             for ts in syntaxes {
@@ -226,7 +273,12 @@ impl<'a> StoreSession<'a> {
             contexts.push((uids::VERIFICATION.to_owned(), uncompressed()));
         }
         let assoc = connect(target, &contexts).await?;
-        Ok(StoreSession { archive, assoc, next_id: 1, move_originator: None })
+        Ok(StoreSession {
+            archive,
+            assoc,
+            next_id: 1,
+            move_originator: None,
+        })
     }
 
     /// Marks the sub-operations of a C-MOVE (Move Originator AE title and message id).
@@ -245,10 +297,22 @@ impl<'a> StoreSession<'a> {
         let originator = self.move_originator.as_ref().map(|(a, m)| (a.as_str(), *m));
         let contexts = self.assoc.presentation_contexts().to_vec();
         let uids = (item.sop_class.as_str(), item.sop_instance.as_str());
-        let rsp = store_on(&mut self.assoc, &contexts, id, uids, &item.transfer_syntax, &file, originator).await?;
+        let rsp = store_on(
+            &mut self.assoc,
+            &contexts,
+            id,
+            uids,
+            &item.transfer_syntax,
+            &file,
+            originator,
+        )
+        .await?;
         match rsp.status() {
             Some(s) if s == status::SUCCESS || (s & 0xf000) == 0xb000 => Ok(s),
-            s => Err(ScuError::Failure { status: s.unwrap_or(0xffff), comment: rsp.string(tags::ERROR_COMMENT) }),
+            s => Err(ScuError::Failure {
+                status: s.unwrap_or(0xffff),
+                comment: rsp.string(tags::ERROR_COMMENT),
+            }),
         }
     }
 
@@ -277,20 +341,33 @@ where
     A: AsyncAssociation<S> + Association + Send,
 {
     let meta = dataset::split_meta(file);
-    let file_ts = meta.transfer_syntax.clone().unwrap_or_else(|| transfer_syntax.to_owned());
+    let file_ts = meta
+        .transfer_syntax
+        .clone()
+        .unwrap_or_else(|| transfer_syntax.to_owned());
     let pick = |given: &str, meta: &Option<String>| {
-        if given.is_empty() { meta.clone().unwrap_or_default() } else { given.to_owned() }
+        if given.is_empty() {
+            meta.clone().unwrap_or_default()
+        } else {
+            given.to_owned()
+        }
     };
     let sop_class = pick(uids.0, &meta.sop_class_uid);
     let sop_instance = pick(uids.1, &meta.sop_instance_uid);
     let body = &file[meta.dataset_offset..];
-    let for_class: Vec<_> = contexts.iter().filter(|pc| pc.abstract_syntax == sop_class).collect();
+    let for_class: Vec<_> = contexts
+        .iter()
+        .filter(|pc| pc.abstract_syntax == sop_class)
+        .collect();
     let (ctx, data) = if let Some(pc) = for_class.iter().find(|pc| pc.transfer_syntax == file_ts) {
         (pc.id, body.to_vec())
     } else if let Some(pc) = for_class.first() {
-        (pc.id, dataset::transcode_native(body, &file_ts, &pc.transfer_syntax).map_err(|e| {
-            ScuError::NoPresentationContext(format!("{sop_class} in {file_ts} ({e})"))
-        })?)
+        (
+            pc.id,
+            dataset::transcode_native(body, &file_ts, &pc.transfer_syntax).map_err(|e| {
+                ScuError::NoPresentationContext(format!("{sop_class} in {file_ts} ({e})"))
+            })?,
+        )
     } else {
         return Err(ScuError::NoPresentationContext(sop_class));
     };
@@ -301,23 +378,34 @@ where
         .u16(tags::PRIORITY, 0)
         .with_data_set();
     if let Some((aet, id)) = move_originator {
-        rq = rq.ae(tags::MOVE_ORIGINATOR_APPLICATION_ENTITY_TITLE, aet).u16(tags::MOVE_ORIGINATOR_MESSAGE_ID, id);
+        rq = rq
+            .ae(tags::MOVE_ORIGINATOR_APPLICATION_ENTITY_TITLE, aet)
+            .u16(tags::MOVE_ORIGINATOR_MESSAGE_ID, id);
     }
     write_message(assoc, ctx, &rq.build(), Some(&data)).await?;
     loop {
-        let msg = read_message(assoc).await?.ok_or_else(|| ScuError::Protocol("association closed during C-STORE".into()))?;
+        let msg = read_message(assoc)
+            .await?
+            .ok_or_else(|| ScuError::Protocol("association closed during C-STORE".into()))?;
         if msg.command_field() == Some(field::C_STORE_RSP) {
             return Ok(msg);
         }
         if msg.command_field() != Some(field::C_CANCEL_RQ) {
-            return Err(ScuError::Protocol(format!("unexpected command {:?} during C-STORE", msg.command_field())));
+            return Err(ScuError::Protocol(format!(
+                "unexpected command {:?} during C-STORE",
+                msg.command_field()
+            )));
         }
     }
 }
 
 /// C-STORE of instances (ids of the archive), one association.
 #[tracing::instrument(skip_all, fields(aet = %target.modality.aet, count = instances.len()))]
-pub async fn store(archive: &Archive, target: &Target<'_>, instances: &[String]) -> Result<StoreReport> {
+pub async fn store(
+    archive: &Archive,
+    target: &Target<'_>,
+    instances: &[String],
+) -> Result<StoreReport> {
     let mut session = StoreSession::open(archive, target, instances).await?;
     let mut report = StoreReport::default();
     for id in instances {
@@ -354,7 +442,8 @@ impl FindAnswer {
 
     /// The answer as a dicom-object data set.
     pub fn to_object(&self) -> Result<InMemDicomObject> {
-        decode_identifier(&self.data, &self.transfer_syntax).map_err(|e| ScuError::Protocol(e.to_string()))
+        decode_identifier(&self.data, &self.transfer_syntax)
+            .map_err(|e| ScuError::Protocol(e.to_string()))
     }
 }
 
@@ -387,11 +476,16 @@ fn model(level: Level, patient_root: &'static str, study_root: &'static str) -> 
 
 /// C-FIND: every pending answer's identifier.
 #[tracing::instrument(skip_all, fields(aet = %target.modality.aet, ?level))]
-pub async fn find(target: &Target<'_>, level: Level, keys: &[(Tag, String)]) -> Result<Vec<FindAnswer>> {
+pub async fn find(
+    target: &Target<'_>,
+    level: Level,
+    keys: &[(Tag, String)],
+) -> Result<Vec<FindAnswer>> {
     let sop = model(level, uids::PATIENT_ROOT_FIND, uids::STUDY_ROOT_FIND);
     let mut assoc = connect(target, &[(sop.to_owned(), uncompressed())]).await?;
     let (ctx, ts) = context_for(&assoc, sop)?;
-    let data = encode_identifier(&identifier(level, keys), &ts).map_err(|e| ScuError::Protocol(e.to_string()))?;
+    let data = encode_identifier(&identifier(level, keys), &ts)
+        .map_err(|e| ScuError::Protocol(e.to_string()))?;
     let rq = CommandBuilder::new(field::C_FIND_RQ)
         .u16(tags::MESSAGE_ID, 1)
         .uid(tags::AFFECTED_SOP_CLASS_UID, sop)
@@ -405,7 +499,10 @@ pub async fn find(target: &Target<'_>, level: Level, keys: &[(Tag, String)]) -> 
         match rsp.status() {
             Some(status::PENDING) | Some(0xff01) => {
                 if let Some(data) = rsp.data {
-                    answers.push(FindAnswer { data, transfer_syntax: ts.clone() });
+                    answers.push(FindAnswer {
+                        data,
+                        transfer_syntax: ts.clone(),
+                    });
                 }
             }
             _ => {
@@ -428,11 +525,17 @@ pub struct MoveReport {
 
 /// C-MOVE: asks the modality to send what `keys` match to `destination_aet`.
 #[tracing::instrument(skip_all, fields(aet = %target.modality.aet, ?level, destination_aet))]
-pub async fn move_(target: &Target<'_>, level: Level, keys: &[(Tag, String)], destination_aet: &str) -> Result<MoveReport> {
+pub async fn move_(
+    target: &Target<'_>,
+    level: Level,
+    keys: &[(Tag, String)],
+    destination_aet: &str,
+) -> Result<MoveReport> {
     let sop = model(level, uids::PATIENT_ROOT_MOVE, uids::STUDY_ROOT_MOVE);
     let mut assoc = connect(target, &[(sop.to_owned(), uncompressed())]).await?;
     let (ctx, ts) = context_for(&assoc, sop)?;
-    let data = encode_identifier(&identifier(level, keys), &ts).map_err(|e| ScuError::Protocol(e.to_string()))?;
+    let data = encode_identifier(&identifier(level, keys), &ts)
+        .map_err(|e| ScuError::Protocol(e.to_string()))?;
     let rq = CommandBuilder::new(field::C_MOVE_RQ)
         .u16(tags::MESSAGE_ID, 1)
         .uid(tags::AFFECTED_SOP_CLASS_UID, sop)
@@ -449,7 +552,9 @@ pub async fn move_(target: &Target<'_>, level: Level, keys: &[(Tag, String)], de
         let _ = assoc.release().await;
         let report = MoveReport {
             status: rsp.status().unwrap_or(0xffff),
-            completed: rsp.u16(tags::NUMBER_OF_COMPLETED_SUBOPERATIONS).unwrap_or(0),
+            completed: rsp
+                .u16(tags::NUMBER_OF_COMPLETED_SUBOPERATIONS)
+                .unwrap_or(0),
             failed: rsp.u16(tags::NUMBER_OF_FAILED_SUBOPERATIONS).unwrap_or(0),
             warning: rsp.u16(tags::NUMBER_OF_WARNING_SUBOPERATIONS).unwrap_or(0),
         };

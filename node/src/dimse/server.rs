@@ -61,7 +61,10 @@ impl Policy {
     pub fn from_archive(archive: &Archive) -> Policy {
         let config = archive.config();
         let raw = &config.raw;
-        let timeout = raw.get("DicomScpTimeout").and_then(Value::as_u64).unwrap_or(30);
+        let timeout = raw
+            .get("DicomScpTimeout")
+            .and_then(Value::as_u64)
+            .unwrap_or(30);
         Policy {
             aet: config.dicom_aet.clone(),
             check_called_aet: flag(raw, "DicomCheckCalledAet", false),
@@ -74,7 +77,11 @@ impl Policy {
             strict_aet_comparison: flag(raw, "StrictAetComparison", false),
             unknown_sop_class_accepted: flag(raw, "UnknownSopClassAccepted", false),
             scp_timeout: (timeout > 0).then(|| Duration::from_secs(timeout)),
-            max_pdu: raw.get("MaximumPduLength").and_then(Value::as_u64).unwrap_or(16384).clamp(4096, 131072) as u32,
+            max_pdu: raw
+                .get("MaximumPduLength")
+                .and_then(Value::as_u64)
+                .unwrap_or(16384)
+                .clamp(4096, 131072) as u32,
             max_associations: raw
                 .get("Isengard")
                 .and_then(|i| i.get("DicomMaxAssociations"))
@@ -104,7 +111,12 @@ impl Policy {
 
     /// The known modality this calling AE (and, with `DicomCheckModalityHost`,
     /// this address) designates.
-    pub fn modality(&self, archive: &Archive, calling_aet: &str, remote_ip: Option<&str>) -> Option<Modality> {
+    pub fn modality(
+        &self,
+        archive: &Archive,
+        calling_aet: &str,
+        remote_ip: Option<&str>,
+    ) -> Option<Modality> {
         let m = archive.modality_by_aet(calling_aet).ok().flatten()?;
         if self.check_modality_host {
             if let Some(ip) = remote_ip {
@@ -117,7 +129,13 @@ impl Policy {
     }
 
     /// Orthanc's `IsAllowedRequest`.
-    pub fn allows(&self, archive: &Archive, calling_aet: &str, remote_ip: &str, request: Request) -> bool {
+    pub fn allows(
+        &self,
+        archive: &Archive,
+        calling_aet: &str,
+        remote_ip: &str,
+        request: Request,
+    ) -> bool {
         match request {
             Request::Echo if self.always_allow_echo => return true,
             Request::Store if self.always_allow_store => return true,
@@ -155,11 +173,17 @@ impl AccessControl for Access {
     ) -> Result<(), AssociationRJServiceUserReason> {
         let p = &self.policy;
         if p.check_called_aet && !p.aet_eq(called_ae_title, &p.aet) {
-            tracing::warn!(called_ae_title, "association rejected: called AE title is not ours");
+            tracing::warn!(
+                called_ae_title,
+                "association rejected: called AE title is not ours"
+            );
             return Err(AssociationRJServiceUserReason::CalledAETitleNotRecognized);
         }
         if !p.anyone_may_connect() && p.modality(&self.archive, calling_ae_title, None).is_none() {
-            tracing::warn!(calling_ae_title, "association rejected: unknown calling AE title");
+            tracing::warn!(
+                calling_ae_title,
+                "association rejected: unknown calling AE title"
+            );
             return Err(AssociationRJServiceUserReason::CallingAETitleNotRecognized);
         }
         Ok(())
@@ -186,9 +210,17 @@ impl AccessControl for Busy {
 pub struct Roles;
 
 impl Negotiation for Roles {
-    fn negotiate_roles(&self, sop_class_uid: &str, scu_role: bool, scp_role: bool) -> Option<RequestorRoles> {
+    fn negotiate_roles(
+        &self,
+        sop_class_uid: &str,
+        scu_role: bool,
+        scp_role: bool,
+    ) -> Option<RequestorRoles> {
         let _ = sop_class_uid;
-        Some(RequestorRoles { scu: scu_role, scp: scp_role })
+        Some(RequestorRoles {
+            scu: scu_role,
+            scp: scp_role,
+        })
     }
 }
 
@@ -196,7 +228,10 @@ pub(super) type Options = ServerAssociationOptions<'static, Access, Roles>;
 
 fn options(archive: &Archive, policy: &Arc<Policy>) -> Options {
     let mut o = ServerAssociationOptions::new()
-        .ae_access_control(Access { archive: archive.clone(), policy: policy.clone() })
+        .ae_access_control(Access {
+            archive: archive.clone(),
+            policy: policy.clone(),
+        })
         .with_negotiation(Roles)
         .ae_title(policy.aet.clone())
         .max_pdu_length(policy.max_pdu)

@@ -12,7 +12,11 @@ use super::message::{field, status, CommandBuilder, Message, MessageError};
 use super::DimseError;
 use crate::service::Origin;
 
-pub(super) async fn handle(s: &Session, assoc: &mut Assoc, msg: Message) -> Result<(), MessageError> {
+pub(super) async fn handle(
+    s: &Session,
+    assoc: &mut Assoc,
+    msg: Message,
+) -> Result<(), MessageError> {
     let outcome = store(s, &msg).await;
     respond(assoc, &msg, field::C_STORE_RSP, outcome).await
 }
@@ -24,7 +28,9 @@ async fn store(s: &Session, msg: &Message) -> Result<CommandBuilder, DimseError>
     tracing::Span::current().record("sop_instance", sop_instance.as_str());
     let ts = s.transfer_syntax(msg.context_id).unwrap_or_default();
     let Some(data) = msg.data.as_deref() else {
-        return Err(DimseError::CannotUnderstand("C-STORE without a data set".into()));
+        return Err(DimseError::CannotUnderstand(
+            "C-STORE without a data set".into(),
+        ));
     };
     let file = build_file(&sop_class, &sop_instance, ts, &s.calling_aet, data);
     let origin = Origin {
@@ -36,6 +42,8 @@ async fn store(s: &Session, msg: &Message) -> Result<CommandBuilder, DimseError>
     };
     let outcome = s.archive.ingest(Bytes::from(file), &origin).await?;
     tracing::debug!(id = %outcome.ids.instance, status = ?outcome.status, "stored");
-    Ok(CommandBuilder::response_to(field::C_STORE_RSP, msg, status::SUCCESS)
-        .uid(tags::AFFECTED_SOP_INSTANCE_UID, &sop_instance))
+    Ok(
+        CommandBuilder::response_to(field::C_STORE_RSP, msg, status::SUCCESS)
+            .uid(tags::AFFECTED_SOP_INSTANCE_UID, &sop_instance),
+    )
 }

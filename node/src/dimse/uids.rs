@@ -19,8 +19,14 @@ pub const EXPLICIT_BE: &str = "1.2.840.10008.1.2.2";
 pub const DEFLATED_LE: &str = "1.2.840.10008.1.2.1.99";
 
 /// Query/retrieve SOP classes (FIND, MOVE, GET of both roots).
-pub const QUERY_RETRIEVE: &[&str] =
-    &[PATIENT_ROOT_FIND, PATIENT_ROOT_MOVE, PATIENT_ROOT_GET, STUDY_ROOT_FIND, STUDY_ROOT_MOVE, STUDY_ROOT_GET];
+pub const QUERY_RETRIEVE: &[&str] = &[
+    PATIENT_ROOT_FIND,
+    PATIENT_ROOT_MOVE,
+    PATIENT_ROOT_GET,
+    STUDY_ROOT_FIND,
+    STUDY_ROOT_MOVE,
+    STUDY_ROOT_GET,
+];
 
 /// Transfer syntaxes for Verification and query/retrieve contexts.
 pub const UNCOMPRESSED: &[&str] = &[EXPLICIT_LE, IMPLICIT_LE, EXPLICIT_BE];
@@ -31,15 +37,15 @@ pub const STORAGE_TRANSFER_SYNTAXES: &[&str] = &[
     IMPLICIT_LE,
     EXPLICIT_BE,
     DEFLATED_LE,
-    "1.2.840.10008.1.2.4.50", // JPEG Baseline (Process 1)
-    "1.2.840.10008.1.2.4.51", // JPEG Extended (Process 2 & 4)
-    "1.2.840.10008.1.2.4.57", // JPEG Lossless, Non-Hierarchical (Process 14)
-    "1.2.840.10008.1.2.4.70", // JPEG Lossless, First-Order Prediction (Process 14, SV1)
-    "1.2.840.10008.1.2.4.80", // JPEG-LS Lossless
-    "1.2.840.10008.1.2.4.81", // JPEG-LS Lossy (Near-Lossless)
-    "1.2.840.10008.1.2.4.90", // JPEG 2000 (Lossless Only)
-    "1.2.840.10008.1.2.4.91", // JPEG 2000
-    "1.2.840.10008.1.2.5",    // RLE Lossless
+    "1.2.840.10008.1.2.4.50",  // JPEG Baseline (Process 1)
+    "1.2.840.10008.1.2.4.51",  // JPEG Extended (Process 2 & 4)
+    "1.2.840.10008.1.2.4.57",  // JPEG Lossless, Non-Hierarchical (Process 14)
+    "1.2.840.10008.1.2.4.70",  // JPEG Lossless, First-Order Prediction (Process 14, SV1)
+    "1.2.840.10008.1.2.4.80",  // JPEG-LS Lossless
+    "1.2.840.10008.1.2.4.81",  // JPEG-LS Lossy (Near-Lossless)
+    "1.2.840.10008.1.2.4.90",  // JPEG 2000 (Lossless Only)
+    "1.2.840.10008.1.2.4.91",  // JPEG 2000
+    "1.2.840.10008.1.2.5",     // RLE Lossless
     "1.2.840.10008.1.2.4.100", // MPEG2 Main Profile / Main Level
     "1.2.840.10008.1.2.4.101", // MPEG2 Main Profile / High Level
     "1.2.840.10008.1.2.4.102", // MPEG-4 AVC/H.264 High Profile / Level 4.1
@@ -58,59 +64,59 @@ pub fn is_storage(uid: &str) -> bool {
 
 /// Standard storage SOP classes (including retired ones DCMTK still lists).
 pub const STORAGE_SOP_CLASSES: &[&str] = &[
-    "1.2.840.10008.5.1.1.27", // Stored Print Storage SOP Class (Retired)
-    "1.2.840.10008.5.1.1.29", // Hardcopy Grayscale Image Storage SOP Class (Retired)
-    "1.2.840.10008.5.1.1.30", // Hardcopy Color Image Storage SOP Class (Retired)
-    "1.2.840.10008.5.1.4.1.1.1", // Computed Radiography Image Storage
-    "1.2.840.10008.5.1.4.1.1.10", // Standalone Modality LUT Storage (Retired)
-    "1.2.840.10008.5.1.4.1.1.104.1", // Encapsulated PDF Storage
-    "1.2.840.10008.5.1.4.1.1.104.2", // Encapsulated CDA Storage
-    "1.2.840.10008.5.1.4.1.1.104.3", // Encapsulated STL Storage
-    "1.2.840.10008.5.1.4.1.1.104.4", // Encapsulated OBJ Storage
-    "1.2.840.10008.5.1.4.1.1.104.5", // Encapsulated MTL Storage
-    "1.2.840.10008.5.1.4.1.1.11", // Standalone VOI LUT Storage (Retired)
-    "1.2.840.10008.5.1.4.1.1.11.1", // Grayscale Softcopy Presentation State Storage
+    "1.2.840.10008.5.1.1.27",         // Stored Print Storage SOP Class (Retired)
+    "1.2.840.10008.5.1.1.29",         // Hardcopy Grayscale Image Storage SOP Class (Retired)
+    "1.2.840.10008.5.1.1.30",         // Hardcopy Color Image Storage SOP Class (Retired)
+    "1.2.840.10008.5.1.4.1.1.1",      // Computed Radiography Image Storage
+    "1.2.840.10008.5.1.4.1.1.10",     // Standalone Modality LUT Storage (Retired)
+    "1.2.840.10008.5.1.4.1.1.104.1",  // Encapsulated PDF Storage
+    "1.2.840.10008.5.1.4.1.1.104.2",  // Encapsulated CDA Storage
+    "1.2.840.10008.5.1.4.1.1.104.3",  // Encapsulated STL Storage
+    "1.2.840.10008.5.1.4.1.1.104.4",  // Encapsulated OBJ Storage
+    "1.2.840.10008.5.1.4.1.1.104.5",  // Encapsulated MTL Storage
+    "1.2.840.10008.5.1.4.1.1.11",     // Standalone VOI LUT Storage (Retired)
+    "1.2.840.10008.5.1.4.1.1.11.1",   // Grayscale Softcopy Presentation State Storage
     "1.2.840.10008.5.1.4.1.1.11.10", // Segmented Volume Rendering Volumetric Presentation State Storage
     "1.2.840.10008.5.1.4.1.1.11.11", // Multiple Volume Rendering Volumetric Presentation State Storage
     "1.2.840.10008.5.1.4.1.1.11.12", // Variable Modality LUT Softcopy Presentation State Storage
-    "1.2.840.10008.5.1.4.1.1.11.2", // Color Softcopy Presentation State Storage
-    "1.2.840.10008.5.1.4.1.1.11.3", // Pseudo-Color Softcopy Presentation State Storage
-    "1.2.840.10008.5.1.4.1.1.11.4", // Blending Softcopy Presentation State Storage
-    "1.2.840.10008.5.1.4.1.1.11.5", // XA/XRF Grayscale Softcopy Presentation State Storage
-    "1.2.840.10008.5.1.4.1.1.11.6", // Grayscale Planar MPR Volumetric Presentation State Storage
-    "1.2.840.10008.5.1.4.1.1.11.7", // Compositing Planar MPR Volumetric Presentation State Storage
-    "1.2.840.10008.5.1.4.1.1.11.8", // Advanced Blending Presentation State Storage
-    "1.2.840.10008.5.1.4.1.1.11.9", // Volume Rendering Volumetric Presentation State Storage
-    "1.2.840.10008.5.1.4.1.1.12.1", // X-Ray Angiographic Image Storage
+    "1.2.840.10008.5.1.4.1.1.11.2",  // Color Softcopy Presentation State Storage
+    "1.2.840.10008.5.1.4.1.1.11.3",  // Pseudo-Color Softcopy Presentation State Storage
+    "1.2.840.10008.5.1.4.1.1.11.4",  // Blending Softcopy Presentation State Storage
+    "1.2.840.10008.5.1.4.1.1.11.5",  // XA/XRF Grayscale Softcopy Presentation State Storage
+    "1.2.840.10008.5.1.4.1.1.11.6",  // Grayscale Planar MPR Volumetric Presentation State Storage
+    "1.2.840.10008.5.1.4.1.1.11.7",  // Compositing Planar MPR Volumetric Presentation State Storage
+    "1.2.840.10008.5.1.4.1.1.11.8",  // Advanced Blending Presentation State Storage
+    "1.2.840.10008.5.1.4.1.1.11.9",  // Volume Rendering Volumetric Presentation State Storage
+    "1.2.840.10008.5.1.4.1.1.12.1",  // X-Ray Angiographic Image Storage
     "1.2.840.10008.5.1.4.1.1.12.1.1", // Enhanced XA Image Storage
-    "1.2.840.10008.5.1.4.1.1.12.2", // X-Ray Radiofluoroscopic Image Storage
+    "1.2.840.10008.5.1.4.1.1.12.2",  // X-Ray Radiofluoroscopic Image Storage
     "1.2.840.10008.5.1.4.1.1.12.2.1", // Enhanced XRF Image Storage
-    "1.2.840.10008.5.1.4.1.1.12.3", // X-Ray Angiographic Bi-Plane Image Storage (Retired)
-    "1.2.840.10008.5.1.4.1.1.128", // Positron Emission Tomography Image Storage
+    "1.2.840.10008.5.1.4.1.1.12.3",  // X-Ray Angiographic Bi-Plane Image Storage (Retired)
+    "1.2.840.10008.5.1.4.1.1.128",   // Positron Emission Tomography Image Storage
     "1.2.840.10008.5.1.4.1.1.128.1", // Legacy Converted Enhanced PET Image Storage
-    "1.2.840.10008.5.1.4.1.1.129", // Standalone PET Curve Storage (Retired)
+    "1.2.840.10008.5.1.4.1.1.129",   // Standalone PET Curve Storage (Retired)
     "1.2.840.10008.5.1.4.1.1.13.1.1", // X-Ray 3D Angiographic Image Storage
     "1.2.840.10008.5.1.4.1.1.13.1.2", // X-Ray 3D Craniofacial Image Storage
     "1.2.840.10008.5.1.4.1.1.13.1.3", // Breast Tomosynthesis Image Storage
-    "1.2.840.10008.5.1.4.1.1.130", // Enhanced PET Image Storage
-    "1.2.840.10008.5.1.4.1.1.131", // Basic Structured Display Storage
-    "1.2.840.10008.5.1.4.1.1.2", // CT Image Storage
-    "1.2.840.10008.5.1.4.1.1.2.1", // Enhanced CT Image Storage
-    "1.2.840.10008.5.1.4.1.1.2.2", // Legacy Converted Enhanced CT Image Storage
-    "1.2.840.10008.5.1.4.1.1.20", // Nuclear Medicine Image Storage
+    "1.2.840.10008.5.1.4.1.1.130",   // Enhanced PET Image Storage
+    "1.2.840.10008.5.1.4.1.1.131",   // Basic Structured Display Storage
+    "1.2.840.10008.5.1.4.1.1.2",     // CT Image Storage
+    "1.2.840.10008.5.1.4.1.1.2.1",   // Enhanced CT Image Storage
+    "1.2.840.10008.5.1.4.1.1.2.2",   // Legacy Converted Enhanced CT Image Storage
+    "1.2.840.10008.5.1.4.1.1.20",    // Nuclear Medicine Image Storage
     "1.2.840.10008.5.1.4.1.1.200.1", // CT Defined Procedure Protocol Storage
     "1.2.840.10008.5.1.4.1.1.200.2", // CT Performed Procedure Protocol Storage
     "1.2.840.10008.5.1.4.1.1.200.3", // Protocol Approval Storage
     "1.2.840.10008.5.1.4.1.1.200.7", // XA Defined Procedure Protocol Storage
     "1.2.840.10008.5.1.4.1.1.200.8", // XA Performed Procedure Protocol Storage
     "1.2.840.10008.5.1.4.1.1.201.1", // Inventory Storage
-    "1.2.840.10008.5.1.4.1.1.3.1", // Ultrasound Multi-frame Image Storage
-    "1.2.840.10008.5.1.4.1.1.30", // Parametric Map Storage
-    "1.2.840.10008.5.1.4.1.1.4", // MR Image Storage
-    "1.2.840.10008.5.1.4.1.1.4.1", // Enhanced MR Image Storage
-    "1.2.840.10008.5.1.4.1.1.4.2", // MR Spectroscopy Storage
-    "1.2.840.10008.5.1.4.1.1.4.3", // Enhanced MR Color Image Storage
-    "1.2.840.10008.5.1.4.1.1.4.4", // Legacy Converted Enhanced MR Image Storage
+    "1.2.840.10008.5.1.4.1.1.3.1",   // Ultrasound Multi-frame Image Storage
+    "1.2.840.10008.5.1.4.1.1.30",    // Parametric Map Storage
+    "1.2.840.10008.5.1.4.1.1.4",     // MR Image Storage
+    "1.2.840.10008.5.1.4.1.1.4.1",   // Enhanced MR Image Storage
+    "1.2.840.10008.5.1.4.1.1.4.2",   // MR Spectroscopy Storage
+    "1.2.840.10008.5.1.4.1.1.4.3",   // Enhanced MR Color Image Storage
+    "1.2.840.10008.5.1.4.1.1.4.4",   // Legacy Converted Enhanced MR Image Storage
     "1.2.840.10008.5.1.4.1.1.481.1", // RT Image Storage
     "1.2.840.10008.5.1.4.1.1.481.10", // RT Physician Intent Storage
     "1.2.840.10008.5.1.4.1.1.481.11", // RT Segment Annotation Storage
@@ -141,31 +147,31 @@ pub const STORAGE_SOP_CLASSES: &[&str] = &[
     "1.2.840.10008.5.1.4.1.1.501.4", // DICOS 2D AIT Storage
     "1.2.840.10008.5.1.4.1.1.501.5", // DICOS 3D AIT Storage
     "1.2.840.10008.5.1.4.1.1.501.6", // DICOS Quadrupole Resonance (QR) Storage
-    "1.2.840.10008.5.1.4.1.1.6.1", // Ultrasound Image Storage
-    "1.2.840.10008.5.1.4.1.1.6.2", // Enhanced US Volume Storage
-    "1.2.840.10008.5.1.4.1.1.6.3", // Photoacoustic Image Storage
+    "1.2.840.10008.5.1.4.1.1.6.1",   // Ultrasound Image Storage
+    "1.2.840.10008.5.1.4.1.1.6.2",   // Enhanced US Volume Storage
+    "1.2.840.10008.5.1.4.1.1.6.3",   // Photoacoustic Image Storage
     "1.2.840.10008.5.1.4.1.1.601.1", // Eddy Current Image Storage
     "1.2.840.10008.5.1.4.1.1.601.2", // Eddy Current Multi-frame Image Storage
     "1.2.840.10008.5.1.4.1.1.601.3", // Thermography Image Storage
     "1.2.840.10008.5.1.4.1.1.601.4", // Thermography Multi-frame Image Storage
     "1.2.840.10008.5.1.4.1.1.601.5", // Ultrasound Waveform Storage
-    "1.2.840.10008.5.1.4.1.1.66", // Raw Data Storage
-    "1.2.840.10008.5.1.4.1.1.66.1", // Spatial Registration Storage
-    "1.2.840.10008.5.1.4.1.1.66.2", // Spatial Fiducials Storage
-    "1.2.840.10008.5.1.4.1.1.66.3", // Deformable Spatial Registration Storage
-    "1.2.840.10008.5.1.4.1.1.66.4", // Segmentation Storage
-    "1.2.840.10008.5.1.4.1.1.66.5", // Surface Segmentation Storage
-    "1.2.840.10008.5.1.4.1.1.66.6", // Tractography Results Storage
-    "1.2.840.10008.5.1.4.1.1.66.7", // Label Map Segmentation Storage
-    "1.2.840.10008.5.1.4.1.1.66.8", // Height Map Segmentation Storage
-    "1.2.840.10008.5.1.4.1.1.67", // Real World Value Mapping Storage
-    "1.2.840.10008.5.1.4.1.1.68.1", // Surface Scan Mesh Storage
-    "1.2.840.10008.5.1.4.1.1.68.2", // Surface Scan Point Cloud Storage
-    "1.2.840.10008.5.1.4.1.1.7", // Secondary Capture Image Storage
-    "1.2.840.10008.5.1.4.1.1.7.1", // Multi-frame Single Bit Secondary Capture Image Storage
-    "1.2.840.10008.5.1.4.1.1.7.2", // Multi-frame Grayscale Byte Secondary Capture Image Storage
-    "1.2.840.10008.5.1.4.1.1.7.3", // Multi-frame Grayscale Word Secondary Capture Image Storage
-    "1.2.840.10008.5.1.4.1.1.7.4", // Multi-frame True Color Secondary Capture Image Storage
+    "1.2.840.10008.5.1.4.1.1.66",    // Raw Data Storage
+    "1.2.840.10008.5.1.4.1.1.66.1",  // Spatial Registration Storage
+    "1.2.840.10008.5.1.4.1.1.66.2",  // Spatial Fiducials Storage
+    "1.2.840.10008.5.1.4.1.1.66.3",  // Deformable Spatial Registration Storage
+    "1.2.840.10008.5.1.4.1.1.66.4",  // Segmentation Storage
+    "1.2.840.10008.5.1.4.1.1.66.5",  // Surface Segmentation Storage
+    "1.2.840.10008.5.1.4.1.1.66.6",  // Tractography Results Storage
+    "1.2.840.10008.5.1.4.1.1.66.7",  // Label Map Segmentation Storage
+    "1.2.840.10008.5.1.4.1.1.66.8",  // Height Map Segmentation Storage
+    "1.2.840.10008.5.1.4.1.1.67",    // Real World Value Mapping Storage
+    "1.2.840.10008.5.1.4.1.1.68.1",  // Surface Scan Mesh Storage
+    "1.2.840.10008.5.1.4.1.1.68.2",  // Surface Scan Point Cloud Storage
+    "1.2.840.10008.5.1.4.1.1.7",     // Secondary Capture Image Storage
+    "1.2.840.10008.5.1.4.1.1.7.1",   // Multi-frame Single Bit Secondary Capture Image Storage
+    "1.2.840.10008.5.1.4.1.1.7.2",   // Multi-frame Grayscale Byte Secondary Capture Image Storage
+    "1.2.840.10008.5.1.4.1.1.7.3",   // Multi-frame Grayscale Word Secondary Capture Image Storage
+    "1.2.840.10008.5.1.4.1.1.7.4",   // Multi-frame True Color Secondary Capture Image Storage
     "1.2.840.10008.5.1.4.1.1.77.1.1", // VL Endoscopic Image Storage
     "1.2.840.10008.5.1.4.1.1.77.1.1.1", // Video Endoscopic Image Storage
     "1.2.840.10008.5.1.4.1.1.77.1.2", // VL Microscopic Image Storage
@@ -181,20 +187,20 @@ pub const STORAGE_SOP_CLASSES: &[&str] = &[
     "1.2.840.10008.5.1.4.1.1.77.1.5.6", // Wide Field Ophthalmic Photography 3D Coordinates Image Storage
     "1.2.840.10008.5.1.4.1.1.77.1.5.7", // Ophthalmic Optical Coherence Tomography En Face Image Storage
     "1.2.840.10008.5.1.4.1.1.77.1.5.8", // Ophthalmic Optical Coherence Tomography B-scan Volume Analysis Storage
-    "1.2.840.10008.5.1.4.1.1.77.1.6", // VL Whole Slide Microscopy Image Storage
-    "1.2.840.10008.5.1.4.1.1.77.1.7", // Dermoscopic Photography Image Storage
-    "1.2.840.10008.5.1.4.1.1.77.1.8", // Confocal Microscopy Image Storage
-    "1.2.840.10008.5.1.4.1.1.77.1.9", // Confocal Microscopy Tiled Pyramidal Image Storage
-    "1.2.840.10008.5.1.4.1.1.78.1", // Lensometry Measurements Storage
-    "1.2.840.10008.5.1.4.1.1.78.2", // Autorefraction Measurements Storage
-    "1.2.840.10008.5.1.4.1.1.78.3", // Keratometry Measurements Storage
-    "1.2.840.10008.5.1.4.1.1.78.4", // Subjective Refraction Measurements Storage
-    "1.2.840.10008.5.1.4.1.1.78.5", // Visual Acuity Measurements Storage
-    "1.2.840.10008.5.1.4.1.1.78.6", // Spectacle Prescription Report Storage
-    "1.2.840.10008.5.1.4.1.1.78.7", // Ophthalmic Axial Measurements Storage
-    "1.2.840.10008.5.1.4.1.1.78.8", // Intraocular Lens Calculations Storage
-    "1.2.840.10008.5.1.4.1.1.79.1", // Macular Grid Thickness and Volume Report Storage
-    "1.2.840.10008.5.1.4.1.1.8", // Standalone Overlay Storage (Retired)
+    "1.2.840.10008.5.1.4.1.1.77.1.6",   // VL Whole Slide Microscopy Image Storage
+    "1.2.840.10008.5.1.4.1.1.77.1.7",   // Dermoscopic Photography Image Storage
+    "1.2.840.10008.5.1.4.1.1.77.1.8",   // Confocal Microscopy Image Storage
+    "1.2.840.10008.5.1.4.1.1.77.1.9",   // Confocal Microscopy Tiled Pyramidal Image Storage
+    "1.2.840.10008.5.1.4.1.1.78.1",     // Lensometry Measurements Storage
+    "1.2.840.10008.5.1.4.1.1.78.2",     // Autorefraction Measurements Storage
+    "1.2.840.10008.5.1.4.1.1.78.3",     // Keratometry Measurements Storage
+    "1.2.840.10008.5.1.4.1.1.78.4",     // Subjective Refraction Measurements Storage
+    "1.2.840.10008.5.1.4.1.1.78.5",     // Visual Acuity Measurements Storage
+    "1.2.840.10008.5.1.4.1.1.78.6",     // Spectacle Prescription Report Storage
+    "1.2.840.10008.5.1.4.1.1.78.7",     // Ophthalmic Axial Measurements Storage
+    "1.2.840.10008.5.1.4.1.1.78.8",     // Intraocular Lens Calculations Storage
+    "1.2.840.10008.5.1.4.1.1.79.1",     // Macular Grid Thickness and Volume Report Storage
+    "1.2.840.10008.5.1.4.1.1.8",        // Standalone Overlay Storage (Retired)
     "1.2.840.10008.5.1.4.1.1.80.1", // Ophthalmic Visual Field Static Perimetry Measurements Storage
     "1.2.840.10008.5.1.4.1.1.81.1", // Ophthalmic Thickness Map Storage
     "1.2.840.10008.5.1.4.1.1.82.1", // Corneal Topography Map Storage
@@ -218,7 +224,7 @@ pub const STORAGE_SOP_CLASSES: &[&str] = &[
     "1.2.840.10008.5.1.4.1.1.88.75", // Performed Imaging Agent Administration SR Storage
     "1.2.840.10008.5.1.4.1.1.88.76", // Enhanced X-Ray Radiation Dose SR Storage
     "1.2.840.10008.5.1.4.1.1.88.77", // Waveform Annotation SR Storage
-    "1.2.840.10008.5.1.4.1.1.9", // Standalone Curve Storage (Retired)
+    "1.2.840.10008.5.1.4.1.1.9",    // Standalone Curve Storage (Retired)
     "1.2.840.10008.5.1.4.1.1.9.1.1", // 12-lead ECG Waveform Storage
     "1.2.840.10008.5.1.4.1.1.9.1.2", // General ECG Waveform Storage
     "1.2.840.10008.5.1.4.1.1.9.1.3", // Ambulatory ECG Waveform Storage
@@ -239,11 +245,11 @@ pub const STORAGE_SOP_CLASSES: &[&str] = &[
     "1.2.840.10008.5.1.4.1.1.9.8.1", // Body Position Waveform Storage
     "1.2.840.10008.5.1.4.1.1.90.1", // Content Assessment Results Storage
     "1.2.840.10008.5.1.4.1.1.91.1", // Microscopy Bulk Simple Annotations Storage
-    "1.2.840.10008.5.1.4.34.10", // RT Brachy Application Setup Delivery Instruction Storage
-    "1.2.840.10008.5.1.4.34.7", // RT Beams Delivery Instruction Storage
-    "1.2.840.10008.5.1.4.38.1", // Hanging Protocol Storage
-    "1.2.840.10008.5.1.4.39.1", // Color Palette Storage
-    "1.2.840.10008.5.1.4.43.1", // Generic Implant Template Storage
-    "1.2.840.10008.5.1.4.44.1", // Implant Assembly Template Storage
-    "1.2.840.10008.5.1.4.45.1", // Implant Template Group Storage
+    "1.2.840.10008.5.1.4.34.10",    // RT Brachy Application Setup Delivery Instruction Storage
+    "1.2.840.10008.5.1.4.34.7",     // RT Beams Delivery Instruction Storage
+    "1.2.840.10008.5.1.4.38.1",     // Hanging Protocol Storage
+    "1.2.840.10008.5.1.4.39.1",     // Color Palette Storage
+    "1.2.840.10008.5.1.4.43.1",     // Generic Implant Template Storage
+    "1.2.840.10008.5.1.4.44.1",     // Implant Assembly Template Storage
+    "1.2.840.10008.5.1.4.45.1",     // Implant Template Group Storage
 ];

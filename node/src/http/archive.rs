@@ -24,18 +24,25 @@ pub struct ArchiveParams {
 fn refuse_transcoding(syntax: &str) -> ApiError {
     ApiError::with_details(
         OrthancCode::NotImplemented,
-        format!("Isengard does not transcode: archives hold the files as stored (asked for {syntax})"),
+        format!(
+            "Isengard does not transcode: archives hold the files as stored (asked for {syntax})"
+        ),
     )
 }
 
 /// The options of a POSTed archive request (Orthanc reads them from a JSON
 /// object and ignores any other JSON body).
 fn check_options(body: &Value) -> ApiResult<()> {
-    let Some(options) = body.as_object() else { return Ok(()) };
+    let Some(options) = body.as_object() else {
+        return Ok(());
+    };
     let flag = |name: &str| match options.get(name) {
         None => Ok(None),
         Some(Value::Bool(b)) => Ok(Some(*b)),
-        Some(_) => Err(ApiError::with_details(OrthancCode::BadFileFormat, format!("{name} must be a Boolean"))),
+        Some(_) => Err(ApiError::with_details(
+            OrthancCode::BadFileFormat,
+            format!("{name} must be a Boolean"),
+        )),
     };
     let asynchronous = flag("Asynchronous")? == Some(true) || flag("Synchronous")? == Some(false);
     if asynchronous {
@@ -47,13 +54,20 @@ fn check_options(body: &Value) -> ApiResult<()> {
     match options.get("Transcode") {
         None | Some(Value::Null) => Ok(()),
         Some(Value::String(syntax)) => Err(refuse_transcoding(syntax)),
-        Some(_) => Err(ApiError::with_details(OrthancCode::BadFileFormat, "Transcode must be a transfer syntax UID")),
+        Some(_) => Err(ApiError::with_details(
+            OrthancCode::BadFileFormat,
+            "Transcode must be a transfer syntax UID",
+        )),
     }
 }
 
 fn json_body(body: &Bytes) -> ApiResult<Value> {
-    serde_json::from_slice(body)
-        .map_err(|e| ApiError::with_details(OrthancCode::BadFileFormat, format!("the body must be JSON: {e}")))
+    serde_json::from_slice(body).map_err(|e| {
+        ApiError::with_details(
+            OrthancCode::BadFileFormat,
+            format!("the body must be JSON: {e}"),
+        )
+    })
 }
 
 /// The ZIP of `ids` as a streamed answer named `filename`.
@@ -63,7 +77,10 @@ fn zip_answer(archive: &Archive, ids: &[String], filename: &str) -> ApiResult<Re
     Ok((
         [
             (header::CONTENT_TYPE, "application/zip".to_owned()),
-            (header::CONTENT_DISPOSITION, format!("filename=\"{filename}\"")),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("filename=\"{filename}\""),
+            ),
         ],
         body,
     )
@@ -111,16 +128,31 @@ pub async fn create(State(archive): State<Archive>, body: Bytes) -> ApiResult<Re
         Value::Object(options) => {
             check_options(&body)?;
             options.get("Resources").ok_or_else(|| {
-                ApiError::with_details(OrthancCode::BadFileFormat, "Missing field Resources in the JSON body")
+                ApiError::with_details(
+                    OrthancCode::BadFileFormat,
+                    "Missing field Resources in the JSON body",
+                )
             })?
         }
-        _ => return Err(ApiError::with_details(OrthancCode::BadFileFormat, "Expected a JSON object with Resources")),
+        _ => {
+            return Err(ApiError::with_details(
+                OrthancCode::BadFileFormat,
+                "Expected a JSON object with Resources",
+            ))
+        }
     };
     let ids = resources
         .as_array()
-        .and_then(|ids| ids.iter().map(|id| id.as_str().map(str::to_owned)).collect::<Option<Vec<_>>>())
+        .and_then(|ids| {
+            ids.iter()
+                .map(|id| id.as_str().map(str::to_owned))
+                .collect::<Option<Vec<_>>>()
+        })
         .ok_or_else(|| {
-            ApiError::with_details(OrthancCode::BadFileFormat, "Expected a list of strings (Orthanc identifiers)")
+            ApiError::with_details(
+                OrthancCode::BadFileFormat,
+                "Expected a list of strings (Orthanc identifiers)",
+            )
         })?;
     zip_answer(&archive, &ids, "Archive.zip")
 }

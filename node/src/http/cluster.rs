@@ -24,7 +24,11 @@ use crate::service::Archive;
 /// This node's view, with its advertised address.
 fn local_status(archive: &Archive) -> ClusterStatus {
     let mut status = archive.index().cluster_status();
-    status.address = archive.config().cluster.as_ref().map(|c| c.grpc_advertise.clone());
+    status.address = archive
+        .config()
+        .cluster
+        .as_ref()
+        .map(|c| c.grpc_advertise.clone());
     status
 }
 
@@ -38,10 +42,17 @@ pub async fn members(State(archive): State<Archive>) -> Json<Vec<MemberStatus>> 
 
 /// Parses the body of `POST /cluster/members`.
 fn add_request(body: &[u8]) -> ApiResult<MembershipRequest> {
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|e| ApiError::with_details(OrthancCode::BadJson, format!("the body must be a JSON object: {e}")))?;
+    let value: Value = serde_json::from_slice(body).map_err(|e| {
+        ApiError::with_details(
+            OrthancCode::BadJson,
+            format!("the body must be a JSON object: {e}"),
+        )
+    })?;
     let Some(object) = value.as_object() else {
-        return Err(ApiError::with_details(OrthancCode::BadJson, "the body must be a JSON object"));
+        return Err(ApiError::with_details(
+            OrthancCode::BadJson,
+            "the body must be a JSON object",
+        ));
     };
     let node_id = object
         .get("NodeId")
@@ -51,15 +62,22 @@ fn add_request(body: &[u8]) -> ApiResult<MembershipRequest> {
     let address = object
         .get("Address")
         .and_then(Value::as_str)
-        .ok_or_else(|| ApiError::bad_request("\"Address\" must be the host:port string of the node's gRPC port"))?;
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "\"Address\" must be the host:port string of the node's gRPC port",
+            )
+        })?;
     let catch_up_secs = match object.get("Timeout") {
         None => DEFAULT_CATCH_UP.as_secs(),
-        Some(v) => v
-            .as_u64()
-            .filter(|s| *s > 0)
-            .ok_or_else(|| ApiError::bad_request("\"Timeout\" must be a positive number of seconds"))?,
+        Some(v) => v.as_u64().filter(|s| *s > 0).ok_or_else(|| {
+            ApiError::bad_request("\"Timeout\" must be a positive number of seconds")
+        })?,
     };
-    Ok(MembershipRequest::Add { node_id, address: address.to_owned(), catch_up_secs })
+    Ok(MembershipRequest::Add {
+        node_id,
+        address: address.to_owned(),
+        catch_up_secs,
+    })
 }
 
 pub async fn add(State(archive): State<Archive>, body: Bytes) -> ApiResult<Json<ClusterStatus>> {
@@ -67,21 +85,30 @@ pub async fn add(State(archive): State<Archive>, body: Bytes) -> ApiResult<Json<
     Ok(Json(membership::change(archive.index(), request).await?))
 }
 
-pub async fn remove(State(archive): State<Archive>, Path(id): Path<String>) -> ApiResult<Json<ClusterStatus>> {
-    let node_id = id
-        .parse::<u64>()
-        .ok()
-        .filter(|id| *id > 0)
-        .ok_or_else(|| ApiError::bad_request(format!("{id:?} is not a node id (a positive integer)")))?;
-    Ok(Json(membership::change(archive.index(), MembershipRequest::Remove { node_id }).await?))
+pub async fn remove(
+    State(archive): State<Archive>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ClusterStatus>> {
+    let node_id = id.parse::<u64>().ok().filter(|id| *id > 0).ok_or_else(|| {
+        ApiError::bad_request(format!("{id:?} is not a node id (a positive integer)"))
+    })?;
+    Ok(Json(
+        membership::change(archive.index(), MembershipRequest::Remove { node_id }).await?,
+    ))
 }
 
 impl From<MembershipError> for ApiError {
     fn from(e: MembershipError) -> Self {
         use MembershipError::*;
         let code = match &e {
-            NotClustered | BadNodeId | BadAddress(_) | LastVoter(_) | AddressConflict { .. } | Unreachable { .. }
-            | WrongNode { .. } | Refused(_) => OrthancCode::BadRequest,
+            NotClustered
+            | BadNodeId
+            | BadAddress(_)
+            | LastVoter(_)
+            | AddressConflict { .. }
+            | Unreachable { .. }
+            | WrongNode { .. }
+            | Refused(_) => OrthancCode::BadRequest,
             UnknownNode(_) => OrthancCode::InexistentItem,
             NotCaughtUp { .. } | Busy | NoLeader | ShuttingDown => OrthancCode::DatabaseUnavailable,
             Failed(_) => OrthancCode::InternalError,

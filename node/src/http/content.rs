@@ -32,7 +32,13 @@ async fn parsed(archive: &Archive, id: &str) -> ApiResult<dicom::ParsedDicom> {
 /// One of Orthanc's three renderings, as `?short` / `?simplify` choose.
 type Render = fn(&dicom::DicomFile) -> Value;
 
-fn render_as(p: &TagParams, file: &dicom::DicomFile, short: Render, simplified: Render, full: Render) -> Value {
+fn render_as(
+    p: &TagParams,
+    file: &dicom::DicomFile,
+    short: Render,
+    simplified: Render,
+    full: Render,
+) -> Value {
     if flag(&p.short) {
         short(file)
     } else if flag(&p.simplify) {
@@ -48,10 +54,19 @@ pub async fn tags(
     Query(p): Query<TagParams>,
 ) -> ApiResult<Json<Value>> {
     let parsed = parsed(&archive, &id).await?;
-    Ok(Json(render_as(&p, &parsed.object, dicom::json::short, dicom::json::simplified, dicom::json::full)))
+    Ok(Json(render_as(
+        &p,
+        &parsed.object,
+        dicom::json::short,
+        dicom::json::simplified,
+        dicom::json::full,
+    )))
 }
 
-pub async fn simplified_tags(State(archive): State<Archive>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn simplified_tags(
+    State(archive): State<Archive>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
     let parsed = parsed(&archive, &id).await?;
     Ok(Json(dicom::json::simplified(&parsed.object)))
 }
@@ -62,12 +77,18 @@ pub async fn header(
     Query(p): Query<TagParams>,
 ) -> ApiResult<Json<Value>> {
     let parsed = parsed(&archive, &id).await?;
-    let (short, simplified, full): (Render, Render, Render) =
-        (dicom::json::header_short, dicom::json::header_simplified, dicom::json::header_full);
+    let (short, simplified, full): (Render, Render, Render) = (
+        dicom::json::header_short,
+        dicom::json::header_simplified,
+        dicom::json::header_full,
+    );
     Ok(Json(render_as(&p, &parsed.object, short, simplified, full)))
 }
 
-pub async fn content_root(State(archive): State<Archive>, Path(id): Path<String>) -> ApiResult<Response> {
+pub async fn content_root(
+    State(archive): State<Archive>,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
     content_at(&archive, &id, "").await
 }
 
@@ -83,6 +104,8 @@ async fn content_at(archive: &Archive, id: &str, path: &str) -> ApiResult<Respon
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     Ok(match dicom::content(&parsed.object, &segments)? {
         Content::Children(keys) => Json(keys).into_response(),
-        Content::Value(bytes) => ([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response(),
+        Content::Value(bytes) => {
+            ([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response()
+        }
     })
 }

@@ -55,12 +55,24 @@ impl OrthancCode {
             BadParameterType => (5, StatusCode::BAD_REQUEST, "Bad type for a parameter"),
             InexistentItem => (7, StatusCode::NOT_FOUND, "Accessing an inexistent item"),
             BadRequest => (8, StatusCode::BAD_REQUEST, "Bad request"),
-            NetworkProtocol => (9, StatusCode::INTERNAL_SERVER_ERROR, "Error in the network protocol"),
+            NetworkProtocol => (
+                9,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Error in the network protocol",
+            ),
             UriSyntax => (12, StatusCode::BAD_REQUEST, "Badly formatted URI"),
             BadFileFormat => (15, StatusCode::BAD_REQUEST, "Bad file format"),
             UnknownResource => (17, StatusCode::NOT_FOUND, "Unknown resource"),
-            FullStorage => (19, StatusCode::INSUFFICIENT_STORAGE, "The file storage is full"),
-            CorruptedFile => (20, StatusCode::INTERNAL_SERVER_ERROR, "Corrupted file (e.g. inconsistent MD5 hash)"),
+            FullStorage => (
+                19,
+                StatusCode::INSUFFICIENT_STORAGE,
+                "The file storage is full",
+            ),
+            CorruptedFile => (
+                20,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Corrupted file (e.g. inconsistent MD5 hash)",
+            ),
             InexistentTag => (21, StatusCode::NOT_FOUND, "Inexistent tag"),
             BadJson => (28, StatusCode::BAD_REQUEST, "Cannot parse a JSON document"),
             DatabaseUnavailable => (
@@ -69,8 +81,16 @@ impl OrthancCode {
                 "The database is currently not available (probably a transient situation)",
             ),
             UnknownDicomTag => (27, StatusCode::INTERNAL_SERVER_ERROR, "Unknown DICOM tag"),
-            UnsupportedMediaType => (3000, StatusCode::UNSUPPORTED_MEDIA_TYPE, "Unsupported media type"),
-            CannotExecuteLua => (2031, StatusCode::INTERNAL_SERVER_ERROR, "Cannot execute a Lua command"),
+            UnsupportedMediaType => (
+                3000,
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "Unsupported media type",
+            ),
+            CannotExecuteLua => (
+                2031,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Cannot execute a Lua command",
+            ),
         }
     }
 }
@@ -86,11 +106,19 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(code: OrthancCode) -> Self {
-        ApiError { code, details: None, status: None }
+        ApiError {
+            code,
+            details: None,
+            status: None,
+        }
     }
 
     pub fn with_details(code: OrthancCode, details: impl Into<String>) -> Self {
-        ApiError { code, details: Some(details.into()), status: None }
+        ApiError {
+            code,
+            details: Some(details.into()),
+            status: None,
+        }
     }
 
     pub fn bad_request(details: impl Into<String>) -> Self {
@@ -127,13 +155,20 @@ impl From<ServiceError> for ApiError {
                 OrthancCode::InexistentItem,
                 format!("No modality with symbolic name: {name}"),
             ),
-            ServiceError::BadQuery(reason) => ApiError::with_details(OrthancCode::BadFileFormat, reason),
-            ServiceError::BadLevel(level) => {
-                ApiError::with_details(OrthancCode::ParameterOutOfRange, format!("unknown query level {level}"))
+            ServiceError::BadQuery(reason) => {
+                ApiError::with_details(OrthancCode::BadFileFormat, reason)
             }
+            ServiceError::BadLevel(level) => ApiError::with_details(
+                OrthancCode::ParameterOutOfRange,
+                format!("unknown query level {level}"),
+            ),
             ServiceError::UnknownQuery(_) => ApiError::new(OrthancCode::UnknownResource),
-            ServiceError::NoSuchAnswer { .. } => ApiError::with_details(OrthancCode::ParameterOutOfRange, e.to_string()),
-            ServiceError::BadModality { .. } => ApiError::with_details(OrthancCode::BadFileFormat, e.to_string()),
+            ServiceError::NoSuchAnswer { .. } => {
+                ApiError::with_details(OrthancCode::ParameterOutOfRange, e.to_string())
+            }
+            ServiceError::BadModality { .. } => {
+                ApiError::with_details(OrthancCode::BadFileFormat, e.to_string())
+            }
             ServiceError::NotEnoughCopies { .. } | ServiceError::BlobUnavailable { .. } => {
                 ApiError::with_details(OrthancCode::DatabaseUnavailable, e.to_string())
             }
@@ -158,7 +193,9 @@ impl From<ModifyError> for ApiError {
         let details = e.to_string();
         match e {
             ModifyError::BadBody(None) => ApiError::new(OrthancCode::BadFileFormat),
-            ModifyError::BadBody(Some(_)) => ApiError::with_details(OrthancCode::BadFileFormat, details),
+            ModifyError::BadBody(Some(_)) => {
+                ApiError::with_details(OrthancCode::BadFileFormat, details)
+            }
             ModifyError::BadRequest(None) => ApiError::new(OrthancCode::BadRequest),
             ModifyError::BadRequest(Some(_))
             | ModifyError::Asynchronous
@@ -169,11 +206,15 @@ impl From<ModifyError> for ApiError {
                 details: Some(details),
                 status: Some(StatusCode::BAD_REQUEST),
             },
-            ModifyError::Rewrite(RewriteError::BadType(_)) => ApiError::with_details(OrthancCode::BadParameterType, details),
+            ModifyError::Rewrite(RewriteError::BadType(_)) => {
+                ApiError::with_details(OrthancCode::BadParameterType, details)
+            }
             ModifyError::Rewrite(RewriteError::OutOfRange { .. } | RewriteError::Read(_)) => {
                 ApiError::with_details(OrthancCode::BadFileFormat, details)
             }
-            ModifyError::Rewrite(RewriteError::Write(_)) => ApiError::with_details(OrthancCode::InternalError, details),
+            ModifyError::Rewrite(RewriteError::Write(_)) => {
+                ApiError::with_details(OrthancCode::InternalError, details)
+            }
         }
     }
 }
@@ -181,7 +222,9 @@ impl From<ModifyError> for ApiError {
 impl From<DicomError> for ApiError {
     fn from(e: DicomError) -> Self {
         match &e {
-            DicomError::BadFileFormat { .. } => ApiError::with_details(OrthancCode::BadFileFormat, e.to_string()),
+            DicomError::BadFileFormat { .. } => {
+                ApiError::with_details(OrthancCode::BadFileFormat, e.to_string())
+            }
             // Orthanc answers 404 "Inexistent tag" here; a missing UID is the
             // client's bad file, so Isengard answers 400 and names the tag.
             DicomError::MissingTag { name, tag } => ApiError {
@@ -243,7 +286,9 @@ pub async fn render_errors(request: Request, next: Next) -> Response {
     if status.is_server_error() {
         tracing::warn!(%method, %uri, status = status.as_u16(), "request failed");
     }
-    let mut out = Response::new(Body::from(serde_json::to_vec_pretty(&body).unwrap_or_default()));
+    let mut out = Response::new(Body::from(
+        serde_json::to_vec_pretty(&body).unwrap_or_default(),
+    ));
     *out.status_mut() = status;
     out.headers_mut().insert(
         axum::http::header::CONTENT_TYPE,

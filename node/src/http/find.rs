@@ -37,7 +37,9 @@ fn opt_usize(map: &Map<String, Value>, key: &str) -> ApiResult<Option<usize>> {
                 format!("Field \"{key}\" should be a positive integer"),
             )),
         },
-        Some(_) => Err(ApiError::bad_request(format!("Field \"{key}\" should be an integer"))),
+        Some(_) => Err(ApiError::bad_request(format!(
+            "Field \"{key}\" should be an integer"
+        ))),
     }
 }
 
@@ -47,7 +49,10 @@ fn vr_of(name: &str) -> (Option<Tag>, String) {
         return (Some(Tag(0x0008, 0x0061)), "CS".into());
     }
     match dictionary::find_by_name(name) {
-        Some(tag) => (Some(tag), dictionary::implicit_vr(tag, None).as_str().to_owned()),
+        Some(tag) => (
+            Some(tag),
+            dictionary::implicit_vr(tag, None).as_str().to_owned(),
+        ),
         None => (None, "UN".into()),
     }
 }
@@ -70,12 +75,18 @@ struct Plan {
 /// every tag, person names included (`CaseSensitivePN` is for C-FIND only);
 /// ranges on DA/DT/TM; wildcards only on text VRs; an empty value is universal.
 fn plan(level: Level, query: &Map<String, Value>, case_sensitive: bool) -> ApiResult<Plan> {
-    let mut plan = Plan { indexed: Vec::new(), other: Vec::new(), impossible: false };
+    let mut plan = Plan {
+        indexed: Vec::new(),
+        other: Vec::new(),
+        impossible: false,
+    };
     for (key, value) in query {
-        let name = dicom::tag_name(key).ok_or_else(|| ApiError::with_details(OrthancCode::UnknownResource, format!("unknown tag {key}")))?;
-        let value = value
-            .as_str()
-            .ok_or_else(|| ApiError::bad_request(format!("Tag \"{key}\" should be associated with a string")))?;
+        let name = dicom::tag_name(key).ok_or_else(|| {
+            ApiError::with_details(OrthancCode::UnknownResource, format!("unknown tag {key}"))
+        })?;
+        let value = value.as_str().ok_or_else(|| {
+            ApiError::bad_request(format!("Tag \"{key}\" should be associated with a string"))
+        })?;
         let (tag, vr) = vr_of(&name);
         if (value.contains('*') || value.contains('?')) && !WILDCARD_VRS.contains(&vr.as_str()) {
             let tag = tag.map(|t| t.format_comma()).unwrap_or_else(|| key.clone());
@@ -92,12 +103,22 @@ fn plan(level: Level, query: &Map<String, Value>, case_sensitive: bool) -> ApiRe
             if level != Level::Study {
                 plan.impossible = true;
             }
-            plan.indexed.push(TagQuery { level: Level::Series, tag: "Modality".into(), constraint, case_sensitive });
+            plan.indexed.push(TagQuery {
+                level: Level::Series,
+                tag: "Modality".into(),
+                constraint,
+                case_sensitive,
+            });
         } else if let Some(tag_level) = dicom::main_tag_level(&name) {
             if tag_level > level {
                 plan.impossible = true;
             }
-            plan.indexed.push(TagQuery { level: tag_level, tag: name, constraint, case_sensitive });
+            plan.indexed.push(TagQuery {
+                level: tag_level,
+                tag: name,
+                constraint,
+                case_sensitive,
+            });
         } else if constraint != Constraint::Any {
             plan.other.push((name, constraint, case_sensitive));
         }
@@ -114,10 +135,20 @@ pub async fn find(State(archive): State<Archive>, body: Bytes) -> ApiResult<Json
         .ok_or_else(|| ApiError::new(OrthancCode::ParameterOutOfRange))?;
     let query = match request.get("Query") {
         Some(Value::Object(q)) => q.clone(),
-        _ => return Err(ApiError::bad_request("Field \"Query\" is missing, or should be a JSON object")),
+        _ => {
+            return Err(ApiError::bad_request(
+                "Field \"Query\" is missing, or should be a JSON object",
+            ))
+        }
     };
-    let expand = request.get("Expand").and_then(Value::as_bool).unwrap_or(false);
-    let case_sensitive = request.get("CaseSensitive").and_then(Value::as_bool).unwrap_or(false);
+    let expand = request
+        .get("Expand")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let case_sensitive = request
+        .get("CaseSensitive")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
     let limit = opt_usize(&request, "Limit")?;
     let since = opt_usize(&request, "Since")?.unwrap_or(0);
 
@@ -135,9 +166,13 @@ pub async fn find(State(archive): State<Archive>, body: Bytes) -> ApiResult<Json
         }
         found = kept;
     }
-    let page = found.into_iter().skip(since).take(limit.filter(|l| *l > 0).unwrap_or(usize::MAX));
+    let page = found
+        .into_iter()
+        .skip(since)
+        .take(limit.filter(|l| *l > 0).unwrap_or(usize::MAX));
     let answer: Vec<Value> = if expand {
-        page.map(|r| archive.view(level, &r.id).map(|v| render(&archive, &v))).collect::<Result<_, _>>()?
+        page.map(|r| archive.view(level, &r.id).map(|v| render(&archive, &v)))
+            .collect::<Result<_, _>>()?
     } else {
         page.map(|r| json!(r.id)).collect()
     };
@@ -145,15 +180,25 @@ pub async fn find(State(archive): State<Archive>, body: Bytes) -> ApiResult<Json
 }
 
 /// Checks constraints on tags that are not main tags against one instance.
-async fn matches_file_tags(archive: &Archive, r: &Resource, constraints: &[(String, Constraint, bool)]) -> ApiResult<bool> {
-    let Some(instance) = archive.descendants(&r.id, Level::Instance)?.into_iter().next() else {
+async fn matches_file_tags(
+    archive: &Archive,
+    r: &Resource,
+    constraints: &[(String, Constraint, bool)],
+) -> ApiResult<bool> {
+    let Some(instance) = archive
+        .descendants(&r.id, Level::Instance)?
+        .into_iter()
+        .next()
+    else {
         return Ok(false);
     };
     let bytes = archive.instance_file(&instance).await?;
     let parsed = dicom::parse(&bytes)?;
     let tags = dicom::json::simplified(&parsed.object);
     Ok(constraints.iter().all(|(name, constraint, sensitive)| {
-        tags.get(name).and_then(Value::as_str).is_some_and(|v| constraint.matches(v, *sensitive))
+        tags.get(name)
+            .and_then(Value::as_str)
+            .is_some_and(|v| constraint.matches(v, *sensitive))
     }))
 }
 
@@ -170,7 +215,12 @@ pub async fn lookup(State(archive): State<Archive>, body: Bytes) -> ApiResult<Js
         (Level::Series, "SeriesInstanceUID"),
         (Level::Instance, "SOPInstanceUID"),
     ] {
-        let q = TagQuery { level, tag: tag.into(), constraint: Constraint::Equal(needle.clone()), case_sensitive: true };
+        let q = TagQuery {
+            level,
+            tag: tag.into(),
+            constraint: Constraint::Equal(needle.clone()),
+            case_sensitive: true,
+        };
         for r in archive.find(level, &[q])? {
             out.push(json!({"ID": r.id, "Path": format!("/{}/{}", level.collection(), r.id), "Type": level.as_str()}));
         }

@@ -36,9 +36,15 @@ pub async fn upload(
     Extension(client): Extension<Client>,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let origin = if client.internal { Origin::lua() } else { Origin::rest(client.ip, client.user) };
+    let origin = if client.internal {
+        Origin::lua()
+    } else {
+        Origin::rest(client.ip, client.user)
+    };
     if body.is_empty() {
-        return Err(ApiError::bad_request("the body is empty: POST a DICOM file or a ZIP of DICOM files"));
+        return Err(ApiError::bad_request(
+            "the body is empty: POST a DICOM file or a ZIP of DICOM files",
+        ));
     }
     if body.starts_with(ZIP_MAGIC) {
         let files = unzip(&body)?;
@@ -63,7 +69,9 @@ pub async fn upload(
 
 /// The regular files of a ZIP archive, in archive order.
 fn unzip(body: &Bytes) -> ApiResult<Vec<(String, Bytes)>> {
-    let bad = |e: zip::result::ZipError| ApiError::with_details(OrthancCode::BadFileFormat, format!("bad ZIP archive: {e}"));
+    let bad = |e: zip::result::ZipError| {
+        ApiError::with_details(OrthancCode::BadFileFormat, format!("bad ZIP archive: {e}"))
+    };
     let mut archive = zip::ZipArchive::new(std::io::Cursor::new(body.as_ref())).map_err(bad)?;
     let mut files = Vec::new();
     for i in 0..archive.len() {
@@ -72,9 +80,9 @@ fn unzip(body: &Bytes) -> ApiResult<Vec<(String, Bytes)>> {
             continue;
         }
         let mut data = Vec::with_capacity(entry.size() as usize);
-        entry
-            .read_to_end(&mut data)
-            .map_err(|e| ApiError::with_details(OrthancCode::BadFileFormat, format!("bad ZIP entry: {e}")))?;
+        entry.read_to_end(&mut data).map_err(|e| {
+            ApiError::with_details(OrthancCode::BadFileFormat, format!("bad ZIP entry: {e}"))
+        })?;
         files.push((entry.name().to_owned(), Bytes::from(data)));
     }
     Ok(files)

@@ -16,7 +16,11 @@ use crate::service::Archive;
 /// Metadata as Orthanc lists it: the stored entries, plus `LastUpdate` above
 /// the instance level.
 fn metadata_of(r: &Resource) -> Map<String, Value> {
-    let mut out: Map<String, Value> = r.metadata.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+    let mut out: Map<String, Value> = r
+        .metadata
+        .iter()
+        .map(|(k, v)| (k.clone(), json!(v)))
+        .collect();
     if r.level != Level::Instance {
         out.insert("LastUpdate".into(), json!(r.last_update));
     }
@@ -44,8 +48,13 @@ pub async fn get(
 ) -> ApiResult<Response> {
     let r = archive.resource_at(level_of(&collection)?, &id)?;
     match metadata_of(&r).get(&name) {
-        Some(Value::String(v)) => Ok(([(header::CONTENT_TYPE, "text/plain")], v.clone()).into_response()),
-        _ => Err(ApiError::with_details(OrthancCode::InexistentItem, format!("no metadata {name}"))),
+        Some(Value::String(v)) => {
+            Ok(([(header::CONTENT_TYPE, "text/plain")], v.clone()).into_response())
+        }
+        _ => Err(ApiError::with_details(
+            OrthancCode::InexistentItem,
+            format!("no metadata {name}"),
+        )),
     }
 }
 
@@ -54,12 +63,15 @@ pub async fn put(
     Path((collection, id, name)): Path<(String, String, String)>,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let value = String::from_utf8(body.to_vec()).map_err(|_| ApiError::bad_request("metadata must be UTF-8 text"))?;
+    let value = String::from_utf8(body.to_vec())
+        .map_err(|_| ApiError::bad_request("metadata must be UTF-8 text"))?;
     if is_reserved(&name) {
         return Ok(StatusCode::FORBIDDEN.into_response());
     }
     check_user_metadata(&archive, &name)?;
-    archive.set_metadata(level_of(&collection)?, &id, &name, &value).await?;
+    archive
+        .set_metadata(level_of(&collection)?, &id, &name, &value)
+        .await?;
     Ok(Json(json!({})).into_response())
 }
 
@@ -71,19 +83,31 @@ pub async fn delete(
         return Ok(StatusCode::FORBIDDEN.into_response());
     }
     check_user_metadata(&archive, &name)?;
-    archive.delete_metadata(level_of(&collection)?, &id, &name).await?;
+    archive
+        .delete_metadata(level_of(&collection)?, &id, &name)
+        .await?;
     Ok(Json(json!({})).into_response())
 }
 
 /// Orthanc accepts user metadata by number (1024 to 65535) or by a name
 /// declared in `UserMetadata`; any other name is an inexistent item.
 fn check_user_metadata(archive: &Archive, name: &str) -> ApiResult<()> {
-    let numbered = name.parse::<u32>().is_ok_and(|n| (1024..=65535).contains(&n));
-    let declared = archive.config().raw.get("UserMetadata").and_then(Value::as_object).is_some_and(|m| m.contains_key(name));
+    let numbered = name
+        .parse::<u32>()
+        .is_ok_and(|n| (1024..=65535).contains(&n));
+    let declared = archive
+        .config()
+        .raw
+        .get("UserMetadata")
+        .and_then(Value::as_object)
+        .is_some_and(|m| m.contains_key(name));
     if numbered || declared {
         Ok(())
     } else {
-        Err(ApiError::with_details(OrthancCode::InexistentItem, format!("unknown metadata {name} (declare it in UserMetadata)")))
+        Err(ApiError::with_details(
+            OrthancCode::InexistentItem,
+            format!("unknown metadata {name} (declare it in UserMetadata)"),
+        ))
     }
 }
 
@@ -91,8 +115,17 @@ fn check_user_metadata(archive: &Archive, name: &str) -> ApiResult<()> {
 fn is_reserved(name: &str) -> bool {
     matches!(
         name,
-        "ReceptionDate" | "RemoteAET" | "Origin" | "IndexInSeries" | "TransferSyntax" | "SopClassUid"
-            | "LastUpdate" | "RemoteIP" | "CalledAET" | "HttpUsername" | "PixelDataOffset"
+        "ReceptionDate"
+            | "RemoteAET"
+            | "Origin"
+            | "IndexInSeries"
+            | "TransferSyntax"
+            | "SopClassUid"
+            | "LastUpdate"
+            | "RemoteIP"
+            | "CalledAET"
+            | "HttpUsername"
+            | "PixelDataOffset"
     )
 }
 
@@ -106,10 +139,9 @@ pub async fn attachments(
 
 fn attachment(archive: &Archive, collection: &str, id: &str, name: &str) -> ApiResult<Attachment> {
     let r = archive.resource_at(level_of(collection)?, id)?;
-    r.attachments
-        .get(name)
-        .cloned()
-        .ok_or_else(|| ApiError::with_details(OrthancCode::InexistentItem, format!("no attachment {name}")))
+    r.attachments.get(name).cloned().ok_or_else(|| {
+        ApiError::with_details(OrthancCode::InexistentItem, format!("no attachment {name}"))
+    })
 }
 
 const ATTACHMENT_OPERATIONS: &[&str] = &[
@@ -148,7 +180,10 @@ pub async fn attachment_op(
         "md5" | "compressed-md5" => match archive.attachment_md5(&att).await? {
             Some(md5) => text(md5),
             None => {
-                return Err(ApiError::with_details(OrthancCode::InexistentItem, "MD5 is not stored (StoreMD5ForAttachments is false)"))
+                return Err(ApiError::with_details(
+                    OrthancCode::InexistentItem,
+                    "MD5 is not stored (StoreMD5ForAttachments is false)",
+                ))
             }
         },
         "is-compressed" => text("0".into()),
@@ -182,7 +217,10 @@ pub async fn verify_md5(
     // an error. An MD5 recorded by an earlier version is checked as well.
     let bytes = archive.read_blob(&att.hash).await?;
     if !att.md5.is_empty() && hex::encode(Md5::digest(&bytes)) != att.md5 {
-        return Err(ApiError::with_details(OrthancCode::CorruptedFile, "MD5 mismatch"));
+        return Err(ApiError::with_details(
+            OrthancCode::CorruptedFile,
+            "MD5 mismatch",
+        ));
     }
     Ok(Json(json!({})))
 }

@@ -30,8 +30,14 @@ const MAX_BODY: usize = 4 * 1024 * 1024 * 1024;
 pub fn router(archive: Archive) -> Router {
     routes()
         .layer(DefaultBodyLimit::max(MAX_BODY))
-        .layer(axum::middleware::from_fn_with_state(archive.clone(), scripting::filter))
-        .layer(axum::middleware::from_fn_with_state(archive.clone(), auth::guard))
+        .layer(axum::middleware::from_fn_with_state(
+            archive.clone(),
+            scripting::filter,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            archive.clone(),
+            auth::guard,
+        ))
         .layer(axum::middleware::from_fn(error::render_errors))
         .with_state(archive)
 }
@@ -55,63 +61,130 @@ fn routes() -> Router<Archive> {
         .route("/cluster/members", get(cluster::members).post(cluster::add))
         .route("/cluster/members/{id}", delete(cluster::remove))
         .route("/statistics", get(system::statistics))
-        .route("/changes", get(system::changes).delete(system::clear_changes))
-        .route("/exports", get(system::exports).delete(system::clear_exports))
+        .route(
+            "/changes",
+            get(system::changes).delete(system::clear_changes),
+        )
+        .route(
+            "/exports",
+            get(system::exports).delete(system::clear_exports),
+        )
         .route("/tools/now", get(system::now))
         .route("/tools/now-local", get(system::now_local))
-        .route("/tools/log-level", get(system::get_log_level).put(system::set_log_level))
+        .route(
+            "/tools/log-level",
+            get(system::get_log_level).put(system::set_log_level),
+        )
         .route("/tools/find", post(find::find))
         .route("/tools/lookup", post(find::lookup))
         .route("/tools/create-archive", post(archive::create))
         .route("/modalities", get(modalities::list))
         .route(
             "/modalities/{name}",
-            get(modalities::operations).put(modalities::put).delete(modalities::delete),
+            get(modalities::operations)
+                .put(modalities::put)
+                .delete(modalities::delete),
         )
-        .route("/modalities/{name}/configuration", get(modalities::configuration))
+        .route(
+            "/modalities/{name}/configuration",
+            get(modalities::configuration),
+        )
         .route("/modalities/{name}/echo", post(modalities::echo))
         .route("/modalities/{name}/store", post(modalities::store))
         .route("/modalities/{name}/move", post(modalities::move_))
         .route("/modalities/{name}/query", post(modalities::query))
-        .route("/modalities/{name}/find-patient", post(modalities::find_patient))
-        .route("/modalities/{name}/find-study", post(modalities::find_study))
-        .route("/modalities/{name}/find-series", post(modalities::find_series))
-        .route("/modalities/{name}/find-instance", post(modalities::find_instance))
+        .route(
+            "/modalities/{name}/find-patient",
+            post(modalities::find_patient),
+        )
+        .route(
+            "/modalities/{name}/find-study",
+            post(modalities::find_study),
+        )
+        .route(
+            "/modalities/{name}/find-series",
+            post(modalities::find_series),
+        )
+        .route(
+            "/modalities/{name}/find-instance",
+            post(modalities::find_instance),
+        )
         .route("/modalities/{name}/find", post(modalities::find_tree))
-        .route("/modalities/{name}/find-worklist", post(modalities::not_implemented))
-        .route("/modalities/{name}/storage-commitment", post(modalities::not_implemented))
-        .route("/modalities/{name}/store-straight", post(modalities::not_implemented))
+        .route(
+            "/modalities/{name}/find-worklist",
+            post(modalities::not_implemented),
+        )
+        .route(
+            "/modalities/{name}/storage-commitment",
+            post(modalities::not_implemented),
+        )
+        .route(
+            "/modalities/{name}/store-straight",
+            post(modalities::not_implemented),
+        )
         .route("/queries", get(queries::list))
-        .route("/queries/{id}", get(queries::operations).delete(queries::delete))
+        .route(
+            "/queries/{id}",
+            get(queries::operations).delete(queries::delete),
+        )
         .route("/queries/{id}/answers", get(queries::answers))
         .route("/queries/{id}/answers/{index}", get(queries::answer))
-        .route("/queries/{id}/answers/{index}/content", get(queries::content))
-        .route("/queries/{id}/answers/{index}/retrieve", post(queries::retrieve_one))
+        .route(
+            "/queries/{id}/answers/{index}/content",
+            get(queries::content),
+        )
+        .route(
+            "/queries/{id}/answers/{index}/retrieve",
+            post(queries::retrieve_one),
+        )
         .route("/queries/{id}/retrieve", post(queries::retrieve_all))
         .route("/queries/{id}/level", get(queries::level))
         .route("/queries/{id}/modality", get(queries::modality))
         .route("/queries/{id}/query", get(queries::query))
-        .route("/instances", post(instances::upload).get(resources::list_instances))
+        .route(
+            "/instances",
+            post(instances::upload).get(resources::list_instances),
+        )
         .route("/instances/{id}/file", get(content::file))
         .route("/instances/{id}/tags", get(content::tags))
-        .route("/instances/{id}/simplified-tags", get(content::simplified_tags))
+        .route(
+            "/instances/{id}/simplified-tags",
+            get(content::simplified_tags),
+        )
         .route("/instances/{id}/header", get(content::header))
         .route("/instances/{id}/content", get(content::content_root))
         .route("/instances/{id}/content/{*path}", get(content::content))
         .route("/{collection}", get(resources::list))
-        .route("/{collection}/{id}", get(resources::get).delete(resources::delete))
+        .route(
+            "/{collection}/{id}",
+            get(resources::get).delete(resources::delete),
+        )
         .route("/{collection}/{id}/statistics", get(resources::statistics))
         .route("/{collection}/{id}/modify", post(modify::modify))
-        .route("/{collection}/{id}/archive", get(archive::get).post(archive::post))
+        .route(
+            "/{collection}/{id}/archive",
+            get(archive::get).post(archive::post),
+        )
         .route("/{collection}/{id}/metadata", get(metadata::list))
         .route(
             "/{collection}/{id}/metadata/{name}",
-            get(metadata::get).put(metadata::put).delete(metadata::delete),
+            get(metadata::get)
+                .put(metadata::put)
+                .delete(metadata::delete),
         )
         .route("/{collection}/{id}/attachments", get(metadata::attachments))
-        .route("/{collection}/{id}/attachments/{name}", get(metadata::attachment_info))
-        .route("/{collection}/{id}/attachments/{name}/verify-md5", post(metadata::verify_md5))
-        .route("/{collection}/{id}/attachments/{name}/{op}", get(metadata::attachment_op))
+        .route(
+            "/{collection}/{id}/attachments/{name}",
+            get(metadata::attachment_info),
+        )
+        .route(
+            "/{collection}/{id}/attachments/{name}/verify-md5",
+            post(metadata::verify_md5),
+        )
+        .route(
+            "/{collection}/{id}/attachments/{name}/{op}",
+            get(metadata::attachment_op),
+        )
         .route("/{collection}/{id}/{relative}", get(resources::relative))
         .fallback(|| async { error::ApiError::unknown_resource() })
 }

@@ -56,7 +56,10 @@ pub fn scu_error(modality: &Modality, e: ScuError) -> ApiError {
         ScuError::Archive(e) => e.into(),
         other => ApiError::with_details(
             OrthancCode::NetworkProtocol,
-            format!("DicomAssociation - talking to AET \"{}\": {other}", modality.aet),
+            format!(
+                "DicomAssociation - talking to AET \"{}\": {other}",
+                modality.aet
+            ),
         ),
     }
 }
@@ -66,9 +69,9 @@ fn json_body(body: &Bytes) -> ApiResult<Option<Value>> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
-    serde_json::from_slice(body)
-        .map(Some)
-        .map_err(|_| ApiError::with_details(OrthancCode::BadFileFormat, "Cannot parse the JSON body"))
+    serde_json::from_slice(body).map(Some).map_err(|_| {
+        ApiError::with_details(OrthancCode::BadFileFormat, "Cannot parse the JSON body")
+    })
 }
 
 fn bad_format(details: impl Into<String>) -> ApiError {
@@ -79,7 +82,10 @@ fn bad_format(details: impl Into<String>) -> ApiError {
 fn unsigned(body: &Value, key: &str) -> ApiResult<Option<u64>> {
     match body.get(key) {
         None => Ok(None),
-        Some(v) => v.as_u64().map(Some).ok_or_else(|| bad_format(format!("{key} must be a positive integer"))),
+        Some(v) => v
+            .as_u64()
+            .map(Some)
+            .ok_or_else(|| bad_format(format!("{key} must be a positive integer"))),
     }
 }
 
@@ -113,56 +119,102 @@ impl Peer {
     }
 }
 
-pub async fn list(State(archive): State<Archive>, Query(p): Query<ExpandParams>) -> ApiResult<Json<Value>> {
+pub async fn list(
+    State(archive): State<Archive>,
+    Query(p): Query<ExpandParams>,
+) -> ApiResult<Json<Value>> {
     let modalities = archive.modalities()?;
     if flag(&p.expand) {
-        let all: Map<String, Value> = modalities.iter().map(|m| (m.name.clone(), modality_to_json(m))).collect();
+        let all: Map<String, Value> = modalities
+            .iter()
+            .map(|m| (m.name.clone(), modality_to_json(m)))
+            .collect();
         return Ok(Json(Value::Object(all)));
     }
-    Ok(Json(json!(modalities.iter().map(|m| m.name.as_str()).collect::<Vec<_>>())))
+    Ok(Json(json!(modalities
+        .iter()
+        .map(|m| m.name.as_str())
+        .collect::<Vec<_>>())))
 }
 
 /// `GET /modalities/{name}`: Orthanc answers an unknown name with an empty 404.
-pub async fn operations(State(archive): State<Archive>, Path(name): Path<String>) -> ApiResult<Response> {
+pub async fn operations(
+    State(archive): State<Archive>,
+    Path(name): Path<String>,
+) -> ApiResult<Response> {
     match archive.modality(&name) {
         Ok(_) => Ok(Json(json!(OPERATIONS)).into_response()),
-        Err(crate::service::ServiceError::UnknownModality(_)) => Ok(StatusCode::NOT_FOUND.into_response()),
+        Err(crate::service::ServiceError::UnknownModality(_)) => {
+            Ok(StatusCode::NOT_FOUND.into_response())
+        }
         Err(e) => Err(e.into()),
     }
 }
 
-pub async fn configuration(State(archive): State<Archive>, Path(name): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn configuration(
+    State(archive): State<Archive>,
+    Path(name): Path<String>,
+) -> ApiResult<Json<Value>> {
     Ok(Json(modality_to_json(&archive.modality(&name)?)))
 }
 
-pub async fn put(State(archive): State<Archive>, Path(name): Path<String>, body: Bytes) -> ApiResult<Response> {
-    let value: Value = serde_json::from_slice(&body).map_err(|_| ApiError::new(OrthancCode::BadFileFormat))?;
-    archive.put_modality(modality_from_json(&name, &value)?).await?;
+pub async fn put(
+    State(archive): State<Archive>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let value: Value =
+        serde_json::from_slice(&body).map_err(|_| ApiError::new(OrthancCode::BadFileFormat))?;
+    archive
+        .put_modality(modality_from_json(&name, &value)?)
+        .await?;
     Ok(empty_ok())
 }
 
-pub async fn delete(State(archive): State<Archive>, Path(name): Path<String>) -> ApiResult<Response> {
+pub async fn delete(
+    State(archive): State<Archive>,
+    Path(name): Path<String>,
+) -> ApiResult<Response> {
     archive.delete_modality(&name).await?;
     Ok(empty_ok())
 }
 
 /// Operations Orthanc 1.10.1 has and Isengard does not (yet).
-pub async fn not_implemented(State(archive): State<Archive>, Path(name): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn not_implemented(
+    State(archive): State<Archive>,
+    Path(name): Path<String>,
+) -> ApiResult<Json<Value>> {
     archive.modality(&name)?;
-    Err(ApiError::with_details(OrthancCode::NotImplemented, "not implemented by Isengard"))
+    Err(ApiError::with_details(
+        OrthancCode::NotImplemented,
+        "not implemented by Isengard",
+    ))
 }
 
-pub async fn echo(State(archive): State<Archive>, Path(name): Path<String>, body: Bytes) -> ApiResult<Json<Value>> {
+pub async fn echo(
+    State(archive): State<Archive>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
     let body = json_body(&body)?.unwrap_or_else(|| json!({}));
-    let peer = Peer { modality: archive.modality(&name)?, local_aet: None, timeout: unsigned(&body, "Timeout")? };
-    scu::echo(&peer.target(&archive)).await.map_err(|e| scu_error(&peer.modality, e))?;
+    let peer = Peer {
+        modality: archive.modality(&name)?,
+        local_aet: None,
+        timeout: unsigned(&body, "Timeout")?,
+    };
+    scu::echo(&peer.target(&archive))
+        .await
+        .map_err(|e| scu_error(&peer.modality, e))?;
     Ok(Json(json!({})))
 }
 
 /// Looks like an Orthanc identifier (SHA-1 in 5 groups of 8 hex digits).
 fn is_orthanc_id(s: &str) -> bool {
     let groups: Vec<&str> = s.split('-').collect();
-    groups.len() == 5 && groups.iter().all(|g| g.len() == 8 && g.bytes().all(|b| b.is_ascii_hexdigit()))
+    groups.len() == 5
+        && groups
+            .iter()
+            .all(|g| g.len() == 8 && g.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 fn id_list(value: &Value) -> ApiResult<Vec<String>> {
@@ -170,7 +222,11 @@ fn id_list(value: &Value) -> ApiResult<Vec<String>> {
         Value::String(s) => Ok(vec![s.clone()]),
         Value::Array(items) => items
             .iter()
-            .map(|v| v.as_str().map(str::to_owned).ok_or_else(|| bad_format("Resources must be strings")))
+            .map(|v| {
+                v.as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| bad_format("Resources must be strings"))
+            })
             .collect(),
         _ => Err(bad_format("Must provide a JSON value")),
     }
@@ -199,7 +255,11 @@ pub fn expand_to_instances(archive: &Archive, ids: &[String]) -> ApiResult<Vec<S
 /// `POST /modalities/{m}/store`: body one ID, an array of IDs, or
 /// `{"Resources", "Synchronous", "LocalAet", "Timeout", "Permissive",
 /// "MoveOriginatorAet", "MoveOriginatorID"}`.
-pub async fn store(State(archive): State<Archive>, Path(name): Path<String>, body: Bytes) -> ApiResult<Json<Value>> {
+pub async fn store(
+    State(archive): State<Archive>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
     let modality = archive.modality(&name)?;
     let request = match serde_json::from_slice::<Value>(&body) {
         Ok(v) => v,
@@ -213,7 +273,9 @@ pub async fn store(State(archive): State<Archive>, Path(name): Path<String>, bod
     };
     let (ids, options) = match &request {
         Value::Object(o) => {
-            let resources = o.get("Resources").ok_or_else(|| bad_format("Missing field in JSON: \"Resources\""))?;
+            let resources = o
+                .get("Resources")
+                .ok_or_else(|| bad_format("Missing field in JSON: \"Resources\""))?;
             if !resources.is_array() {
                 return Err(bad_format("JSON field \"Resources\" must contain an array"));
             }
@@ -222,9 +284,19 @@ pub async fn store(State(archive): State<Archive>, Path(name): Path<String>, bod
         other => (id_list(other)?, json!({})),
     };
     let instances = expand_to_instances(&archive, &ids)?;
-    let peer = Peer { modality, local_aet: string(&options, "LocalAet")?, timeout: unsigned(&options, "Timeout")? };
-    let permissive = options.get("Permissive").and_then(Value::as_bool).unwrap_or(false);
-    let originator = match (string(&options, "MoveOriginatorAet")?, unsigned(&options, "MoveOriginatorID")?) {
+    let peer = Peer {
+        modality,
+        local_aet: string(&options, "LocalAet")?,
+        timeout: unsigned(&options, "Timeout")?,
+    };
+    let permissive = options
+        .get("Permissive")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let originator = match (
+        string(&options, "MoveOriginatorAet")?,
+        unsigned(&options, "MoveOriginatorID")?,
+    ) {
         (Some(aet), id) => Some((aet, id.unwrap_or(0) as u16)),
         (None, Some(id)) => Some((String::new(), id as u16)),
         (None, None) => None,
@@ -272,22 +344,45 @@ pub async fn store(State(archive): State<Archive>, Path(name): Path<String>, bod
 
 /// `POST /modalities/{m}/move`: `{"Level", "Resources": [{keys}], "TargetAet",
 /// "Timeout", "LocalAet"}`; answers `{}` once every C-MOVE is done.
-pub async fn move_(State(archive): State<Archive>, Path(name): Path<String>, body: Bytes) -> ApiResult<Json<Value>> {
+pub async fn move_(
+    State(archive): State<Archive>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
     let modality = archive.modality(&name)?;
     let request = json_body(&body)?.unwrap_or(Value::Null);
     let missing = || bad_format("Must provide a JSON body containing fields Resources and Level");
-    let level = request.get("Level").and_then(Value::as_str).ok_or_else(missing)?;
+    let level = request
+        .get("Level")
+        .and_then(Value::as_str)
+        .ok_or_else(missing)?;
     let level = queries::parse_level(level)?;
-    let resources = request.get("Resources").and_then(Value::as_array).ok_or_else(missing)?;
-    let peer = Peer { modality, local_aet: string(&request, "LocalAet")?, timeout: unsigned(&request, "Timeout")? };
+    let resources = request
+        .get("Resources")
+        .and_then(Value::as_array)
+        .ok_or_else(missing)?;
+    let peer = Peer {
+        modality,
+        local_aet: string(&request, "LocalAet")?,
+        timeout: unsigned(&request, "Timeout")?,
+    };
     let target = peer.target(&archive);
     let destination = string(&request, "TargetAet")?.unwrap_or_else(|| target.local_aet.to_owned());
     let mut moves = Vec::new();
     for resource in resources {
-        let object = resource.as_object().ok_or_else(|| bad_format("Resources must be JSON objects"))?;
+        let object = resource
+            .as_object()
+            .ok_or_else(|| bad_format("Resources must be JSON objects"))?;
         let keys = queries::parse_keys(object)?;
-        let ident = queries::move_identifier(level, |tag| keys.iter().find(|(t, _)| *t == tag).map(|(_, v)| v.clone()))
-            .map_err(|tag| ApiError::with_details(OrthancCode::BadRequest, format!("missing {}", tag.format_comma())))?;
+        let ident = queries::move_identifier(level, |tag| {
+            keys.iter().find(|(t, _)| *t == tag).map(|(_, v)| v.clone())
+        })
+        .map_err(|tag| {
+            ApiError::with_details(
+                OrthancCode::BadRequest,
+                format!("missing {}", tag.format_comma()),
+            )
+        })?;
         moves.push(ident);
     }
     for keys in &moves {
@@ -300,17 +395,33 @@ pub async fn move_(State(archive): State<Archive>, Path(name): Path<String>, bod
 
 /// The script's `OutgoingFindRequestFilter(query, modality)` (`gggg,eeee`
 /// keys, the modality's AE title), whose answer replaces the query.
-async fn outgoing_lua_filter(archive: &Archive, peer: &Peer, level: Level, keys: Keys) -> ApiResult<(Level, Keys)> {
+async fn outgoing_lua_filter(
+    archive: &Archive,
+    peer: &Peer,
+    level: Level,
+    keys: Keys,
+) -> ApiResult<(Level, Keys)> {
     let Some(hooks) = archive.hook("OutgoingFindRequestFilter") else {
         return Ok((level, keys));
     };
     let mut query = serde_json::Map::new();
-    query.insert("0008,0052".into(), queries::level_name(level).to_uppercase().into());
+    query.insert(
+        "0008,0052".into(),
+        queries::level_name(level).to_uppercase().into(),
+    );
     for (tag, value) in &keys {
         query.insert(format!("{:04x},{:04x}", tag.0, tag.1), value.clone().into());
     }
-    let lua_error = |e: String| ApiError::with_details(OrthancCode::CannotExecuteLua, format!("OutgoingFindRequestFilter: {e}"));
-    let filtered = match hooks.filter_outgoing_find(Value::Object(query), peer.modality.aet.clone().into()).await {
+    let lua_error = |e: String| {
+        ApiError::with_details(
+            OrthancCode::CannotExecuteLua,
+            format!("OutgoingFindRequestFilter: {e}"),
+        )
+    };
+    let filtered = match hooks
+        .filter_outgoing_find(Value::Object(query), peer.modality.aet.clone().into())
+        .await
+    {
         Ok(Some(Value::Object(map))) => map,
         Ok(_) => return Ok((level, keys)),
         Err(e) => return Err(lua_error(e.0)),
@@ -333,10 +444,26 @@ async fn outgoing_lua_filter(archive: &Archive, peer: &Peer, level: Level, keys:
 }
 
 /// Runs one C-FIND; each answer in Orthanc's full JSON form.
-pub async fn run_find(archive: &Archive, peer: &Peer, level: Level, mut keys: Keys) -> ApiResult<Vec<Value>> {
-    if !keys.iter().any(|(t, _)| *t == queries::SPECIFIC_CHARACTER_SET) {
-        let charset = if keys.iter().all(|(_, v)| v.is_ascii()) { "ISO_IR 100" } else { "ISO_IR 192" };
-        queries::set(&mut keys, queries::SPECIFIC_CHARACTER_SET, charset.to_owned());
+pub async fn run_find(
+    archive: &Archive,
+    peer: &Peer,
+    level: Level,
+    mut keys: Keys,
+) -> ApiResult<Vec<Value>> {
+    if !keys
+        .iter()
+        .any(|(t, _)| *t == queries::SPECIFIC_CHARACTER_SET)
+    {
+        let charset = if keys.iter().all(|(_, v)| v.is_ascii()) {
+            "ISO_IR 100"
+        } else {
+            "ISO_IR 192"
+        };
+        queries::set(
+            &mut keys,
+            queries::SPECIFIC_CHARACTER_SET,
+            charset.to_owned(),
+        );
     }
     let (level, keys) = outgoing_lua_filter(archive, peer, level, keys).await?;
     let answers = scu::find(&peer.target(archive), level, &keys)
@@ -346,16 +473,26 @@ pub async fn run_find(archive: &Archive, peer: &Peer, level: Level, mut keys: Ke
         .iter()
         .map(|a| {
             let ds = a.to_dataset().map_err(|e| {
-                ApiError::with_details(OrthancCode::NetworkProtocol, format!("unreadable C-FIND answer: {e}"))
+                ApiError::with_details(
+                    OrthancCode::NetworkProtocol,
+                    format!("unreadable C-FIND answer: {e}"),
+                )
             })?;
-            Ok(queries::with_meta_header(tag_json::dataset_full(&ds, &Charset::of(&ds))))
+            Ok(queries::with_meta_header(tag_json::dataset_full(
+                &ds,
+                &Charset::of(&ds),
+            )))
         })
         .collect()
 }
 
 /// `POST /modalities/{m}/query`: `{"Level", "Query", "Normalize", "LocalAet",
 /// "Timeout"}` → `{"ID", "Path"}` of the stored result.
-pub async fn query(State(archive): State<Archive>, Path(name): Path<String>, body: Bytes) -> ApiResult<Json<Value>> {
+pub async fn query(
+    State(archive): State<Archive>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
     let modality = archive.modality(&name)?;
     let request = match serde_json::from_slice::<Value>(&body) {
         Ok(v @ Value::Object(_)) => v,
@@ -377,7 +514,11 @@ pub async fn query(State(archive): State<Archive>, Path(name): Path<String>, bod
         })?,
         Some(_) => return Err(bad_format("The field Query must contain a JSON object")),
     };
-    let peer = Peer { modality, local_aet: string(&request, "LocalAet")?, timeout: unsigned(&request, "Timeout")? };
+    let peer = Peer {
+        modality,
+        local_aet: string(&request, "LocalAet")?,
+        timeout: unsigned(&request, "Timeout")?,
+    };
     let identifier = queries::find_identifier(level, &keys, normalize, &peer.modality.manufacturer);
     let answers = run_find(&archive, &peer, level, identifier).await?;
     let local_aet = peer.target(&archive).local_aet.to_owned();
@@ -395,8 +536,11 @@ pub async fn query(State(archive): State<Archive>, Path(name): Path<String>, bod
 
 /// The body of the deprecated `find-*` routes merged into the level's template.
 fn legacy_fields(level: Level, body: &Bytes) -> ApiResult<Keys> {
-    let request: Value = serde_json::from_slice(body).map_err(|_| ApiError::new(OrthancCode::BadRequest))?;
-    let object = request.as_object().ok_or_else(|| ApiError::new(OrthancCode::BadRequest))?;
+    let request: Value =
+        serde_json::from_slice(body).map_err(|_| ApiError::new(OrthancCode::BadRequest))?;
+    let object = request
+        .as_object()
+        .ok_or_else(|| ApiError::new(OrthancCode::BadRequest))?;
     let mut fields = queries::find_template(level);
     for (key, value) in object {
         let tag = queries::parse_tag(key)?;
@@ -410,48 +554,99 @@ fn legacy_fields(level: Level, body: &Bytes) -> ApiResult<Keys> {
     Ok(fields)
 }
 
-async fn legacy_find(archive: &Archive, peer: &Peer, level: Level, fields: &Keys) -> ApiResult<Vec<Value>> {
+async fn legacy_find(
+    archive: &Archive,
+    peer: &Peer,
+    level: Level,
+    fields: &Keys,
+) -> ApiResult<Vec<Value>> {
     let filter = queries::legacy_filter(level, fields);
     let identifier = queries::find_identifier(level, &filter, true, &peer.modality.manufacturer);
     run_find(archive, peer, level, identifier).await
 }
 
 fn human(answers: &[Value]) -> Value {
-    Value::Array(answers.iter().map(|a| tag_json::simplify(a, false)).collect())
+    Value::Array(
+        answers
+            .iter()
+            .map(|a| tag_json::simplify(a, false))
+            .collect(),
+    )
 }
 
-async fn legacy_route(archive: Archive, name: String, level: Level, body: Bytes) -> ApiResult<Json<Value>> {
-    let peer = Peer { modality: archive.modality(&name)?, local_aet: None, timeout: None };
+async fn legacy_route(
+    archive: Archive,
+    name: String,
+    level: Level,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    let peer = Peer {
+        modality: archive.modality(&name)?,
+        local_aet: None,
+        timeout: None,
+    };
     let fields = legacy_fields(level, &body)?;
-    Ok(Json(human(&legacy_find(&archive, &peer, level, &fields).await?)))
+    Ok(Json(human(
+        &legacy_find(&archive, &peer, level, &fields).await?,
+    )))
 }
 
-pub async fn find_patient(State(a): State<Archive>, Path(n): Path<String>, body: Bytes) -> ApiResult<Json<Value>> {
+pub async fn find_patient(
+    State(a): State<Archive>,
+    Path(n): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
     legacy_route(a, n, Level::Patient, body).await
 }
 
-pub async fn find_study(State(a): State<Archive>, Path(n): Path<String>, body: Bytes) -> ApiResult<Json<Value>> {
+pub async fn find_study(
+    State(a): State<Archive>,
+    Path(n): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
     legacy_route(a, n, Level::Study, body).await
 }
 
-pub async fn find_series(State(a): State<Archive>, Path(n): Path<String>, body: Bytes) -> ApiResult<Json<Value>> {
+pub async fn find_series(
+    State(a): State<Archive>,
+    Path(n): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
     legacy_route(a, n, Level::Series, body).await
 }
 
-pub async fn find_instance(State(a): State<Archive>, Path(n): Path<String>, body: Bytes) -> ApiResult<Json<Value>> {
+pub async fn find_instance(
+    State(a): State<Archive>,
+    Path(n): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
     legacy_route(a, n, Level::Instance, body).await
 }
 
 /// The deprecated `POST /modalities/{m}/find`: patients, each with its
 /// `Studies`, each with its `Series`, all filtered by the same body.
-pub async fn find_tree(State(archive): State<Archive>, Path(name): Path<String>, body: Bytes) -> ApiResult<Json<Value>> {
-    let peer = Peer { modality: archive.modality(&name)?, local_aet: None, timeout: None };
+pub async fn find_tree(
+    State(archive): State<Archive>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    let peer = Peer {
+        modality: archive.modality(&name)?,
+        local_aet: None,
+        timeout: None,
+    };
     let copy = |fields: &mut Keys, answer: &Value, tag: Tag| {
         if let Some(v) = queries::answer_value(answer, tag) {
             queries::set(fields, tag, v.to_owned());
         }
     };
-    let patients = legacy_find(&archive, &peer, Level::Patient, &legacy_fields(Level::Patient, &body)?).await?;
+    let patients = legacy_find(
+        &archive,
+        &peer,
+        Level::Patient,
+        &legacy_fields(Level::Patient, &body)?,
+    )
+    .await?;
     let mut result = Vec::new();
     for patient in &patients {
         let mut fields = legacy_fields(Level::Study, &body)?;

@@ -32,8 +32,14 @@ pub async fn modify(
         let file = archive.modified_instance(&id, &request).await?;
         return Ok(([(header::CONTENT_TYPE, "application/dicom")], file).into_response());
     }
-    let origin = if client.internal { Origin::lua() } else { Origin::rest(client.ip, client.user) };
-    let outcome = archive.modify_resource(level, &id, &request, &origin).await?;
+    let origin = if client.internal {
+        Origin::lua()
+    } else {
+        Origin::rest(client.ip, client.user)
+    };
+    let outcome = archive
+        .modify_resource(level, &id, &request, &origin)
+        .await?;
     Ok(Json(json!({
         "Description": "REST API",
         "FailedInstancesCount": 0,

@@ -44,10 +44,17 @@ fn text(body: String) -> Response {
 
 fn answer_index(query: &StoredQuery, index: &str) -> ApiResult<usize> {
     let i: usize = index.parse().map_err(|_| {
-        ApiError::with_details(OrthancCode::BadParameterType, "Syntax error in some user-supplied data")
+        ApiError::with_details(
+            OrthancCode::BadParameterType,
+            "Syntax error in some user-supplied data",
+        )
     })?;
     if i >= query.answers.len() {
-        return Err(crate::service::ServiceError::NoSuchAnswer { index: i, count: query.answers.len() }.into());
+        return Err(crate::service::ServiceError::NoSuchAnswer {
+            index: i,
+            count: query.answers.len(),
+        }
+        .into());
     }
     Ok(i)
 }
@@ -56,9 +63,14 @@ pub async fn list(State(archive): State<Archive>) -> Json<Value> {
     Json(json!(archive.queries().list()))
 }
 
-pub async fn operations(State(archive): State<Archive>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn operations(
+    State(archive): State<Archive>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
     archive.queries().get(&id)?;
-    Ok(Json(json!(["answers", "level", "modality", "query", "retrieve"])))
+    Ok(Json(json!([
+        "answers", "level", "modality", "query", "retrieve"
+    ])))
 }
 
 /// Orthanc answers 200 even for a query it does not know.
@@ -74,9 +86,13 @@ pub async fn answers(
 ) -> ApiResult<Json<Value>> {
     let query = archive.queries().get(&id)?;
     if flag(&p.expand) {
-        return Ok(Json(Value::Array(query.answers.iter().map(|a| p.render(a)).collect())));
+        return Ok(Json(Value::Array(
+            query.answers.iter().map(|a| p.render(a)).collect(),
+        )));
     }
-    Ok(Json(json!((0..query.answers.len()).map(|i| i.to_string()).collect::<Vec<_>>())))
+    Ok(Json(json!((0..query.answers.len())
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>())))
 }
 
 pub async fn answer(
@@ -99,10 +115,15 @@ pub async fn content(
 }
 
 pub async fn level(State(archive): State<Archive>, Path(id): Path<String>) -> ApiResult<Response> {
-    Ok(text(queries::level_name(archive.queries().get(&id)?.level).to_owned()))
+    Ok(text(
+        queries::level_name(archive.queries().get(&id)?.level).to_owned(),
+    ))
 }
 
-pub async fn modality(State(archive): State<Archive>, Path(id): Path<String>) -> ApiResult<Response> {
+pub async fn modality(
+    State(archive): State<Archive>,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
     Ok(text(archive.queries().get(&id)?.modality.clone()))
 }
 
@@ -115,7 +136,11 @@ pub async fn query(
     Ok(Json(p.render(&queries::keys_to_full_json(&query.query))))
 }
 
-pub async fn retrieve_all(State(archive): State<Archive>, Path(id): Path<String>, body: Bytes) -> ApiResult<Json<Value>> {
+pub async fn retrieve_all(
+    State(archive): State<Archive>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
     let query = archive.queries().get(&id)?;
     let all: Vec<usize> = (0..query.answers.len()).collect();
     retrieve(&archive, &query, &all, &body).await
@@ -134,7 +159,12 @@ pub async fn retrieve_one(
 /// C-MOVEs the chosen answers to the target: the body is the target AET as
 /// text, or `{"TargetAet", "Timeout", "Synchronous"}`; the default target is
 /// the AET the query was made with. Always synchronous (no jobs yet).
-async fn retrieve(archive: &Archive, query: &StoredQuery, indices: &[usize], body: &Bytes) -> ApiResult<Json<Value>> {
+async fn retrieve(
+    archive: &Archive,
+    query: &StoredQuery,
+    indices: &[usize],
+    body: &Bytes,
+) -> ApiResult<Json<Value>> {
     let mut target_aet = query.local_aet.clone();
     let mut timeout = query.timeout;
     match serde_json::from_slice::<Value>(body) {
@@ -153,15 +183,28 @@ async fn retrieve(archive: &Archive, query: &StoredQuery, indices: &[usize], bod
             }
         }
     }
-    let peer = Peer { modality: archive.modality(&query.modality)?, local_aet: Some(query.local_aet.clone()), timeout };
+    let peer = Peer {
+        modality: archive.modality(&query.modality)?,
+        local_aet: Some(query.local_aet.clone()),
+        timeout,
+    };
     let target = peer.target(archive);
     let mut described = Vec::new();
     for &i in indices {
         let answer = &query.answers[i];
         let level = queries::answer_level(answer, query.level);
-        let keys = queries::move_identifier(level, |tag| queries::answer_value(answer, tag).map(str::to_owned))
-            .map_err(|tag| ApiError::with_details(OrthancCode::BadRequest, format!("the answer has no {}", tag.format_comma())))?;
-        scu::move_(&target, level, &keys, &target_aet).await.map_err(|e| scu_error(&peer.modality, e))?;
+        let keys = queries::move_identifier(level, |tag| {
+            queries::answer_value(answer, tag).map(str::to_owned)
+        })
+        .map_err(|tag| {
+            ApiError::with_details(
+                OrthancCode::BadRequest,
+                format!("the answer has no {}", tag.format_comma()),
+            )
+        })?;
+        scu::move_(&target, level, &keys, &target_aet)
+            .await
+            .map_err(|e| scu_error(&peer.modality, e))?;
         described.push(queries::retrieve_description(answer));
     }
     Ok(Json(json!({

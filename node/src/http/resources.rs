@@ -26,12 +26,18 @@ pub fn level_of(collection: &str) -> ApiResult<Level> {
 fn number(name: &str, value: &Option<String>) -> ApiResult<Option<usize>> {
     value
         .as_deref()
-        .map(|v| v.parse::<usize>().map_err(|_| ApiError::bad_request(format!("{name} must be a non-negative integer"))))
+        .map(|v| {
+            v.parse::<usize>().map_err(|_| {
+                ApiError::bad_request(format!("{name} must be a non-negative integer"))
+            })
+        })
         .transpose()
 }
 
 fn missing(argument: &str, collection: &str) -> ApiError {
-    ApiError::bad_request(format!("Missing \"{argument}\" argument for GET request against: /{collection}/"))
+    ApiError::bad_request(format!(
+        "Missing \"{argument}\" argument for GET request against: /{collection}/"
+    ))
 }
 
 /// Orthanc's flag parameters: present (`?expand`) or any value but `false`/`0`.
@@ -102,9 +108,14 @@ pub async fn relative(
     // (`/instances/{id}/series`): a level below is a child list.
     if let Some(target) = Level::from_collection(&relative).filter(|t| *t > level) {
         let ids = archive.descendants(&id, target)?;
-        let views = ids.iter().map(|i| archive.view(target, i)).collect::<Result<Vec<_>, _>>()?;
+        let views = ids
+            .iter()
+            .map(|i| archive.view(target, i))
+            .collect::<Result<Vec<_>, _>>()?;
         let _ = params.expand; // Orthanc always expands these lists.
-        return Ok(Json(Value::Array(views.iter().map(|v| render(&archive, v)).collect())));
+        return Ok(Json(Value::Array(
+            views.iter().map(|v| render(&archive, v)).collect(),
+        )));
     }
     let parent_level = match relative.as_str() {
         "patient" => Level::Patient,
@@ -116,7 +127,10 @@ pub async fn relative(
         return Err(ApiError::unknown_resource());
     }
     let ancestor = archive.ancestor(&id, parent_level)?;
-    Ok(Json(render(&archive, &archive.view(parent_level, &ancestor.id)?)))
+    Ok(Json(render(
+        &archive,
+        &archive.view(parent_level, &ancestor.id)?,
+    )))
 }
 
 pub async fn statistics(
@@ -136,11 +150,20 @@ pub async fn statistics(
     if level <= Level::Series {
         out.insert("CountInstances".into(), json!(s.instances));
     }
-    for (prefix, disk, uncompressed) in [("Dicom", s.disk_size, s.uncompressed_size), ("", s.disk_size, s.uncompressed_size)] {
+    for (prefix, disk, uncompressed) in [
+        ("Dicom", s.disk_size, s.uncompressed_size),
+        ("", s.disk_size, s.uncompressed_size),
+    ] {
         out.insert(format!("{prefix}DiskSize"), json!(disk.to_string()));
         out.insert(format!("{prefix}DiskSizeMB"), json!(mb(disk)));
-        out.insert(format!("{prefix}UncompressedSize"), json!(uncompressed.to_string()));
-        out.insert(format!("{prefix}UncompressedSizeMB"), json!(mb(uncompressed)));
+        out.insert(
+            format!("{prefix}UncompressedSize"),
+            json!(uncompressed.to_string()),
+        );
+        out.insert(
+            format!("{prefix}UncompressedSizeMB"),
+            json!(mb(uncompressed)),
+        );
     }
     let mut sorted: Vec<(String, Value)> = out.into_iter().collect();
     sorted.sort_by(|a, b| a.0.cmp(&b.0));
@@ -165,7 +188,10 @@ pub fn render(archive: &Archive, view: &ResourceView) -> Value {
             out.insert("LastUpdate".into(), json!(r.last_update));
             out.insert("MainDicomTags".into(), json!(r.main_tags));
             out.insert("ParentPatient".into(), json!(r.parent));
-            out.insert("PatientMainDicomTags".into(), json!(view.patient_tags.clone().unwrap_or_default()));
+            out.insert(
+                "PatientMainDicomTags".into(),
+                json!(view.patient_tags.clone().unwrap_or_default()),
+            );
             out.insert("Series".into(), json!(view.children));
         }
         Level::Series => {
@@ -177,12 +203,18 @@ pub fn render(archive: &Archive, view: &ResourceView) -> Value {
             out.insert("LastUpdate".into(), json!(r.last_update));
             out.insert("MainDicomTags".into(), json!(r.main_tags));
             out.insert("ParentStudy".into(), json!(r.parent));
-            out.insert("Status".into(), json!(series_status(archive, expected, &view.children)));
+            out.insert(
+                "Status".into(),
+                json!(series_status(archive, expected, &view.children)),
+            );
         }
         Level::Instance => {
             let att = r.attachments.get("dicom");
             out.insert("FileSize".into(), json!(att.map(|a| a.size).unwrap_or(0)));
-            out.insert("FileUuid".into(), json!(att.map(|a| a.hash.clone()).unwrap_or_default()));
+            out.insert(
+                "FileUuid".into(),
+                json!(att.map(|a| a.hash.clone()).unwrap_or_default()),
+            );
             out.insert("ID".into(), json!(r.id));
             out.insert("IndexInSeries".into(), index_in_series(r));
             out.insert("MainDicomTags".into(), json!(r.main_tags));
@@ -216,11 +248,19 @@ fn index_in_series(r: &Resource) -> Value {
 /// index for some instance, `Inconsistent` on out-of-range or repeated indexes,
 /// else `Complete` or `Missing`.
 fn series_status(archive: &Archive, expected: Option<u32>, instances: &[String]) -> &'static str {
-    let Some(expected) = expected else { return "Unknown" };
+    let Some(expected) = expected else {
+        return "Unknown";
+    };
     let mut seen = std::collections::HashSet::new();
     for id in instances {
-        let Ok(r) = archive.resource(id) else { return "Unknown" };
-        let Some(index) = r.metadata.get("IndexInSeries").and_then(|v| v.parse::<i64>().ok()) else {
+        let Ok(r) = archive.resource(id) else {
+            return "Unknown";
+        };
+        let Some(index) = r
+            .metadata
+            .get("IndexInSeries")
+            .and_then(|v| v.parse::<i64>().ok())
+        else {
             return "Unknown";
         };
         if index < 1 || index > i64::from(expected) || !seen.insert(index) {

@@ -23,11 +23,19 @@ pub async fn execute(State(archive): State<Archive>, body: Bytes) -> ApiResult<R
         return Ok(StatusCode::FORBIDDEN.into_response());
     }
     let Some(hooks) = archive.hooks() else {
-        return Err(ApiError::with_details(OrthancCode::CannotExecuteLua, "the Lua engine is not running"));
+        return Err(ApiError::with_details(
+            OrthancCode::CannotExecuteLua,
+            "the Lua engine is not running",
+        ));
     };
-    let source = String::from_utf8(body.to_vec()).map_err(|_| ApiError::bad_request("the script is not UTF-8 text"))?;
+    let source = String::from_utf8(body.to_vec())
+        .map_err(|_| ApiError::bad_request("the script is not UTF-8 text"))?;
     match hooks.execute(source).await {
-        Ok(printed) => Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], printed).into_response()),
+        Ok(printed) => Ok((
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            printed,
+        )
+            .into_response()),
         Err(e) => Err(ApiError::with_details(OrthancCode::CannotExecuteLua, e.0)),
     }
 }
@@ -38,14 +46,30 @@ pub async fn filter(State(archive): State<Archive>, request: Request, next: Next
     let Some(hooks) = archive.hook(FILTER) else {
         return next.run(request).await;
     };
-    let client = request.extensions().get::<Client>().cloned().unwrap_or_default();
+    let client = request
+        .extensions()
+        .get::<Client>()
+        .cloned()
+        .unwrap_or_default();
     let mut headers = Map::new();
     for (name, value) in request.headers() {
-        headers.insert(name.as_str().to_owned(), Value::from(String::from_utf8_lossy(value.as_bytes()).into_owned()));
+        headers.insert(
+            name.as_str().to_owned(),
+            Value::from(String::from_utf8_lossy(value.as_bytes()).into_owned()),
+        );
     }
     let method = request.method().as_str().to_owned();
     let uri = request.uri().path().to_owned();
-    match hooks.filter_http_request(method, uri.clone(), client.ip, client.user, Value::Object(headers)).await {
+    match hooks
+        .filter_http_request(
+            method,
+            uri.clone(),
+            client.ip,
+            client.user,
+            Value::Object(headers),
+        )
+        .await
+    {
         Ok(true) => next.run(request).await,
         Ok(false) => StatusCode::FORBIDDEN.into_response(),
         Err(e) => {
@@ -57,6 +81,10 @@ pub async fn filter(State(archive): State<Archive>, request: Request, next: Next
 
 /// Marks an in-process request made by a script (see `http::internal_router`).
 pub async fn internal_client(mut request: Request, next: Next) -> Response {
-    request.extensions_mut().insert(Client { ip: String::new(), user: String::new(), internal: true });
+    request.extensions_mut().insert(Client {
+        ip: String::new(),
+        user: String::new(),
+        internal: true,
+    });
     next.run(request).await
 }

@@ -70,7 +70,10 @@ fn render_change(c: &Change) -> Value {
 /// Orthanc caps one page of changes at this many.
 const MAX_CHANGES: usize = 10_000;
 
-pub async fn changes(State(archive): State<Archive>, Query(p): Query<ChangesParams>) -> ApiResult<Json<Value>> {
+pub async fn changes(
+    State(archive): State<Archive>,
+    Query(p): Query<ChangesParams>,
+) -> ApiResult<Json<Value>> {
     if p.last.is_some() {
         let (last, seq) = archive.last_change()?;
         let list: Vec<Value> = last.iter().map(render_change).collect();
@@ -80,7 +83,10 @@ pub async fn changes(State(archive): State<Archive>, Query(p): Query<ChangesPara
         match v {
             None => Ok(default),
             Some(s) => s.parse::<u64>().map_err(|_| {
-                ApiError::with_details(OrthancCode::BadParameterType, format!("{name} must be an integer"))
+                ApiError::with_details(
+                    OrthancCode::BadParameterType,
+                    format!("{name} must be an integer"),
+                )
             }),
         }
     };
@@ -126,6 +132,7 @@ pub async fn get_log_level() -> Response {
 
 pub async fn set_log_level(body: Bytes) -> ApiResult<Response> {
     let level = String::from_utf8_lossy(&body).trim().to_owned();
-    crate::logging::set_level(&level).map_err(|e| ApiError::with_details(OrthancCode::ParameterOutOfRange, e))?;
+    crate::logging::set_level(&level)
+        .map_err(|e| ApiError::with_details(OrthancCode::ParameterOutOfRange, e))?;
     Ok(text(level))
 }

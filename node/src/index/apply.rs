@@ -55,7 +55,10 @@ pub fn get_resource(db: &DB, id: &str) -> Result<Option<Resource>> {
 pub fn children_of(db: &DB, id: &str) -> Result<Vec<String>> {
     let prefix = children_prefix(id);
     let mut out = Vec::new();
-    let iter = db.iterator_cf(cf(db, CF_CHILDREN), IteratorMode::From(&prefix, Direction::Forward));
+    let iter = db.iterator_cf(
+        cf(db, CF_CHILDREN),
+        IteratorMode::From(&prefix, Direction::Forward),
+    );
     for item in iter {
         let (key, _) = item?;
         if !key.starts_with(&prefix) {
@@ -68,22 +71,37 @@ pub fn children_of(db: &DB, id: &str) -> Result<Vec<String>> {
 
 impl<'a> Applier<'a> {
     pub fn new(db: &'a DB, meta: &'a mut SmCounters) -> Self {
-        Applier { db, batch: WriteBatch::default(), meta, refs: HashMap::new() }
+        Applier {
+            db,
+            batch: WriteBatch::default(),
+            meta,
+            refs: HashMap::new(),
+        }
     }
 
     pub fn apply(&mut self, command: &Command) -> Result<CommandResponse> {
         match command {
-            Command::StoreInstance { instance, overwrite, stamp, holders } => {
-                self.store_instance(instance, *overwrite, stamp, holders)
-            }
+            Command::StoreInstance {
+                instance,
+                overwrite,
+                stamp,
+                holders,
+            } => self.store_instance(instance, *overwrite, stamp, holders),
             Command::DeleteResource { id, .. } => self.delete_resource(id),
-            Command::MarkStable { id, last_instance_ms, stamp } => {
-                self.mark_stable(id, *last_instance_ms, stamp)
+            Command::MarkStable {
+                id,
+                last_instance_ms,
+                stamp,
+            } => self.mark_stable(id, *last_instance_ms, stamp),
+            Command::SetMetadata {
+                id,
+                name,
+                value,
+                stamp,
+            } => self.update_metadata(id, name, Some(value), stamp),
+            Command::DeleteMetadata { id, name, stamp } => {
+                self.update_metadata(id, name, None, stamp)
             }
-            Command::SetMetadata { id, name, value, stamp } => {
-                self.update_metadata(id, name, Some(value), stamp)
-            }
-            Command::DeleteMetadata { id, name, stamp } => self.update_metadata(id, name, None, stamp),
             Command::ClearChanges => {
                 for name in [CF_CHANGES, CF_RESOURCE_CHANGES] {
                     let family = cf(self.db, name);
@@ -96,7 +114,8 @@ impl<'a> Applier<'a> {
             Command::ClaimBlobs { hashes } => self.claim_blobs(hashes),
             Command::PutModality { modality } => {
                 let bytes = serde_json::to_vec(modality)?;
-                self.batch.put_cf(cf(self.db, CF_MODALITIES), &modality.name, bytes);
+                self.batch
+                    .put_cf(cf(self.db, CF_MODALITIES), &modality.name, bytes);
                 Ok(CommandResponse::Done)
             }
             Command::DeleteModality { name } => {
@@ -122,7 +141,10 @@ impl<'a> Applier<'a> {
             }
             Command::LuaCursor { seq } => {
                 let meta = cf(self.db, CF_SM_META);
-                let current = self.db.get_cf(meta, KEY_LUA_CURSOR)?.and_then(|v| decode_u64(&v));
+                let current = self
+                    .db
+                    .get_cf(meta, KEY_LUA_CURSOR)?
+                    .and_then(|v| decode_u64(&v));
                 // Idempotent: a stale or repeated proposal never moves it back.
                 if current.is_none_or(|c| *seq > c) {
                     self.batch.put_cf(meta, KEY_LUA_CURSOR, u64_key(*seq));
@@ -141,7 +163,13 @@ impl<'a> Applier<'a> {
         Ok(())
     }
 
-    fn add_change(&mut self, change_type: ChangeType, level: Level, id: &str, date: &str) -> Result<()> {
+    fn add_change(
+        &mut self,
+        change_type: ChangeType,
+        level: Level,
+        id: &str,
+        date: &str,
+    ) -> Result<()> {
         if self.meta.next_change == 0 {
             self.meta.next_change = 1;
         }
@@ -154,8 +182,13 @@ impl<'a> Applier<'a> {
         };
         self.meta.next_change += 1;
         let bytes = serde_json::to_vec(&change)?;
-        self.batch.put_cf(cf(self.db, CF_CHANGES), u64_key(change.seq), bytes);
-        self.batch.put_cf(cf(self.db, CF_RESOURCE_CHANGES), resource_change_key(id, change.seq), []);
+        self.batch
+            .put_cf(cf(self.db, CF_CHANGES), u64_key(change.seq), bytes);
+        self.batch.put_cf(
+            cf(self.db, CF_RESOURCE_CHANGES),
+            resource_change_key(id, change.seq),
+            [],
+        );
         Ok(())
     }
 
@@ -164,7 +197,9 @@ impl<'a> Applier<'a> {
     fn forget_changes(&mut self, id: &str) -> Result<()> {
         let prefix = children_prefix(id);
         let family = cf(self.db, CF_RESOURCE_CHANGES);
-        let iter = self.db.iterator_cf(family, IteratorMode::From(&prefix, Direction::Forward));
+        let iter = self
+            .db
+            .iterator_cf(family, IteratorMode::From(&prefix, Direction::Forward));
         for item in iter {
             let (key, _) = item?;
             if !key.starts_with(&prefix) {
@@ -210,9 +245,11 @@ impl<'a> Applier<'a> {
         self.refs.insert(hash.to_owned(), count);
         if count == 0 {
             self.batch.delete_cf(cf(self.db, CF_BLOB_REFS), hash);
-            self.batch.put_cf(cf(self.db, CF_BLOB_STATE), hash, b"garbage");
+            self.batch
+                .put_cf(cf(self.db, CF_BLOB_STATE), hash, b"garbage");
         } else {
-            self.batch.put_cf(cf(self.db, CF_BLOB_REFS), hash, u64_key(count));
+            self.batch
+                .put_cf(cf(self.db, CF_BLOB_REFS), hash, u64_key(count));
             self.batch.delete_cf(cf(self.db, CF_BLOB_STATE), hash);
         }
         Ok(())
@@ -228,7 +265,11 @@ impl<'a> Applier<'a> {
         holders.sort_unstable();
         holders.dedup();
         holders.retain(|id| !remove.contains(id));
-        self.batch.put_cf(cf(self.db, CF_BLOB_HOLDERS), hash, serde_json::to_vec(&holders)?);
+        self.batch.put_cf(
+            cf(self.db, CF_BLOB_HOLDERS),
+            hash,
+            serde_json::to_vec(&holders)?,
+        );
         Ok(())
     }
 
@@ -244,15 +285,27 @@ impl<'a> Applier<'a> {
         }
         if let Some(old) = get_resource(self.db, &new.instance_id)? {
             if !overwrite {
-                return Ok(CommandResponse::Stored(StoreOutcome { status: StoreStatus::AlreadyStored }));
+                return Ok(CommandResponse::Stored(StoreOutcome {
+                    status: StoreStatus::AlreadyStored,
+                }));
             }
             // The new instance replaces the old one; ancestors stay.
             self.forget(&old)?;
         }
         let ancestors = [
             (Level::Patient, &new.patient_id, &new.patient_tags, None),
-            (Level::Study, &new.study_id, &new.study_tags, Some(&new.patient_id)),
-            (Level::Series, &new.series_id, &new.series_tags, Some(&new.study_id)),
+            (
+                Level::Study,
+                &new.study_id,
+                &new.study_tags,
+                Some(&new.patient_id),
+            ),
+            (
+                Level::Series,
+                &new.series_id,
+                &new.series_tags,
+                Some(&new.study_id),
+            ),
         ];
         let instance = Resource {
             id: new.instance_id.clone(),
@@ -260,14 +313,21 @@ impl<'a> Applier<'a> {
             parent: Some(new.series_id.clone()),
             main_tags: new.instance_tags.clone(),
             metadata: new.metadata.clone(),
-            attachments: [("dicom".to_owned(), new.attachment.clone())].into_iter().collect(),
+            attachments: [("dicom".to_owned(), new.attachment.clone())]
+                .into_iter()
+                .collect(),
             is_stable: false,
             last_update: stamp.date.clone(),
             last_instance_ms: stamp.unix_ms,
             created_seq: 0,
         };
         self.create(instance)?;
-        self.add_change(ChangeType::NewInstance, Level::Instance, &new.instance_id, &stamp.date)?;
+        self.add_change(
+            ChangeType::NewInstance,
+            Level::Instance,
+            &new.instance_id,
+            &stamp.date,
+        )?;
         self.meta.counters.disk_size += new.attachment.size;
         self.meta.counters.uncompressed_size += new.attachment.uncompressed_size;
         self.add_blob_ref(&new.attachment.hash, 1)?;
@@ -305,18 +365,29 @@ impl<'a> Applier<'a> {
                     self.add_change(change, level, id, &stamp.date)?;
                 }
             }
-            self.batch.put_cf(cf(self.db, CF_UNSTABLE), id.as_bytes(), u64_key(stamp.unix_ms));
+            self.batch.put_cf(
+                cf(self.db, CF_UNSTABLE),
+                id.as_bytes(),
+                u64_key(stamp.unix_ms),
+            );
         }
-        Ok(CommandResponse::Stored(StoreOutcome { status: StoreStatus::Success }))
+        Ok(CommandResponse::Stored(StoreOutcome {
+            status: StoreStatus::Success,
+        }))
     }
 
     /// Writes a new resource with its listing, parent link and tag index.
     fn create(&mut self, mut r: Resource) -> Result<()> {
         r.created_seq = self.meta.next_resource;
         self.meta.next_resource += 1;
-        self.batch.put_cf(cf(self.db, CF_BY_LEVEL), by_level_key(r.level, r.created_seq, &r.id), []);
+        self.batch.put_cf(
+            cf(self.db, CF_BY_LEVEL),
+            by_level_key(r.level, r.created_seq, &r.id),
+            [],
+        );
         if let Some(parent) = &r.parent {
-            self.batch.put_cf(cf(self.db, CF_CHILDREN), child_key(parent, &r.id), []);
+            self.batch
+                .put_cf(cf(self.db, CF_CHILDREN), child_key(parent, &r.id), []);
         }
         self.index_tags(&r, true);
         let c = &mut self.meta.counters;
@@ -332,9 +403,13 @@ impl<'a> Applier<'a> {
     /// Removes one resource (not its children) from every family.
     fn forget(&mut self, r: &Resource) -> Result<()> {
         self.batch.delete_cf(cf(self.db, CF_RESOURCES), &r.id);
-        self.batch.delete_cf(cf(self.db, CF_BY_LEVEL), by_level_key(r.level, r.created_seq, &r.id));
+        self.batch.delete_cf(
+            cf(self.db, CF_BY_LEVEL),
+            by_level_key(r.level, r.created_seq, &r.id),
+        );
         if let Some(parent) = &r.parent {
-            self.batch.delete_cf(cf(self.db, CF_CHILDREN), child_key(parent, &r.id));
+            self.batch
+                .delete_cf(cf(self.db, CF_CHILDREN), child_key(parent, &r.id));
         }
         self.batch.delete_cf(cf(self.db, CF_UNSTABLE), &r.id);
         self.forget_changes(&r.id)?;
@@ -374,8 +449,12 @@ impl<'a> Applier<'a> {
         let mut removed = root.id.clone();
         let mut parent = root.parent.clone();
         while let Some(pid) = parent {
-            let Some(p) = get_resource(self.db, &pid)? else { break };
-            let others = children_of(self.db, &pid)?.into_iter().any(|c| c != removed);
+            let Some(p) = get_resource(self.db, &pid)? else {
+                break;
+            };
+            let others = children_of(self.db, &pid)?
+                .into_iter()
+                .any(|c| c != removed);
             if others {
                 return Ok(CommandResponse::Deleted(DeleteOutcome {
                     remaining_ancestor: Some((p.level, p.id)),
@@ -385,11 +464,21 @@ impl<'a> Applier<'a> {
             removed = p.id.clone();
             parent = p.parent.clone();
         }
-        Ok(CommandResponse::Deleted(DeleteOutcome { remaining_ancestor: None }))
+        Ok(CommandResponse::Deleted(DeleteOutcome {
+            remaining_ancestor: None,
+        }))
     }
 
-    fn mark_stable(&mut self, id: &str, last_instance_ms: u64, stamp: &Stamp) -> Result<CommandResponse> {
-        let pending = self.db.get_cf(cf(self.db, CF_UNSTABLE), id)?.and_then(|v| decode_u64(&v));
+    fn mark_stable(
+        &mut self,
+        id: &str,
+        last_instance_ms: u64,
+        stamp: &Stamp,
+    ) -> Result<CommandResponse> {
+        let pending = self
+            .db
+            .get_cf(cf(self.db, CF_UNSTABLE), id)?
+            .and_then(|v| decode_u64(&v));
         if pending != Some(last_instance_ms) {
             // Something arrived since the timer was read, or it already fired.
             return Ok(CommandResponse::Done);
@@ -409,7 +498,13 @@ impl<'a> Applier<'a> {
         Ok(CommandResponse::Done)
     }
 
-    fn update_metadata(&mut self, id: &str, name: &str, value: Option<&String>, stamp: &Stamp) -> Result<CommandResponse> {
+    fn update_metadata(
+        &mut self,
+        id: &str,
+        name: &str,
+        value: Option<&String>,
+        stamp: &Stamp,
+    ) -> Result<CommandResponse> {
         let Some(mut r) = get_resource(self.db, id)? else {
             return Ok(CommandResponse::UnknownResource);
         };
@@ -432,7 +527,8 @@ impl<'a> Applier<'a> {
             let state = self.blob_state(hash)?;
             let unreferenced = self.blob_refs(hash)? == 0;
             if unreferenced && state.as_deref() != Some(b"deleting".as_slice()) {
-                self.batch.put_cf(cf(self.db, CF_BLOB_STATE), hash, b"deleting");
+                self.batch
+                    .put_cf(cf(self.db, CF_BLOB_STATE), hash, b"deleting");
                 claimed.push(hash.clone());
             }
         }

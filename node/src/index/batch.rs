@@ -40,12 +40,19 @@ impl Batcher {
     /// Queues `command` and waits for its response.
     pub(crate) async fn write(&self, command: Command) -> Result<CommandResponse, IndexError> {
         let (reply, response) = oneshot::channel();
-        self.queue.send((command, reply)).map_err(|_| IndexError::ShuttingDown)?;
+        self.queue
+            .send((command, reply))
+            .map_err(|_| IndexError::ShuttingDown)?;
         response.await.map_err(|_| IndexError::ShuttingDown)?
     }
 }
 
-async fn run(mut pending: mpsc::UnboundedReceiver<(Command, Reply)>, raft: Raft, me: NodeId, peers: Option<Peers>) {
+async fn run(
+    mut pending: mpsc::UnboundedReceiver<(Command, Reply)>,
+    raft: Raft,
+    me: NodeId,
+    peers: Option<Peers>,
+) {
     while let Some(first) = pending.recv().await {
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
@@ -68,7 +75,8 @@ async fn run(mut pending: mpsc::UnboundedReceiver<(Command, Reply)>, raft: Raft,
                 }
             }
             Ok(other) => {
-                let message = format!("unexpected answer to a batch of {count} commands: {other:?}");
+                let message =
+                    format!("unexpected answer to a batch of {count} commands: {other:?}");
                 for reply in replies {
                     let _ = reply.send(Err(IndexError::Corrupt(message.clone())));
                 }

@@ -46,9 +46,9 @@ impl LogStore {
             .map_err(|e| StorageIOError::read(&e))?;
         match raw {
             None => Ok(None),
-            Some(bytes) => {
-                Ok(Some(serde_json::from_slice(&bytes).map_err(|e| StorageIOError::read(&e))?))
-            }
+            Some(bytes) => Ok(Some(
+                serde_json::from_slice(&bytes).map_err(|e| StorageIOError::read(&e))?,
+            )),
         }
     }
 
@@ -63,7 +63,9 @@ impl LogStore {
     }
 
     fn last_entry_log_id(&self) -> StorageResult<Option<LogId<NodeId>>> {
-        let mut iter = self.db.iterator_cf(cf(&self.db, CF_RAFT_LOG), IteratorMode::End);
+        let mut iter = self
+            .db
+            .iterator_cf(cf(&self.db, CF_RAFT_LOG), IteratorMode::End);
         match iter.next() {
             None => Ok(None),
             Some(item) => {
@@ -87,9 +89,10 @@ impl RaftLogReader<TypeConfig> for LogStore {
             Bound::Unbounded => 0,
         };
         let from = u64_key(start);
-        let iter = self
-            .db
-            .iterator_cf(cf(&self.db, CF_RAFT_LOG), IteratorMode::From(&from, Direction::Forward));
+        let iter = self.db.iterator_cf(
+            cf(&self.db, CF_RAFT_LOG),
+            IteratorMode::From(&from, Direction::Forward),
+        );
         let mut entries = Vec::new();
         for item in iter {
             let (key, value) = item.map_err(|e| StorageIOError::read_logs(&e))?;
@@ -97,7 +100,8 @@ impl RaftLogReader<TypeConfig> for LogStore {
             if !range.contains(&index) {
                 break;
             }
-            entries.push(serde_json::from_slice(&value).map_err(|e| StorageIOError::read_logs(&e))?);
+            entries
+                .push(serde_json::from_slice(&value).map_err(|e| StorageIOError::read_logs(&e))?);
         }
         Ok(entries)
     }
@@ -109,7 +113,10 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     async fn get_log_state(&mut self) -> StorageResult<LogState<TypeConfig>> {
         let last_purged_log_id: Option<LogId<NodeId>> = self.get_meta(KEY_PURGED)?;
         let last_log_id = self.last_entry_log_id()?.or(last_purged_log_id);
-        Ok(LogState { last_purged_log_id, last_log_id })
+        Ok(LogState {
+            last_purged_log_id,
+            last_log_id,
+        })
     }
 
     async fn get_log_reader(&mut self) -> Self::LogReader {
@@ -133,7 +140,9 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn read_committed(&mut self) -> StorageResult<Option<LogId<NodeId>>> {
-        Ok(self.get_meta::<Option<LogId<NodeId>>>(KEY_COMMITTED)?.flatten())
+        Ok(self
+            .get_meta::<Option<LogId<NodeId>>>(KEY_COMMITTED)?
+            .flatten())
     }
 
     async fn append<I>(&mut self, entries: I, callback: LogFlushed<TypeConfig>) -> StorageResult<()>
@@ -171,7 +180,9 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         let mut batch = WriteBatch::default();
         batch.delete_range_cf(log, u64_key(log_id.index), u64_key(u64::MAX));
         batch.delete_cf(log, u64_key(u64::MAX));
-        self.db.write(batch).map_err(|e| StorageIOError::write_logs(&e).into())
+        self.db
+            .write(batch)
+            .map_err(|e| StorageIOError::write_logs(&e).into())
     }
 
     async fn purge(&mut self, log_id: LogId<NodeId>) -> StorageResult<()> {
@@ -181,10 +192,16 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         let bytes = serde_json::to_vec(&log_id).map_err(|e| StorageIOError::write_logs(&e))?;
         let mut batch = WriteBatch::default();
         batch.put_cf(cf(&self.db, CF_RAFT_META), KEY_PURGED, bytes);
-        batch.delete_range_cf(cf(&self.db, CF_RAFT_LOG), u64_key(0), u64_key(log_id.index + 1));
+        batch.delete_range_cf(
+            cf(&self.db, CF_RAFT_LOG),
+            u64_key(0),
+            u64_key(log_id.index + 1),
+        );
         let mut opts = WriteOptions::default();
         opts.set_sync(true);
-        self.db.write_opt(batch, &opts).map_err(|e| StorageIOError::write_logs(&e).into())
+        self.db
+            .write_opt(batch, &opts)
+            .map_err(|e| StorageIOError::write_logs(&e).into())
     }
 }
 

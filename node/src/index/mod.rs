@@ -87,11 +87,18 @@ impl Index {
     /// Opens the index under `dir` as a one-member cluster (node 1), initializing
     /// the cluster on first start.
     pub async fn open_single(dir: &Path) -> Result<Index, IndexError> {
-        let policy = (crate::config::DEFAULT_SNAPSHOT_LOGS, crate::config::DEFAULT_SNAPSHOT_KEEP_LOGS);
+        let policy = (
+            crate::config::DEFAULT_SNAPSHOT_LOGS,
+            crate::config::DEFAULT_SNAPSHOT_KEEP_LOGS,
+        );
         let index = Index::open(dir, 1, NoPeers, None, policy).await?;
         if !index.raft.is_initialized().await.map_err(storage_error)? {
             let members = BTreeMap::from([(index.node_id, BasicNode::new("local"))]);
-            index.raft.initialize(members).await.map_err(storage_error)?;
+            index
+                .raft
+                .initialize(members)
+                .await
+                .map_err(storage_error)?;
         }
         index.wait_for_leader().await?;
         Ok(index)
@@ -124,14 +131,17 @@ impl Index {
         let db = store::open(&dir.join("rocksdb")).map_err(IndexError::Open)?;
         let idle_db = Arc::downgrade(&db);
         crate::memory::on_idle(move || {
-            let Some(db) = idle_db.upgrade() else { return false };
+            let Some(db) = idle_db.upgrade() else {
+                return false;
+            };
             if let Err(e) = store::flush_idle(&db) {
                 tracing::warn!(error = %e, "cannot flush the index memtables");
             }
             true
         });
         let log = log_store::LogStore::new(db.clone());
-        let sm = state_machine::StateMachine::open(db.clone(), dir.join("snapshots")).map_err(storage_error)?;
+        let sm = state_machine::StateMachine::open(db.clone(), dir.join("snapshots"))
+            .map_err(storage_error)?;
         let config = RaftConfig {
             cluster_name: "isengard".into(),
             heartbeat_interval: 250,
@@ -142,9 +152,17 @@ impl Index {
             ..Default::default()
         };
         let config = Arc::new(config.validate().map_err(storage_error)?);
-        let raft = Raft::new(node_id, config, network, log, sm).await.map_err(storage_error)?;
+        let raft = Raft::new(node_id, config, network, log, sm)
+            .await
+            .map_err(storage_error)?;
         let writes = batch::Batcher::spawn(raft.clone(), node_id, peers.clone());
-        Ok(Index { db, raft, node_id, peers, writes })
+        Ok(Index {
+            db,
+            raft,
+            node_id,
+            peers,
+            writes,
+        })
     }
 
     /// Waits (up to 30 s) until this node knows a leader.
@@ -175,7 +193,12 @@ impl Index {
     pub fn members(&self) -> BTreeMap<NodeId, String> {
         let metrics = self.raft.metrics();
         let metrics = metrics.borrow();
-        metrics.membership_config.membership().nodes().map(|(id, node)| (*id, node.addr.clone())).collect()
+        metrics
+            .membership_config
+            .membership()
+            .nodes()
+            .map(|(id, node)| (*id, node.addr.clone()))
+            .collect()
     }
 
     /// The channels to the other nodes; `None` in a one-member cluster.

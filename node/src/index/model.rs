@@ -282,28 +282,58 @@ pub enum Command {
         holders: Vec<u64>,
     },
     /// Delete a resource and everything below it.
-    DeleteResource { id: String, stamp: Stamp },
+    DeleteResource {
+        id: String,
+        stamp: Stamp,
+    },
     /// Mark a resource stable if nothing arrived below it since `last_instance_ms`.
-    MarkStable { id: String, last_instance_ms: u64, stamp: Stamp },
-    SetMetadata { id: String, name: String, value: String, stamp: Stamp },
-    DeleteMetadata { id: String, name: String, stamp: Stamp },
+    MarkStable {
+        id: String,
+        last_instance_ms: u64,
+        stamp: Stamp,
+    },
+    SetMetadata {
+        id: String,
+        name: String,
+        value: String,
+        stamp: Stamp,
+    },
+    DeleteMetadata {
+        id: String,
+        name: String,
+        stamp: Stamp,
+    },
     /// Empty the change log (`DELETE /changes`).
     ClearChanges,
     /// Defines (or redefines) a modality.
-    PutModality { modality: Modality },
-    DeleteModality { name: String },
+    PutModality {
+        modality: Modality,
+    },
+    DeleteModality {
+        name: String,
+    },
     /// The garbage collector claims unreferenced blobs before deleting them:
     /// the answer lists those that are still unreferenced and now `deleting`.
-    ClaimBlobs { hashes: Vec<String> },
+    ClaimBlobs {
+        hashes: Vec<String>,
+    },
     /// The garbage collector deleted these claimed blobs.
-    BlobsCollected { hashes: Vec<String> },
+    BlobsCollected {
+        hashes: Vec<String>,
+    },
     /// Replicated blob mode: `add` now hold a durable copy of the blob, `remove`
     /// do not (a holder lost it, or left the cluster). Idempotent; ignored for
     /// a blob that no instance references (it is on its way to collection).
-    UpdateBlobHolders { hash: String, add: Vec<u64>, remove: Vec<u64> },
+    UpdateBlobHolders {
+        hash: String,
+        add: Vec<u64>,
+        remove: Vec<u64>,
+    },
     /// The Lua callbacks that run once in the cluster (`OnStable*`) have
     /// processed the change log up to `seq`. Only moves forward.
-    LuaCursor { seq: u64 },
+    LuaCursor {
+        seq: u64,
+    },
     /// Group commit: commands proposed concurrently, applied in order as if
     /// proposed one by one (see `index::batch`). Answered by
     /// [`CommandResponse::Batch`], one response per command. Never nested.
@@ -322,7 +352,9 @@ pub enum CommandResponse {
     /// The instance's blob is being deleted by the garbage collector: write the
     /// blob again once the collection is over, then retry.
     BlobBusy,
-    Claimed { hashes: Vec<String> },
+    Claimed {
+        hashes: Vec<String>,
+    },
     Done,
     /// The responses to the commands of a [`Command::Batch`], in order.
     Batch(Vec<CommandResponse>),

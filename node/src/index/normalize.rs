@@ -6,7 +6,11 @@
 
 /// Upper-case with accents removed: the form stored in the `tags` family.
 pub fn normalize(value: &str) -> String {
-    value.chars().map(fold_accent).flat_map(char::to_uppercase).collect()
+    value
+        .chars()
+        .map(fold_accent)
+        .flat_map(char::to_uppercase)
+        .collect()
 }
 
 fn fold_accent(c: char) -> char {
@@ -66,7 +70,13 @@ impl Constraint {
 
     /// Whether `candidate` satisfies the constraint.
     pub fn matches(&self, candidate: &str, case_sensitive: bool) -> bool {
-        let fold = |s: &str| if case_sensitive { s.to_owned() } else { normalize(s) };
+        let fold = |s: &str| {
+            if case_sensitive {
+                s.to_owned()
+            } else {
+                normalize(s)
+            }
+        };
         match self {
             Constraint::Any => true,
             Constraint::Equal(v) => fold(v) == fold(candidate),
@@ -196,12 +206,15 @@ mod tests {
     fn bounds_cover_matches() {
         let c = Constraint::parse("DOE*", false);
         let b = &c.scan_bounds().unwrap()[0];
-        assert!(b"DOE^JOHN".as_slice() >= b.0.as_slice() && b"DOE^JOHN".as_slice() < b.1.as_slice());
+        assert!(
+            b"DOE^JOHN".as_slice() >= b.0.as_slice() && b"DOE^JOHN".as_slice() < b.1.as_slice()
+        );
         assert!(Constraint::parse("*DOE", false).scan_bounds().is_none());
         let eq = Constraint::parse("ct", false).scan_bounds().unwrap();
         assert_eq!(eq[0].0, b"CT".to_vec());
         // The suffix of a `tags` key is `value, 0, id`: inside for equal, outside otherwise.
-        let within = |key: &[u8], b: &(Vec<u8>, Vec<u8>)| key >= b.0.as_slice() && key < b.1.as_slice();
+        let within =
+            |key: &[u8], b: &(Vec<u8>, Vec<u8>)| key >= b.0.as_slice() && key < b.1.as_slice();
         assert!(within(b"CT\0some-id", &eq[0]));
         assert!(!within(b"CTA\0some-id", &eq[0]) && !within(b"C\0some-id", &eq[0]));
         assert!(within(b"DOE^JOHN\0id", b));

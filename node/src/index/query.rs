@@ -46,9 +46,10 @@ impl<'a> Reader<'a> {
     /// Resources of a level in creation order, skipping `since`, at most `limit`.
     pub fn list(&self, level: Level, since: usize, limit: Option<usize>) -> Result<Vec<String>> {
         let prefix = [level.code()];
-        let iter = self
-            .db
-            .iterator_cf(cf(self.db, CF_BY_LEVEL), IteratorMode::From(&prefix, Direction::Forward));
+        let iter = self.db.iterator_cf(
+            cf(self.db, CF_BY_LEVEL),
+            IteratorMode::From(&prefix, Direction::Forward),
+        );
         let mut out = Vec::new();
         for item in iter.skip(since) {
             let (key, _) = item?;
@@ -63,7 +64,10 @@ impl<'a> Reader<'a> {
     /// The last change processed by the once-in-the-cluster Lua callbacks;
     /// `None` before the first `LuaCursor` command.
     pub fn lua_cursor(&self) -> Result<Option<u64>> {
-        Ok(self.db.get_cf(cf(self.db, CF_SM_META), KEY_LUA_CURSOR)?.and_then(|v| decode_u64(&v)))
+        Ok(self
+            .db
+            .get_cf(cf(self.db, CF_SM_META), KEY_LUA_CURSOR)?
+            .and_then(|v| decode_u64(&v)))
     }
 
     pub fn counters(&self) -> Result<Counters> {
@@ -78,9 +82,10 @@ impl<'a> Reader<'a> {
     /// Changes with `seq > since`, at most `limit`, and whether the log ends there.
     pub fn changes(&self, since: u64, limit: usize) -> Result<(Vec<Change>, bool)> {
         let from = u64_key(since.saturating_add(1));
-        let iter = self
-            .db
-            .iterator_cf(cf(self.db, CF_CHANGES), IteratorMode::From(&from, Direction::Forward));
+        let iter = self.db.iterator_cf(
+            cf(self.db, CF_CHANGES),
+            IteratorMode::From(&from, Direction::Forward),
+        );
         let mut out = Vec::new();
         for item in iter {
             let (_, value) = item?;
@@ -94,7 +99,9 @@ impl<'a> Reader<'a> {
 
     /// The last change, if the log is not empty.
     pub fn last_change(&self) -> Result<Option<Change>> {
-        let mut iter = self.db.iterator_cf(cf(self.db, CF_CHANGES), IteratorMode::End);
+        let mut iter = self
+            .db
+            .iterator_cf(cf(self.db, CF_CHANGES), IteratorMode::End);
         match iter.next() {
             None => Ok(None),
             Some(item) => Ok(Some(serde_json::from_slice(&item?.1)?)),
@@ -114,7 +121,10 @@ impl<'a> Reader<'a> {
     /// Resources waiting to become stable, with the time of their last instance.
     pub fn unstable(&self) -> Result<Vec<(String, u64)>> {
         let mut out = Vec::new();
-        for item in self.db.iterator_cf(cf(self.db, CF_UNSTABLE), IteratorMode::Start) {
+        for item in self
+            .db
+            .iterator_cf(cf(self.db, CF_UNSTABLE), IteratorMode::Start)
+        {
             let (key, value) = item?;
             if let Some(ms) = decode_u64(&value) {
                 out.push((String::from_utf8_lossy(&key).into_owned(), ms));
@@ -126,7 +136,10 @@ impl<'a> Reader<'a> {
     /// Blobs in a given collection state (`garbage` or `deleting`).
     pub fn blobs_in_state(&self, state: &[u8], limit: usize) -> Result<Vec<String>> {
         let mut out = Vec::new();
-        for item in self.db.iterator_cf(cf(self.db, CF_BLOB_STATE), IteratorMode::Start) {
+        for item in self
+            .db
+            .iterator_cf(cf(self.db, CF_BLOB_STATE), IteratorMode::Start)
+        {
             let (key, value) = item?;
             if &*value == state {
                 out.push(String::from_utf8_lossy(&key).into_owned());
@@ -141,7 +154,10 @@ impl<'a> Reader<'a> {
     /// Every modality, by name.
     pub fn modalities(&self) -> Result<Vec<Modality>> {
         let mut out = Vec::new();
-        for item in self.db.iterator_cf(cf(self.db, CF_MODALITIES), IteratorMode::Start) {
+        for item in self
+            .db
+            .iterator_cf(cf(self.db, CF_MODALITIES), IteratorMode::Start)
+        {
             out.push(serde_json::from_slice(&item?.1)?);
         }
         Ok(out)
@@ -166,7 +182,11 @@ impl<'a> Reader<'a> {
     /// Up to `limit` referenced blobs with their holders, in hash order,
     /// starting after `after`: a page of the replicated blobs for the repair
     /// and scrub passes. Blobs waiting for collection are left out.
-    pub fn replicated_blobs(&self, after: Option<&str>, limit: usize) -> Result<Vec<(String, Vec<u64>)>> {
+    pub fn replicated_blobs(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, Vec<u64>)>> {
         let family = cf(self.db, CF_BLOB_HOLDERS);
         let mode = match after {
             Some(hash) => IteratorMode::From(hash.as_bytes(), Direction::Forward),
@@ -219,16 +239,20 @@ impl<'a> Reader<'a> {
     /// `limit` of them; returns how many it saw.
     fn scan(&self, q: &TagQuery, limit: usize, mut f: impl FnMut(&str)) -> Result<usize> {
         let prefix = tag_prefix(q.level, &q.tag);
-        let ranges = q.constraint.scan_bounds().unwrap_or_else(|| vec![(Vec::new(), vec![0xff])]);
+        let ranges = q
+            .constraint
+            .scan_bounds()
+            .unwrap_or_else(|| vec![(Vec::new(), vec![0xff])]);
         let mut seen = 0;
         for (start, end) in ranges {
             let mut from = prefix.clone();
             from.extend_from_slice(&start);
             let mut to = prefix.clone();
             to.extend_from_slice(&end);
-            let iter = self
-                .db
-                .iterator_cf(cf(self.db, CF_TAGS), IteratorMode::From(&from, Direction::Forward));
+            let iter = self.db.iterator_cf(
+                cf(self.db, CF_TAGS),
+                IteratorMode::From(&from, Direction::Forward),
+            );
             for item in iter {
                 if seen >= limit {
                     return Ok(seen);
@@ -262,8 +286,10 @@ impl<'a> Reader<'a> {
     /// Resources at `level` matching every query; queries may name tags of
     /// `level` or of its ancestors. Results in creation order.
     pub fn find(&self, level: Level, queries: &[TagQuery]) -> Result<Vec<Resource>> {
-        let restrictive: Vec<&TagQuery> =
-            queries.iter().filter(|q| q.constraint != Constraint::Any).collect();
+        let restrictive: Vec<&TagQuery> = queries
+            .iter()
+            .filter(|q| q.constraint != Constraint::Any)
+            .collect();
         // Work from the most specific constrained level, or list the target level.
         let start = restrictive.iter().max_by_key(|q| q.level).copied();
         let Some(deepest) = start else {
@@ -337,13 +363,17 @@ impl<'a> Reader<'a> {
     }
 
     fn load_all(&self, ids: &[String]) -> Result<Vec<Resource>> {
-        ids.iter().filter_map(|id| self.resource(id).transpose()).collect()
+        ids.iter()
+            .filter_map(|id| self.resource(id).transpose())
+            .collect()
     }
 
     fn ancestors_match(&self, r: &Resource, queries: &[&TagQuery]) -> Result<bool> {
         let mut parent = r.parent.clone();
         while let Some(p) = parent {
-            let Some(pr) = self.resource(&p)? else { return Ok(false) };
+            let Some(pr) = self.resource(&p)? else {
+                return Ok(false);
+            };
             if !matches_all(&pr, queries) {
                 return Ok(false);
             }

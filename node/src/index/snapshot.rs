@@ -62,7 +62,10 @@ pub fn install(db: &DB, input: impl Read) -> io::Result<()> {
     let mut magic = vec![0u8; MAGIC.len()];
     input.read_exact(&mut magic)?;
     if magic != MAGIC {
-        return Err(io::Error::new(io::ErrorKind::InvalidData, "not an isengard snapshot"));
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "not an isengard snapshot",
+        ));
     }
     let mut batch = WriteBatch::default();
     for name in SM_FAMILIES {
@@ -78,9 +81,9 @@ pub fn install(db: &DB, input: impl Read) -> io::Result<()> {
         if tag[0] == END {
             break;
         }
-        let name = SM_FAMILIES
-            .get(tag[0] as usize)
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "unknown family in snapshot"))?;
+        let name = SM_FAMILIES.get(tag[0] as usize).ok_or_else(|| {
+            io::Error::new(io::ErrorKind::InvalidData, "unknown family in snapshot")
+        })?;
         let key = read_chunk(&mut input)?;
         let value = read_chunk(&mut input)?;
         batch.put_cf(cf(db, name), key, value);

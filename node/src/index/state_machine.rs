@@ -55,13 +55,16 @@ pub struct StateMachine {
     pub(crate) crash_in_batch_after: Option<usize>,
 }
 
-fn read_json<T: for<'de> Deserialize<'de>>(bytes: Option<Vec<u8>>) -> Result<Option<T>, serde_json::Error> {
+fn read_json<T: for<'de> Deserialize<'de>>(
+    bytes: Option<Vec<u8>>,
+) -> Result<Option<T>, serde_json::Error> {
     bytes.map(|b| serde_json::from_slice(&b)).transpose()
 }
 
 impl StateMachine {
     pub fn open(db: Arc<DB>, snapshot_dir: PathBuf) -> StorageResult<StateMachine> {
-        std::fs::create_dir_all(&snapshot_dir).map_err(|e| StorageIOError::write_snapshot(None, &e))?;
+        std::fs::create_dir_all(&snapshot_dir)
+            .map_err(|e| StorageIOError::write_snapshot(None, &e))?;
         // Snapshots being built or received when the node stopped are useless now.
         if let Ok(entries) = std::fs::read_dir(&snapshot_dir) {
             for item in entries.flatten() {
@@ -87,11 +90,19 @@ impl StateMachine {
     /// Reloads the cached metadata from the database.
     fn reload(&mut self) -> StorageResult<()> {
         let meta = cf(&self.db, CF_SM_META);
-        let get = |key: &[u8]| self.db.get_cf(meta, key).map_err(|e| StorageIOError::read_state_machine(&e));
+        let get = |key: &[u8]| {
+            self.db
+                .get_cf(meta, key)
+                .map_err(|e| StorageIOError::read_state_machine(&e))
+        };
         let err = |e: serde_json::Error| StorageIOError::read_state_machine(&e);
         self.last_applied = read_json(get(KEY_APPLIED)?).map_err(err)?.flatten();
-        self.membership = read_json(get(KEY_MEMBERSHIP)?).map_err(err)?.unwrap_or_default();
-        self.counters = read_json(get(KEY_COUNTERS)?).map_err(err)?.unwrap_or_default();
+        self.membership = read_json(get(KEY_MEMBERSHIP)?)
+            .map_err(err)?
+            .unwrap_or_default();
+        self.counters = read_json(get(KEY_COUNTERS)?)
+            .map_err(err)?
+            .unwrap_or_default();
         Ok(())
     }
 
@@ -149,10 +160,16 @@ struct BatchProgress {
 impl StateMachine {
     /// Applies one command on a copy of the counters: its writes, the new
     /// counters and its response, nothing written yet.
-    fn run(&self, log_id: LogId<NodeId>, command: &Command) -> StorageResult<(WriteBatch, SmCounters, CommandResponse)> {
+    fn run(
+        &self,
+        log_id: LogId<NodeId>,
+        command: &Command,
+    ) -> StorageResult<(WriteBatch, SmCounters, CommandResponse)> {
         let mut counters = self.counters.clone();
         let mut applier = Applier::new(&self.db, &mut counters);
-        let response = applier.apply(command).map_err(|e| StorageIOError::apply(log_id, &e))?;
+        let response = applier
+            .apply(command)
+            .map_err(|e| StorageIOError::apply(log_id, &e))?;
         let batch = std::mem::take(&mut applier.batch);
         Ok((batch, counters, response))
     }
@@ -175,7 +192,11 @@ impl StateMachine {
                 batch.put_cf(meta, KEY_MEMBERSHIP, to_json(&self.membership, log_id)?);
             }
             Step::Partial { done } => {
-                batch.put_cf(meta, KEY_BATCH_PROGRESS, to_json(&BatchProgress { log_id, done }, log_id)?);
+                batch.put_cf(
+                    meta,
+                    KEY_BATCH_PROGRESS,
+                    to_json(&BatchProgress { log_id, done }, log_id)?,
+                );
             }
         }
         // Off the async workers: behind a synced log append, RocksDB may
@@ -196,14 +217,20 @@ impl StateMachine {
     /// middle (or a snapshot taken in the middle) resumes after them instead of
     /// applying them twice. Their responses are then lost with the clients
     /// that waited for them.
-    async fn apply_batch(&mut self, log_id: LogId<NodeId>, commands: &[Command]) -> StorageResult<CommandResponse> {
+    async fn apply_batch(
+        &mut self,
+        log_id: LogId<NodeId>,
+        commands: &[Command],
+    ) -> StorageResult<CommandResponse> {
         let progress = self
             .db
             .get_cf(cf(&self.db, CF_SM_META), KEY_BATCH_PROGRESS)
             .map_err(|e| StorageIOError::read_state_machine(&e))?;
         let progress: Option<BatchProgress> =
             read_json(progress).map_err(|e| StorageIOError::read_state_machine(&e))?;
-        let skip = progress.filter(|p| p.log_id == log_id).map_or(0, |p| p.done);
+        let skip = progress
+            .filter(|p| p.log_id == log_id)
+            .map_or(0, |p| p.done);
         let mut responses = Vec::with_capacity(commands.len());
         for (i, command) in commands.iter().enumerate() {
             if i < skip {
@@ -212,7 +239,11 @@ impl StateMachine {
             }
             #[cfg(test)]
             if self.crash_in_batch_after == Some(i) {
-                return Err(StorageIOError::apply(log_id, &std::io::Error::other("simulated crash")).into());
+                return Err(StorageIOError::apply(
+                    log_id,
+                    &std::io::Error::other("simulated crash"),
+                )
+                .into());
             }
             let (mut batch, counters, response) = self.run(log_id, command)?;
             let step = if i + 1 == commands.len() {
@@ -225,7 +256,13 @@ impl StateMachine {
             responses.push(response);
         }
         if commands.is_empty() {
-            self.commit(log_id, WriteBatch::default(), self.counters.clone(), Step::Last).await?;
+            self.commit(
+                log_id,
+                WriteBatch::default(),
+                self.counters.clone(),
+                Step::Last,
+            )
+            .await?;
         }
         Ok(CommandResponse::Batch(responses))
     }
@@ -250,15 +287,29 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             let log_id = entry.log_id;
             let response = match &entry.payload {
                 EntryPayload::Blank => {
-                    self.commit(log_id, WriteBatch::default(), self.counters.clone(), Step::Last).await?;
+                    self.commit(
+                        log_id,
+                        WriteBatch::default(),
+                        self.counters.clone(),
+                        Step::Last,
+                    )
+                    .await?;
                     CommandResponse::None
                 }
                 EntryPayload::Membership(m) => {
                     self.membership = StoredMembership::new(Some(log_id), m.clone());
-                    self.commit(log_id, WriteBatch::default(), self.counters.clone(), Step::Last).await?;
+                    self.commit(
+                        log_id,
+                        WriteBatch::default(),
+                        self.counters.clone(),
+                        Step::Last,
+                    )
+                    .await?;
                     CommandResponse::None
                 }
-                EntryPayload::Normal(Command::Batch(commands)) => self.apply_batch(log_id, commands).await?,
+                EntryPayload::Normal(Command::Batch(commands)) => {
+                    self.apply_batch(log_id, commands).await?
+                }
                 EntryPayload::Normal(command) => {
                     let (batch, counters, response) = self.run(log_id, command)?;
                     self.commit(log_id, batch, counters, Step::Last).await?;
@@ -272,11 +323,16 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     }
 
     async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
-        SnapshotBuilder { db: self.db.clone(), snapshot_dir: self.snapshot_dir.clone() }
+        SnapshotBuilder {
+            db: self.db.clone(),
+            snapshot_dir: self.snapshot_dir.clone(),
+        }
     }
 
     async fn begin_receiving_snapshot(&mut self) -> StorageResult<Box<tokio::fs::File>> {
-        let path = self.snapshot_dir.join(format!("incoming-{}.part", rand::random::<u64>()));
+        let path = self
+            .snapshot_dir
+            .join(format!("incoming-{}.part", rand::random::<u64>()));
         let file = tokio::fs::OpenOptions::new()
             .read(true)
             .write(true)
@@ -298,7 +354,10 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     ) -> StorageResult<()> {
         let sig = Some(meta.signature());
         let werr = |e: &dyn std::fmt::Display| snapshot_error(sig.clone(), e);
-        snapshot.seek(SeekFrom::Start(0)).await.map_err(|e| werr(&e))?;
+        snapshot
+            .seek(SeekFrom::Start(0))
+            .await
+            .map_err(|e| werr(&e))?;
         let file = snapshot.into_std().await;
         let db = self.db.clone();
         let target = self.snapshot_dir.join(format!("{}.snap", meta.snapshot_id));
@@ -322,12 +381,24 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         self.reload()?;
         self.last_applied = meta.last_log_id;
         self.membership = meta.last_membership.clone();
-        let file = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        set_snapshot_record(&self.db, &self.snapshot_dir, &SnapshotRecord { meta: meta.clone(), file })
+        let file = target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        set_snapshot_record(
+            &self.db,
+            &self.snapshot_dir,
+            &SnapshotRecord {
+                meta: meta.clone(),
+                file,
+            },
+        )
     }
 
     async fn get_current_snapshot(&mut self) -> StorageResult<Option<Snapshot<TypeConfig>>> {
-        let Some(record) = self.snapshot_record()? else { return Ok(None) };
+        let Some(record) = self.snapshot_record()? else {
+            return Ok(None);
+        };
         let path = self.snapshot_dir.join(&record.file);
         let file = match tokio::fs::File::open(&path).await {
             Ok(file) => file,
@@ -338,9 +409,14 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 tracing::warn!(file = %record.file, "snapshot file missing, ignoring the snapshot record");
                 return Ok(None);
             }
-            Err(e) => return Err(StorageIOError::read_snapshot(Some(record.meta.signature()), &e).into()),
+            Err(e) => {
+                return Err(StorageIOError::read_snapshot(Some(record.meta.signature()), &e).into())
+            }
         };
-        Ok(Some(Snapshot { meta: record.meta, snapshot: Box::new(file) }))
+        Ok(Some(Snapshot {
+            meta: record.meta,
+            snapshot: Box::new(file),
+        }))
     }
 }
 
@@ -361,10 +437,13 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
             snapshot::write(&db, &tmp2, |snap| {
                 let meta = cf(&db, CF_SM_META);
                 let get = |k: &[u8]| snap.get_cf(meta, k).map_err(std::io::Error::other);
-                let applied: Option<LogId<NodeId>> =
-                    read_json(get(KEY_APPLIED)?).map_err(std::io::Error::other)?.flatten();
+                let applied: Option<LogId<NodeId>> = read_json(get(KEY_APPLIED)?)
+                    .map_err(std::io::Error::other)?
+                    .flatten();
                 let membership: StoredMembership<NodeId, BasicNode> =
-                    read_json(get(KEY_MEMBERSHIP)?).map_err(std::io::Error::other)?.unwrap_or_default();
+                    read_json(get(KEY_MEMBERSHIP)?)
+                        .map_err(std::io::Error::other)?
+                        .unwrap_or_default();
                 Ok((applied, membership))
             })
         })
@@ -375,12 +454,26 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
             Some(id) => format!("{}-{}-{}", id.leader_id, id.index, rand::random::<u32>()),
             None => format!("empty-{}", rand::random::<u32>()),
         };
-        let meta = SnapshotMeta { last_log_id: applied, last_membership: membership, snapshot_id };
+        let meta = SnapshotMeta {
+            last_log_id: applied,
+            last_membership: membership,
+            snapshot_id,
+        };
         let file_name = format!("{}.snap", meta.snapshot_id);
         let path = dir.join(&file_name);
         tokio::fs::rename(&tmp, &path).await.map_err(|e| werr(&e))?;
-        set_snapshot_record(&self.db, &dir, &SnapshotRecord { meta: meta.clone(), file: file_name })?;
+        set_snapshot_record(
+            &self.db,
+            &dir,
+            &SnapshotRecord {
+                meta: meta.clone(),
+                file: file_name,
+            },
+        )?;
         let file = tokio::fs::File::open(&path).await.map_err(|e| werr(&e))?;
-        Ok(Snapshot { meta, snapshot: Box::new(file) })
+        Ok(Snapshot {
+            meta,
+            snapshot: Box::new(file),
+        })
     }
 }

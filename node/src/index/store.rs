@@ -113,7 +113,9 @@ pub fn flush_idle(db: &DB) -> Result<(), rocksdb::Error> {
     let mut full = Vec::new();
     for name in [CF_RAFT_LOG, CF_RAFT_META].iter().chain(SM_FAMILIES.iter()) {
         let family = cf(db, name);
-        let size = db.property_int_value_cf(family, "rocksdb.cur-size-active-mem-table")?.unwrap_or(0);
+        let size = db
+            .property_int_value_cf(family, "rocksdb.cur-size-active-mem-table")?
+            .unwrap_or(0);
         if size > IDLE_FLUSH_BYTES {
             full.push(family);
         }
@@ -126,7 +128,8 @@ pub fn flush_idle(db: &DB) -> Result<(), rocksdb::Error> {
 
 /// The handle of a column family that [`open`] always creates.
 pub fn cf<'a>(db: &'a DB, name: &str) -> &'a ColumnFamily {
-    db.cf_handle(name).unwrap_or_else(|| panic!("column family {name} is created by store::open"))
+    db.cf_handle(name)
+        .unwrap_or_else(|| panic!("column family {name} is created by store::open"))
 }
 
 pub fn u64_key(n: u64) -> [u8; 8] {
@@ -207,18 +210,31 @@ mod tests {
     fn idle_flush_empties_the_written_memtables() {
         let dir = tempfile::tempdir().unwrap();
         let db = open(dir.path()).unwrap();
-        let size = |name| db.property_int_value_cf(cf(&db, name), "rocksdb.cur-size-active-mem-table").unwrap().unwrap();
+        let size = |name| {
+            db.property_int_value_cf(cf(&db, name), "rocksdb.cur-size-active-mem-table")
+                .unwrap()
+                .unwrap()
+        };
         let before = size(CF_RESOURCES);
         for i in 0..2_000_u64 {
-            db.put_cf(cf(&db, CF_RESOURCES), u64_key(i), [7u8; 200]).unwrap();
+            db.put_cf(cf(&db, CF_RESOURCES), u64_key(i), [7u8; 200])
+                .unwrap();
         }
         db.put_cf(cf(&db, CF_TAGS), b"small", b"").unwrap();
         assert!(size(CF_RESOURCES) > IDLE_FLUSH_BYTES);
         let tags = size(CF_TAGS);
         flush_idle(&db).unwrap();
-        assert!(size(CF_RESOURCES) <= before, "resources memtable not flushed");
+        assert!(
+            size(CF_RESOURCES) <= before,
+            "resources memtable not flushed"
+        );
         assert_eq!(size(CF_TAGS), tags, "a small memtable is left alone");
-        assert_eq!(db.get_cf(cf(&db, CF_RESOURCES), u64_key(1_999)).unwrap().unwrap(), [7u8; 200]);
+        assert_eq!(
+            db.get_cf(cf(&db, CF_RESOURCES), u64_key(1_999))
+                .unwrap()
+                .unwrap(),
+            [7u8; 200]
+        );
     }
 
     #[test]

@@ -45,7 +45,11 @@ fn callback_of(change: ChangeType) -> Option<&'static str> {
 }
 
 /// Runs the stable-event and heartbeat loops until `stop` flips.
-pub async fn run_once_in_cluster(engine: LuaEngine, archive: Archive, mut stop: watch::Receiver<bool>) {
+pub async fn run_once_in_cluster(
+    engine: LuaEngine,
+    archive: Archive,
+    mut stop: watch::Receiver<bool>,
+) {
     let mut tick = tokio::time::interval(Duration::from_millis(250));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let period = archive.config().lua.heartbeat_period;
@@ -81,11 +85,16 @@ pub(super) async fn stable_pass(engine: &LuaEngine, archive: &Archive) -> Result
         }
     };
     let Some(cursor) = cursor else {
-        archive.index().write(Command::LuaCursor { seq: changes }).await?;
+        archive
+            .index()
+            .write(Command::LuaCursor { seq: changes })
+            .await?;
         return Ok(0);
     };
     let (batch, _) = archive.index().reader().changes(cursor, BATCH)?;
-    let any_callback = ["OnStableSeries", "OnStableStudy", "OnStablePatient"].iter().any(|n| engine.defines(n));
+    let any_callback = ["OnStableSeries", "OnStableStudy", "OnStablePatient"]
+        .iter()
+        .any(|n| engine.defines(n));
     if !any_callback && batch.len() < BATCH && !cursor_due() {
         // Nothing to call: move the cursor now and then, not on every pass.
         return Ok(0);
@@ -98,27 +107,50 @@ pub(super) async fn stable_pass(engine: &LuaEngine, archive: &Archive) -> Result
             break;
         }
         last = change.seq;
-        let Some(name) = callback_of(change.change_type) else { continue };
+        let Some(name) = callback_of(change.change_type) else {
+            continue;
+        };
         if !engine.defines(name) {
             continue;
         }
         // As Orthanc: a resource deleted since it became stable is skipped.
-        let Some(resource) = archive.index().reader().resource(&change.id)? else { continue };
-        let tags: serde_json::Map<String, Value> =
-            resource.main_tags.iter().map(|(k, v)| (k.clone(), Value::from(v.as_str()))).collect();
-        let mut metadata: serde_json::Map<String, Value> =
-            resource.metadata.iter().map(|(k, v)| (k.clone(), Value::from(v.as_str()))).collect();
-        metadata.insert("LastUpdate".into(), Value::from(resource.last_update.as_str()));
-        let args = vec![Value::String(change.id.clone()), Value::Object(tags), Value::Object(metadata)];
+        let Some(resource) = archive.index().reader().resource(&change.id)? else {
+            continue;
+        };
+        let tags: serde_json::Map<String, Value> = resource
+            .main_tags
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::from(v.as_str())))
+            .collect();
+        let mut metadata: serde_json::Map<String, Value> = resource
+            .metadata
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::from(v.as_str())))
+            .collect();
+        metadata.insert(
+            "LastUpdate".into(),
+            Value::from(resource.last_update.as_str()),
+        );
+        let args = vec![
+            Value::String(change.id.clone()),
+            Value::Object(tags),
+            Value::Object(metadata),
+        ];
         if let Err(e) = engine.call(name, args).await {
             tracing::warn!(callback = name, id = %change.id, error = %e, "Lua callback failed");
         }
         called += 1;
-        archive.index().write(Command::LuaCursor { seq: change.seq }).await?;
+        archive
+            .index()
+            .write(Command::LuaCursor { seq: change.seq })
+            .await?;
         committed = change.seq;
     }
     if last > committed {
-        archive.index().write(Command::LuaCursor { seq: last }).await?;
+        archive
+            .index()
+            .write(Command::LuaCursor { seq: last })
+            .await?;
     }
     Ok(called)
 }

@@ -96,7 +96,14 @@ impl Thread {
             })
             .map_err(|e| format!("cannot start the Lua thread: {e}"))?;
         match ready_rx.recv() {
-            Ok(Ok(())) => Ok((Thread { jobs, defined, stopping }, handle)),
+            Ok(Ok(())) => Ok((
+                Thread {
+                    jobs,
+                    defined,
+                    stopping,
+                },
+                handle,
+            )),
             Ok(Err(e)) => {
                 let _ = handle.join();
                 Err(e)
@@ -107,10 +114,15 @@ impl Thread {
 
     /// Runs `f` on the interpreter: queued behind other jobs, or at once when
     /// called from the interpreter thread itself (re-entrant call).
-    pub async fn run<T: Send + 'static>(&self, f: impl FnOnce(&Lua) -> T + Send + 'static) -> Result<T, ScriptError> {
+    pub async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Lua) -> T + Send + 'static,
+    ) -> Result<T, ScriptError> {
         match self.submit(f) {
             Ok(result) => Ok(result),
-            Err(rx) => rx?.await.map_err(|_| ScriptError("the Lua engine dropped the call".into())),
+            Err(rx) => rx?
+                .await
+                .map_err(|_| ScriptError("the Lua engine dropped the call".into())),
         }
     }
 
@@ -173,7 +185,12 @@ fn refresh(lua: &Lua, defined: &Defined) {
     let now: HashSet<&'static str> = CALLBACKS
         .iter()
         .copied()
-        .filter(|name| matches!(globals.raw_get::<LuaValue>(*name), Ok(LuaValue::Function(_))))
+        .filter(|name| {
+            matches!(
+                globals.raw_get::<LuaValue>(*name),
+                Ok(LuaValue::Function(_))
+            )
+        })
         .collect();
     if let Ok(mut d) = defined.write() {
         *d = now;
@@ -220,7 +237,10 @@ pub(super) fn call(lua: &Lua, name: &str, args: &[Value]) -> Result<Option<LuaVa
 /// Runs a chunk named `name` (`@path` for files: errors then read `path:line:`).
 pub(super) fn exec(lua: &Lua, source: &[u8], name: &str) -> Result<String, ScriptError> {
     let result = lua.load(source).set_name(name).exec();
-    let printed = lua.app_data_mut::<Printed>().map(|mut p| std::mem::take(&mut p.0)).unwrap_or_default();
+    let printed = lua
+        .app_data_mut::<Printed>()
+        .map(|mut p| std::mem::take(&mut p.0))
+        .unwrap_or_default();
     match result {
         Ok(()) => Ok(printed),
         Err(e) => Err(ScriptError(describe(&e))),

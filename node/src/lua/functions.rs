@@ -30,7 +30,10 @@ pub(super) fn register(lua: &Lua, configuration: Value) -> mlua::Result<()> {
     globals.set(
         "print",
         lua.create_function(move |lua, args: MultiValue| {
-            let parts = args.into_iter().map(|v| to_text(&ts, v)).collect::<mlua::Result<Vec<_>>>()?;
+            let parts = args
+                .into_iter()
+                .map(|v| to_text(&ts, v))
+                .collect::<mlua::Result<Vec<_>>>()?;
             print_line(lua, &parts.join(", "));
             Ok(())
         })?,
@@ -71,24 +74,45 @@ pub(super) fn register(lua: &Lua, configuration: Value) -> mlua::Result<()> {
         lua.create_function(move |lua, ()| json::to_lua(lua, &configuration))?,
     )?;
 
-    globals.set("GenerateDicomUid", lua.create_function(|_, _level: Option<String>| Ok(generate_uid()))?)?;
+    globals.set(
+        "GenerateDicomUid",
+        lua.create_function(|_, _level: Option<String>| Ok(generate_uid()))?,
+    )?;
     Ok(())
 }
 
 /// Orthanc's `PrintRecursive` layout: `table`, then `\t[key], type, value`.
-fn recursive(tostring: &Function, v: &LuaValue, indent: &str, out: &mut Vec<String>, depth: usize) -> mlua::Result<()> {
+fn recursive(
+    tostring: &Function,
+    v: &LuaValue,
+    indent: &str,
+    out: &mut Vec<String>,
+    depth: usize,
+) -> mlua::Result<()> {
     if out.len() >= 1000 || depth > 32 {
         out.push("ERROR: Item limit reached.".into());
         return Ok(());
     }
-    let prefix = |s: String| if indent.is_empty() { s } else { format!("{indent}, {s}") };
+    let prefix = |s: String| {
+        if indent.is_empty() {
+            s
+        } else {
+            format!("{indent}, {s}")
+        }
+    };
     match v {
         LuaValue::Table(t) => {
             out.push(prefix("table".into()));
             for pair in t.clone().pairs::<LuaValue, LuaValue>() {
                 let (k, value) = pair?;
                 let key = to_text(tostring, k)?;
-                recursive(tostring, &value, &format!("{indent}\t[{key}]"), out, depth + 1)?;
+                recursive(
+                    tostring,
+                    &value,
+                    &format!("{indent}\t[{key}]"),
+                    out,
+                    depth + 1,
+                )?;
             }
         }
         other => {
@@ -123,7 +147,10 @@ mod tests {
             .exec()
             .unwrap();
         let printed = lua.app_data_ref::<Printed>().unwrap().0.clone();
-        assert_eq!(printed, "42\na, 1, nil, true\ntable\n\t[x], number, 1\nx\n{\"a\":\"12\"}\n[1,2]\n1\n");
+        assert_eq!(
+            printed,
+            "42\na, 1, nil, true\ntable\n\t[x], number, 1\nx\n{\"a\":\"12\"}\n[1,2]\n1\n"
+        );
         let uid = generate_uid();
         assert!(uid.starts_with("2.25.") && uid.len() <= 64, "{uid}");
     }

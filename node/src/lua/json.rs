@@ -45,7 +45,9 @@ pub fn from_lua(value: &LuaValue, keep_strings: bool) -> mlua::Result<Value> {
 
 fn convert(value: &LuaValue, keep_strings: bool, depth: usize) -> mlua::Result<Value> {
     if depth > MAX_DEPTH {
-        return Err(mlua::Error::runtime("cannot convert to JSON: tables nested too deep (a cycle?)"));
+        return Err(mlua::Error::runtime(
+            "cannot convert to JSON: tables nested too deep (a cycle?)",
+        ));
     }
     Ok(match value {
         LuaValue::Nil => Value::Null,
@@ -62,7 +64,10 @@ fn convert(value: &LuaValue, keep_strings: bool, depth: usize) -> mlua::Result<V
         }
         LuaValue::Table(t) => table(t, keep_strings, depth)?,
         other => {
-            return Err(mlua::Error::runtime(format!("cannot convert a Lua {} to JSON", other.type_name())));
+            return Err(mlua::Error::runtime(format!(
+                "cannot convert a Lua {} to JSON",
+                other.type_name()
+            )));
         }
     })
 }
@@ -71,14 +76,20 @@ fn number(f: f64) -> Value {
     if f.is_finite() && f.fract() == 0.0 && f.abs() < 9.0e15 {
         Value::from(f as i64)
     } else {
-        Number::from_f64(f).map(Value::Number).unwrap_or(Value::Null)
+        Number::from_f64(f)
+            .map(Value::Number)
+            .unwrap_or(Value::Null)
     }
 }
 
 /// A string that Lua's `tonumber` would read (decimal only), as a JSON number.
 fn numeric(text: &str) -> Option<Value> {
     let t = text.trim();
-    if t.is_empty() || t.starts_with("0x") || t.starts_with("0X") || t.contains(['n', 'N', 'i', 'I']) {
+    if t.is_empty()
+        || t.starts_with("0x")
+        || t.starts_with("0X")
+        || t.contains(['n', 'N', 'i', 'I'])
+    {
         return None;
     }
     if let Ok(i) = t.parse::<i64>() {
@@ -94,7 +105,9 @@ fn table(t: &Table, keep_strings: bool, depth: usize) -> mlua::Result<Value> {
     }
     let len = pairs.len();
     let is_array = len > 0
-        && pairs.iter().all(|(k, _)| matches!(k, LuaValue::Integer(i) if *i >= 1 && (*i as usize) <= len));
+        && pairs
+            .iter()
+            .all(|(k, _)| matches!(k, LuaValue::Integer(i) if *i >= 1 && (*i as usize) <= len));
     if is_array {
         let mut items = vec![Value::Null; len];
         for (k, v) in &pairs {
@@ -111,7 +124,12 @@ fn table(t: &Table, keep_strings: bool, depth: usize) -> mlua::Result<Value> {
             LuaValue::Integer(i) => i.to_string(),
             LuaValue::Number(f) => f.to_string(),
             LuaValue::Boolean(b) => b.to_string(),
-            other => return Err(mlua::Error::runtime(format!("cannot use a Lua {} as a JSON key", other.type_name()))),
+            other => {
+                return Err(mlua::Error::runtime(format!(
+                    "cannot use a Lua {} as a JSON key",
+                    other.type_name()
+                )))
+            }
         };
         map.insert(key, convert(v, keep_strings, depth + 1)?);
     }
@@ -128,9 +146,16 @@ mod tests {
         let lua = Lua::new();
         let doc = json!({"a": 1, "b": "2", "c": [1, 2.5, "x"], "d": {"e": true}, "f": null});
         let back = from_lua(&to_lua(&lua, &doc).unwrap(), true).unwrap();
-        assert_eq!(back, json!({"a": 1, "b": "2", "c": [1, 2.5, "x"], "d": {"e": true}}));
+        assert_eq!(
+            back,
+            json!({"a": 1, "b": "2", "c": [1, 2.5, "x"], "d": {"e": true}})
+        );
         let dumped = from_lua(&to_lua(&lua, &doc).unwrap(), false).unwrap();
-        assert_eq!(dumped["b"], json!(2), "numeric strings become numbers without keepStrings");
+        assert_eq!(
+            dumped["b"],
+            json!(2),
+            "numeric strings become numbers without keepStrings"
+        );
         let t: LuaValue = lua.load("return {[1]='a', [3]='c'}").eval().unwrap();
         assert_eq!(from_lua(&t, true).unwrap(), json!({"1": "a", "3": "c"}));
         let f: LuaValue = lua.load("return 3.0").eval().unwrap();

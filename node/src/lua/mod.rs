@@ -52,7 +52,10 @@ pub const CALLBACKS: &[&str] = &[
 #[derive(Debug, thiserror::Error)]
 pub enum LuaError {
     #[error("cannot read the Lua script {}: {source}", path.display())]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("error in the Lua script {}: {message}", path.display())]
     Script { path: PathBuf, message: String },
     #[error("Lua engine: {0}")]
@@ -75,15 +78,24 @@ impl LuaEngine {
         let config = archive.config().lua.clone();
         let mut scripts = Vec::new();
         for path in &config.scripts {
-            let source = std::fs::read(path).map_err(|source| LuaError::Read { path: path.clone(), source })?;
+            let source = std::fs::read(path).map_err(|source| LuaError::Read {
+                path: path.clone(),
+                source,
+            })?;
             scripts.push((path.clone(), source));
         }
         let raw = archive.config().raw.clone();
         let router = crate::http::internal_router(archive.clone());
         let setup = move |lua: &mlua::Lua| -> Result<(), String> {
-            let ctx = rest::Ctx { archive, router, runtime, http: reqwest::Client::new() };
+            let ctx = rest::Ctx {
+                archive,
+                router,
+                runtime,
+                http: reqwest::Client::new(),
+            };
             functions::register(lua, raw).map_err(|e| format!("\u{0}{}", engine::describe(&e)))?;
-            rest::register(lua, Rc::new(ctx)).map_err(|e| format!("\u{0}{}", engine::describe(&e)))?;
+            rest::register(lua, Rc::new(ctx))
+                .map_err(|e| format!("\u{0}{}", engine::describe(&e)))?;
             for (path, source) in scripts {
                 tracing::info!(path = %path.display(), "installing the Lua script");
                 engine::exec(lua, &source, &format!("@{}", path.display()))
@@ -101,10 +113,16 @@ impl LuaEngine {
             .map_err(|e| LuaError::Engine(e.to_string()))?;
         let (thread, join) = started.map_err(|e| match e.split_once('\u{0}') {
             Some(("", message)) => LuaError::Engine(message.to_owned()),
-            Some((path, message)) => LuaError::Script { path: path.into(), message: message.to_owned() },
+            Some((path, message)) => LuaError::Script {
+                path: path.into(),
+                message: message.to_owned(),
+            },
             None => LuaError::Engine(e),
         })?;
-        Ok(LuaEngine { thread, join: Arc::new(Mutex::new(Some(join))) })
+        Ok(LuaEngine {
+            thread,
+            join: Arc::new(Mutex::new(Some(join))),
+        })
     }
 
     /// Calls `Finalize()`, stops the interpreter thread and waits for it (the
@@ -125,11 +143,16 @@ impl LuaEngine {
     }
 
     /// Calls a callback with JSON arguments; `Ok(None)` if it is not defined.
-    async fn call(&self, name: &'static str, args: Vec<Value>) -> Result<Option<Value>, ScriptError> {
+    async fn call(
+        &self,
+        name: &'static str,
+        args: Vec<Value>,
+    ) -> Result<Option<Value>, ScriptError> {
         self.thread
             .run(move |lua| {
                 let out = engine::call(lua, name, &args)?;
-                out.map(|v| json::from_lua(&v, true).map_err(|e| ScriptError(engine::describe(&e)))).transpose()
+                out.map(|v| json::from_lua(&v, true).map_err(|e| ScriptError(engine::describe(&e))))
+                    .transpose()
             })
             .await?
     }
@@ -140,18 +163,27 @@ impl LuaEngine {
             .run(move |lua| match engine::call(lua, name, &args)? {
                 None => Ok(true),
                 Some(LuaValue::Boolean(b)) => Ok(b),
-                Some(other) => Err(ScriptError(format!("{name} must return a boolean, not a {}", other.type_name()))),
+                Some(other) => Err(ScriptError(format!(
+                    "{name} must return a boolean, not a {}",
+                    other.type_name()
+                ))),
             })
             .await?
     }
 
     /// Calls a query filter: the returned table, `None` when undefined.
-    async fn query_filter(&self, name: &'static str, args: Vec<Value>) -> Result<Option<Value>, ScriptError> {
+    async fn query_filter(
+        &self,
+        name: &'static str,
+        args: Vec<Value>,
+    ) -> Result<Option<Value>, ScriptError> {
         match self.call(name, args).await? {
             None => Ok(None),
             Some(v @ Value::Object(_)) => Ok(Some(v)),
             Some(Value::Array(a)) if a.is_empty() => Ok(Some(Value::Object(Default::default()))),
-            Some(other) => Err(ScriptError(format!("{name} must return a table, not {other}"))),
+            Some(other) => Err(ScriptError(format!(
+                "{name} must return a table, not {other}"
+            ))),
         }
     }
 }
@@ -161,13 +193,22 @@ impl ScriptHooks for LuaEngine {
         self.thread.defined.read().is_ok_and(|d| d.contains(name))
     }
 
-    fn filter_instance(&self, tags: Value, origin: Value, info: Value) -> HookFuture<'_, Result<bool, ScriptError>> {
+    fn filter_instance(
+        &self,
+        tags: Value,
+        origin: Value,
+        info: Value,
+    ) -> HookFuture<'_, Result<bool, ScriptError>> {
         Box::pin(self.predicate("ReceivedInstanceFilter", vec![tags, origin, info]))
     }
 
     fn stored_instance(&self, id: String, tags: Value, metadata: Value, origin: Value) {
         self.thread.spawn(move |lua| {
-            let _ = engine::call(lua, "OnStoredInstance", &[Value::String(id), tags, metadata, origin]);
+            let _ = engine::call(
+                lua,
+                "OnStoredInstance",
+                &[Value::String(id), tags, metadata, origin],
+            );
         });
     }
 
@@ -179,19 +220,37 @@ impl ScriptHooks for LuaEngine {
         username: String,
         headers: Value,
     ) -> HookFuture<'_, Result<bool, ScriptError>> {
-        let args = vec![method.into(), uri.into(), ip.into(), username.into(), headers];
+        let args = vec![
+            method.into(),
+            uri.into(),
+            ip.into(),
+            username.into(),
+            headers,
+        ];
         Box::pin(self.predicate("IncomingHttpRequestFilter", args))
     }
 
-    fn filter_incoming_find(&self, query: Value, origin: Value) -> HookFuture<'_, Result<Option<Value>, ScriptError>> {
+    fn filter_incoming_find(
+        &self,
+        query: Value,
+        origin: Value,
+    ) -> HookFuture<'_, Result<Option<Value>, ScriptError>> {
         Box::pin(self.query_filter("IncomingFindRequestFilter", vec![query, origin]))
     }
 
-    fn filter_outgoing_find(&self, query: Value, modality: Value) -> HookFuture<'_, Result<Option<Value>, ScriptError>> {
+    fn filter_outgoing_find(
+        &self,
+        query: Value,
+        modality: Value,
+    ) -> HookFuture<'_, Result<Option<Value>, ScriptError>> {
         Box::pin(self.query_filter("OutgoingFindRequestFilter", vec![query, modality]))
     }
 
     fn execute(&self, source: String) -> HookFuture<'_, Result<String, ScriptError>> {
-        Box::pin(async move { self.thread.run(move |lua| engine::exec(lua, source.as_bytes(), "line")).await? })
+        Box::pin(async move {
+            self.thread
+                .run(move |lua| engine::exec(lua, source.as_bytes(), "line"))
+                .await?
+        })
     }
 }

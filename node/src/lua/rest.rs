@@ -47,20 +47,38 @@ where
     runtime.spawn(async move {
         let _ = tx.send(fut.await);
     });
-    rx.recv().map_err(|_| mlua::Error::runtime("the node is shutting down"))
+    rx.recv()
+        .map_err(|_| mlua::Error::runtime("the node is shutting down"))
 }
 
 /// One in-process REST call: `(status, body)`.
-async fn rest(router: axum::Router, method: Method, uri: String, body: Vec<u8>, headers: Vec<(String, String)>) -> Result<(u16, Vec<u8>), String> {
-    let uri = if uri.starts_with('/') { uri } else { format!("/{uri}") };
+async fn rest(
+    router: axum::Router,
+    method: Method,
+    uri: String,
+    body: Vec<u8>,
+    headers: Vec<(String, String)>,
+) -> Result<(u16, Vec<u8>), String> {
+    let uri = if uri.starts_with('/') {
+        uri
+    } else {
+        format!("/{uri}")
+    };
     let mut request = Request::builder().method(method).uri(&uri);
     for (k, v) in headers {
         request = request.header(k, v);
     }
-    let request = request.body(Body::from(body)).map_err(|e| format!("bad request to {uri}: {e}"))?;
+    let request = request
+        .body(Body::from(body))
+        .map_err(|e| format!("bad request to {uri}: {e}"))?;
     let response = router.oneshot(request).await.map_err(|e| e.to_string())?;
     let status = response.status().as_u16();
-    let bytes = response.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| e.to_string())?
+        .to_bytes();
     Ok((status, bytes.to_vec()))
 }
 
@@ -69,7 +87,10 @@ fn headers_of(table: Option<Table>) -> mlua::Result<Vec<(String, String)>> {
     if let Some(t) = table {
         for pair in t.pairs::<mlua::String, mlua::String>() {
             let (k, v) = pair?;
-            out.push((k.to_string_lossy().to_ascii_lowercase(), v.to_string_lossy()));
+            out.push((
+                k.to_string_lossy().to_ascii_lowercase(),
+                v.to_string_lossy(),
+            ));
         }
     }
     Ok(out)
@@ -79,19 +100,48 @@ pub(super) fn register(lua: &Lua, ctx: Rc<Ctx>) -> mlua::Result<()> {
     lua.set_app_data(HttpSettings::default());
     let globals = lua.globals();
 
-    for (name, method) in [("RestApiGet", Method::GET), ("RestApiDelete", Method::DELETE)] {
+    for (name, method) in [
+        ("RestApiGet", Method::GET),
+        ("RestApiDelete", Method::DELETE),
+    ] {
         let c = ctx.clone();
-        let f = lua.create_function(move |lua, (uri, _builtin, headers): (String, Option<LuaValue>, Option<Table>)| {
-            let call = rest(c.router.clone(), method.clone(), uri.clone(), Vec::new(), headers_of(headers)?);
-            answer(lua, name, &uri, wait(&c.runtime, call)?, method == Method::DELETE)
-        })?;
+        let f = lua.create_function(
+            move |lua, (uri, _builtin, headers): (String, Option<LuaValue>, Option<Table>)| {
+                let call = rest(
+                    c.router.clone(),
+                    method.clone(),
+                    uri.clone(),
+                    Vec::new(),
+                    headers_of(headers)?,
+                );
+                answer(
+                    lua,
+                    name,
+                    &uri,
+                    wait(&c.runtime, call)?,
+                    method == Method::DELETE,
+                )
+            },
+        )?;
         globals.set(name, f)?;
     }
     for (name, method) in [("RestApiPost", Method::POST), ("RestApiPut", Method::PUT)] {
         let c = ctx.clone();
         let f = lua.create_function(
-            move |lua, (uri, body, _builtin, headers): (String, mlua::String, Option<LuaValue>, Option<Table>)| {
-                let call = rest(c.router.clone(), method.clone(), uri.clone(), body.as_bytes().to_vec(), headers_of(headers)?);
+            move |lua,
+                  (uri, body, _builtin, headers): (
+                String,
+                mlua::String,
+                Option<LuaValue>,
+                Option<Table>,
+            )| {
+                let call = rest(
+                    c.router.clone(),
+                    method.clone(),
+                    uri.clone(),
+                    body.as_bytes().to_vec(),
+                    headers_of(headers)?,
+                );
                 answer(lua, name, &uri, wait(&c.runtime, call)?, false)
             },
         )?;
@@ -111,7 +161,9 @@ pub(super) fn register(lua: &Lua, ctx: Rc<Ctx>) -> mlua::Result<()> {
             let body: Vec<u8> = match (has_body, args.next()) {
                 (true, Some(LuaValue::String(s))) => s.as_bytes().to_vec(),
                 (true, _) => Vec::new(),
-                (false, Some(LuaValue::Table(t))) => return http_call(lua, &c, name, method.clone(), url, Vec::new(), Some(t)),
+                (false, Some(LuaValue::Table(t))) => {
+                    return http_call(lua, &c, name, method.clone(), url, Vec::new(), Some(t))
+                }
                 (false, _) => Vec::new(),
             };
             let headers = match args.next() {
@@ -145,7 +197,8 @@ pub(super) fn register(lua: &Lua, ctx: Rc<Ctx>) -> mlua::Result<()> {
     globals.set(
         "Delete",
         lua.create_function(move |_, id: Option<String>| {
-            let id = id.ok_or_else(|| mlua::Error::runtime("Cannot delete a nonexistent resource"))?;
+            let id =
+                id.ok_or_else(|| mlua::Error::runtime("Cannot delete a nonexistent resource"))?;
             let archive = c.archive.clone();
             let done = wait(&c.runtime, async move {
                 let r = archive.resource(&id)?;
@@ -159,37 +212,55 @@ pub(super) fn register(lua: &Lua, ctx: Rc<Ctx>) -> mlua::Result<()> {
     let c = ctx.clone();
     globals.set(
         "SendToModality",
-        lua.create_function(move |_, (id, modality, local_aet, timeout): (Option<String>, String, Option<String>, Option<u64>)| {
-            let id = id.ok_or_else(|| mlua::Error::runtime("Cannot send a nonexistent resource"))?;
-            let mut request = json!({ "Resources": [id], "Synchronous": true });
-            if let Some(aet) = local_aet {
-                request["LocalAet"] = aet.into();
-            }
-            if let Some(t) = timeout {
-                request["Timeout"] = t.into();
-            }
-            let uri = format!("/modalities/{modality}/store");
-            let call = rest(c.router.clone(), Method::POST, uri, request.to_string().into_bytes(), Vec::new());
-            match wait(&c.runtime, call)? {
-                Ok((200, _)) => Ok(id),
-                Ok((status, body)) => Err(mlua::Error::runtime(format!(
-                    "SendToModality({id}, {modality}) failed: HTTP {status}: {}",
-                    error_details(&body)
-                ))),
-                Err(e) => Err(mlua::Error::runtime(format!("SendToModality: {e}"))),
-            }
-        })?,
+        lua.create_function(
+            move |_,
+                  (id, modality, local_aet, timeout): (
+                Option<String>,
+                String,
+                Option<String>,
+                Option<u64>,
+            )| {
+                let id =
+                    id.ok_or_else(|| mlua::Error::runtime("Cannot send a nonexistent resource"))?;
+                let mut request = json!({ "Resources": [id], "Synchronous": true });
+                if let Some(aet) = local_aet {
+                    request["LocalAet"] = aet.into();
+                }
+                if let Some(t) = timeout {
+                    request["Timeout"] = t.into();
+                }
+                let uri = format!("/modalities/{modality}/store");
+                let call = rest(
+                    c.router.clone(),
+                    Method::POST,
+                    uri,
+                    request.to_string().into_bytes(),
+                    Vec::new(),
+                );
+                match wait(&c.runtime, call)? {
+                    Ok((200, _)) => Ok(id),
+                    Ok((status, body)) => Err(mlua::Error::runtime(format!(
+                        "SendToModality({id}, {modality}) failed: HTTP {status}: {}",
+                        error_details(&body)
+                    ))),
+                    Err(e) => Err(mlua::Error::runtime(format!("SendToModality: {e}"))),
+                }
+            },
+        )?,
     )?;
 
     let c = ctx.clone();
     globals.set(
         "SendToPeer",
         lua.create_function(move |_, (id, peer): (Option<String>, String)| {
-            let id = id.ok_or_else(|| mlua::Error::runtime("Cannot send a nonexistent resource"))?;
+            let id =
+                id.ok_or_else(|| mlua::Error::runtime("Cannot send a nonexistent resource"))?;
             let target = peer_of(&c.archive.config().raw, &peer).map_err(mlua::Error::runtime)?;
             let (archive, http, sent_id) = (c.archive.clone(), c.http.clone(), id.clone());
-            wait(&c.runtime, async move { send_to_peer(&archive, &http, &target, &sent_id).await })?
-                .map_err(|e| mlua::Error::runtime(format!("SendToPeer({id}, {peer}) failed: {e}")))?;
+            wait(&c.runtime, async move {
+                send_to_peer(&archive, &http, &target, &sent_id).await
+            })?
+            .map_err(|e| mlua::Error::runtime(format!("SendToPeer({id}, {peer}) failed: {e}")))?;
             Ok(id)
         })?,
     )?;
@@ -198,8 +269,15 @@ pub(super) fn register(lua: &Lua, ctx: Rc<Ctx>) -> mlua::Result<()> {
     globals.set(
         "ModifyInstance",
         lua.create_function(
-            move |_, (id, replacements, removals, remove_private): (Option<String>, LuaValue, LuaValue, Option<bool>)| {
-                let id = id.ok_or_else(|| mlua::Error::runtime("Cannot modify a nonexistent instance"))?;
+            move |_,
+                  (id, replacements, removals, remove_private): (
+                Option<String>,
+                LuaValue,
+                LuaValue,
+                Option<bool>,
+            )| {
+                let id =
+                    id.ok_or_else(|| mlua::Error::runtime("Cannot modify a nonexistent instance"))?;
                 if id.is_empty() {
                     return Err(mlua::Error::runtime("Cannot modify twice an instance"));
                 }
@@ -207,7 +285,9 @@ pub(super) fn register(lua: &Lua, ctx: Rc<Ctx>) -> mlua::Result<()> {
                 let (archive, modified) = (c.archive.clone(), id.clone());
                 let new_id = wait(&c.runtime, async move {
                     let request = ModifyRequest::parse(&body, Level::Instance, false)?;
-                    archive.store_modified_instance(&modified, &request, &Origin::lua()).await
+                    archive
+                        .store_modified_instance(&modified, &request, &Origin::lua())
+                        .await
                 })?
                 .map_err(|e| mlua::Error::runtime(format!("ModifyInstance({id}) failed: {e}")))?;
                 Ok(new_id)
@@ -221,7 +301,11 @@ pub(super) fn register(lua: &Lua, ctx: Rc<Ctx>) -> mlua::Result<()> {
 /// removePrivateTags)`, as Orthanc's `Command.lua` builds it. An empty table
 /// is read as an empty object or array as needed (Lua cannot tell them
 /// apart), and numbers given as replacement values are taken as text.
-fn modify_body(replacements: &LuaValue, removals: &LuaValue, remove_private: bool) -> mlua::Result<Value> {
+fn modify_body(
+    replacements: &LuaValue,
+    removals: &LuaValue,
+    remove_private: bool,
+) -> mlua::Result<Value> {
     let mut body = json!({ "RemovePrivateTags": remove_private });
     match super::json::from_lua(replacements, true)? {
         Value::Null => {}
@@ -245,7 +329,13 @@ fn modify_body(replacements: &LuaValue, removals: &LuaValue, remove_private: boo
 }
 
 /// Orthanc's answers: the body (or `true` for DELETE) on 200, else `nil` and a log line.
-fn answer(lua: &Lua, name: &str, uri: &str, result: Result<(u16, Vec<u8>), String>, boolean: bool) -> mlua::Result<LuaValue> {
+fn answer(
+    lua: &Lua,
+    name: &str,
+    uri: &str,
+    result: Result<(u16, Vec<u8>), String>,
+    boolean: bool,
+) -> mlua::Result<LuaValue> {
     match result {
         Ok((200, _)) if boolean => Ok(LuaValue::Boolean(true)),
         Ok((200, body)) => Ok(LuaValue::String(lua.create_string(&body)?)),
@@ -262,12 +352,25 @@ fn answer(lua: &Lua, name: &str, uri: &str, result: Result<(u16, Vec<u8>), Strin
 
 fn error_details(body: &[u8]) -> String {
     match serde_json::from_slice::<Value>(body) {
-        Ok(v) => v.get("Details").or_else(|| v.get("Message")).and_then(Value::as_str).unwrap_or_default().to_owned(),
+        Ok(v) => v
+            .get("Details")
+            .or_else(|| v.get("Message"))
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned(),
         Err(_) => String::from_utf8_lossy(body).chars().take(200).collect(),
     }
 }
 
-fn http_call(lua: &Lua, c: &Ctx, name: &str, method: Method, url: String, body: Vec<u8>, headers: Option<Table>) -> mlua::Result<LuaValue> {
+fn http_call(
+    lua: &Lua,
+    c: &Ctx,
+    name: &str,
+    method: Method,
+    url: String,
+    body: Vec<u8>,
+    headers: Option<Table>,
+) -> mlua::Result<LuaValue> {
     let (credentials, timeout) = match lua.app_data_ref::<HttpSettings>() {
         Some(s) => (s.credentials.clone(), s.timeout),
         None => (None, None),
@@ -288,8 +391,12 @@ fn http_call(lua: &Lua, c: &Ctx, name: &str, method: Method, url: String, body: 
         Ok::<_, reqwest::Error>((status, response.bytes().await?))
     })?;
     match sent {
-        Ok((status, _)) if status.is_success() && method == Method::DELETE => Ok(LuaValue::String(lua.create_string("SUCCESS")?)),
-        Ok((status, body)) if status.is_success() => Ok(LuaValue::String(lua.create_string(&body)?)),
+        Ok((status, _)) if status.is_success() && method == Method::DELETE => {
+            Ok(LuaValue::String(lua.create_string("SUCCESS")?))
+        }
+        Ok((status, body)) if status.is_success() => {
+            Ok(LuaValue::String(lua.create_string(&body)?))
+        }
         Ok((status, _)) => {
             tracing::error!(target: "lua", %url, status = status.as_u16(), "Lua: error in {name}()");
             Ok(LuaValue::Nil)
@@ -310,27 +417,57 @@ pub(super) struct PeerTarget {
 }
 
 pub(super) fn peer_of(raw: &Value, name: &str) -> Result<PeerTarget, String> {
-    let entry = raw.get("OrthancPeers").and_then(|p| p.get(name)).ok_or_else(|| format!("No peer with symbolic name: {name}"))?;
+    let entry = raw
+        .get("OrthancPeers")
+        .and_then(|p| p.get(name))
+        .ok_or_else(|| format!("No peer with symbolic name: {name}"))?;
     let bad = || format!("bad definition of the Orthanc peer {name}");
     let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_owned);
     let (url, user, password, headers) = match entry {
-        Value::Array(items) => (text(items.first()), text(items.get(1)), text(items.get(2)), None),
-        Value::Object(o) => (text(o.get("Url")), text(o.get("Username")), text(o.get("Password")), o.get("HttpHeaders")),
+        Value::Array(items) => (
+            text(items.first()),
+            text(items.get(1)),
+            text(items.get(2)),
+            None,
+        ),
+        Value::Object(o) => (
+            text(o.get("Url")),
+            text(o.get("Username")),
+            text(o.get("Password")),
+            o.get("HttpHeaders"),
+        ),
         _ => return Err(bad()),
     };
     let url = url.ok_or_else(bad)?;
     let headers = match headers {
-        Some(Value::Object(h)) => h.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned()))).collect(),
+        Some(Value::Object(h)) => h
+            .iter()
+            .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+            .collect(),
         _ => Vec::new(),
     };
-    Ok(PeerTarget { url: url.trim_end_matches('/').to_owned(), credentials: user.map(|u| (u, password.unwrap_or_default())), headers })
+    Ok(PeerTarget {
+        url: url.trim_end_matches('/').to_owned(),
+        credentials: user.map(|u| (u, password.unwrap_or_default())),
+        headers,
+    })
 }
 
 /// Posts every instance of `id` to the peer's `/instances`.
-async fn send_to_peer(archive: &Archive, http: &reqwest::Client, peer: &PeerTarget, id: &str) -> Result<(), String> {
-    let instances = archive.descendants(id, Level::Instance).map_err(|e| e.to_string())?;
+async fn send_to_peer(
+    archive: &Archive,
+    http: &reqwest::Client,
+    peer: &PeerTarget,
+    id: &str,
+) -> Result<(), String> {
+    let instances = archive
+        .descendants(id, Level::Instance)
+        .map_err(|e| e.to_string())?;
     for instance in instances {
-        let file = archive.instance_file(&instance).await.map_err(|e| e.to_string())?;
+        let file = archive
+            .instance_file(&instance)
+            .await
+            .map_err(|e| e.to_string())?;
         let mut request = http.post(format!("{}/instances", peer.url)).body(file);
         if let Some((user, password)) = &peer.credentials {
             request = request.basic_auth(user, Some(password));
@@ -340,7 +477,10 @@ async fn send_to_peer(archive: &Archive, http: &reqwest::Client, peer: &PeerTarg
         }
         let response = request.send().await.map_err(|e| e.to_string())?;
         if !response.status().is_success() {
-            return Err(format!("the peer answered HTTP {} for instance {instance}", response.status().as_u16()));
+            return Err(format!(
+                "the peer answered HTTP {} for instance {instance}",
+                response.status().as_u16()
+            ));
         }
     }
     Ok(())
@@ -361,7 +501,10 @@ mod tests {
         assert_eq!(a.url, "http://127.0.0.1:8043");
         assert_eq!(a.credentials, Some(("alice".into(), "secret".into())));
         let b = peer_of(&raw, "b").unwrap();
-        assert_eq!((b.credentials, b.headers), (None, vec![("X-Token".into(), "t".into())]));
+        assert_eq!(
+            (b.credentials, b.headers),
+            (None, vec![("X-Token".into(), "t".into())])
+        );
         assert!(peer_of(&raw, "c").is_err());
         assert!(peer_of(&raw, "zzz").unwrap_err().contains("zzz"));
     }

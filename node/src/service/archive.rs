@@ -123,9 +123,14 @@ fn folder_name(level: Level, tags: &MainTags) -> String {
     let raw = match level {
         Level::Patient => format!("{} {}", tag("PatientID"), tag("PatientName")),
         Level::Study => format!("{} {}", tag("AccessionNumber"), tag("StudyDescription")),
-        Level::Series | Level::Instance => format!("{} {}", tag("Modality"), tag("SeriesDescription")),
+        Level::Series | Level::Instance => {
+            format!("{} {}", tag("Modality"), tag("SeriesDescription"))
+        }
     };
-    let ascii: String = raw.chars().filter(|c| c.is_ascii() && !c.is_ascii_control()).collect();
+    let ascii: String = raw
+        .chars()
+        .filter(|c| c.is_ascii() && !c.is_ascii_control())
+        .collect();
     let ascii = ascii.trim_matches(' ');
     if ascii.is_empty() {
         format!("Unknown {}", level.as_str())
@@ -138,7 +143,11 @@ fn folder_name(level: Level, tags: &MainTags) -> String {
 /// first two letters (upper case) and a counter, 8 characters in all.
 fn instance_name(modality: &str, counter: usize) -> String {
     let head = &modality.as_bytes()[..modality.len().min(2)];
-    let prefix: String = head.iter().filter(|b| b.is_ascii()).map(|b| b.to_ascii_uppercase() as char).collect();
+    let prefix: String = head
+        .iter()
+        .filter(|b| b.is_ascii())
+        .map(|b| b.to_ascii_uppercase() as char)
+        .collect();
     let width = 8 - head.len();
     format!("{prefix}{counter:0width$}.dcm")
 }
@@ -176,15 +185,27 @@ impl Archive {
     /// Every child of `id`, whole.
     fn whole(&self, id: &str) -> Result<Selection> {
         let children = self.index.reader().children(id)?;
-        Ok(Selection { picked: children.iter().map(|c| (c.clone(), None)).collect(), instances: children })
+        Ok(Selection {
+            picked: children.iter().map(|c| (c.clone(), None)).collect(),
+            instances: children,
+        })
     }
 
     /// The entries of `selection`, whose keys are at `level`, under the folder `prefix`.
-    fn emit(&self, level: Level, selection: &Selection, prefix: &str, out: &mut Vec<ArchiveEntry>) -> Result<()> {
+    fn emit(
+        &self,
+        level: Level,
+        selection: &Selection,
+        prefix: &str,
+        out: &mut Vec<ArchiveEntry>,
+    ) -> Result<()> {
         let mut folder = Folder::default();
         for (id, part) in &selection.picked {
             let resource = self.resource_at(level, id)?;
-            let path = format!("{prefix}{}/", folder.unique(&folder_name(level, &resource.main_tags)));
+            let path = format!(
+                "{prefix}{}/",
+                folder.unique(&folder_name(level, &resource.main_tags))
+            );
             let whole;
             let part = match part {
                 Some(part) => part,
@@ -202,8 +223,18 @@ impl Archive {
         Ok(())
     }
 
-    fn emit_instances(&self, series: &Resource, ids: &[String], prefix: &str, out: &mut Vec<ArchiveEntry>) -> Result<()> {
-        let modality = series.main_tags.get("Modality").map(String::as_str).unwrap_or("");
+    fn emit_instances(
+        &self,
+        series: &Resource,
+        ids: &[String],
+        prefix: &str,
+        out: &mut Vec<ArchiveEntry>,
+    ) -> Result<()> {
+        let modality = series
+            .main_tags
+            .get("Modality")
+            .map(String::as_str)
+            .unwrap_or("");
         let mut folder = Folder::default();
         for (counter, id) in ids.iter().enumerate() {
             let instance = self.resource_at(Level::Instance, id)?;
@@ -212,7 +243,10 @@ impl Archive {
                 .get("dicom")
                 .ok_or_else(|| ServiceError::UnknownAttachment("dicom".into()))?;
             out.push(ArchiveEntry {
-                path: format!("{prefix}{}", folder.unique(&instance_name(modality, counter))),
+                path: format!(
+                    "{prefix}{}",
+                    folder.unique(&instance_name(modality, counter))
+                ),
                 instance: instance.id.clone(),
                 hash: dicom.hash.clone(),
                 size: dicom.size,
@@ -227,27 +261,76 @@ mod tests {
     use super::*;
 
     fn tags(pairs: &[(&str, &str)]) -> MainTags {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
     fn folder_names_as_orthanc_writes_them() {
         // Cases checked against Orthanc 1.10.1.
-        let name = |level, pairs: &[(&str, &str)]| keep_alphanumeric(&folder_name(level, &tags(pairs)));
+        let name =
+            |level, pairs: &[(&str, &str)]| keep_alphanumeric(&folder_name(level, &tags(pairs)));
         assert_eq!(
-            name(Level::Patient, &[("PatientID", "PID/007 x"), ("PatientName", "Müller-Lüdenscheidt^José^Dr.")]),
+            name(
+                Level::Patient,
+                &[
+                    ("PatientID", "PID/007 x"),
+                    ("PatientName", "Müller-Lüdenscheidt^José^Dr.")
+                ]
+            ),
             "PID007 x MllerLdenscheidt Jos Dr."
         );
-        assert_eq!(name(Level::Patient, &[("PatientID", "p\u{1}q"), ("PatientName", "A\tB")]), "pq AB");
-        assert_eq!(name(Level::Patient, &[("PatientID", "---"), ("PatientName", "^")]), "");
-        assert_eq!(name(Level::Patient, &[("PatientName", "Anonymized")]), "Anonymized");
         assert_eq!(
-            name(Level::Study, &[("AccessionNumber", "ACC 1"), ("StudyDescription", "Thorax  CT/with contrast")]),
+            name(
+                Level::Patient,
+                &[("PatientID", "p\u{1}q"), ("PatientName", "A\tB")]
+            ),
+            "pq AB"
+        );
+        assert_eq!(
+            name(
+                Level::Patient,
+                &[("PatientID", "---"), ("PatientName", "^")]
+            ),
+            ""
+        );
+        assert_eq!(
+            name(Level::Patient, &[("PatientName", "Anonymized")]),
+            "Anonymized"
+        );
+        assert_eq!(
+            name(
+                Level::Study,
+                &[
+                    ("AccessionNumber", "ACC 1"),
+                    ("StudyDescription", "Thorax  CT/with contrast")
+                ]
+            ),
             "ACC 1 Thorax CTwith contrast"
         );
-        assert_eq!(name(Level::Study, &[("AccessionNumber", ""), ("StudyDescription", "")]), "Unknown Study");
-        assert_eq!(name(Level::Study, &[("AccessionNumber", "a_b.c"), ("StudyDescription", "x")]), "a_b.c x");
-        assert_eq!(name(Level::Series, &[("Modality", "O?"), ("SeriesDescription", "\t")]), "O");
+        assert_eq!(
+            name(
+                Level::Study,
+                &[("AccessionNumber", ""), ("StudyDescription", "")]
+            ),
+            "Unknown Study"
+        );
+        assert_eq!(
+            name(
+                Level::Study,
+                &[("AccessionNumber", "a_b.c"), ("StudyDescription", "x")]
+            ),
+            "a_b.c x"
+        );
+        assert_eq!(
+            name(
+                Level::Series,
+                &[("Modality", "O?"), ("SeriesDescription", "\t")]
+            ),
+            "O"
+        );
         assert_eq!(name(Level::Series, &[]), "Unknown Series");
     }
 
@@ -283,11 +366,19 @@ mod tests {
             let series = study.picked["st"].as_ref().unwrap();
             series.picked["se"].as_ref().map(|se| se.instances.clone())
         };
-        assert_eq!(series(&s), Some(ids(&["i2", "i1"])), "instances in the order picked, once");
+        assert_eq!(
+            series(&s),
+            Some(ids(&["i2", "i1"])),
+            "instances in the order picked, once"
+        );
         s.add(Level::Patient, &ids(&["p", "st", "se"]));
         assert_eq!(series(&s), None, "the series whole");
         s.add(Level::Patient, &ids(&["p", "st", "se", "i3"]));
-        assert_eq!(series(&s), None, "an instance of a whole series adds nothing");
+        assert_eq!(
+            series(&s),
+            None,
+            "an instance of a whole series adds nothing"
+        );
         s.add(Level::Patient, &ids(&["p"]));
         assert!(s.picked["p"].is_none());
     }

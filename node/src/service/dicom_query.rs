@@ -64,25 +64,42 @@ pub fn level_name(level: Level) -> &'static str {
 /// Whether a key is answered from a file: neither a main tag nor a computed
 /// key nor a query/retrieve attribute.
 fn needs_file(tag: Tag) -> bool {
-    let computed = matches!(tag, Tag(0x0020, 0x1200 | 0x1202 | 0x1204 | 0x1206 | 0x1208 | 0x1209))
-        || tag == MODALITIES_IN_STUDY
+    let computed = matches!(
+        tag,
+        Tag(0x0020, 0x1200 | 0x1202 | 0x1204 | 0x1206 | 0x1208 | 0x1209)
+    ) || tag == MODALITIES_IN_STUDY
         || tag == SOP_CLASSES_IN_STUDY;
-    main_tag(tag).is_none() && !computed && tag != QUERY_RETRIEVE_LEVEL && tag != SPECIFIC_CHARACTER_SET
+    main_tag(tag).is_none()
+        && !computed
+        && tag != QUERY_RETRIEVE_LEVEL
+        && tag != SPECIFIC_CHARACTER_SET
         && tag.0 > 0x0002
 }
 
 /// The main tag a key designates, with its level (Orthanc's name).
 fn main_tag(tag: Tag) -> Option<(Level, &'static str)> {
-    dicom::main_tag_definitions().iter().filter(|d| d.tag == tag).map(|d| (d.level, d.name)).min_by_key(|(l, _)| *l)
+    dicom::main_tag_definitions()
+        .iter()
+        .filter(|d| d.tag == tag)
+        .map(|d| (d.level, d.name))
+        .min_by_key(|(l, _)| *l)
 }
 
 impl Archive {
     fn config_flag(&self, key: &str) -> bool {
-        self.config.raw.get(key).and_then(Value::as_bool).unwrap_or(false)
+        self.config
+            .raw
+            .get(key)
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
     }
 
     fn config_limit(&self, key: &str) -> usize {
-        self.config.raw.get(key).and_then(Value::as_u64).unwrap_or(0) as usize
+        self.config
+            .raw
+            .get(key)
+            .and_then(Value::as_u64)
+            .unwrap_or(0) as usize
     }
 
     /// Resources at `level` matching the keys' constraints, in creation order.
@@ -99,7 +116,9 @@ impl Archive {
                 }
                 continue;
             }
-            let Some((tag_level, name)) = main_tag(key.tag) else { continue };
+            let Some((tag_level, name)) = main_tag(key.tag) else {
+                continue;
+            };
             if tag_level > level {
                 continue;
             }
@@ -108,8 +127,17 @@ impl Archive {
             if constraint == Constraint::Any {
                 continue;
             }
-            let case_sensitive = if key.vr == "PN" { case_sensitive_pn } else { true };
-            queries.push(TagQuery { level: tag_level, tag: name.to_owned(), constraint, case_sensitive });
+            let case_sensitive = if key.vr == "PN" {
+                case_sensitive_pn
+            } else {
+                true
+            };
+            queries.push(TagQuery {
+                level: tag_level,
+                tag: name.to_owned(),
+                constraint,
+                case_sensitive,
+            });
         }
         let mut found = self.find(level, &queries)?;
         if let Some(c) = modalities {
@@ -119,7 +147,11 @@ impl Archive {
                 let mut any = false;
                 for s in reader.children(&study.id)? {
                     if let Some(series) = reader.resource(&s)? {
-                        let m = series.main_tags.get("Modality").map(String::as_str).unwrap_or("");
+                        let m = series
+                            .main_tags
+                            .get("Modality")
+                            .map(String::as_str)
+                            .unwrap_or("");
                         any |= c.matches(m, true);
                     }
                 }
@@ -133,7 +165,11 @@ impl Archive {
     }
 
     /// A C-FIND: the answers, and whether the limit truncated them.
-    pub async fn dicom_find(&self, level: Level, keys: &[QueryKey]) -> Result<(Vec<QueryAnswer>, bool)> {
+    pub async fn dicom_find(
+        &self,
+        level: Level,
+        keys: &[QueryKey],
+    ) -> Result<(Vec<QueryAnswer>, bool)> {
         let found = self.dicom_lookup(level, keys)?;
         let limit = if level == Level::Instance {
             self.config_limit("LimitFindInstances")
@@ -145,7 +181,11 @@ impl Archive {
         let mut answers = Vec::new();
         let mut truncated = false;
         for r in &found {
-            let file_values = if from_file.is_empty() { None } else { Some(self.file_values(r, &from_file).await?) };
+            let file_values = if from_file.is_empty() {
+                None
+            } else {
+                Some(self.file_values(r, &from_file).await?)
+            };
             if let Some(values) = &file_values {
                 let matches = from_file.iter().zip(values).all(|(k, v)| {
                     let value = k.value.trim_end_matches(['\0', ' ']);
@@ -179,8 +219,12 @@ impl Archive {
             return Ok(vec![None; keys.len()]);
         };
         let bytes = self.instance_file(&instance).await?;
-        let file = dicom::reader::read_file(&bytes)
-            .map_err(|reason| dicom::DicomError::BadFileFormat { size: bytes.len(), reason })?;
+        let file = dicom::reader::read_file(&bytes).map_err(|reason| {
+            dicom::DicomError::BadFileFormat {
+                size: bytes.len(),
+                reason,
+            }
+        })?;
         let charset = dicom::charset::Charset::of(&file.dataset);
         Ok(keys
             .iter()
@@ -224,7 +268,9 @@ impl Archive {
 
     /// Orthanc's computed C-FIND keys.
     fn computed(&self, r: &Resource, tag: Tag) -> Result<Option<String>> {
-        let count = |l: Level| -> Result<Option<String>> { Ok(Some(self.descendants(&r.id, l)?.len().to_string())) };
+        let count = |l: Level| -> Result<Option<String>> {
+            Ok(Some(self.descendants(&r.id, l)?.len().to_string()))
+        };
         match (r.level, tag) {
             (Level::Patient, Tag(0x0020, 0x1200)) => count(Level::Study),
             (Level::Patient, Tag(0x0020, 0x1202)) => count(Level::Series),
@@ -236,7 +282,10 @@ impl Archive {
                 let reader = self.index.reader();
                 let mut set = BTreeSet::new();
                 for s in reader.children(&r.id)? {
-                    if let Some(m) = reader.resource(&s)?.and_then(|s| s.main_tags.get("Modality").cloned()) {
+                    if let Some(m) = reader
+                        .resource(&s)?
+                        .and_then(|s| s.main_tags.get("Modality").cloned())
+                    {
                         if !m.is_empty() {
                             set.insert(m);
                         }
@@ -248,7 +297,10 @@ impl Archive {
                 let reader = self.index.reader();
                 let mut set = BTreeSet::new();
                 for i in self.descendants(&r.id, Level::Instance)? {
-                    if let Some(c) = reader.resource(&i)?.and_then(|i| i.metadata.get("SopClassUid").cloned()) {
+                    if let Some(c) = reader
+                        .resource(&i)?
+                        .and_then(|i| i.metadata.get("SopClassUid").cloned())
+                    {
                         if !c.is_empty() {
                             set.insert(c);
                         }
@@ -270,7 +322,13 @@ mod tests {
         assert_eq!(parse_level("STUDY "), Some(Level::Study));
         assert_eq!(parse_level("IMAGE"), Some(Level::Instance));
         assert_eq!(parse_level("WORKLIST"), None);
-        assert_eq!(main_tag(Tag(0x0010, 0x0010)), Some((Level::Patient, "PatientName")));
-        assert_eq!(main_tag(Tag(0x0020, 0x0037)).map(|m| m.0), Some(Level::Series));
+        assert_eq!(
+            main_tag(Tag(0x0010, 0x0010)),
+            Some((Level::Patient, "PatientName"))
+        );
+        assert_eq!(
+            main_tag(Tag(0x0020, 0x0037)).map(|m| m.0),
+            Some(Level::Series)
+        );
     }
 }

@@ -27,7 +27,12 @@ pub trait ScriptHooks: Send + Sync + 'static {
 
     /// `ReceivedInstanceFilter(dicom, origin, info)`: `Ok(false)` refuses the
     /// instance. Called before anything is stored.
-    fn filter_instance(&self, tags: Value, origin: Value, info: Value) -> HookFuture<'_, Result<bool, ScriptError>>;
+    fn filter_instance(
+        &self,
+        tags: Value,
+        origin: Value,
+        info: Value,
+    ) -> HookFuture<'_, Result<bool, ScriptError>>;
 
     /// `OnStoredInstance(instanceId, tags, metadata, origin)`: queued, never
     /// awaited by the ingest.
@@ -45,10 +50,18 @@ pub trait ScriptHooks: Send + Sync + 'static {
 
     /// `IncomingFindRequestFilter(query, origin)`: the query (tags as
     /// `gggg,eeee` keys), possibly modified; `None` when the callback is absent.
-    fn filter_incoming_find(&self, query: Value, origin: Value) -> HookFuture<'_, Result<Option<Value>, ScriptError>>;
+    fn filter_incoming_find(
+        &self,
+        query: Value,
+        origin: Value,
+    ) -> HookFuture<'_, Result<Option<Value>, ScriptError>>;
 
     /// `OutgoingFindRequestFilter(query, modality)`, same shapes.
-    fn filter_outgoing_find(&self, query: Value, modality: Value) -> HookFuture<'_, Result<Option<Value>, ScriptError>>;
+    fn filter_outgoing_find(
+        &self,
+        query: Value,
+        modality: Value,
+    ) -> HookFuture<'_, Result<Option<Value>, ScriptError>>;
 
     /// Runs a chunk of source in the scripts' state; the answer is what it printed.
     fn execute(&self, source: String) -> HookFuture<'_, Result<String, ScriptError>>;

@@ -30,12 +30,20 @@ pub struct Origin {
 
 impl Origin {
     pub fn rest(remote_ip: String, http_username: String) -> Origin {
-        Origin { kind: "RestApi", remote_ip, http_username, ..Default::default() }
+        Origin {
+            kind: "RestApi",
+            remote_ip,
+            http_username,
+            ..Default::default()
+        }
     }
 
     /// An instance uploaded by a Lua script (`RestApiPost('/instances', ...)`).
     pub fn lua() -> Origin {
-        Origin { kind: "Lua", ..Default::default() }
+        Origin {
+            kind: "Lua",
+            ..Default::default()
+        }
     }
 }
 
@@ -51,11 +59,17 @@ const BLOB_BUSY_RETRIES: usize = 50;
 impl Archive {
     /// Parses, stores and indexes one DICOM file.
     pub async fn ingest(&self, bytes: Bytes, origin: &Origin) -> Result<IngestOutcome> {
-        self.ingest_with_metadata(bytes, origin, BTreeMap::new()).await
+        self.ingest_with_metadata(bytes, origin, BTreeMap::new())
+            .await
     }
 
     /// [`Archive::ingest`], with more instance metadata (`ModifiedFrom`...).
-    pub async fn ingest_with_metadata(&self, bytes: Bytes, origin: &Origin, extra: BTreeMap<String, String>) -> Result<IngestOutcome> {
+    pub async fn ingest_with_metadata(
+        &self,
+        bytes: Bytes,
+        origin: &Origin,
+        extra: BTreeMap<String, String>,
+    ) -> Result<IngestOutcome> {
         let parsed = dicom::parse(&bytes)?;
         let ids = parsed.ids.clone();
         if let Some(hooks) = self.hook("ReceivedInstanceFilter") {
@@ -64,7 +78,10 @@ impl Archive {
                 "TransferSyntaxUID": parsed.transfer_syntax,
             });
             let tags = dicom::json::simplified(&parsed.object);
-            match hooks.filter_instance(tags, super::hooks::origin_json(origin), info).await {
+            match hooks
+                .filter_instance(tags, super::hooks::origin_json(origin), info)
+                .await
+            {
                 Ok(true) => {}
                 Ok(false) => return Err(ServiceError::FilteredOut(ids.instance)),
                 Err(e) => {
@@ -90,7 +107,10 @@ impl Archive {
         }
         // As Orthanc: the stripped InstanceNumber (else ImageIndex) whenever the
         // tag is present, even empty or not a number; readers parse it.
-        let index_in_series = parsed.instance_tags.get("InstanceNumber").or_else(|| parsed.instance_tags.get("ImageIndex"));
+        let index_in_series = parsed
+            .instance_tags
+            .get("InstanceNumber")
+            .or_else(|| parsed.instance_tags.get("ImageIndex"));
         if let Some(i) = index_in_series {
             metadata.insert("IndexInSeries".to_owned(), i.trim().to_owned());
         }
@@ -104,11 +124,21 @@ impl Archive {
             series_tags: parsed.series_tags,
             instance_tags: parsed.instance_tags,
             metadata,
-            attachment: Attachment { hash: String::new(), size: 0, uncompressed_size: 0, md5: String::new() },
+            attachment: Attachment {
+                hash: String::new(),
+                size: 0,
+                uncompressed_size: 0,
+                md5: String::new(),
+            },
         };
         // Without overwrite, a known instance is answered without touching storage.
-        if !self.config.overwrite_instances && self.index.reader().resource(&ids.instance)?.is_some() {
-            return Ok(IngestOutcome { ids, status: StoreStatus::AlreadyStored });
+        if !self.config.overwrite_instances
+            && self.index.reader().resource(&ids.instance)?.is_some()
+        {
+            return Ok(IngestOutcome {
+                ids,
+                status: StoreStatus::AlreadyStored,
+            });
         }
         for _ in 0..BLOB_BUSY_RETRIES {
             let (stored, holders) = self.store_blob(bytes.clone()).await?;
@@ -120,7 +150,8 @@ impl Archive {
                 md5: String::new(),
             };
             let stamp = now_stamp();
-            new.metadata.insert("ReceptionDate".to_owned(), stamp.date.clone());
+            new.metadata
+                .insert("ReceptionDate".to_owned(), stamp.date.clone());
             let command = Command::StoreInstance {
                 instance: Box::new(new.clone()),
                 overwrite: self.config.overwrite_instances,
@@ -132,7 +163,10 @@ impl Archive {
                     if outcome.status == StoreStatus::Success {
                         self.signal_stored(&ids.instance, &parsed.object, &new.metadata, origin);
                     }
-                    return Ok(IngestOutcome { ids, status: outcome.status });
+                    return Ok(IngestOutcome {
+                        ids,
+                        status: outcome.status,
+                    });
                 }
                 CommandResponse::BlobBusy => tokio::time::sleep(Duration::from_millis(100)).await,
                 other => unreachable_response(other)?,
@@ -144,17 +178,31 @@ impl Archive {
 
 impl Archive {
     /// Queues `OnStoredInstance` once the instance is durable and indexed.
-    fn signal_stored(&self, id: &str, file: &dicom::DicomFile, metadata: &BTreeMap<String, String>, origin: &Origin) {
+    fn signal_stored(
+        &self,
+        id: &str,
+        file: &dicom::DicomFile,
+        metadata: &BTreeMap<String, String>,
+        origin: &Origin,
+    ) {
         if let Some(hooks) = self.hook("OnStoredInstance") {
-            let metadata = metadata.iter().map(|(k, v)| (k.clone(), serde_json::Value::from(v.as_str()))).collect();
+            let metadata = metadata
+                .iter()
+                .map(|(k, v)| (k.clone(), serde_json::Value::from(v.as_str())))
+                .collect();
             let tags = dicom::json::simplified(file);
-            hooks.stored_instance(id.to_owned(), tags, serde_json::Value::Object(metadata), super::hooks::origin_json(origin));
+            hooks.stored_instance(
+                id.to_owned(),
+                tags,
+                serde_json::Value::Object(metadata),
+                super::hooks::origin_json(origin),
+            );
         }
     }
 }
 
 fn unreachable_response(response: CommandResponse) -> Result<()> {
-    Err(ServiceError::Index(crate::index::IndexError::Corrupt(format!(
-        "unexpected answer to StoreInstance: {response:?}"
-    ))))
+    Err(ServiceError::Index(crate::index::IndexError::Corrupt(
+        format!("unexpected answer to StoreInstance: {response:?}"),
+    )))
 }

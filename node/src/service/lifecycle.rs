@@ -48,7 +48,13 @@ impl Archive {
         due_with_level.sort();
         let count = due_with_level.len();
         for (_, _, id, last_instance_ms) in due_with_level {
-            self.index.write(Command::MarkStable { id, last_instance_ms, stamp: now_stamp() }).await?;
+            self.index
+                .write(Command::MarkStable {
+                    id,
+                    last_instance_ms,
+                    stamp: now_stamp(),
+                })
+                .await?;
         }
         Ok(count)
     }
@@ -68,19 +74,25 @@ impl Archive {
         let reader = self.index.reader();
         let (mut claimed, mut candidates) = if leader {
             // A pass interrupted after its claim finishes first.
-            (reader.blobs_in_state(b"deleting", 10_000)?, reader.blobs_in_state(b"garbage", 10_000)?)
+            (
+                reader.blobs_in_state(b"deleting", 10_000)?,
+                reader.blobs_in_state(b"garbage", 10_000)?,
+            )
         } else {
             (Vec::new(), Vec::new())
         };
-        let cutoff = chrono::Utc::now() - chrono::Duration::from_std(orphan_grace).unwrap_or_default();
+        let cutoff =
+            chrono::Utc::now() - chrono::Duration::from_std(orphan_grace).unwrap_or_default();
         for (hash, modified) in self.blobs.list().await? {
             if modified < cutoff && !self.index.reader().blob_known(&hash)? {
                 candidates.push(hash);
             }
         }
         if !candidates.is_empty() {
-            if let CommandResponse::Claimed { hashes } =
-                self.index.write(Command::ClaimBlobs { hashes: candidates }).await?
+            if let CommandResponse::Claimed { hashes } = self
+                .index
+                .write(Command::ClaimBlobs { hashes: candidates })
+                .await?
             {
                 claimed.extend(hashes);
             }
@@ -94,7 +106,11 @@ impl Archive {
         if leader {
             self.delete_everywhere(&claimed).await;
         }
-        self.index.write(Command::BlobsCollected { hashes: claimed.clone() }).await?;
+        self.index
+            .write(Command::BlobsCollected {
+                hashes: claimed.clone(),
+            })
+            .await?;
         Ok(GcReport { deleted: claimed })
     }
 

@@ -30,7 +30,11 @@ pub enum ServiceError {
     #[error("unknown resource {0}")]
     UnknownResource(String),
     #[error("the resource {id} is a {actual}, not a {expected}")]
-    WrongLevel { id: String, expected: &'static str, actual: &'static str },
+    WrongLevel {
+        id: String,
+        expected: &'static str,
+        actual: &'static str,
+    },
     #[error("no metadata {0}")]
     UnknownMetadata(String),
     #[error("no attachment {0}")]
@@ -42,7 +46,12 @@ pub enum ServiceError {
     #[error("the blob of instance {0} is still being garbage-collected; try again")]
     BlobBusy(String),
     #[error("only {made} of the {wanted} copies of blob {hash} could be stored (Isengard.Blobs.Replicas): {reasons}")]
-    NotEnoughCopies { hash: String, wanted: usize, made: usize, reasons: String },
+    NotEnoughCopies {
+        hash: String,
+        wanted: usize,
+        made: usize,
+        reasons: String,
+    },
     #[error("blob {hash} is missing on this node and no holder could be reached: {reasons}")]
     BlobUnavailable { hash: String, reasons: String },
     #[error("unknown modality {0}")]
@@ -82,11 +91,26 @@ pub struct Archive {
 
 impl Archive {
     pub fn new(index: Index, blobs: BlobStore, config: Arc<Config>) -> Archive {
-        let capacity = config.raw.get("QueryRetrieveSize").and_then(|v| v.as_u64()).unwrap_or(100) as usize;
+        let capacity = config
+            .raw
+            .get("QueryRetrieveSize")
+            .and_then(|v| v.as_u64())
+            .unwrap_or(100) as usize;
         let queries = Arc::new(queries::QueryRegistry::new(capacity));
-        let cache_mb = config.raw.get("MaximumStorageCacheSize").and_then(|v| v.as_u64());
-        blobs.set_cache_capacity((cache_mb.unwrap_or(crate::blob::cache::DEFAULT_MB) * 1024 * 1024) as usize);
-        Archive { index, blobs, config, queries, hooks: Default::default() }
+        let cache_mb = config
+            .raw
+            .get("MaximumStorageCacheSize")
+            .and_then(|v| v.as_u64());
+        blobs.set_cache_capacity(
+            (cache_mb.unwrap_or(crate::blob::cache::DEFAULT_MB) * 1024 * 1024) as usize,
+        );
+        Archive {
+            index,
+            blobs,
+            config,
+            queries,
+            hooks: Default::default(),
+        }
     }
 
     /// Installs the scripting layer, shared by every clone of this archive.
@@ -125,5 +149,8 @@ impl Archive {
 /// The proposer's clock, stamped into commands.
 pub fn now_stamp() -> Stamp {
     let now = chrono::Local::now();
-    Stamp { unix_ms: now.timestamp_millis().max(0) as u64, date: now.format("%Y%m%dT%H%M%S").to_string() }
+    Stamp {
+        unix_ms: now.timestamp_millis().max(0) as u64,
+        date: now.format("%Y%m%dT%H%M%S").to_string(),
+    }
 }

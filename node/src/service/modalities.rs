@@ -12,13 +12,19 @@ use super::{Archive, Result, ServiceError};
 use crate::index::{Command, CommandResponse, Modality};
 
 fn bad(name: &str, reason: impl Into<String>) -> ServiceError {
-    ServiceError::BadModality { name: name.to_owned(), reason: reason.into() }
+    ServiceError::BadModality {
+        name: name.to_owned(),
+        reason: reason.into(),
+    }
 }
 
 /// Parses one modality definition in either of Orthanc's forms.
 pub fn modality_from_json(name: &str, value: &Value) -> Result<Modality> {
     if name.is_empty() || name.contains('/') {
-        return Err(bad(name, "the modality name must be non-empty and contain no '/'"));
+        return Err(bad(
+            name,
+            "the modality name must be non-empty and contain no '/'",
+        ));
     }
     let port_of = |v: &Value| -> Result<u16> {
         let port = match v {
@@ -59,7 +65,10 @@ pub fn modality_from_json(name: &str, value: &Value) -> Result<Modality> {
                 match o.get(key) {
                     None => Ok(default),
                     Some(Value::Bool(b)) => Ok(*b),
-                    Some(other) => Err(bad(name, format!("{key} must be true or false, not {other}"))),
+                    Some(other) => Err(bad(
+                        name,
+                        format!("{key} must be true or false, not {other}"),
+                    )),
                 }
             };
             m.allow_echo = flag("AllowEcho", true)?;
@@ -73,10 +82,17 @@ pub fn modality_from_json(name: &str, value: &Value) -> Result<Modality> {
             m.allow_transcoding = flag("AllowTranscoding", true)?;
             m.timeout = match o.get("Timeout") {
                 None => 0,
-                Some(v) => v.as_u64().ok_or_else(|| bad(name, "Timeout must be a number of seconds"))?,
+                Some(v) => v
+                    .as_u64()
+                    .ok_or_else(|| bad(name, "Timeout must be a number of seconds"))?,
             };
         }
-        _ => return Err(bad(name, "expected [\"AET\", \"host\", port] or an object with AET, Host, Port")),
+        _ => {
+            return Err(bad(
+                name,
+                "expected [\"AET\", \"host\", port] or an object with AET, Host, Port",
+            ))
+        }
     }
     if m.aet.is_empty() || m.aet.len() > 16 {
         return Err(bad(name, "the AET must have 1 to 16 characters"));
@@ -115,13 +131,21 @@ impl Archive {
     }
 
     pub fn modality(&self, name: &str) -> Result<Modality> {
-        self.index.reader().modality(name)?.ok_or_else(|| ServiceError::UnknownModality(name.to_owned()))
+        self.index
+            .reader()
+            .modality(name)?
+            .ok_or_else(|| ServiceError::UnknownModality(name.to_owned()))
     }
 
     /// The modality whose AE title is `aet` (compared as `StrictAetComparison`
     /// says: exactly, or case-insensitively by default).
     pub fn modality_by_aet(&self, aet: &str) -> Result<Option<Modality>> {
-        let strict = self.config.raw.get("StrictAetComparison").and_then(Value::as_bool).unwrap_or(false);
+        let strict = self
+            .config
+            .raw
+            .get("StrictAetComparison")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
         let aet = aet.trim();
         Ok(self.modalities()?.into_iter().find(|m| {
             if strict {
@@ -138,7 +162,13 @@ impl Archive {
     }
 
     pub async fn delete_modality(&self, name: &str) -> Result<()> {
-        match self.index.write(Command::DeleteModality { name: name.to_owned() }).await? {
+        match self
+            .index
+            .write(Command::DeleteModality {
+                name: name.to_owned(),
+            })
+            .await?
+        {
             CommandResponse::UnknownResource => Err(ServiceError::UnknownModality(name.to_owned())),
             _ => Ok(()),
         }
@@ -169,7 +199,10 @@ mod tests {
     #[test]
     fn both_forms_parse() {
         let short = modality_from_json("pacs", &json!(["PACS", "127.0.0.1", 4243])).unwrap();
-        assert_eq!((short.aet.as_str(), short.host.as_str(), short.port), ("PACS", "127.0.0.1", 4243));
+        assert_eq!(
+            (short.aet.as_str(), short.host.as_str(), short.port),
+            ("PACS", "127.0.0.1", 4243)
+        );
         assert_eq!(short.manufacturer, "Generic");
         let long = modality_from_json(
             "ws",
@@ -178,7 +211,10 @@ mod tests {
         .unwrap();
         assert!(!long.allow_store && long.allow_find);
         assert_eq!(long.port, 104);
-        assert_eq!(modality_from_json("ws", &modality_to_json(&long)).unwrap(), long);
+        assert_eq!(
+            modality_from_json("ws", &modality_to_json(&long)).unwrap(),
+            long
+        );
     }
 
     #[test]
@@ -191,7 +227,10 @@ mod tests {
             json!({"AET": "X", "Host": "h", "Port": 104, "AllowEcho": "yes"}),
             json!("PACS"),
         ] {
-            assert!(modality_from_json("m", &bad_value).is_err(), "{bad_value} accepted");
+            assert!(
+                modality_from_json("m", &bad_value).is_err(),
+                "{bad_value} accepted"
+            );
         }
         assert!(modality_from_json("a/b", &json!(["A", "h", 1])).is_err());
     }

@@ -21,7 +21,8 @@ use super::{Archive, Origin, Result, ServiceError};
 use crate::dicom::dictionary;
 use crate::dicom::model::Tag;
 use crate::dicom::modify::{
-    self, Modification, NewValue, RewriteError, UidMap, PATIENT_ID, SERIES_INSTANCE_UID, SOP_INSTANCE_UID, STUDY_INSTANCE_UID,
+    self, Modification, NewValue, RewriteError, UidMap, PATIENT_ID, SERIES_INSTANCE_UID,
+    SOP_INSTANCE_UID, STUDY_INSTANCE_UID,
 };
 use crate::index::{Level, StoreStatus};
 
@@ -42,7 +43,9 @@ pub enum ModifyError {
     #[error("the option \"{0}\" of Orthanc's modifications is not supported by Isengard")]
     Unsupported(&'static str),
     /// The modified instance has the IDs of an instance already stored.
-    #[error("the modified copy of instance {0} has the same identifiers as an instance already stored")]
+    #[error(
+        "the modified copy of instance {0} has the same identifiers as an instance already stored"
+    )]
     AlreadyStored(String),
     #[error(transparent)]
     Rewrite(#[from] RewriteError),
@@ -82,7 +85,10 @@ pub fn parse_tag(name: &str) -> std::result::Result<Tag, ModifyError> {
         if name.len() != 8 || !name.bytes().all(|c| c.is_ascii_hexdigit()) {
             return None;
         }
-        Some(Tag(u16::from_str_radix(&name[..4], 16).ok()?, u16::from_str_radix(&name[4..], 16).ok()?))
+        Some(Tag(
+            u16::from_str_radix(&name[..4], 16).ok()?,
+            u16::from_str_radix(&name[4..], 16).ok()?,
+        ))
     };
     Tag::parse(name)
         .or_else(hex8)
@@ -91,14 +97,26 @@ pub fn parse_tag(name: &str) -> std::result::Result<Tag, ModifyError> {
 }
 
 fn is_identifier(tag: Tag) -> bool {
-    [PATIENT_ID, STUDY_INSTANCE_UID, SERIES_INSTANCE_UID, SOP_INSTANCE_UID].contains(&tag)
+    [
+        PATIENT_ID,
+        STUDY_INSTANCE_UID,
+        SERIES_INSTANCE_UID,
+        SOP_INSTANCE_UID,
+    ]
+    .contains(&tag)
 }
 
-fn boolean(body: &Map<String, Value>, key: &str, default: bool) -> std::result::Result<bool, ModifyError> {
+fn boolean(
+    body: &Map<String, Value>,
+    key: &str,
+    default: bool,
+) -> std::result::Result<bool, ModifyError> {
     match body.get(key) {
         None => Ok(default),
         Some(Value::Bool(b)) => Ok(*b),
-        Some(_) => Err(ModifyError::BadBody(Some(format!("Member \"{key}\" should be a Boolean value")))),
+        Some(_) => Err(ModifyError::BadBody(Some(format!(
+            "Member \"{key}\" should be a Boolean value"
+        )))),
     }
 }
 
@@ -130,7 +148,11 @@ fn new_value(tag: Tag, value: &Value) -> std::result::Result<NewValue, ModifyErr
 }
 
 /// The tags of `Remove` or `Keep`, with the `Force` rule.
-fn list_of_tags(value: &Value, force: bool, verb: &str) -> std::result::Result<Vec<Tag>, ModifyError> {
+fn list_of_tags(
+    value: &Value,
+    force: bool,
+    verb: &str,
+) -> std::result::Result<Vec<Tag>, ModifyError> {
     let items = value.as_array().ok_or(ModifyError::BadRequest(None))?;
     let mut out = Vec::with_capacity(items.len());
     for item in items {
@@ -148,7 +170,11 @@ impl ModifyRequest {
     /// Parses a request for a resource at `level`. A modification of one
     /// instance over REST (`raise_level`) acts at the level of the highest
     /// identifier it replaces, as Orthanc's.
-    pub fn parse(body: &Value, level: Level, raise_level: bool) -> std::result::Result<ModifyRequest, ModifyError> {
+    pub fn parse(
+        body: &Value,
+        level: Level,
+        raise_level: bool,
+    ) -> std::result::Result<ModifyRequest, ModifyError> {
         let body = body.as_object().ok_or(ModifyError::BadBody(None))?;
         if boolean(body, "Asynchronous", false)? || !boolean(body, "Synchronous", true)? {
             return Err(ModifyError::Asynchronous);
@@ -189,7 +215,11 @@ impl ModifyRequest {
         match body.get("PrivateCreator") {
             None => {}
             Some(Value::String(s)) => m.private_creator = s.clone(),
-            Some(_) => return Err(ModifyError::BadBody(Some("Member \"PrivateCreator\" should be a string".into()))),
+            Some(_) => {
+                return Err(ModifyError::BadBody(Some(
+                    "Member \"PrivateCreator\" should be a string".into(),
+                )))
+            }
         }
         if raise_level {
             m.level = if m.replace.contains_key(&PATIENT_ID) {
@@ -203,30 +233,49 @@ impl ModifyRequest {
             };
         }
         check_levels(&m)?;
-        Ok(ModifyRequest { modification: m, keep_source })
+        Ok(ModifyRequest {
+            modification: m,
+            keep_source,
+        })
     }
 }
 
 /// The checks of Orthanc's `DicomModification::Apply`, made before any file is read.
 fn check_levels(m: &Modification) -> std::result::Result<(), ModifyError> {
     if m.remove.iter().any(|t| is_identifier(*t)) {
-        return Err(bad("PatientID, StudyInstanceUID, SeriesInstanceUID and SOPInstanceUID cannot be removed"));
+        return Err(bad(
+            "PatientID, StudyInstanceUID, SeriesInstanceUID and SOPInstanceUID cannot be removed",
+        ));
     }
     let replaced = |t: Tag| m.replace.contains_key(&t);
     let (what, parents): (&str, &[(Tag, &str)]) = match m.level {
         Level::Patient if !replaced(PATIENT_ID) => {
-            return Err(bad("When modifying a patient, her PatientID is required to be modified"));
+            return Err(bad(
+                "When modifying a patient, her PatientID is required to be modified",
+            ));
         }
         Level::Patient => return Ok(()),
         Level::Study => ("a study", &[(PATIENT_ID, "PatientID")]),
-        Level::Series => ("a series", &[(PATIENT_ID, "PatientID"), (STUDY_INSTANCE_UID, "StudyInstanceUID")]),
+        Level::Series => (
+            "a series",
+            &[
+                (PATIENT_ID, "PatientID"),
+                (STUDY_INSTANCE_UID, "StudyInstanceUID"),
+            ],
+        ),
         Level::Instance => (
             "an instance",
-            &[(PATIENT_ID, "PatientID"), (STUDY_INSTANCE_UID, "StudyInstanceUID"), (SERIES_INSTANCE_UID, "SeriesInstanceUID")],
+            &[
+                (PATIENT_ID, "PatientID"),
+                (STUDY_INSTANCE_UID, "StudyInstanceUID"),
+                (SERIES_INSTANCE_UID, "SeriesInstanceUID"),
+            ],
         ),
     };
     match parents.iter().find(|(t, _)| replaced(*t)) {
-        Some((_, name)) => Err(bad(format!("When modifying {what}, the parent {name} cannot be manually modified"))),
+        Some((_, name)) => Err(bad(format!(
+            "When modifying {what}, the parent {name} cannot be manually modified"
+        ))),
         None => Ok(()),
     }
 }
@@ -235,21 +284,38 @@ impl Archive {
     /// The modified file of one instance, not stored (`POST /instances/{id}/modify`).
     pub async fn modified_instance(&self, id: &str, request: &ModifyRequest) -> Result<Vec<u8>> {
         let file = self.instance_file(id).await?;
-        Ok(modify::apply(&file, &request.modification, &mut UidMap::default())?)
+        Ok(modify::apply(
+            &file,
+            &request.modification,
+            &mut UidMap::default(),
+        )?)
     }
 
     /// Lua's `ModifyInstance`: stores the modified copy of one instance
     /// (origin `Lua`, `ModifiedFrom`) and answers its ID.
-    pub async fn store_modified_instance(&self, id: &str, request: &ModifyRequest, origin: &Origin) -> Result<String> {
+    pub async fn store_modified_instance(
+        &self,
+        id: &str,
+        request: &ModifyRequest,
+        origin: &Origin,
+    ) -> Result<String> {
         self.resource_at(Level::Instance, id)?;
         let mut uids = UidMap::default();
-        let ids = self.store_modified(id, request, &mut uids, origin, &mut HashSet::new()).await?;
+        let ids = self
+            .store_modified(id, request, &mut uids, origin, &mut HashSet::new())
+            .await?;
         Ok(ids.instance)
     }
 
     /// `POST /{series|studies|patients}/{id}/modify`: every instance below `id`
     /// modified and stored; an error deletes the copies already stored.
-    pub async fn modify_resource(&self, level: Level, id: &str, request: &ModifyRequest, origin: &Origin) -> Result<ModifyOutcome> {
+    pub async fn modify_resource(
+        &self,
+        level: Level,
+        id: &str,
+        request: &ModifyRequest,
+        origin: &Origin,
+    ) -> Result<ModifyOutcome> {
         self.resource_at(level, id)?;
         let instances = self.descendants(id, Level::Instance)?;
         let mut uids = UidMap::default();
@@ -257,7 +323,10 @@ impl Archive {
         let mut created = Vec::new();
         let mut outcome = None;
         for instance in &instances {
-            match self.store_modified(instance, request, &mut uids, origin, &mut parents_done).await {
+            match self
+                .store_modified(instance, request, &mut uids, origin, &mut parents_done)
+                .await
+            {
                 Ok(ids) => {
                     created.push(ids.instance.clone());
                     let new_id = match level {
@@ -266,7 +335,12 @@ impl Archive {
                         Level::Series => ids.series.clone(),
                         Level::Instance => ids.instance.clone(),
                     };
-                    outcome.get_or_insert(ModifyOutcome { level, id: new_id, patient_id: ids.patient, instances: 0 });
+                    outcome.get_or_insert(ModifyOutcome {
+                        level,
+                        id: new_id,
+                        patient_id: ids.patient,
+                        instances: 0,
+                    });
                 }
                 Err(e) => {
                     self.roll_back(&created).await;
@@ -296,15 +370,24 @@ impl Archive {
         let file = self.instance_file(id).await?;
         let modified = modify::apply(&file, &request.modification, uids)?;
         let metadata = BTreeMap::from([("ModifiedFrom".to_owned(), id.to_owned())]);
-        let stored = self.ingest_with_metadata(Bytes::from(modified), origin, metadata).await?;
+        let stored = self
+            .ingest_with_metadata(Bytes::from(modified), origin, metadata)
+            .await?;
         if stored.status == StoreStatus::AlreadyStored {
-            return Err(ServiceError::Modify(ModifyError::AlreadyStored(id.to_owned())));
+            return Err(ServiceError::Modify(ModifyError::AlreadyStored(
+                id.to_owned(),
+            )));
         }
         let new = &stored.ids;
-        for (level, new_id) in [(Level::Series, &new.series), (Level::Study, &new.study), (Level::Patient, &new.patient)] {
+        for (level, new_id) in [
+            (Level::Series, &new.series),
+            (Level::Study, &new.study),
+            (Level::Patient, &new.patient),
+        ] {
             let old = self.ancestor(id, level)?.id;
             if old != *new_id && parents_done.insert(new_id.clone()) {
-                self.set_metadata(level, new_id, "ModifiedFrom", &old).await?;
+                self.set_metadata(level, new_id, "ModifiedFrom", &old)
+                    .await?;
             }
         }
         Ok(stored.ids)
@@ -334,30 +417,85 @@ mod tests {
     fn orthanc_rules() {
         let r = parse(json!({"Replace": {"PatientName": "A", "0008,0080": "B"}, "Remove": ["StationName", "PatientName"]}), Level::Series).unwrap();
         assert_eq!(r.modification.replace.len(), 2);
-        assert_eq!(r.modification.remove.iter().copied().collect::<Vec<_>>(), vec![Tag(0x0008, 0x1010)], "Replace wins over Remove");
+        assert_eq!(
+            r.modification.remove.iter().copied().collect::<Vec<_>>(),
+            vec![Tag(0x0008, 0x1010)],
+            "Replace wins over Remove"
+        );
         assert!(r.keep_source);
         let e = parse(json!({"Replace": {"PatientID": "X"}}), Level::Instance).unwrap_err();
         assert_eq!(e.to_string(), "Marking tag \"PatientID\" as to be replaced requires the \"Force\" option to be set to true");
-        assert!(matches!(parse(json!({"Remove": ["Foo"]}), Level::Series), Err(ModifyError::UnknownTag(t)) if t == "Foo"));
-        assert!(matches!(parse(json!({"Replace": {"patientname": "x"}}), Level::Series), Err(ModifyError::UnknownTag(_))));
-        assert!(matches!(parse(json!({"Replace": {"PatientName": 3}}), Level::Series), Err(ModifyError::Rewrite(RewriteError::BadType(_)))));
-        assert!(matches!(parse(json!([]), Level::Series), Err(ModifyError::BadBody(None))));
-        assert!(matches!(parse(json!({"Replace": []}), Level::Series), Err(ModifyError::BadRequest(None))));
-        assert!(matches!(parse(json!({"Force": "yes"}), Level::Series), Err(ModifyError::BadBody(Some(_)))));
-        assert!(matches!(parse(json!({"Asynchronous": true}), Level::Series), Err(ModifyError::Asynchronous)));
-        assert!(matches!(parse(json!({"Synchronous": false}), Level::Series), Err(ModifyError::Asynchronous)));
+        assert!(
+            matches!(parse(json!({"Remove": ["Foo"]}), Level::Series), Err(ModifyError::UnknownTag(t)) if t == "Foo")
+        );
+        assert!(matches!(
+            parse(json!({"Replace": {"patientname": "x"}}), Level::Series),
+            Err(ModifyError::UnknownTag(_))
+        ));
+        assert!(matches!(
+            parse(json!({"Replace": {"PatientName": 3}}), Level::Series),
+            Err(ModifyError::Rewrite(RewriteError::BadType(_)))
+        ));
+        assert!(matches!(
+            parse(json!([]), Level::Series),
+            Err(ModifyError::BadBody(None))
+        ));
+        assert!(matches!(
+            parse(json!({"Replace": []}), Level::Series),
+            Err(ModifyError::BadRequest(None))
+        ));
+        assert!(matches!(
+            parse(json!({"Force": "yes"}), Level::Series),
+            Err(ModifyError::BadBody(Some(_)))
+        ));
+        assert!(matches!(
+            parse(json!({"Asynchronous": true}), Level::Series),
+            Err(ModifyError::Asynchronous)
+        ));
+        assert!(matches!(
+            parse(json!({"Synchronous": false}), Level::Series),
+            Err(ModifyError::Asynchronous)
+        ));
         let e = parse(json!({"Replace": {"PatientName": "x"}}), Level::Patient).unwrap_err();
-        assert_eq!(e.to_string(), "When modifying a patient, her PatientID is required to be modified");
-        let e = parse(json!({"Replace": {"StudyInstanceUID": "1.2"}, "Force": true}), Level::Series).unwrap_err();
-        assert_eq!(e.to_string(), "When modifying a series, the parent StudyInstanceUID cannot be manually modified");
-        let r = parse(json!({"Replace": {"StudyInstanceUID": "1.2"}, "Force": true}), Level::Instance).unwrap();
-        assert_eq!(r.modification.level, Level::Study, "an instance modification is raised to the replaced identifier");
-        assert!(parse(json!({"Remove": ["PatientID"], "Force": true}), Level::Instance).is_err());
+        assert_eq!(
+            e.to_string(),
+            "When modifying a patient, her PatientID is required to be modified"
+        );
+        let e = parse(
+            json!({"Replace": {"StudyInstanceUID": "1.2"}, "Force": true}),
+            Level::Series,
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "When modifying a series, the parent StudyInstanceUID cannot be manually modified"
+        );
+        let r = parse(
+            json!({"Replace": {"StudyInstanceUID": "1.2"}, "Force": true}),
+            Level::Instance,
+        )
+        .unwrap();
+        assert_eq!(
+            r.modification.level,
+            Level::Study,
+            "an instance modification is raised to the replaced identifier"
+        );
+        assert!(parse(
+            json!({"Remove": ["PatientID"], "Force": true}),
+            Level::Instance
+        )
+        .is_err());
         let r = parse(json!({"Keep": ["SOPInstanceUID"], "Replace": {"SOPInstanceUID": "1"}, "Force": true, "KeepSource": false}), Level::Series).unwrap();
-        assert!(r.modification.replace.is_empty() && r.modification.keep.contains(&SOP_INSTANCE_UID) && !r.keep_source);
+        assert!(
+            r.modification.replace.is_empty()
+                && r.modification.keep.contains(&SOP_INSTANCE_UID)
+                && !r.keep_source
+        );
         assert_eq!(parse_tag("00100010").unwrap(), Tag(0x0010, 0x0010));
         assert_eq!(parse_tag("0010-0010").unwrap(), Tag(0x0010, 0x0010));
         let seq = parse(json!({"Replace": {"ReferencedImageSequence": [{"ReferencedSOPInstanceUID": "1.2"}, []]}}), Level::Series).unwrap();
-        assert!(matches!(&seq.modification.replace[&Tag(0x0008, 0x1140)], NewValue::Sequence(items) if items.len() == 2));
+        assert!(
+            matches!(&seq.modification.replace[&Tag(0x0008, 0x1140)], NewValue::Sequence(items) if items.len() == 2)
+        );
     }
 }

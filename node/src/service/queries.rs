@@ -37,7 +37,11 @@ pub fn parse_keys(query: &Map<String, Value>) -> Result<Keys> {
         let tag = parse_tag(key)?;
         let value = match value {
             Value::String(s) => s.clone(),
-            other => return Err(ServiceError::BadQuery(format!("the value of {key} must be a string, not {other}"))),
+            other => {
+                return Err(ServiceError::BadQuery(format!(
+                    "the value of {key} must be a string, not {other}"
+                )))
+            }
         };
         set(&mut keys, tag, value);
     }
@@ -60,7 +64,9 @@ pub fn set(keys: &mut Keys, tag: Tag, value: String) {
 }
 
 fn get(keys: &Keys, tag: Tag) -> Option<&str> {
-    keys.iter().find(|(t, _)| *t == tag).map(|(_, v)| v.as_str())
+    keys.iter()
+        .find(|(t, _)| *t == tag)
+        .map(|(_, v)| v.as_str())
 }
 
 /// The level of `/modalities/{m}/query`: Orthanc's `StringToResourceType`.
@@ -88,35 +94,105 @@ fn module(level: Level) -> &'static [(u16, u16)] {
     match level {
         // PS 3.3 C.7-1 Patient Module, with the Issuer of Patient ID macro.
         Level::Patient => &[
-            (0x0010, 0x0010), (0x0010, 0x0020), (0x0010, 0x0030), (0x0010, 0x0040), (0x0008, 0x1120),
-            (0x0010, 0x0032), (0x0010, 0x1000), (0x0010, 0x1002), (0x0010, 0x1001), (0x0010, 0x2160),
-            (0x0010, 0x4000), (0x0010, 0x2201), (0x0010, 0x2202), (0x0010, 0x2292), (0x0010, 0x2293),
-            (0x0010, 0x2294), (0x0010, 0x2297), (0x0010, 0x2298), (0x0010, 0x2299), (0x0012, 0x0062),
-            (0x0012, 0x0063), (0x0012, 0x0064), (0x0010, 0x0021), (0x0010, 0x0024),
+            (0x0010, 0x0010),
+            (0x0010, 0x0020),
+            (0x0010, 0x0030),
+            (0x0010, 0x0040),
+            (0x0008, 0x1120),
+            (0x0010, 0x0032),
+            (0x0010, 0x1000),
+            (0x0010, 0x1002),
+            (0x0010, 0x1001),
+            (0x0010, 0x2160),
+            (0x0010, 0x4000),
+            (0x0010, 0x2201),
+            (0x0010, 0x2202),
+            (0x0010, 0x2292),
+            (0x0010, 0x2293),
+            (0x0010, 0x2294),
+            (0x0010, 0x2297),
+            (0x0010, 0x2298),
+            (0x0010, 0x2299),
+            (0x0012, 0x0062),
+            (0x0012, 0x0063),
+            (0x0012, 0x0064),
+            (0x0010, 0x0021),
+            (0x0010, 0x0024),
         ],
         // C.7-3 General Study Module.
         Level::Study => &[
-            (0x0020, 0x000d), (0x0008, 0x0020), (0x0008, 0x0030), (0x0008, 0x0090), (0x0008, 0x0096),
-            (0x0020, 0x0010), (0x0008, 0x0050), (0x0008, 0x0051), (0x0008, 0x1030), (0x0008, 0x1048),
-            (0x0008, 0x1049), (0x0008, 0x1060), (0x0008, 0x1062), (0x0032, 0x1034), (0x0008, 0x1110),
-            (0x0008, 0x1032), (0x0040, 0x1012),
+            (0x0020, 0x000d),
+            (0x0008, 0x0020),
+            (0x0008, 0x0030),
+            (0x0008, 0x0090),
+            (0x0008, 0x0096),
+            (0x0020, 0x0010),
+            (0x0008, 0x0050),
+            (0x0008, 0x0051),
+            (0x0008, 0x1030),
+            (0x0008, 0x1048),
+            (0x0008, 0x1049),
+            (0x0008, 0x1060),
+            (0x0008, 0x1062),
+            (0x0032, 0x1034),
+            (0x0008, 0x1110),
+            (0x0008, 0x1032),
+            (0x0040, 0x1012),
         ],
         // C.7-5 General Series Module, with the performed procedure step summary macro.
         Level::Series => &[
-            (0x0008, 0x0060), (0x0020, 0x000e), (0x0020, 0x0011), (0x0020, 0x0060), (0x0008, 0x0021),
-            (0x0008, 0x0031), (0x0008, 0x1050), (0x0008, 0x1052), (0x0018, 0x1030), (0x0008, 0x103e),
-            (0x0008, 0x103f), (0x0008, 0x1070), (0x0008, 0x1072), (0x0008, 0x1111), (0x0008, 0x1250),
-            (0x0018, 0x0015), (0x0018, 0x5100), (0x0028, 0x0108), (0x0029, 0x0109), (0x0040, 0x0275),
-            (0x0010, 0x2210), (0x0040, 0x0253), (0x0040, 0x0244), (0x0040, 0x0245), (0x0040, 0x0254),
-            (0x0040, 0x0260), (0x0040, 0x0280),
+            (0x0008, 0x0060),
+            (0x0020, 0x000e),
+            (0x0020, 0x0011),
+            (0x0020, 0x0060),
+            (0x0008, 0x0021),
+            (0x0008, 0x0031),
+            (0x0008, 0x1050),
+            (0x0008, 0x1052),
+            (0x0018, 0x1030),
+            (0x0008, 0x103e),
+            (0x0008, 0x103f),
+            (0x0008, 0x1070),
+            (0x0008, 0x1072),
+            (0x0008, 0x1111),
+            (0x0008, 0x1250),
+            (0x0018, 0x0015),
+            (0x0018, 0x5100),
+            (0x0028, 0x0108),
+            (0x0029, 0x0109),
+            (0x0040, 0x0275),
+            (0x0010, 0x2210),
+            (0x0040, 0x0253),
+            (0x0040, 0x0244),
+            (0x0040, 0x0245),
+            (0x0040, 0x0254),
+            (0x0040, 0x0260),
+            (0x0040, 0x0280),
         ],
         // C.12-1 SOP Common Module, with the digital signatures macro.
         Level::Instance => &[
-            (0x0008, 0x0016), (0x0008, 0x0018), (0x0008, 0x0005), (0x0008, 0x0012), (0x0008, 0x0013),
-            (0x0008, 0x0014), (0x0008, 0x001a), (0x0008, 0x001b), (0x0008, 0x0110), (0x0008, 0x0201),
-            (0x0018, 0xa001), (0x0020, 0x0013), (0x0100, 0x0410), (0x0100, 0x0420), (0x0100, 0x0424),
-            (0x0100, 0x0426), (0x0400, 0x0500), (0x0400, 0x0561), (0x0040, 0xa390), (0x0028, 0x0303),
-            (0x4ffe, 0x0001), (0xfffa, 0xfffa),
+            (0x0008, 0x0016),
+            (0x0008, 0x0018),
+            (0x0008, 0x0005),
+            (0x0008, 0x0012),
+            (0x0008, 0x0013),
+            (0x0008, 0x0014),
+            (0x0008, 0x001a),
+            (0x0008, 0x001b),
+            (0x0008, 0x0110),
+            (0x0008, 0x0201),
+            (0x0018, 0xa001),
+            (0x0020, 0x0013),
+            (0x0100, 0x0410),
+            (0x0100, 0x0420),
+            (0x0100, 0x0424),
+            (0x0100, 0x0426),
+            (0x0400, 0x0500),
+            (0x0400, 0x0561),
+            (0x0040, 0xa390),
+            (0x0028, 0x0303),
+            (0x4ffe, 0x0001),
+            (0xfffa, 0xfffa),
         ],
     }
 }
@@ -133,7 +209,12 @@ fn allowed_tags(level: Level) -> BTreeSet<Tag> {
     }
     let counters: &[(u16, u16)] = match level {
         Level::Patient => &[(0x0020, 0x1200), (0x0020, 0x1202), (0x0020, 0x1204)],
-        Level::Study => &[(0x0008, 0x0061), (0x0020, 0x1206), (0x0020, 0x1208), (0x0008, 0x0062)],
+        Level::Study => &[
+            (0x0008, 0x0061),
+            (0x0020, 0x1206),
+            (0x0020, 0x1208),
+            (0x0008, 0x0062),
+        ],
         Level::Series => &[(0x0020, 0x1209)],
         Level::Instance => &[],
     };
@@ -149,7 +230,10 @@ fn allowed_tags(level: Level) -> BTreeSet<Tag> {
 pub fn find_identifier(level: Level, keys: &Keys, normalize: bool, manufacturer: &str) -> Keys {
     let mut out: Keys = if normalize {
         let allowed = allowed_tags(level);
-        keys.iter().filter(|(t, _)| allowed.contains(t)).cloned().collect()
+        keys.iter()
+            .filter(|(t, _)| allowed.contains(t))
+            .cloned()
+            .collect()
     } else {
         keys.clone()
     };
@@ -178,13 +262,18 @@ pub fn answer_value(answer: &Value, tag: Tag) -> Option<&str> {
 /// so `MediaStorageSOPClassUID` / `MediaStorageSOPInstanceUID` (0002,0002 /
 /// 0002,0003) repeat `SOPClassUID` / `SOPInstanceUID` when the answer has them.
 pub fn with_meta_header(full: Value) -> Value {
-    let Value::Object(members) = full else { return full };
+    let Value::Object(members) = full else {
+        return full;
+    };
     let mut out = Map::new();
     for (meta, name, source) in [
         ("0002,0002", "MediaStorageSOPClassUID", "0008,0016"),
         ("0002,0003", "MediaStorageSOPInstanceUID", "0008,0018"),
     ] {
-        if let Some(node) = members.get(source).filter(|n| n.get("Type") == Some(&Value::from("String"))) {
+        if let Some(node) = members
+            .get(source)
+            .filter(|n| n.get("Type") == Some(&Value::from("String")))
+        {
             let mut copy = node.clone();
             copy["Name"] = Value::from(name);
             out.insert(meta.to_owned(), copy);
@@ -196,7 +285,10 @@ pub fn with_meta_header(full: Value) -> Value {
 
 /// The keys of a C-MOVE at `level` (Orthanc's `Move`): the unique keys down
 /// to the level, taken from `lookup`; the first missing one is the error.
-pub fn move_identifier(level: Level, lookup: impl Fn(Tag) -> Option<String>) -> std::result::Result<Keys, Tag> {
+pub fn move_identifier(
+    level: Level,
+    lookup: impl Fn(Tag) -> Option<String>,
+) -> std::result::Result<Keys, Tag> {
     let tags: &[Tag] = match level {
         Level::Patient => &[PATIENT_ID],
         Level::Study => &[STUDY_UID],
@@ -225,14 +317,23 @@ pub fn keys_to_full_json(keys: &Keys) -> Value {
 
 /// The level an answer declares (`QueryRetrieveLevel`), else the query's.
 pub fn answer_level(answer: &Value, default: Level) -> Level {
-    answer_value(answer, QUERY_RETRIEVE_LEVEL).and_then(|v| parse_level(v.trim()).ok()).unwrap_or(default)
+    answer_value(answer, QUERY_RETRIEVE_LEVEL)
+        .and_then(|v| parse_level(v.trim()).ok())
+        .unwrap_or(default)
 }
 
 /// How the synchronous answer of a retrieve describes one answer (Orthanc's
 /// `DicomMoveScuJob::AddFindAnswer`): its identifying keys, short form.
 pub fn retrieve_description(answer: &Value) -> Value {
     let mut out = Map::new();
-    for tag in [QUERY_RETRIEVE_LEVEL, PATIENT_ID, STUDY_UID, SERIES_UID, SOP_UID, ACCESSION_NUMBER] {
+    for tag in [
+        QUERY_RETRIEVE_LEVEL,
+        PATIENT_ID,
+        STUDY_UID,
+        SERIES_UID,
+        SOP_UID,
+        ACCESSION_NUMBER,
+    ] {
         if let Some(v) = answer_value(answer, tag) {
             out.insert(tag.format_comma(), Value::String(v.to_owned()));
         }
@@ -254,9 +355,18 @@ pub fn find_template(level: Level) -> Keys {
     let not_in_module: &[(u16, u16)] = match level {
         Level::Study => &[(0x0008, 0x0080), (0x0032, 0x1032), (0x0032, 0x1060)],
         Level::Series => &[
-            (0x0008, 0x0070), (0x0008, 0x1010), (0x0018, 0x0024), (0x0018, 0x1090), (0x0020, 0x1002),
-            (0x0054, 0x0081), (0x0020, 0x0105), (0x0054, 0x0101), (0x0020, 0x0037), (0x0054, 0x1000),
-            (0x0018, 0x1400), (0x0018, 0x0010),
+            (0x0008, 0x0070),
+            (0x0008, 0x1010),
+            (0x0018, 0x0024),
+            (0x0018, 0x1090),
+            (0x0020, 0x1002),
+            (0x0054, 0x0081),
+            (0x0020, 0x0105),
+            (0x0054, 0x0101),
+            (0x0020, 0x0037),
+            (0x0054, 0x1000),
+            (0x0018, 0x1400),
+            (0x0018, 0x0010),
         ],
         _ => &[],
     };
@@ -278,15 +388,22 @@ pub fn find_template(level: Level) -> Keys {
 /// identifying keys of the levels above.
 pub fn legacy_filter(level: Level, fields: &Keys) -> Keys {
     use crate::dicom::main_tag_definitions;
-    let mut wanted: BTreeSet<Tag> =
-        main_tag_definitions().iter().filter(|d| d.level == level).map(|d| d.tag).collect();
+    let mut wanted: BTreeSet<Tag> = main_tag_definitions()
+        .iter()
+        .filter(|d| d.level == level)
+        .map(|d| d.tag)
+        .collect();
     match level {
         Level::Patient => {}
         Level::Study => wanted.extend([PATIENT_ID, ACCESSION_NUMBER, MODALITIES_IN_STUDY]),
         Level::Series => wanted.extend([PATIENT_ID, ACCESSION_NUMBER, STUDY_UID]),
         Level::Instance => wanted.extend([PATIENT_ID, ACCESSION_NUMBER, STUDY_UID, SERIES_UID]),
     }
-    fields.iter().filter(|(t, _)| wanted.contains(t)).cloned().collect()
+    fields
+        .iter()
+        .filter(|(t, _)| wanted.contains(t))
+        .cloned()
+        .collect()
 }
 
 /// One query run against a modality, with its answers.
@@ -315,7 +432,10 @@ pub struct QueryRegistry {
 
 impl QueryRegistry {
     pub fn new(capacity: usize) -> QueryRegistry {
-        QueryRegistry { capacity: capacity.max(1), queries: Mutex::new(VecDeque::new()) }
+        QueryRegistry {
+            capacity: capacity.max(1),
+            queries: Mutex::new(VecDeque::new()),
+        }
     }
 
     /// Keeps a query and gives back its new identifier.
@@ -331,7 +451,12 @@ impl QueryRegistry {
     }
 
     pub fn list(&self) -> Vec<String> {
-        self.queries.lock().unwrap_or_else(|e| e.into_inner()).iter().map(|q| q.id.clone()).collect()
+        self.queries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|q| q.id.clone())
+            .collect()
     }
 
     pub fn get(&self, id: &str) -> Result<Arc<StoredQuery>> {
@@ -361,7 +486,14 @@ fn new_id() -> String {
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
     let h = hex::encode(b);
-    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
 }
 
 #[cfg(test)]
@@ -371,13 +503,28 @@ mod tests {
 
     #[test]
     fn normalisation_drops_foreign_keys_and_adds_identifying_ones() {
-        let keys = parse_keys(json!({"PatientName": "A*", "Modality": "CT", "0008,0020": "2020-"}).as_object().unwrap())
-            .unwrap();
+        let keys = parse_keys(
+            json!({"PatientName": "A*", "Modality": "CT", "0008,0020": "2020-"})
+                .as_object()
+                .unwrap(),
+        )
+        .unwrap();
         let study = find_identifier(Level::Study, &keys, true, "Generic");
         let tags: Vec<String> = study.iter().map(|(t, _)| t.format_comma()).collect();
-        assert_eq!(tags, ["0008,0020", "0008,0050", "0010,0010", "0010,0020", "0020,000d"]);
+        assert_eq!(
+            tags,
+            [
+                "0008,0020",
+                "0008,0050",
+                "0010,0010",
+                "0010,0020",
+                "0020,000d"
+            ]
+        );
         let raw = find_identifier(Level::Study, &keys, false, "GE");
-        assert!(raw.iter().any(|(t, v)| *t == Tag(0x0008, 0x0060) && v == "CT"));
+        assert!(raw
+            .iter()
+            .any(|(t, v)| *t == Tag(0x0008, 0x0060) && v == "CT"));
         assert!(raw.iter().any(|(t, v)| *t == STUDY_UID && v == "*"));
     }
 

@@ -31,7 +31,10 @@ pub struct ResourceStatistics {
 impl Archive {
     /// Any resource by id, whatever its level.
     pub fn resource(&self, id: &str) -> Result<Resource> {
-        self.index.reader().resource(id)?.ok_or_else(|| ServiceError::UnknownResource(id.to_owned()))
+        self.index
+            .reader()
+            .resource(id)?
+            .ok_or_else(|| ServiceError::UnknownResource(id.to_owned()))
     }
 
     /// A resource that must be at `level`: a wrong level is "unknown" as in Orthanc.
@@ -46,12 +49,20 @@ impl Archive {
     pub fn view(&self, level: Level, id: &str) -> Result<ResourceView> {
         let resource = self.resource_at(level, id)?;
         let reader = self.index.reader();
-        let children = if level == Level::Instance { Vec::new() } else { reader.children(id)? };
+        let children = if level == Level::Instance {
+            Vec::new()
+        } else {
+            reader.children(id)?
+        };
         let patient_tags = match (level, &resource.parent) {
             (Level::Study, Some(p)) => reader.resource(p)?.map(|p| p.main_tags),
             _ => None,
         };
-        Ok(ResourceView { resource, children, patient_tags })
+        Ok(ResourceView {
+            resource,
+            children,
+            patient_tags,
+        })
     }
 
     pub fn list(&self, level: Level, since: usize, limit: Option<usize>) -> Result<Vec<String>> {
@@ -84,7 +95,10 @@ impl Archive {
     pub fn ancestor(&self, id: &str, level: Level) -> Result<Resource> {
         let mut r = self.resource(id)?;
         while r.level > level {
-            let parent = r.parent.clone().ok_or_else(|| ServiceError::UnknownResource(id.to_owned()))?;
+            let parent = r
+                .parent
+                .clone()
+                .ok_or_else(|| ServiceError::UnknownResource(id.to_owned()))?;
             r = self.resource(&parent)?;
         }
         if r.level != level {
@@ -97,7 +111,10 @@ impl Archive {
     /// replicated blob mode, fetched from a holder if this node has no copy).
     pub async fn instance_file(&self, id: &str) -> Result<Bytes> {
         let r = self.resource_at(Level::Instance, id)?;
-        let att = r.attachments.get("dicom").ok_or_else(|| ServiceError::UnknownAttachment("dicom".into()))?;
+        let att = r
+            .attachments
+            .get("dicom")
+            .ok_or_else(|| ServiceError::UnknownAttachment("dicom".into()))?;
         self.read_blob(&att.hash).await
     }
 
@@ -130,14 +147,23 @@ impl Archive {
 
     pub async fn delete(&self, level: Level, id: &str) -> Result<DeleteOutcome> {
         self.resource_at(level, id)?;
-        let command = Command::DeleteResource { id: id.to_owned(), stamp: now_stamp() };
+        let command = Command::DeleteResource {
+            id: id.to_owned(),
+            stamp: now_stamp(),
+        };
         match self.index.write(command).await? {
             CommandResponse::Deleted(outcome) => Ok(outcome),
             _ => Err(ServiceError::UnknownResource(id.to_owned())),
         }
     }
 
-    pub async fn set_metadata(&self, level: Level, id: &str, name: &str, value: &str) -> Result<()> {
+    pub async fn set_metadata(
+        &self,
+        level: Level,
+        id: &str,
+        name: &str,
+        value: &str,
+    ) -> Result<()> {
         self.resource_at(level, id)?;
         let command = Command::SetMetadata {
             id: id.to_owned(),
@@ -156,7 +182,11 @@ impl Archive {
         if !r.metadata.contains_key(name) {
             return Err(ServiceError::UnknownMetadata(name.to_owned()));
         }
-        let command = Command::DeleteMetadata { id: id.to_owned(), name: name.to_owned(), stamp: now_stamp() };
+        let command = Command::DeleteMetadata {
+            id: id.to_owned(),
+            name: name.to_owned(),
+            stamp: now_stamp(),
+        };
         self.index.write(command).await?;
         Ok(())
     }
@@ -194,7 +224,10 @@ impl Archive {
     /// asked for rather than at every ingest: the blob is already named by its
     /// SHA-256, and the MD5 of immutable bytes never changes (ADR 006). Indexes
     /// written by earlier versions may carry a recorded one, used as is.
-    pub async fn attachment_md5(&self, attachment: &crate::index::Attachment) -> Result<Option<String>> {
+    pub async fn attachment_md5(
+        &self,
+        attachment: &crate::index::Attachment,
+    ) -> Result<Option<String>> {
         if !attachment.md5.is_empty() {
             return Ok(Some(attachment.md5.clone()));
         }

@@ -80,13 +80,16 @@ impl Archive {
         let wanted = placement::wanted_copies(self.config.blobs.replicas, members.len());
         let mut holders = vec![me];
         let mut reasons = Vec::new();
-        let mut candidates = placement::ingest_targets(&stored.hash, me, &Self::member_ids(&members)).into_iter();
+        let mut candidates =
+            placement::ingest_targets(&stored.hash, me, &Self::member_ids(&members)).into_iter();
         while holders.len() < wanted {
             let batch: Vec<NodeId> = candidates.by_ref().take(wanted - holders.len()).collect();
             if batch.is_empty() {
                 break;
             }
-            let copies = batch.iter().map(|id| self.copy_to(*id, &members, &stored.hash, bytes.clone()));
+            let copies = batch
+                .iter()
+                .map(|id| self.copy_to(*id, &members, &stored.hash, bytes.clone()));
             for (id, result) in batch.iter().zip(join_all(copies).await) {
                 match result {
                     Ok(()) => holders.push(*id),
@@ -102,7 +105,11 @@ impl Archive {
                 hash: stored.hash,
                 wanted,
                 made: holders.len(),
-                reasons: if reasons.is_empty() { "not enough members".into() } else { reasons.join("; ") },
+                reasons: if reasons.is_empty() {
+                    "not enough members".into()
+                } else {
+                    reasons.join("; ")
+                },
             });
         }
         holders.sort_unstable();
@@ -118,11 +125,22 @@ impl Archive {
         bytes: Bytes,
     ) -> std::result::Result<(), String> {
         if id == self.index.node_id() {
-            return self.blobs.put_repairing(bytes).await.map(|_| ()).map_err(|e| e.to_string());
+            return self
+                .blobs
+                .put_repairing(bytes)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string());
         }
         let addr = members.get(&id).ok_or_else(|| "not a member".to_owned())?;
-        let peers = self.index.peers().ok_or_else(|| "this node has no cluster".to_owned())?;
-        peers.put_blob(addr, hash, bytes).await.map_err(|e| e.to_string())
+        let peers = self
+            .index
+            .peers()
+            .ok_or_else(|| "this node has no cluster".to_owned())?;
+        peers
+            .put_blob(addr, hash, bytes)
+            .await
+            .map_err(|e| e.to_string())
     }
 
     /// Blob `hash` as member `id` holds it, checked against its name.
@@ -135,15 +153,24 @@ impl Archive {
         if id == self.index.node_id() {
             return match self.blobs.get_verified(hash).await {
                 Ok(bytes) => Ok(bytes),
-                Err(e @ (BlobError::NotFound(_) | BlobError::Corrupt { .. })) => Err(FetchError::Missing(e.to_string())),
+                Err(e @ (BlobError::NotFound(_) | BlobError::Corrupt { .. })) => {
+                    Err(FetchError::Missing(e.to_string()))
+                }
                 Err(e) => Err(FetchError::Failed(e.to_string())),
             };
         }
-        let addr = members.get(&id).ok_or_else(|| FetchError::Failed("not a member".into()))?;
-        let peers = self.index.peers().ok_or_else(|| FetchError::Failed("this node has no cluster".into()))?;
+        let addr = members
+            .get(&id)
+            .ok_or_else(|| FetchError::Failed("not a member".into()))?;
+        let peers = self
+            .index
+            .peers()
+            .ok_or_else(|| FetchError::Failed("this node has no cluster".into()))?;
         match peers.get_blob(addr, hash).await {
             Ok(bytes) if content_hash(&bytes) == hash => Ok(bytes),
-            Ok(_) => Err(FetchError::Failed("the copy received does not match its hash".into())),
+            Ok(_) => Err(FetchError::Failed(
+                "the copy received does not match its hash".into(),
+            )),
             Err(TransportError::Rpc { status, .. })
                 if matches!(status.code(), tonic::Code::NotFound | tonic::Code::DataLoss) =>
             {
@@ -177,7 +204,9 @@ impl Archive {
                     }
                     return Ok(bytes);
                 }
-                Err(FetchError::Missing(reason)) => tracing::warn!(hash, node = id, %reason, "a holder has no copy"),
+                Err(FetchError::Missing(reason)) => {
+                    tracing::warn!(hash, node = id, %reason, "a holder has no copy")
+                }
                 Err(FetchError::Failed(reason)) => unreachable.push(format!("node {id}: {reason}")),
             }
         }
@@ -185,7 +214,10 @@ impl Archive {
             // Every holder answered: the blob is gone, as a local read says.
             return Err(local.into());
         }
-        Err(ServiceError::BlobUnavailable { hash: hash.to_owned(), reasons: unreachable.join("; ") })
+        Err(ServiceError::BlobUnavailable {
+            hash: hash.to_owned(),
+            reasons: unreachable.join("; "),
+        })
     }
 
     /// The nodes recorded as holding blob `hash` (empty when none is tracked).
@@ -230,8 +262,16 @@ impl Archive {
             }
         }
         for hash in &missing {
-            tracing::warn!(hash, node = me, "the local copy of a blob is missing; reporting it");
-            let command = Command::UpdateBlobHolders { hash: hash.clone(), add: vec![], remove: vec![me] };
+            tracing::warn!(
+                hash,
+                node = me,
+                "the local copy of a blob is missing; reporting it"
+            );
+            let command = Command::UpdateBlobHolders {
+                hash: hash.clone(),
+                add: vec![],
+                remove: vec![me],
+            };
             self.index.write(command).await?;
         }
         Ok(missing.len())
@@ -254,7 +294,9 @@ impl Archive {
         let mut work = Vec::new();
         for page in self.for_each_page() {
             for (hash, holders) in page? {
-                if let Some(plan) = placement::plan_repair(&hash, &holders, &ids, self.config.blobs.replicas) {
+                if let Some(plan) =
+                    placement::plan_repair(&hash, &holders, &ids, self.config.blobs.replicas)
+                {
                     work.push((hash, plan));
                 }
             }
@@ -264,7 +306,11 @@ impl Archive {
                 tracing::error!(hash, "no member holds a copy of this blob any more");
                 report.lost.push(hash.clone());
                 if !plan.remove.is_empty() {
-                    let command = Command::UpdateBlobHolders { hash, add: vec![], remove: plan.remove };
+                    let command = Command::UpdateBlobHolders {
+                        hash,
+                        add: vec![],
+                        remove: plan.remove,
+                    };
                     self.index.write(command).await?;
                 }
                 continue;
@@ -292,14 +338,19 @@ impl Archive {
             if let Some(bytes) = bytes {
                 // A holder found without a copy counts as a candidate again.
                 let needed = plan.needed + remove.len() - plan.remove.len();
-                let candidates = plan.candidates.iter().chain(remove.iter().filter(|r| ids.contains(*r)));
+                let candidates = plan
+                    .candidates
+                    .iter()
+                    .chain(remove.iter().filter(|r| ids.contains(*r)));
                 for target in candidates {
                     if added.len() >= needed {
                         break;
                     }
                     match self.copy_to(*target, &members, &hash, bytes.clone()).await {
                         Ok(()) => added.push(*target),
-                        Err(e) => tracing::debug!(hash, node = target, error = %e, "cannot place a repair copy"),
+                        Err(e) => {
+                            tracing::debug!(hash, node = target, error = %e, "cannot place a repair copy")
+                        }
                     }
                 }
                 if added.len() < needed {
@@ -313,7 +364,13 @@ impl Archive {
                 continue;
             }
             tracing::info!(hash, ?added, ?remove, "repaired the holders of a blob");
-            self.index.write(Command::UpdateBlobHolders { hash, add: added, remove }).await?;
+            self.index
+                .write(Command::UpdateBlobHolders {
+                    hash,
+                    add: added,
+                    remove,
+                })
+                .await?;
             report.repaired += 1;
         }
         Ok(report)
@@ -325,13 +382,17 @@ impl Archive {
         if !self.replicated() || hashes.is_empty() {
             return;
         }
-        let Some(peers) = self.index.peers() else { return };
+        let Some(peers) = self.index.peers() else {
+            return;
+        };
         let me = self.index.node_id();
         let members = self.index.members();
         let calls = members
             .iter()
             .filter(|(id, _)| **id != me)
-            .map(|(id, addr)| async move { (*id, peers.delete_blobs(addr, hashes.to_vec()).await) });
+            .map(
+                |(id, addr)| async move { (*id, peers.delete_blobs(addr, hashes.to_vec()).await) },
+            );
         for (id, result) in join_all(calls).await {
             if let Err(e) = result {
                 tracing::warn!(node = id, blobs = hashes.len(), error = %e, "cannot delete collected blobs on a member");
@@ -351,7 +412,10 @@ impl Archive {
         let mut metrics = self.index.raft().metrics();
         let (mut membership, mut leading) = {
             let m = metrics.borrow();
-            (m.membership_config.log_id().to_owned(), m.current_leader == Some(me))
+            (
+                m.membership_config.log_id().to_owned(),
+                m.current_leader == Some(me),
+            )
         };
         loop {
             let scrub = tokio::select! {
@@ -389,7 +453,12 @@ impl Archive {
             }
             match self.repair_pass().await {
                 Ok(report) if report != RepairReport::default() => {
-                    tracing::info!(repaired = report.repaired, failed = report.failed, lost = report.lost.len(), "blob repair pass");
+                    tracing::info!(
+                        repaired = report.repaired,
+                        failed = report.failed,
+                        lost = report.lost.len(),
+                        "blob repair pass"
+                    );
                 }
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "blob repair failed"),

@@ -78,7 +78,10 @@ impl Write for Window {
 /// module never asks for.
 impl io::Read for Window {
     fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
-        Err(io::Error::new(io::ErrorKind::Unsupported, "a streamed archive cannot be read back"))
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "a streamed archive cannot be read back",
+        ))
     }
 }
 
@@ -95,7 +98,10 @@ impl Seek for Window {
                 self.pos = t;
                 Ok(t)
             }
-            _ => Err(io::Error::new(io::ErrorKind::Unsupported, "cannot seek into bytes already sent")),
+            _ => Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "cannot seek into bytes already sent",
+            )),
         }
     }
 }
@@ -115,7 +121,10 @@ fn now() -> zip::DateTime {
 }
 
 /// Writes the entries whose bytes arrive on `blobs` as one ZIP into `window`.
-fn write_zip(window: Window, mut blobs: mpsc::Receiver<super::Result<(ArchiveEntry, Bytes)>>) -> io::Result<()> {
+fn write_zip(
+    window: Window,
+    mut blobs: mpsc::Receiver<super::Result<(ArchiveEntry, Bytes)>>,
+) -> io::Result<()> {
     let mut zip = ZipWriter::new(window);
     zip.set_flush_on_finish_file(true);
     let options = SimpleFileOptions::default()
@@ -125,7 +134,8 @@ fn write_zip(window: Window, mut blobs: mpsc::Receiver<super::Result<(ArchiveEnt
     while let Some(next) = blobs.blocking_recv() {
         let (entry, bytes) = next.map_err(io::Error::other)?;
         let options = options.large_file(bytes.len() as u64 >= u64::from(u32::MAX));
-        zip.start_file(entry.path, options).map_err(io::Error::other)?;
+        zip.start_file(entry.path, options)
+            .map_err(io::Error::other)?;
         zip.write_all(&bytes)?;
     }
     let mut window = zip.finish().map_err(io::Error::other)?;
@@ -137,7 +147,10 @@ impl Archive {
     /// instance's blob as [`Archive::read_blob`] gives it; a blob that cannot
     /// be read ends the stream with an error (the client sees a truncated
     /// archive, never a complete one with a file missing or damaged).
-    pub fn zip_stream(&self, entries: Vec<ArchiveEntry>) -> impl Stream<Item = io::Result<Bytes>> + Send + 'static {
+    pub fn zip_stream(
+        &self,
+        entries: Vec<ArchiveEntry>,
+    ) -> impl Stream<Item = io::Result<Bytes>> + Send + 'static {
         let (out, chunks) = mpsc::channel::<io::Result<Bytes>>(QUEUE);
         let (blob_tx, blob_rx) = mpsc::channel(QUEUE);
         let archive = self.clone();
@@ -145,14 +158,24 @@ impl Archive {
             for entry in entries {
                 let read = archive.read_blob(&entry.hash).await;
                 let failed = read.is_err();
-                if blob_tx.send(read.map(|bytes| (entry, bytes))).await.is_err() || failed {
+                if blob_tx
+                    .send(read.map(|bytes| (entry, bytes)))
+                    .await
+                    .is_err()
+                    || failed
+                {
                     break;
                 }
             }
         });
         let errors = out.clone();
         tokio::task::spawn_blocking(move || {
-            let window = Window { base: 0, buf: Vec::with_capacity(CHUNK * 2), pos: 0, out };
+            let window = Window {
+                base: 0,
+                buf: Vec::with_capacity(CHUNK * 2),
+                pos: 0,
+                out,
+            };
             if let Err(e) = write_zip(window, blob_rx) {
                 if e.kind() != io::ErrorKind::BrokenPipe {
                     tracing::warn!(error = %e, "archive aborted");
@@ -160,7 +183,9 @@ impl Archive {
                 }
             }
         });
-        futures::stream::unfold(chunks, |mut chunks| async move { chunks.recv().await.map(|c| (c, chunks)) })
+        futures::stream::unfold(chunks, |mut chunks| async move {
+            chunks.recv().await.map(|c| (c, chunks))
+        })
     }
 }
 
@@ -171,7 +196,12 @@ mod tests {
     #[test]
     fn the_window_sends_what_was_written_in_order() {
         let (out, mut rx) = mpsc::channel(16);
-        let mut w = Window { base: 0, buf: Vec::new(), pos: 0, out };
+        let mut w = Window {
+            base: 0,
+            buf: Vec::new(),
+            pos: 0,
+            out,
+        };
         w.write_all(b"header....").unwrap();
         w.write_all(&vec![7; CHUNK]).unwrap();
         let end = w.stream_position().unwrap();
@@ -198,16 +228,34 @@ mod tests {
         let (out, mut rx) = mpsc::channel(64);
         let (tx, blobs) = mpsc::channel(8);
         let files: Vec<(String, Vec<u8>)> = vec![
-            ("a/b/CT000000.dcm".into(), (0..600_000u32).map(|i| (i % 251) as u8).collect()),
+            (
+                "a/b/CT000000.dcm".into(),
+                (0..600_000u32).map(|i| (i % 251) as u8).collect(),
+            ),
             ("a/b/CT000001.dcm".into(), b"small".to_vec()),
             ("a/c/00000000.dcm".into(), Vec::new()),
         ];
         for (path, bytes) in &files {
-            let entry = ArchiveEntry { path: path.clone(), instance: String::new(), hash: String::new(), size: 0 };
-            tx.blocking_send(Ok((entry, Bytes::from(bytes.clone())))).unwrap();
+            let entry = ArchiveEntry {
+                path: path.clone(),
+                instance: String::new(),
+                hash: String::new(),
+                size: 0,
+            };
+            tx.blocking_send(Ok((entry, Bytes::from(bytes.clone()))))
+                .unwrap();
         }
         drop(tx);
-        write_zip(Window { base: 0, buf: Vec::new(), pos: 0, out }, blobs).unwrap();
+        write_zip(
+            Window {
+                base: 0,
+                buf: Vec::new(),
+                pos: 0,
+                out,
+            },
+            blobs,
+        )
+        .unwrap();
         let mut zip = Vec::new();
         while let Ok(chunk) = rx.try_recv() {
             zip.extend_from_slice(&chunk.unwrap());

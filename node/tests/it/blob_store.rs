@@ -51,7 +51,13 @@ fn noise(len: usize, seed: u64) -> Bytes {
 }
 
 async fn listed(store: &BlobStore) -> Vec<String> {
-    let mut names: Vec<_> = store.list().await.unwrap().into_iter().map(|(h, _)| h).collect();
+    let mut names: Vec<_> = store
+        .list()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(h, _)| h)
+        .collect();
     names.sort();
     names
 }
@@ -74,14 +80,27 @@ async fn round_trip(backend: &impl Backend) {
     let store = backend.open("round-trip");
     let stored = store.put(Bytes::from_static(b"hello")).await.unwrap();
     assert_eq!(stored.hash, content_hash(b"hello"));
-    assert_eq!(stored.hash, "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824");
+    assert_eq!(
+        stored.hash,
+        "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
+    );
     assert_eq!(stored.size, 5);
-    assert_eq!(store.get(&stored.hash).await.unwrap(), Bytes::from_static(b"hello"));
-    assert_eq!(store.get_verified(&stored.hash).await.unwrap(), Bytes::from_static(b"hello"));
+    assert_eq!(
+        store.get(&stored.hash).await.unwrap(),
+        Bytes::from_static(b"hello")
+    );
+    assert_eq!(
+        store.get_verified(&stored.hash).await.unwrap(),
+        Bytes::from_static(b"hello")
+    );
     assert!(store.exists(&stored.hash).await.unwrap());
     // Named by its hash, sharded by its first two bytes.
     let raw = backend.read_raw(&key("round-trip", &stored.hash)).await;
-    assert_eq!(raw.as_deref(), Some(&b"hello"[..]), "blob not at round-trip/2c/f2/<sha256>");
+    assert_eq!(
+        raw.as_deref(),
+        Some(&b"hello"[..]),
+        "blob not at round-trip/2c/f2/<sha256>"
+    );
     // The empty blob is a blob too.
     let empty = store.put(Bytes::new()).await.unwrap();
     assert_eq!(store.get_verified(&empty.hash).await.unwrap(), Bytes::new());
@@ -95,7 +114,10 @@ async fn same_bytes_are_one_blob(backend: &impl Backend) {
     assert_eq!(listed(&store).await, vec![a.hash.clone()]);
     // Another store on the same prefix sees the same blob.
     let again = backend.open("dedup");
-    assert_eq!(again.put(Bytes::from_static(b"same bytes")).await.unwrap(), a);
+    assert_eq!(
+        again.put(Bytes::from_static(b"same bytes")).await.unwrap(),
+        a
+    );
     assert_eq!(listed(&again).await, vec![a.hash]);
 }
 
@@ -103,12 +125,24 @@ async fn missing_blobs(backend: &impl Backend) {
     let store = backend.open("missing");
     let absent = content_hash(b"never stored");
     assert!(matches!(store.get(&absent).await, Err(BlobError::NotFound(h)) if h == absent));
-    assert!(matches!(store.get_verified(&absent).await, Err(BlobError::NotFound(_))));
+    assert!(matches!(
+        store.get_verified(&absent).await,
+        Err(BlobError::NotFound(_))
+    ));
     assert!(!store.exists(&absent).await.unwrap());
     store.delete(&absent).await.unwrap();
     // Names that cannot be hashes name nothing (and do not panic or escape).
-    for bad in ["", "ab", "../../etc/passwd", &absent.to_uppercase(), &absent[..63]] {
-        assert!(matches!(store.get(bad).await, Err(BlobError::NotFound(_))), "get({bad:?})");
+    for bad in [
+        "",
+        "ab",
+        "../../etc/passwd",
+        &absent.to_uppercase(),
+        &absent[..63],
+    ] {
+        assert!(
+            matches!(store.get(bad).await, Err(BlobError::NotFound(_))),
+            "get({bad:?})"
+        );
         assert!(!store.exists(bad).await.unwrap(), "exists({bad:?})");
         store.delete(bad).await.unwrap();
     }
@@ -121,12 +155,18 @@ async fn delete_is_idempotent(backend: &impl Backend) {
     let gone = store.put(Bytes::from_static(b"gone")).await.unwrap();
     store.delete(&gone.hash).await.unwrap();
     assert!(!store.exists(&gone.hash).await.unwrap());
-    assert!(matches!(store.get(&gone.hash).await, Err(BlobError::NotFound(_))));
+    assert!(matches!(
+        store.get(&gone.hash).await,
+        Err(BlobError::NotFound(_))
+    ));
     store.delete(&gone.hash).await.unwrap();
     assert_eq!(listed(&store).await, vec![kept.hash.clone()]);
     // Stored again after a delete, it is back.
     assert_eq!(store.put(Bytes::from_static(b"gone")).await.unwrap(), gone);
-    assert_eq!(store.get_verified(&gone.hash).await.unwrap(), Bytes::from_static(b"gone"));
+    assert_eq!(
+        store.get_verified(&gone.hash).await.unwrap(),
+        Bytes::from_static(b"gone")
+    );
 }
 
 async fn list_returns_only_blobs(backend: &impl Backend) {
@@ -142,15 +182,26 @@ async fn list_returns_only_blobs(backend: &impl Backend) {
         format!("only-blobs/{other}"),
         format!("only-blobs/{}/{other}", &other[0..2]),
         format!("only-blobs/00/00/{other}"),
-        format!("only-blobs/{}/{}/{}", &other[0..2], &other[2..4], other.to_uppercase()),
+        format!(
+            "only-blobs/{}/{}/{}",
+            &other[0..2],
+            &other[2..4],
+            other.to_uppercase()
+        ),
         format!("only-blobs/x/{}", key("", &other)),
     ] {
         backend.write_raw(&stray, b"stray").await;
     }
     let list = store.list().await.unwrap();
-    assert_eq!(list.iter().map(|(h, _)| h.clone()).collect::<Vec<_>>(), vec![blob.hash.clone()]);
+    assert_eq!(
+        list.iter().map(|(h, _)| h.clone()).collect::<Vec<_>>(),
+        vec![blob.hash.clone()]
+    );
     let modified = list[0].1;
-    assert!(modified > before && modified < chrono::Utc::now() + chrono::Duration::seconds(5), "{modified}");
+    assert!(
+        modified > before && modified < chrono::Utc::now() + chrono::Duration::seconds(5),
+        "{modified}"
+    );
 }
 
 async fn prefixes_are_isolated(backend: &impl Backend) {
@@ -164,9 +215,20 @@ async fn prefixes_are_isolated(backend: &impl Backend) {
         hashes.push(store.put(bytes).await.unwrap().hash);
     }
     for (i, store) in stores.iter().enumerate() {
-        assert_eq!(listed(store).await, vec![hashes[i].clone()], "store {:?}", prefixes[i]);
+        assert_eq!(
+            listed(store).await,
+            vec![hashes[i].clone()],
+            "store {:?}",
+            prefixes[i]
+        );
         for (j, hash) in hashes.iter().enumerate() {
-            assert_eq!(store.exists(hash).await.unwrap(), i == j, "{:?} sees {:?}'s blob", prefixes[i], prefixes[j]);
+            assert_eq!(
+                store.exists(hash).await.unwrap(),
+                i == j,
+                "{:?} sees {:?}'s blob",
+                prefixes[i],
+                prefixes[j]
+            );
         }
     }
     // The same bytes in two prefixes are two blobs: deleting one keeps the other.
@@ -186,7 +248,10 @@ async fn corruption_is_detected(backend: &impl Backend) {
     // Same size, other bytes (bit rot): `get` returns them, `get_verified` refuses.
     let rotten = b"the 0riginal content";
     backend.write_raw(&location, rotten).await;
-    assert_eq!(store.get(&blob.hash).await.unwrap(), Bytes::from_static(rotten));
+    assert_eq!(
+        store.get(&blob.hash).await.unwrap(),
+        Bytes::from_static(rotten)
+    );
     match store.get_verified(&blob.hash).await {
         Err(BlobError::Corrupt { hash, actual }) => {
             assert_eq!(hash, blob.hash);
@@ -197,7 +262,10 @@ async fn corruption_is_detected(backend: &impl Backend) {
 
     // A torn write (other size) is repaired by storing the bytes again.
     backend.write_raw(&location, b"the orig").await;
-    assert!(matches!(store.get_verified(&blob.hash).await, Err(BlobError::Corrupt { .. })));
+    assert!(matches!(
+        store.get_verified(&blob.hash).await,
+        Err(BlobError::Corrupt { .. })
+    ));
     store.put(good.clone()).await.unwrap();
     assert_eq!(store.get_verified(&blob.hash).await.unwrap(), good);
 }
@@ -240,7 +308,10 @@ struct Local {
 
 impl Local {
     fn new(via_url: bool) -> Local {
-        Local { root: tempfile::tempdir().unwrap(), via_url }
+        Local {
+            root: tempfile::tempdir().unwrap(),
+            via_url,
+        }
     }
 }
 
@@ -249,7 +320,9 @@ impl Backend for Local {
         let dir = self.root.path().join(prefix);
         if self.via_url {
             let unused = self.root.path().join("default-not-used");
-            let store = BlobStore::from_url(Some(&format!("file://{}", dir.display())), &unused, true).unwrap();
+            let store =
+                BlobStore::from_url(Some(&format!("file://{}", dir.display())), &unused, true)
+                    .unwrap();
             assert!(!unused.exists());
             store
         } else {
@@ -265,7 +338,9 @@ impl Backend for Local {
     }
 
     async fn read_raw(&self, key: &str) -> Option<Bytes> {
-        std::fs::read(self.root.path().join(key)).ok().map(Bytes::from)
+        std::fs::read(self.root.path().join(key))
+            .ok()
+            .map(Bytes::from)
     }
 }
 
@@ -295,15 +370,26 @@ async fn local_reads_notice_a_changed_file() {
     // modified within the last second is always hashed again).
     let age = |path: &Path| {
         let file = std::fs::File::options().write(true).open(path).unwrap();
-        file.set_modified(std::time::SystemTime::now() - Duration::from_secs(3600)).unwrap();
+        file.set_modified(std::time::SystemTime::now() - Duration::from_secs(3600))
+            .unwrap();
     };
     age(&path);
     for _ in 0..3 {
-        assert_eq!(store.get_checked(&blob.hash).await.unwrap(), good, "verified, then trusted and cached");
+        assert_eq!(
+            store.get_checked(&blob.hash).await.unwrap(),
+            good,
+            "verified, then trusted and cached"
+        );
     }
     backend.write_raw(&key("checked", &blob.hash), rotten).await;
     for _ in 0..2 {
-        assert!(matches!(store.get_checked(&blob.hash).await, Err(BlobError::Corrupt { .. })), "the cached copy is not served");
+        assert!(
+            matches!(
+                store.get_checked(&blob.hash).await,
+                Err(BlobError::Corrupt { .. })
+            ),
+            "the cached copy is not served"
+        );
     }
     store.put_repairing(good.clone()).await.unwrap();
     age(&path);
@@ -313,15 +399,27 @@ async fn local_reads_notice_a_changed_file() {
     assert_eq!(store.get_checked(&blob.hash).await.unwrap(), good);
     backend.write_raw(&key("checked", &blob.hash), rotten).await;
     age(&path);
-    assert!(matches!(store.get_checked(&blob.hash).await, Err(BlobError::Corrupt { .. })));
+    assert!(matches!(
+        store.get_checked(&blob.hash).await,
+        Err(BlobError::Corrupt { .. })
+    ));
     std::fs::remove_file(&path).unwrap();
-    assert!(matches!(store.get_checked(&blob.hash).await, Err(BlobError::NotFound(_))));
+    assert!(matches!(
+        store.get_checked(&blob.hash).await,
+        Err(BlobError::NotFound(_))
+    ));
 }
 
 #[test]
 fn urls_that_name_no_store_are_refused() {
     let dir = tempfile::tempdir().unwrap();
-    for url in ["file://relative/path", "s3://", "s3:///prefix", "http://host/x", "/abs/path"] {
+    for url in [
+        "file://relative/path",
+        "s3://",
+        "s3:///prefix",
+        "http://host/x",
+        "/abs/path",
+    ] {
         let result = BlobStore::from_url(Some(url), dir.path(), false);
         assert!(matches!(result, Err(BlobError::BadUrl(_))), "{url}");
     }
@@ -360,7 +458,10 @@ impl S3 {
             .with_secret_access_key(S3_SECRET_KEY)
             .build()
             .unwrap();
-        S3 { server, raw: Arc::new(raw) }
+        S3 {
+            server,
+            raw: Arc::new(raw),
+        }
     }
 }
 
@@ -371,7 +472,10 @@ impl Backend for S3 {
 
     async fn write_raw(&self, key: &str, bytes: &[u8]) {
         let payload = Bytes::copy_from_slice(bytes).into();
-        self.raw.put(&object_store::path::Path::from(key), payload).await.unwrap();
+        self.raw
+            .put(&object_store::path::Path::from(key), payload)
+            .await
+            .unwrap();
     }
 
     async fn read_raw(&self, key: &str) -> Option<Bytes> {
@@ -390,10 +494,21 @@ async fn s3_server() {
 
     // An error that is not "missing" is an error, never "absent": a store with
     // a wrong secret neither reports blobs missing nor writes.
-    let hash = s3.open("round-trip").put(Bytes::from_static(b"hello")).await.unwrap().hash;
+    let hash = s3
+        .open("round-trip")
+        .put(Bytes::from_static(b"hello"))
+        .await
+        .unwrap()
+        .hash;
     let wrong = BlobStore::s3(BUCKET, "round-trip", options(&s3.server, "not-the-secret")).unwrap();
-    assert!(matches!(wrong.exists(&hash).await, Err(BlobError::Store(_))));
+    assert!(matches!(
+        wrong.exists(&hash).await,
+        Err(BlobError::Store(_))
+    ));
     assert!(matches!(wrong.get(&hash).await, Err(BlobError::Store(_))));
-    assert!(matches!(wrong.put(Bytes::from_static(b"hello")).await, Err(BlobError::Store(_))));
+    assert!(matches!(
+        wrong.put(Bytes::from_static(b"hello")).await,
+        Err(BlobError::Store(_))
+    ));
     assert!(wrong.list().await.is_err());
 }

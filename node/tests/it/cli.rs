@@ -4,8 +4,15 @@
 use std::process::Command;
 
 fn isengard(args: &[&str]) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_isengard")).args(args).output().expect("runs");
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(env!("CARGO_BIN_EXE_isengard"))
+        .args(args)
+        .output()
+        .expect("runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     (out.status.code().unwrap_or(-1), text)
 }
 
@@ -13,7 +20,10 @@ fn isengard(args: &[&str]) -> (i32, String) {
 fn version_and_help() {
     let (code, text) = isengard(&["--version"]);
     assert_eq!(code, 0);
-    assert_eq!(text.trim(), format!("isengard {}", env!("CARGO_PKG_VERSION")));
+    assert_eq!(
+        text.trim(),
+        format!("isengard {}", env!("CARGO_PKG_VERSION"))
+    );
     let (code, text) = isengard(&["--help"]);
     assert_eq!(code, 0);
     assert!(text.contains("--verbose") && text.contains("--trace") && text.contains("--config"));
@@ -26,14 +36,20 @@ fn configuration_errors_are_clear_and_exit_2() {
         (r#"{ "HttpPort": "abc" }"#, "HttpPort"),
         (r#"{ "StableAge": -5 }"#, "StableAge"),
         (r#"{ "Name": "x", // unterminated"#, "line"),
-        (r#"{ "RegisteredUsers": { "alice": 3 } }"#, "RegisteredUsers"),
+        (
+            r#"{ "RegisteredUsers": { "alice": 3 } }"#,
+            "RegisteredUsers",
+        ),
     ];
     for (i, (json, mention)) in cases.iter().enumerate() {
         let path = dir.path().join(format!("bad{i}.json"));
         std::fs::write(&path, json).unwrap();
         let (code, text) = isengard(&[path.to_str().unwrap()]);
         assert_eq!(code, 2, "{json}: {text}");
-        assert!(text.contains("configuration error") && text.contains(mention), "{json}: {text}");
+        assert!(
+            text.contains("configuration error") && text.contains(mention),
+            "{json}: {text}"
+        );
         assert!(!text.contains("panicked"), "{json}: {text}");
     }
     let (code, text) = isengard(&["--config=/nonexistent/isengard.json"]);

@@ -27,7 +27,12 @@ fn ok(out: &Output) -> bool {
 }
 
 fn show(out: &Output) -> String {
-    format!("status {:?}\nstdout:\n{}\nstderr:\n{}", out.status, String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
 }
 
 /// pydicom files in several transfer syntaxes, copied, each with a fresh SOP
@@ -52,7 +57,11 @@ async fn sample_folder(dir: &Path) -> Vec<(PathBuf, &'static str)> {
     std::fs::create_dir_all(dir.join("plain")).unwrap();
     let mut out = Vec::new();
     for (name, option) in names {
-        let to = if option.is_empty() { dir.join("plain").join(name) } else { dir.join(name) };
+        let to = if option.is_empty() {
+            dir.join("plain").join(name)
+        } else {
+            dir.join(name)
+        };
         std::fs::copy(src.join(name), &to).expect("copy a pydicom file");
         if name.starts_with("MR_small") && name != "MR_small_implicit.dcm" {
             let r = dcmtk("dcmodify", &["-nb", "-gin", to.to_str().unwrap()]).await;
@@ -82,17 +91,48 @@ fn modalities(extra: Value) -> impl FnOnce(&mut isengard::config::Config) {
 async fn store_all(node: &TestNode, dir: &Path, files: &[(PathBuf, &str)]) {
     let port = node.dicom_port.to_string();
     let plain = dir.join("plain");
-    let out = dcmtk("storescu", &["-aet", "MYSTORE", "+sd", "+r", "127.0.0.1", &port, plain.to_str().unwrap()]).await;
+    let out = dcmtk(
+        "storescu",
+        &[
+            "-aet",
+            "MYSTORE",
+            "+sd",
+            "+r",
+            "127.0.0.1",
+            &port,
+            plain.to_str().unwrap(),
+        ],
+    )
+    .await;
     assert!(ok(&out), "storescu of a folder: {}", show(&out));
     for (f, option) in files.iter().filter(|(_, o)| !o.is_empty()) {
-        let out = dcmtk("storescu", &["-aet", "MYSTORE", option, "127.0.0.1", &port, f.to_str().unwrap()]).await;
-        assert!(ok(&out), "storescu {option} {}: {}", f.display(), show(&out));
+        let out = dcmtk(
+            "storescu",
+            &[
+                "-aet",
+                "MYSTORE",
+                option,
+                "127.0.0.1",
+                &port,
+                f.to_str().unwrap(),
+            ],
+        )
+        .await;
+        assert!(
+            ok(&out),
+            "storescu {option} {}: {}",
+            f.display(),
+            show(&out)
+        );
     }
 }
 
 /// Values of a tag in findscu's extracted answer files.
 fn answers(dir: &Path, tag: isengard::dicom::Tag) -> Vec<String> {
-    let mut files: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     files.sort();
     files
         .iter()
@@ -102,7 +142,11 @@ fn answers(dir: &Path, tag: isengard::dicom::Tag) -> Vec<String> {
             file.dataset
                 .get(tag)
                 .and_then(|e| e.bytes())
-                .map(|b| String::from_utf8_lossy(b).trim_end_matches(['\0', ' ']).to_owned())
+                .map(|b| {
+                    String::from_utf8_lossy(b)
+                        .trim_end_matches(['\0', ' '])
+                        .to_owned()
+                })
                 .unwrap_or_default()
         })
         .collect()
@@ -126,7 +170,10 @@ async fn echo_store_find_move_get_with_dcmtk() {
     // A storescp destination for C-MOVE, on a free port.
     let dest_dir = tempfile::tempdir().unwrap();
     let dest_port = common::free_port();
-    let node = TestNode::start_with(modalities(json!({"dest": ["STORESCP", "127.0.0.1", dest_port]}))).await;
+    let node = TestNode::start_with(modalities(
+        json!({"dest": ["STORESCP", "127.0.0.1", dest_port]}),
+    ))
+    .await;
     let port = node.dicom_port.to_string();
 
     // C-ECHO
@@ -148,15 +195,25 @@ async fn echo_store_find_move_get_with_dcmtk() {
         assert_eq!(meta["CalledAET"], "ANY-SCP");
         assert_eq!(meta["RemoteIP"], "127.0.0.1");
         // storescu sends the folder in explicit little endian, the others as they are.
-        let ts = if option.is_empty() { "1.2.840.10008.1.2.1" } else { parsed.transfer_syntax.as_str() };
+        let ts = if option.is_empty() {
+            "1.2.840.10008.1.2.1"
+        } else {
+            parsed.transfer_syntax.as_str()
+        };
         assert_eq!(meta["TransferSyntax"], ts, "{}", f.display());
         // The stored file is the received data set behind our meta header:
         // pixel data bytes unchanged (storescu may drop group lengths).
         let (_, stored) = node.get_bytes(&format!("/instances/{id}/file")).await;
         let stored = isengard::dicom::reader::read_file(&stored).unwrap();
         assert_eq!(stored.transfer_syntax, ts);
-        let pixels = |d: &isengard::dicom::DicomFile| d.dataset.get(isengard::dicom::Tag(0x7fe0, 0x0010)).cloned();
-        assert!(pixels(&stored) == pixels(&parsed.object), "pixel data of {} changed", f.display());
+        let pixels = |d: &isengard::dicom::DicomFile| {
+            d.dataset.get(isengard::dicom::Tag(0x7fe0, 0x0010)).cloned()
+        };
+        assert!(
+            pixels(&stored) == pixels(&parsed.object),
+            "pixel data of {} changed",
+            f.display()
+        );
     }
     // A second store of the same files: duplicates are successes.
     store_all(&node, folder.path(), &files).await;
@@ -165,42 +222,194 @@ async fn echo_store_find_move_get_with_dcmtk() {
 
     // C-FIND at each level.
     let name = |tag| isengard::dicom::Tag(0x0010, tag);
-    let (out, dir) = find(&node, "-P", &["QueryRetrieveLevel=PATIENT", "PatientName=compressed*", "PatientID", "NumberOfPatientRelatedStudies"]).await;
+    let (out, dir) = find(
+        &node,
+        "-P",
+        &[
+            "QueryRetrieveLevel=PATIENT",
+            "PatientName=compressed*",
+            "PatientID",
+            "NumberOfPatientRelatedStudies",
+        ],
+    )
+    .await;
     assert!(ok(&out), "findscu: {}", show(&out));
     let mut names = answers(dir.path(), name(0x0010));
     names.sort();
-    assert_eq!(names, ["CompressedSamples^CT1", "CompressedSamples^MR1", "CompressedSamples^NM1"]);
-    let (_, dir) = find(&node, "-S", &["QueryRetrieveLevel=STUDY", "StudyDate=20040101-20041231", "StudyInstanceUID", "ModalitiesInStudy", "NumberOfStudyRelatedInstances"]).await;
+    assert_eq!(
+        names,
+        [
+            "CompressedSamples^CT1",
+            "CompressedSamples^MR1",
+            "CompressedSamples^NM1"
+        ]
+    );
+    let (_, dir) = find(
+        &node,
+        "-S",
+        &[
+            "QueryRetrieveLevel=STUDY",
+            "StudyDate=20040101-20041231",
+            "StudyInstanceUID",
+            "ModalitiesInStudy",
+            "NumberOfStudyRelatedInstances",
+        ],
+    )
+    .await;
     let mut modalities = answers(dir.path(), isengard::dicom::Tag(0x0008, 0x0061));
     modalities.sort();
     assert_eq!(modalities, ["CT", "MR", "NM"]);
-    let (_, dir) = find(&node, "-S", &["QueryRetrieveLevel=STUDY", "ModalitiesInStudy=MR", "NumberOfStudyRelatedInstances"]).await;
-    assert_eq!(answers(dir.path(), isengard::dicom::Tag(0x0020, 0x1208)), ["5"]);
-    let (_, dir) = find(&node, "-S", &["QueryRetrieveLevel=SERIES", "Modality=RTPLAN\\OT", "SeriesInstanceUID"]).await;
+    let (_, dir) = find(
+        &node,
+        "-S",
+        &[
+            "QueryRetrieveLevel=STUDY",
+            "ModalitiesInStudy=MR",
+            "NumberOfStudyRelatedInstances",
+        ],
+    )
+    .await;
+    assert_eq!(
+        answers(dir.path(), isengard::dicom::Tag(0x0020, 0x1208)),
+        ["5"]
+    );
+    let (_, dir) = find(
+        &node,
+        "-S",
+        &[
+            "QueryRetrieveLevel=SERIES",
+            "Modality=RTPLAN\\OT",
+            "SeriesInstanceUID",
+        ],
+    )
+    .await;
     let mut m = answers(dir.path(), isengard::dicom::Tag(0x0008, 0x0060));
     m.sort();
     assert_eq!(m, ["OT", "OT", "RTPLAN"]);
-    let (_, dir) = find(&node, "-S", &["QueryRetrieveLevel=IMAGE", "PatientName=Lestr?de*", "SOPInstanceUID", "SOPClassUID"]).await;
-    assert_eq!(answers(dir.path(), isengard::dicom::Tag(0x0008, 0x0018)), ["1.2.276.0.7230010.3.1.4.8323329.15150.1506363677.126194"]);
+    let (_, dir) = find(
+        &node,
+        "-S",
+        &[
+            "QueryRetrieveLevel=IMAGE",
+            "PatientName=Lestr?de*",
+            "SOPInstanceUID",
+            "SOPClassUID",
+        ],
+    )
+    .await;
+    assert_eq!(
+        answers(dir.path(), isengard::dicom::Tag(0x0008, 0x0018)),
+        ["1.2.276.0.7230010.3.1.4.8323329.15150.1506363677.126194"]
+    );
     // Unknown calling AE: C-FIND refused, nothing answered.
     let out_dir = tempfile::tempdir().unwrap();
-    let refused = dcmtk("findscu", &["-S", "-aet", "STRANGER", "-X", "-od", out_dir.path().to_str().unwrap(), "-k", "QueryRetrieveLevel=STUDY", "127.0.0.1", &port]).await;
-    assert_eq!(std::fs::read_dir(out_dir.path()).unwrap().count(), 0, "{}", show(&refused));
+    let refused = dcmtk(
+        "findscu",
+        &[
+            "-S",
+            "-aet",
+            "STRANGER",
+            "-X",
+            "-od",
+            out_dir.path().to_str().unwrap(),
+            "-k",
+            "QueryRetrieveLevel=STUDY",
+            "127.0.0.1",
+            &port,
+        ],
+    )
+    .await;
+    assert_eq!(
+        std::fs::read_dir(out_dir.path()).unwrap().count(),
+        0,
+        "{}",
+        show(&refused)
+    );
 
     // C-MOVE of the MR study to a storescp.
     let scp = common::storescp(dest_dir.path(), "STORESCP", dest_port, &["+xa"]).await;
-    let out = dcmtk("movescu", &["-S", "-aet", "MOVESCU", "-aem", "STORESCP", "-k", "QueryRetrieveLevel=STUDY", "-k", "PatientName=CompressedSamples^MR1", "127.0.0.1", &port]).await;
+    let out = dcmtk(
+        "movescu",
+        &[
+            "-S",
+            "-aet",
+            "MOVESCU",
+            "-aem",
+            "STORESCP",
+            "-k",
+            "QueryRetrieveLevel=STUDY",
+            "-k",
+            "PatientName=CompressedSamples^MR1",
+            "127.0.0.1",
+            &port,
+        ],
+    )
+    .await;
     assert!(ok(&out), "movescu: {}", show(&out));
-    let count = || std::fs::read_dir(dest_dir.path()).map(|d| d.count()).unwrap_or(0);
-    wait_until(Duration::from_secs(10), "5 files reach storescp", || async { count() >= 5 }).await;
+    let count = || {
+        std::fs::read_dir(dest_dir.path())
+            .map(|d| d.count())
+            .unwrap_or(0)
+    };
+    wait_until(
+        Duration::from_secs(10),
+        "5 files reach storescp",
+        || async { count() >= 5 },
+    )
+    .await;
     // An unknown destination: A801, nothing sent.
-    let out = dcmtk("movescu", &["-S", "-aet", "MOVESCU", "-aem", "NOWHERE", "-k", "QueryRetrieveLevel=STUDY", "-k", "PatientName=CompressedSamples^CT1", "127.0.0.1", &port]).await;
-    assert!(String::from_utf8_lossy(&out.stderr).to_lowercase().contains("a801") || !ok(&out) || count() == 5, "{}", show(&out));
+    let out = dcmtk(
+        "movescu",
+        &[
+            "-S",
+            "-aet",
+            "MOVESCU",
+            "-aem",
+            "NOWHERE",
+            "-k",
+            "QueryRetrieveLevel=STUDY",
+            "-k",
+            "PatientName=CompressedSamples^CT1",
+            "127.0.0.1",
+            &port,
+        ],
+    )
+    .await;
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .to_lowercase()
+            .contains("a801")
+            || !ok(&out)
+            || count() == 5,
+        "{}",
+        show(&out)
+    );
     drop(scp);
 
     // C-GET of the CT study on the same association.
     let get_dir = tempfile::tempdir().unwrap();
-    let out = dcmtk("getscu", &["-S", "-aet", "GETSCU", "-od", get_dir.path().to_str().unwrap(), "-k", "QueryRetrieveLevel=STUDY", "-k", "PatientName=CompressedSamples^CT1", "127.0.0.1", &port]).await;
+    let out = dcmtk(
+        "getscu",
+        &[
+            "-S",
+            "-aet",
+            "GETSCU",
+            "-od",
+            get_dir.path().to_str().unwrap(),
+            "-k",
+            "QueryRetrieveLevel=STUDY",
+            "-k",
+            "PatientName=CompressedSamples^CT1",
+            "127.0.0.1",
+            &port,
+        ],
+    )
+    .await;
     assert!(ok(&out), "getscu: {}", show(&out));
-    assert_eq!(std::fs::read_dir(get_dir.path()).unwrap().count(), 1, "{}", show(&out));
+    assert_eq!(
+        std::fs::read_dir(get_dir.path()).unwrap().count(),
+        1,
+        "{}",
+        show(&out)
+    );
 }

@@ -14,14 +14,27 @@ use isengard::service::modalities::modality_from_json;
 use isengard::service::{Archive, Origin};
 use serde_json::json;
 
-const FILES: [&str; 4] = ["CT_small.dcm", "JPEG2000.dcm", "MR_small_RLE.dcm", "rtplan.dcm"];
+const FILES: [&str; 4] = [
+    "CT_small.dcm",
+    "JPEG2000.dcm",
+    "MR_small_RLE.dcm",
+    "rtplan.dcm",
+];
 
 async fn archive_with_files(dir: &std::path::Path) -> (Archive, Vec<String>) {
-    let archive = isengard::open_archive(Arc::new(config_in(dir))).await.expect("archive");
+    let archive = isengard::open_archive(Arc::new(config_in(dir)))
+        .await
+        .expect("archive");
     let mut ids = Vec::new();
     for f in FILES {
         let bytes = std::fs::read(pydicom_test_files().join("test_files").join(f)).unwrap();
-        let outcome = archive.ingest(bytes.into(), &Origin::rest("127.0.0.1".into(), String::new())).await.unwrap();
+        let outcome = archive
+            .ingest(
+                bytes.into(),
+                &Origin::rest("127.0.0.1".into(), String::new()),
+            )
+            .await
+            .unwrap();
         ids.push(outcome.ids.instance);
     }
     (archive, ids)
@@ -32,7 +45,11 @@ fn modality(aet: &str, port: u16) -> Modality {
 }
 
 fn target(m: &Modality) -> Target<'_> {
-    Target { local_aet: "NODEA", modality: m, timeout: Duration::from_secs(10) }
+    Target {
+        local_aet: "NODEA",
+        modality: m,
+        timeout: Duration::from_secs(10),
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -61,36 +78,64 @@ async fn scu_echo_store_find_move() {
         let (status, meta) = b.get(&format!("/instances/{id}/metadata?expand")).await;
         assert_eq!(status, 200);
         assert_eq!(meta["RemoteAET"], "NODEA");
-        let (_, here) = (0, archive.resource(id).unwrap().metadata["TransferSyntax"].clone());
+        let (_, here) = (
+            0,
+            archive.resource(id).unwrap().metadata["TransferSyntax"].clone(),
+        );
         assert_eq!(meta["TransferSyntax"], here.as_str());
     }
 
-    let answers = scu::find(&t, Level::Study, &[(Tag(0x0010, 0x0010), "*".into()), (Tag(0x0020, 0x000d), String::new())])
-        .await
-        .expect("C-FIND");
+    let answers = scu::find(
+        &t,
+        Level::Study,
+        &[
+            (Tag(0x0010, 0x0010), "*".into()),
+            (Tag(0x0020, 0x000d), String::new()),
+        ],
+    )
+    .await
+    .expect("C-FIND");
     assert_eq!(answers.len(), 4);
     let mut names: Vec<String> = answers
         .iter()
         .map(|a| {
             let ds = a.to_dataset().expect("an answer data set");
             let el = ds.get(Tag(0x0010, 0x0010)).expect("PatientName answered");
-            String::from_utf8_lossy(el.bytes().unwrap()).trim_end().to_owned()
+            String::from_utf8_lossy(el.bytes().unwrap())
+                .trim_end()
+                .to_owned()
         })
         .collect();
     names.sort();
     assert_eq!(names[0], "CompressedSamples^CT1");
-    let patients = scu::find(&t, Level::Patient, &[(Tag(0x0010, 0x0020), String::new())]).await.unwrap();
+    let patients = scu::find(&t, Level::Patient, &[(Tag(0x0010, 0x0020), String::new())])
+        .await
+        .unwrap();
     assert_eq!(patients.len(), 4);
 
     // C-MOVE from the node to a storescp.
     let scp = common::storescp(dest_dir.path(), "STORESCP", dest_port, &["+xa"]).await;
-    let report = scu::move_(&t, Level::Patient, &[(Tag(0x0010, 0x0010), "CompressedSamples^CT1".into())], "STORESCP")
-        .await
-        .expect("C-MOVE");
+    let report = scu::move_(
+        &t,
+        Level::Patient,
+        &[(Tag(0x0010, 0x0010), "CompressedSamples^CT1".into())],
+        "STORESCP",
+    )
+    .await
+    .expect("C-MOVE");
     assert_eq!((report.status, report.completed, report.failed), (0, 1, 0));
     assert_eq!(std::fs::read_dir(dest_dir.path()).unwrap().count(), 1);
-    let unknown = scu::move_(&t, Level::Patient, &[(Tag(0x0010, 0x0020), "*".into())], "NOWHERE").await;
-    assert!(matches!(unknown, Err(ScuError::Failure { status: 0xA801, .. })), "{unknown:?}");
+    let unknown = scu::move_(
+        &t,
+        Level::Patient,
+        &[(Tag(0x0010, 0x0020), "*".into())],
+        "NOWHERE",
+    )
+    .await;
+    assert!(
+        matches!(unknown, Err(ScuError::Failure { status: 0xA801, .. })),
+        "{unknown:?}"
+    );
 
     // The archive's own SCU straight to storescp: already there or new, all accepted.
     let direct = modality("STORESCP", dest_port);
@@ -103,14 +148,24 @@ async fn scu_echo_store_find_move() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scu_errors() {
     // Nobody listens.
-    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let free = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let nobody = modality("NOBODY", free);
-    assert!(matches!(scu::echo(&target(&nobody)).await, Err(ScuError::Connect { .. })));
+    assert!(matches!(
+        scu::echo(&target(&nobody)).await,
+        Err(ScuError::Connect { .. })
+    ));
 
     let b = TestNode::start_with(|c| c.raw["DicomCheckCalledAet"] = json!(true)).await;
     // Wrong called AE title: rejected.
     let wrong = modality("WRONG", b.dicom_port);
-    assert!(matches!(scu::echo(&target(&wrong)).await, Err(ScuError::Rejected(_))));
+    assert!(matches!(
+        scu::echo(&target(&wrong)).await,
+        Err(ScuError::Rejected(_))
+    ));
     // C-FIND from an AE title the node does not know: the association is aborted (as Orthanc).
     let right = modality("ORTHANC", b.dicom_port);
     let refused = scu::find(&target(&right), Level::Study, &[]).await;
@@ -122,7 +177,8 @@ async fn move_of_a_larger_study_counts_every_sub_operation() {
     let dest_dir = tempfile::tempdir().unwrap();
     let dest_port = common::free_port();
     let b = TestNode::start_with(|c| {
-        c.raw["DicomModalities"] = json!({"a": ["NODEA", "127.0.0.1", 1], "dest": ["STORESCP", "127.0.0.1", dest_port]});
+        c.raw["DicomModalities"] =
+            json!({"a": ["NODEA", "127.0.0.1", 1], "dest": ["STORESCP", "127.0.0.1", dest_port]});
     })
     .await;
     let shape = isengard::synth::Shape {
@@ -141,8 +197,18 @@ async fn move_of_a_larger_study_counts_every_sub_operation() {
     let scp = common::storescp(dest_dir.path(), "STORESCP", dest_port, &[]).await;
     let peer = modality("ORTHANC", b.dicom_port);
     let keys = [(Tag(0x0020, 0x000d), specs[0].study_uid.clone())];
-    let report = scu::move_(&target(&peer), Level::Study, &keys, "STORESCP").await.expect("C-MOVE");
-    assert_eq!((report.status, report.completed, report.failed, report.warning), (0, 60, 0, 0));
+    let report = scu::move_(&target(&peer), Level::Study, &keys, "STORESCP")
+        .await
+        .expect("C-MOVE");
+    assert_eq!(
+        (
+            report.status,
+            report.completed,
+            report.failed,
+            report.warning
+        ),
+        (0, 60, 0, 0)
+    );
     assert_eq!(std::fs::read_dir(dest_dir.path()).unwrap().count(), 60);
     drop(scp);
 }
@@ -159,14 +225,25 @@ async fn check_modality_host() {
     let peer = modality("ORTHANC", b.dicom_port);
     let refused = scu::find(&target(&peer), Level::Study, &[]).await;
     assert!(matches!(refused, Err(ScuError::Aborted)), "{refused:?}");
-    scu::echo(&target(&peer)).await.expect("echo is still allowed to anyone");
+    scu::echo(&target(&peer))
+        .await
+        .expect("echo is still allowed to anyone");
     drop(b);
-    let b = TestNode::start_with(|c| c.raw["DicomModalities"] = json!({"a": ["NODEA", "10.9.9.9", 104]})).await;
+    let b = TestNode::start_with(|c| {
+        c.raw["DicomModalities"] = json!({"a": ["NODEA", "10.9.9.9", 104]})
+    })
+    .await;
     let peer = modality("ORTHANC", b.dicom_port);
-    assert!(scu::find(&target(&peer), Level::Study, &[]).await.unwrap().is_empty());
+    assert!(scu::find(&target(&peer), Level::Study, &[])
+        .await
+        .unwrap()
+        .is_empty());
     // DicomAlwaysAllowFind: anyone may C-FIND.
     drop(b);
     let b = TestNode::start_with(|c| c.raw["DicomAlwaysAllowFind"] = json!(true)).await;
     let peer = modality("ORTHANC", b.dicom_port);
-    assert!(scu::find(&target(&peer), Level::Study, &[]).await.unwrap().is_empty());
+    assert!(scu::find(&target(&peer), Level::Study, &[])
+        .await
+        .unwrap()
+        .is_empty());
 }

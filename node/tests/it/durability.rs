@@ -41,7 +41,10 @@ impl Process {
         let stdout = child.stdout.take().unwrap();
         let mut lines = BufReader::new(stdout).lines();
         let base = loop {
-            let line = lines.next().expect("isengard exited before serving").expect("log line");
+            let line = lines
+                .next()
+                .expect("isengard exited before serving")
+                .expect("log line");
             if let Some(rest) = line.split("isengard is serving the REST API addr=").nth(1) {
                 let addr = rest.split_whitespace().next().unwrap();
                 break format!("http://{addr}");
@@ -72,14 +75,27 @@ fn sha(bytes: &[u8]) -> String {
 async fn acknowledged_instances_survive_kill_9() {
     let dir = tempfile::tempdir().unwrap();
     let client = reqwest::Client::new();
-    let specs = dataset(Shape { patients: 2, studies_per_patient: 2, series_per_study: 2, instances_per_series: 5, rows: 16, columns: 16, seed: 7 });
+    let specs = dataset(Shape {
+        patients: 2,
+        studies_per_patient: 2,
+        series_per_study: 2,
+        instances_per_series: 5,
+        rows: 16,
+        columns: 16,
+        seed: 7,
+    });
     let mut acknowledged: BTreeMap<String, String> = BTreeMap::new();
 
     // Round 1: upload sequentially, kill -9 right after the last answer.
     let mut process = Process::start(dir.path());
     for spec in &specs[..20] {
         let bytes = spec.to_bytes();
-        let r = client.post(format!("{}/instances", process.base)).body(bytes.clone()).send().await.unwrap();
+        let r = client
+            .post(format!("{}/instances", process.base))
+            .body(bytes.clone())
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 200);
         let answer: Value = r.json().await.unwrap();
         acknowledged.insert(answer["ID"].as_str().unwrap().to_owned(), sha(&bytes));
@@ -96,7 +112,12 @@ async fn acknowledged_instances_survive_kill_9() {
         tokio::spawn(async move {
             for spec in specs {
                 let bytes = spec.to_bytes();
-                match client.post(format!("{base}/instances")).body(bytes.clone()).send().await {
+                match client
+                    .post(format!("{base}/instances"))
+                    .body(bytes.clone())
+                    .send()
+                    .await
+                {
                     Ok(r) if r.status() == 200 => {
                         let answer: Value = r.json().await.unwrap();
                         let _ = tx.send((answer["ID"].as_str().unwrap().to_owned(), sha(&bytes)));
@@ -120,14 +141,42 @@ async fn acknowledged_instances_survive_kill_9() {
     // After restart every acknowledged instance is there with the same bytes.
     let process = Process::start(dir.path());
     for (id, hash) in &acknowledged {
-        let r = client.get(format!("{}/instances/{id}/file", process.base)).send().await.unwrap();
-        assert_eq!(r.status(), 200, "instance {id} was acknowledged but is lost");
-        assert_eq!(&sha(&r.bytes().await.unwrap()), hash, "instance {id} has other bytes");
+        let r = client
+            .get(format!("{}/instances/{id}/file", process.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            r.status(),
+            200,
+            "instance {id} was acknowledged but is lost"
+        );
+        assert_eq!(
+            &sha(&r.bytes().await.unwrap()),
+            hash,
+            "instance {id} has other bytes"
+        );
     }
-    let instances: Vec<String> =
-        client.get(format!("{}/instances", process.base)).send().await.unwrap().json().await.unwrap();
-    let stats: Value = client.get(format!("{}/statistics", process.base)).send().await.unwrap().json().await.unwrap();
-    assert_eq!(stats["CountInstances"].as_u64().unwrap() as usize, instances.len());
+    let instances: Vec<String> = client
+        .get(format!("{}/instances", process.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let stats: Value = client
+        .get(format!("{}/statistics", process.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        stats["CountInstances"].as_u64().unwrap() as usize,
+        instances.len()
+    );
     // The change log holds one NewInstance per stored instance, in Seq order.
     let changes: Value = client
         .get(format!("{}/changes?limit=10000", process.base))
@@ -145,7 +194,10 @@ async fn acknowledged_instances_survive_kill_9() {
         .collect();
     assert_eq!(new_instances.len(), instances.len());
     for id in acknowledged.keys() {
-        assert!(new_instances.contains(id.as_str()), "no NewInstance change for {id}");
+        assert!(
+            new_instances.contains(id.as_str()),
+            "no NewInstance change for {id}"
+        );
     }
     let seqs: Vec<u64> = list.iter().map(|c| c["Seq"].as_u64().unwrap()).collect();
     assert!(seqs.windows(2).all(|w| w[0] < w[1]), "Seq increases");
@@ -154,7 +206,15 @@ async fn acknowledged_instances_survive_kill_9() {
 #[tokio::test]
 async fn concurrent_overlapping_uploads_store_each_instance_once() {
     let node = TestNode::start().await;
-    let specs = dataset(Shape { patients: 3, studies_per_patient: 2, series_per_study: 2, instances_per_series: 4, rows: 8, columns: 8, seed: 11 });
+    let specs = dataset(Shape {
+        patients: 3,
+        studies_per_patient: 2,
+        series_per_study: 2,
+        instances_per_series: 4,
+        rows: 8,
+        columns: 8,
+        seed: 11,
+    });
     let files: Vec<Vec<u8>> = specs.iter().map(|s| s.to_bytes()).collect();
     let mut clients = Vec::new();
     for c in 0..8usize {
@@ -185,14 +245,23 @@ async fn concurrent_overlapping_uploads_store_each_instance_once() {
     for c in clients {
         successes += c.await.unwrap();
     }
-    assert_eq!(successes, files.len(), "each instance is stored exactly once");
+    assert_eq!(
+        successes,
+        files.len(),
+        "each instance is stored exactly once"
+    );
     let (_, stats) = node.get("/statistics").await;
     assert_eq!(stats["CountInstances"], files.len());
     assert_eq!(stats["CountSeries"], 12);
     assert_eq!(stats["CountStudies"], 6);
     assert_eq!(stats["CountPatients"], 3);
     let (_, changes) = node.get("/changes?limit=1000").await;
-    let new_instances = changes["Changes"].as_array().unwrap().iter().filter(|c| c["ChangeType"] == "NewInstance").count();
+    let new_instances = changes["Changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["ChangeType"] == "NewInstance")
+        .count();
     assert_eq!(new_instances, files.len());
     // Every series lists its instances once.
     let (_, series) = node.get("/series?expand").await;

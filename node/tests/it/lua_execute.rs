@@ -13,7 +13,13 @@ use common::TestNode;
 use serde_json::Value;
 
 async fn run(node: &TestNode, script: &str) -> (u16, String) {
-    let r = node.client.post(node.url("/tools/execute-script")).body(script.to_owned()).send().await.expect("POST");
+    let r = node
+        .client
+        .post(node.url("/tools/execute-script"))
+        .body(script.to_owned())
+        .send()
+        .await
+        .expect("POST");
     (r.status().as_u16(), r.text().await.expect("body"))
 }
 
@@ -26,22 +32,43 @@ fn script_file(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
 #[tokio::test]
 async fn execute_script_prints_shares_state_and_reports_errors() {
     let scripts = tempfile::tempdir().unwrap();
-    let path = script_file(scripts.path(), "base.lua", "greeting = 'hello'\nfunction Answer() return 41 end\n");
+    let path = script_file(
+        scripts.path(),
+        "base.lua",
+        "greeting = 'hello'\nfunction Answer() return 41 end\n",
+    );
     let node = TestNode::start_with(|c| {
         c.lua.scripts = vec![path];
         c.lua.execute_enabled = true;
     })
     .await;
     assert_eq!(run(&node, "print(42)").await, (200, "42\n".to_owned()));
-    assert_eq!(run(&node, "print('a', 1, nil, true)").await, (200, "a, 1, nil, true\n".to_owned()));
+    assert_eq!(
+        run(&node, "print('a', 1, nil, true)").await,
+        (200, "a, 1, nil, true\n".to_owned())
+    );
     // The configured script's globals are there; a redefinition sticks.
-    assert_eq!(run(&node, "print(greeting, Answer())").await.1, "hello, 41\n");
-    assert_eq!(run(&node, "function Answer() return 42 end").await, (200, String::new()));
+    assert_eq!(
+        run(&node, "print(greeting, Answer())").await.1,
+        "hello, 41\n"
+    );
+    assert_eq!(
+        run(&node, "function Answer() return 42 end").await,
+        (200, String::new())
+    );
     assert_eq!(run(&node, "print(Answer())").await.1, "42\n");
     // Orthanc's helpers.
-    let (_, printed) = run(&node, "PrintRecursive({x=1}) print(DumpJson(ParseJson('{\"a\":[1,2]}')))").await;
+    let (_, printed) = run(
+        &node,
+        "PrintRecursive({x=1}) print(DumpJson(ParseJson('{\"a\":[1,2]}')))",
+    )
+    .await;
     assert_eq!(printed, "table\n\t[x], number, 1\n{\"a\":[1,2]}\n");
-    let (_, printed) = run(&node, "print(ParseJson(RestApiGet('/system')).Name) print(RestApiGet('/nope'))").await;
+    let (_, printed) = run(
+        &node,
+        "print(ParseJson(RestApiGet('/system')).Name) print(RestApiGet('/nope'))",
+    )
+    .await;
     assert_eq!(printed, "Isengard\nnil\n");
     // A Lua error: 500, Orthanc's code 2031, the message with its line.
     let (status, body) = run(&node, "local x = 1\nerror('boom')").await;
@@ -56,7 +83,10 @@ async fn execute_script_prints_shares_state_and_reports_errors() {
     // A command on an unknown resource is a Lua error naming it.
     let (status, body) = run(&node, "ModifyInstance('x', {}, {}, true)").await;
     assert_eq!(status, 500);
-    assert!(body.contains("ModifyInstance(x) failed: unknown resource x"), "{body}");
+    assert!(
+        body.contains("ModifyInstance(x) failed: unknown resource x"),
+        "{body}"
+    );
 }
 
 #[tokio::test]
@@ -78,7 +108,12 @@ async fn a_runaway_script_is_stopped_and_the_node_keeps_answering() {
         let client = node.client.clone();
         let url = node.url("/tools/execute-script");
         async move {
-            let r = client.post(url).body("while true do end").send().await.unwrap();
+            let r = client
+                .post(url)
+                .body("while true do end")
+                .send()
+                .await
+                .unwrap();
             (r.status().as_u16(), r.text().await.unwrap())
         }
     });
@@ -87,15 +122,31 @@ async fn a_runaway_script_is_stopped_and_the_node_keeps_answering() {
     let (status, body) = runaway.await.unwrap();
     let elapsed = started.elapsed();
     assert_eq!(status, 500, "{body}");
-    assert!(body.contains("stopped after running for more than 1 s"), "{body}");
-    assert!(elapsed < Duration::from_secs(10), "stopped after {elapsed:?}");
+    assert!(
+        body.contains("stopped after running for more than 1 s"),
+        "{body}"
+    );
+    assert!(
+        elapsed < Duration::from_secs(10),
+        "stopped after {elapsed:?}"
+    );
     // The interpreter is usable again.
-    assert_eq!(run(&node, "print('alive')").await, (200, "alive\n".to_owned()));
+    assert_eq!(
+        run(&node, "print('alive')").await,
+        (200, "alive\n".to_owned())
+    );
 }
 
 fn isengard(config: &Path) -> (i32, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_isengard")).arg(config).output().expect("runs");
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_isengard"))
+        .arg(config)
+        .output()
+        .expect("runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     (out.status.code().unwrap_or(-1), text)
 }
 
@@ -103,7 +154,11 @@ fn isengard(config: &Path) -> (i32, String) {
 fn a_broken_lua_script_is_a_clear_startup_error() {
     let dir = tempfile::tempdir().unwrap();
     script_file(dir.path(), "ok.lua", "x = 1\n");
-    script_file(dir.path(), "broken.lua", "-- routing\nfunction OnStoredInstance(id)\n  if id then\nend\n");
+    script_file(
+        dir.path(),
+        "broken.lua",
+        "-- routing\nfunction OnStoredInstance(id)\n  if id then\nend\n",
+    );
     let storage = dir.path().join("storage");
     let config = |scripts: &str| {
         format!(
@@ -112,14 +167,24 @@ fn a_broken_lua_script_is_a_clear_startup_error() {
         )
     };
     // Relative paths are relative to the configuration file.
-    let path = script_file(dir.path(), "broken.json", &config(r#""ok.lua", "broken.lua""#));
+    let path = script_file(
+        dir.path(),
+        "broken.json",
+        &config(r#""ok.lua", "broken.lua""#),
+    );
     let (code, text) = isengard(&path);
     assert_ne!(code, 0, "{text}");
     let expected = format!("{}:", dir.path().join("broken.lua").display());
-    assert!(text.contains(&expected) && text.contains("'end' expected (to close 'function' at line 2)"), "{text}");
+    assert!(
+        text.contains(&expected) && text.contains("'end' expected (to close 'function' at line 2)"),
+        "{text}"
+    );
     assert!(!text.contains("panicked"), "{text}");
     let path = script_file(dir.path(), "missing.json", &config(r#""nope.lua""#));
     let (code, text) = isengard(&path);
     assert_ne!(code, 0, "{text}");
-    assert!(text.contains(&dir.path().join("nope.lua").display().to_string()), "{text}");
+    assert!(
+        text.contains(&dir.path().join("nope.lua").display().to_string()),
+        "{text}"
+    );
 }

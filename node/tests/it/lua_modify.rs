@@ -23,7 +23,9 @@ fn script(dir: &Path, text: &str) -> PathBuf {
 }
 
 fn received_files(dir: &Path) -> Vec<PathBuf> {
-    std::fs::read_dir(dir).map(|d| d.filter_map(|e| Some(e.ok()?.path())).collect()).unwrap_or_default()
+    std::fs::read_dir(dir)
+        .map(|d| d.filter_map(|e| Some(e.ok()?.path())).collect())
+        .unwrap_or_default()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -57,35 +59,60 @@ end
     .await;
     let originals: Vec<String> = (1..=3).map(|i| format!("1.2.77.1.{i}")).collect();
     for sop in &originals {
-        node.upload(Spec::simple("MODROUTE", "1.2.77", "1.2.77.1", sop).to_bytes()).await;
+        node.upload(Spec::simple("MODROUTE", "1.2.77", "1.2.77.1", sop).to_bytes())
+            .await;
     }
-    wait_until(Duration::from_secs(30), "storescp received 3 files and the archive is empty", || async {
-        received_files(received.path()).len() == 3 && node.get("/instances").await.1 == json!([])
-    })
+    wait_until(
+        Duration::from_secs(30),
+        "storescp received 3 files and the archive is empty",
+        || async {
+            received_files(received.path()).len() == 3
+                && node.get("/instances").await.1 == json!([])
+        },
+    )
     .await;
     assert_eq!(node.get("/patients").await.1, json!([]));
     for file in received_files(received.path()) {
         let parsed = isengard::dicom::parse(&std::fs::read(&file).unwrap()).unwrap();
         let dataset = isengard::dicom::json::simplified(&parsed.object);
-        assert_eq!(dataset["StationName"], "My Medical Device", "{}", file.display());
+        assert_eq!(
+            dataset["StationName"],
+            "My Medical Device",
+            "{}",
+            file.display()
+        );
         assert_eq!(dataset["InstitutionName"], "Routed");
         assert!(dataset.get("ReferringPhysicianName").is_none(), "removed");
         assert_eq!(dataset["PatientID"], "MODROUTE");
-        assert_eq!(dataset["SeriesInstanceUID"], "1.2.77.1", "an instance modification keeps its series");
+        assert_eq!(
+            dataset["SeriesInstanceUID"], "1.2.77.1",
+            "an instance modification keeps its series"
+        );
         let sop = dataset["SOPInstanceUID"].as_str().unwrap();
-        assert!(!originals.iter().any(|o| o == sop), "a new SOPInstanceUID: {sop}");
+        assert!(
+            !originals.iter().any(|o| o == sop),
+            "a new SOPInstanceUID: {sop}"
+        );
     }
 }
 
 async fn execute(node: &TestNode, source: &str) -> (u16, String) {
-    let r = node.client.post(node.url("/tools/execute-script")).body(source.to_owned()).send().await.unwrap();
+    let r = node
+        .client
+        .post(node.url("/tools/execute-script"))
+        .body(source.to_owned())
+        .send()
+        .await
+        .unwrap();
     (r.status().as_u16(), r.text().await.unwrap())
 }
 
 #[tokio::test]
 async fn modify_instance_returns_the_stored_copy() {
     let node = TestNode::start_with(|c| c.lua.execute_enabled = true).await;
-    let original = node.upload(Spec::simple("LUAMOD", "1.2.78", "1.2.78.1", "1.2.78.1.1").to_bytes()).await;
+    let original = node
+        .upload(Spec::simple("LUAMOD", "1.2.78", "1.2.78.1", "1.2.78.1.1").to_bytes())
+        .await;
     let original = original["ID"].as_str().unwrap().to_owned();
     let (status, printed) = execute(
         &node,
@@ -95,9 +122,18 @@ async fn modify_instance_returns_the_stored_copy() {
     assert_eq!(status, 200, "{printed}");
     let copy = printed.trim().to_owned();
     assert_ne!(copy, original);
-    let tags = node.get(&format!("/instances/{copy}/simplified-tags")).await.1;
-    assert_eq!((tags["PatientName"].as_str(), tags["SeriesNumber"].as_str()), (Some("LUA^MODIFIED"), Some("7")));
-    let metadata = node.get(&format!("/instances/{copy}/metadata?expand")).await.1;
+    let tags = node
+        .get(&format!("/instances/{copy}/simplified-tags"))
+        .await
+        .1;
+    assert_eq!(
+        (tags["PatientName"].as_str(), tags["SeriesNumber"].as_str()),
+        (Some("LUA^MODIFIED"), Some("7"))
+    );
+    let metadata = node
+        .get(&format!("/instances/{copy}/metadata?expand"))
+        .await
+        .1;
     assert_eq!(metadata["Origin"], "Lua");
     assert_eq!(metadata["ModifiedFrom"], original.as_str());
     let instance = node.get(&format!("/instances/{copy}")).await.1;
@@ -105,16 +141,38 @@ async fn modify_instance_returns_the_stored_copy() {
     assert_eq!(instance["ParentSeries"], source["ParentSeries"]);
 
     // Orthanc's rules: identifiers need Force, which Lua cannot give.
-    let (status, error) = execute(&node, &format!("ModifyInstance('{original}', {{ PatientID = 'X' }}, {{}}, false)")).await;
+    let (status, error) = execute(
+        &node,
+        &format!("ModifyInstance('{original}', {{ PatientID = 'X' }}, {{}}, false)"),
+    )
+    .await;
     assert_eq!(status, 500, "{error}");
-    assert!(error.contains("requires the \\\"Force\\\" option"), "{error}");
-    let (status, error) = execute(&node, "Delete(SendToModality(ModifyInstance(nil, {}, {}, false), 'nowhere'))").await;
+    assert!(
+        error.contains("requires the \\\"Force\\\" option"),
+        "{error}"
+    );
+    let (status, error) = execute(
+        &node,
+        "Delete(SendToModality(ModifyInstance(nil, {}, {}, false), 'nowhere'))",
+    )
+    .await;
     assert_eq!(status, 500);
-    assert!(error.contains("Cannot modify a nonexistent instance"), "{error}");
-    let (status, error) = execute(&node, &format!("ModifyInstance('{original}', {{ NoSuchTag = 'x' }})")).await;
+    assert!(
+        error.contains("Cannot modify a nonexistent instance"),
+        "{error}"
+    );
+    let (status, error) = execute(
+        &node,
+        &format!("ModifyInstance('{original}', {{ NoSuchTag = 'x' }})"),
+    )
+    .await;
     assert_eq!(status, 500);
     assert!(error.contains("NoSuchTag"), "{error}");
-    assert_eq!(node.get("/instances").await.1.as_array().unwrap().len(), 2, "nothing stored by the refused calls");
+    assert_eq!(
+        node.get("/instances").await.1.as_array().unwrap().len(),
+        2,
+        "nothing stored by the refused calls"
+    );
 }
 
 /// A pynetdicom C-FIND SCP (AE `FINDSCP`) that writes each identifier it
@@ -170,9 +228,15 @@ async fn outgoing_find_request_filter_rewrites_what_the_remote_receives() {
     let seen = tempfile::tempdir().unwrap();
     let port = free_port();
     let _scp = find_scp(seen.path(), port);
-    wait_until(Duration::from_secs(20), "the C-FIND SCP listens", || async move {
-        tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok()
-    })
+    wait_until(
+        Duration::from_secs(20),
+        "the C-FIND SCP listens",
+        || async move {
+            tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+        },
+    )
     .await;
     let path = script(
         scripts.path(),
@@ -192,33 +256,64 @@ end
         c.raw["DicomModalities"] = json!({ "remote": ["FINDSCP", "127.0.0.1", port], "other": ["OTHER", "127.0.0.1", port] });
     })
     .await;
-    let request = json!({"Level": "Study", "Query": {"PatientName": "ORIGINAL*", "AccessionNumber": "A1"}});
-    let (status, answer) = node.post("/modalities/remote/query", request.to_string()).await;
+    let request =
+        json!({"Level": "Study", "Query": {"PatientName": "ORIGINAL*", "AccessionNumber": "A1"}});
+    let (status, answer) = node
+        .post("/modalities/remote/query", request.to_string())
+        .await;
     assert_eq!(status, 200, "{answer}");
     let query = answer["ID"].as_str().unwrap();
-    assert_eq!(node.get(&format!("/queries/{query}/answers")).await.1, json!(["0"]));
+    assert_eq!(
+        node.get(&format!("/queries/{query}/answers")).await.1,
+        json!(["0"])
+    );
     let received = seen.path().join("1.json");
-    wait_until(Duration::from_secs(10), "the SCP recorded the identifier", || {
-        let received = received.clone();
-        async move { received.exists() }
-    })
+    wait_until(
+        Duration::from_secs(10),
+        "the SCP recorded the identifier",
+        || {
+            let received = received.clone();
+            async move { received.exists() }
+        },
+    )
     .await;
     let identifier: Value = serde_json::from_slice(&std::fs::read(&received).unwrap()).unwrap();
-    assert_eq!(value(&identifier, "00100010"), Some("DOE^REWRITTEN"), "{identifier}");
-    assert_eq!(value(&identifier, "00080080"), Some("ADDED BY LUA"), "{identifier}");
-    assert!(identifier.get("00080050").is_none(), "AccessionNumber removed by the script: {identifier}");
+    assert_eq!(
+        value(&identifier, "00100010"),
+        Some("DOE^REWRITTEN"),
+        "{identifier}"
+    );
+    assert_eq!(
+        value(&identifier, "00080080"),
+        Some("ADDED BY LUA"),
+        "{identifier}"
+    );
+    assert!(
+        identifier.get("00080050").is_none(),
+        "AccessionNumber removed by the script: {identifier}"
+    );
     assert_eq!(value(&identifier, "00080052"), Some("STUDY"));
 
     // The script leaves other modalities' queries alone.
-    let (status, _) = node.post("/modalities/other/query", request.to_string()).await;
+    let (status, _) = node
+        .post("/modalities/other/query", request.to_string())
+        .await;
     assert_eq!(status, 200);
     let received = seen.path().join("2.json");
-    wait_until(Duration::from_secs(10), "the SCP recorded the second identifier", || {
-        let received = received.clone();
-        async move { received.exists() }
-    })
+    wait_until(
+        Duration::from_secs(10),
+        "the SCP recorded the second identifier",
+        || {
+            let received = received.clone();
+            async move { received.exists() }
+        },
+    )
     .await;
     let identifier: Value = serde_json::from_slice(&std::fs::read(&received).unwrap()).unwrap();
-    assert_eq!(value(&identifier, "00100010"), Some("ORIGINAL*"), "{identifier}");
+    assert_eq!(
+        value(&identifier, "00100010"),
+        Some("ORIGINAL*"),
+        "{identifier}"
+    );
     assert_eq!(value(&identifier, "00080050"), Some("A1"), "{identifier}");
 }

@@ -47,9 +47,11 @@ end
         let spec = Spec::simple("ROUTED", "1.2.9", "1.2.9.1", &format!("1.2.9.1.{i}"));
         node.upload(spec.to_bytes()).await;
     }
-    wait_until(Duration::from_secs(30), "storescp received 3 files and the node is empty", || async {
-        files_in(received.path()) == 3 && node.get("/instances").await.1 == json!([])
-    })
+    wait_until(
+        Duration::from_secs(30),
+        "storescp received 3 files and the node is empty",
+        || async { files_in(received.path()) == 3 && node.get("/instances").await.1 == json!([]) },
+    )
     .await;
     assert_eq!(node.get("/patients").await.1, json!([]));
 }
@@ -75,20 +77,41 @@ end
     // REST: refused with an error, nothing stored.
     let (status, error) = node.post("/instances", ct.to_bytes()).await;
     assert_eq!(status, 403, "{error}");
-    assert!(error["Details"].as_str().unwrap().contains("ReceivedInstanceFilter"), "{error}");
+    assert!(
+        error["Details"]
+            .as_str()
+            .unwrap()
+            .contains("ReceivedInstanceFilter"),
+        "{error}"
+    );
     assert_eq!(node.get("/instances").await.1, json!([]));
     node.upload(mr.to_bytes()).await;
     assert_eq!(node.get("/instances").await.1.as_array().unwrap().len(), 1);
     // C-STORE: a failure status (0x0124 refused: not authorized), nothing stored.
     let files = tempfile::tempdir().unwrap();
     let ct_path = files.path().join("ct.dcm");
-    std::fs::write(&ct_path, Spec::simple("F2", "1.3.2", "1.3.2.1", "1.3.2.1.1").to_bytes()).unwrap();
+    std::fs::write(
+        &ct_path,
+        Spec::simple("F2", "1.3.2", "1.3.2.1", "1.3.2.1.1").to_bytes(),
+    )
+    .unwrap();
     let out = tokio::process::Command::new("/usr/bin/storescu")
-        .args(["-v", "-aet", "MODALITY", "127.0.0.1", &node.dicom_port.to_string(), ct_path.to_str().unwrap()])
+        .args([
+            "-v",
+            "-aet",
+            "MODALITY",
+            "127.0.0.1",
+            &node.dicom_port.to_string(),
+            ct_path.to_str().unwrap(),
+        ])
         .output()
         .await
         .expect("storescu runs");
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(text.contains("Status: 0x124"), "storescu: {text}");
     assert_eq!(node.get("/instances").await.1.as_array().unwrap().len(), 1);
 }
@@ -113,13 +136,33 @@ end
     })
     .await;
     assert_eq!(node.get("/system").await.0, 200);
-    let r = node.client.get(node.url("/system")).header("X-Forbid", "1").send().await.unwrap();
+    let r = node
+        .client
+        .get(node.url("/system"))
+        .header("X-Forbid", "1")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 403);
-    assert_eq!(node.post("/instances", Spec::simple("H", "1.4", "1.4.1", "1.4.1.1").to_bytes()).await.0, 403);
+    assert_eq!(
+        node.post(
+            "/instances",
+            Spec::simple("H", "1.4", "1.4.1", "1.4.1.1").to_bytes()
+        )
+        .await
+        .0,
+        403
+    );
     assert_eq!(node.get("/instances").await.1, json!([]));
     // Calls made by scripts do not go through the filter (as in Orthanc).
     let script = "print(RestApiGet('/system', false, { ['X-Forbid'] = '1' }) ~= nil)";
-    let r = node.client.post(node.url("/tools/execute-script")).body(script).send().await.unwrap();
+    let r = node
+        .client
+        .post(node.url("/tools/execute-script"))
+        .body(script)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 200);
     assert_eq!(r.text().await.unwrap(), "true\n");
 }
@@ -144,19 +187,45 @@ end
         c.raw["DicomAlwaysAllowFind"] = json!(true);
     })
     .await;
-    node.upload(Spec::simple("F8", "1.5.1", "1.5.1.1", "1.5.1.1.1").to_bytes()).await;
-    node.upload(Spec::simple("F9", "1.5.2", "1.5.2.1", "1.5.2.1.1").to_bytes()).await;
+    node.upload(Spec::simple("F8", "1.5.1", "1.5.1.1", "1.5.1.1.1").to_bytes())
+        .await;
+    node.upload(Spec::simple("F9", "1.5.2", "1.5.2.1", "1.5.2.1.1").to_bytes())
+        .await;
     let out_dir = tempfile::tempdir().unwrap();
     let out = tokio::process::Command::new("/usr/bin/findscu")
-        .args(["-S", "-aet", "FINDSCU", "-X", "-od", out_dir.path().to_str().unwrap()])
-        .args(["-k", "QueryRetrieveLevel=STUDY", "-k", "PatientID=NOPE", "-k", "StudyInstanceUID"])
+        .args([
+            "-S",
+            "-aet",
+            "FINDSCU",
+            "-X",
+            "-od",
+            out_dir.path().to_str().unwrap(),
+        ])
+        .args([
+            "-k",
+            "QueryRetrieveLevel=STUDY",
+            "-k",
+            "PatientID=NOPE",
+            "-k",
+            "StudyInstanceUID",
+        ])
         .args(["127.0.0.1", &node.dicom_port.to_string()])
         .output()
         .await
         .expect("findscu runs");
-    assert!(out.status.success(), "findscu: {}", String::from_utf8_lossy(&out.stderr));
-    let answers: Vec<_> = std::fs::read_dir(out_dir.path()).unwrap().map(|e| e.unwrap().path()).collect();
+    assert!(
+        out.status.success(),
+        "findscu: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let answers: Vec<_> = std::fs::read_dir(out_dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     assert_eq!(answers.len(), 1, "one study of F9");
     let text = String::from_utf8_lossy(&std::fs::read(&answers[0]).unwrap()).into_owned();
-    assert!(text.contains("1.5.2") && !text.contains("1.5.1"), "{text:?}");
+    assert!(
+        text.contains("1.5.2") && !text.contains("1.5.1"),
+        "{text:?}"
+    );
 }

@@ -11,7 +11,11 @@ use isengard::dicom::orthanc_ids;
 use isengard::synth::Spec;
 
 fn lines(path: &std::path::Path) -> Vec<String> {
-    std::fs::read_to_string(path).unwrap_or_default().lines().map(str::to_owned).collect()
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -45,22 +49,39 @@ end
     })
     .await;
     let first = orthanc_ids("S1", "5.1", "5.1.1", "5.1.1.1");
-    node.upload(Spec::simple("S1", "5.1", "5.1.1", "5.1.1.1").to_bytes()).await;
-    node.upload(Spec::simple("S1", "5.1", "5.1.2", "5.1.2.1").to_bytes()).await;
+    node.upload(Spec::simple("S1", "5.1", "5.1.1", "5.1.1.1").to_bytes())
+        .await;
+    node.upload(Spec::simple("S1", "5.1", "5.1.2", "5.1.2.1").to_bytes())
+        .await;
     let study_line = format!("study {} 5.1 true", first.study);
-    wait_until(Duration::from_secs(30), "OnStableStudy for the first study", || async {
-        lines(&log).contains(&study_line)
-    })
+    wait_until(
+        Duration::from_secs(30),
+        "OnStableStudy for the first study",
+        || async { lines(&log).contains(&study_line) },
+    )
     .await;
-    assert!(lines(&log).contains(&format!("stored {} 5.1.1.1 RestApi RestApi", first.instance)), "{:?}", lines(&log));
+    assert!(
+        lines(&log).contains(&format!(
+            "stored {} 5.1.1.1 RestApi RestApi",
+            first.instance
+        )),
+        "{:?}",
+        lines(&log)
+    );
     // A second study: its event comes after the first's; the first is not repeated.
     let second = orthanc_ids("S2", "5.2", "5.2.1", "5.2.1.1");
-    node.upload(Spec::simple("S2", "5.2", "5.2.1", "5.2.1.1").to_bytes()).await;
+    node.upload(Spec::simple("S2", "5.2", "5.2.1", "5.2.1.1").to_bytes())
+        .await;
     let second_line = format!("study {} 5.2 true", second.study);
-    wait_until(Duration::from_secs(30), "OnStableStudy for the second study", || async {
-        lines(&log).contains(&second_line)
-    })
+    wait_until(
+        Duration::from_secs(30),
+        "OnStableStudy for the second study",
+        || async { lines(&log).contains(&second_line) },
+    )
     .await;
-    let studies: Vec<String> = lines(&log).into_iter().filter(|l| l.starts_with("study ")).collect();
+    let studies: Vec<String> = lines(&log)
+        .into_iter()
+        .filter(|l| l.starts_with("study "))
+        .collect();
     assert_eq!(studies, [study_line, second_line]);
 }

@@ -84,7 +84,13 @@ fn tags_of(file: &[u8]) -> Result<Value, String> {
 }
 
 async fn post_raw(node: &TestNode, path: &str, body: String) -> (u16, Vec<u8>) {
-    let r = node.client.post(node.url(path)).body(body).send().await.unwrap();
+    let r = node
+        .client
+        .post(node.url(path))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
     (r.status().as_u16(), r.bytes().await.unwrap().to_vec())
 }
 
@@ -99,12 +105,24 @@ fn code_extensions(tags: &Value) -> bool {
 /// Documented difference: under ISO 2022 code extensions, Isengard writes
 /// the ASCII characters of a new text value (Orthanc escapes to other
 /// character sets). Checks that and takes the values out of the comparison.
-fn ascii_replacements(ours: &mut Value, theirs: &mut Value, request: &Value, what: &str, f: &mut Failures) {
-    for (name, tag) in [("InstitutionName", "0008,0080"), ("OperatorsName", "0008,1070")] {
+fn ascii_replacements(
+    ours: &mut Value,
+    theirs: &mut Value,
+    request: &Value,
+    what: &str,
+    f: &mut Failures,
+) {
+    for (name, tag) in [
+        ("InstitutionName", "0008,0080"),
+        ("OperatorsName", "0008,1070"),
+    ] {
         if let Some(text) = request["Replace"][name].as_str().filter(|t| !t.is_ascii()) {
             let ascii: String = text.chars().filter(char::is_ascii).collect();
             if ours[tag]["Value"].as_str() != Some(ascii.as_str()) {
-                f.0.push(format!("{what}: {name} {} instead of {ascii}", ours[tag]["Value"]));
+                f.0.push(format!(
+                    "{what}: {name} {} instead of {ascii}",
+                    ours[tag]["Value"]
+                ));
             }
             ours.as_object_mut().unwrap().remove(tag);
             theirs.as_object_mut().unwrap().remove(tag);
@@ -126,7 +144,9 @@ impl Failures {
 
 async fn setup() -> (TestNode, Orthanc) {
     let node = TestNode::start().await;
-    let orthanc = tokio::time::timeout(Duration::from_secs(40), Orthanc::start(node.dicom_port)).await.expect("Orthanc starts");
+    let orthanc = tokio::time::timeout(Duration::from_secs(40), Orthanc::start(node.dicom_port))
+        .await
+        .expect("Orthanc starts");
     (node, orthanc)
 }
 
@@ -140,7 +160,10 @@ async fn modified_instances_match_the_reference_orthanc() {
         let (status, answer) = node.post("/instances", file.bytes.clone()).await;
         assert_eq!(status, 200, "{}: {answer}", file.stem);
         let id = answer["ID"].as_str().unwrap().to_owned();
-        assert_eq!(orthanc.post("/instances", file.bytes.clone()).await["ID"], answer["ID"]);
+        assert_eq!(
+            orthanc.post("/instances", file.bytes.clone()).await["ID"],
+            answer["ID"]
+        );
         let original = tags_of(&file.bytes).unwrap();
         for (i, request) in instance_requests().into_iter().enumerate() {
             let path = format!("/instances/{id}/modify");
@@ -148,7 +171,10 @@ async fn modified_instances_match_the_reference_orthanc() {
             let (theirs_status, theirs) = orthanc.post_raw(&path, request.to_string()).await;
             let what = format!("{} request {i}", file.stem);
             if ours_status != theirs_status {
-                f.0.push(format!("{what}: status {ours_status} vs orthanc {theirs_status}: {}", String::from_utf8_lossy(&ours)));
+                f.0.push(format!(
+                    "{what}: status {ours_status} vs orthanc {theirs_status}: {}",
+                    String::from_utf8_lossy(&ours)
+                ));
                 continue;
             }
             if ours_status != 200 {
@@ -161,7 +187,11 @@ async fn modified_instances_match_the_reference_orthanc() {
                     }
                     f.diff(&what, &masked(&o, &original), &masked(&t, &original))
                 }
-                (o, t) => f.0.push(format!("{what}: unreadable answer: ours {:?} orthanc {:?}", o.err(), t.err())),
+                (o, t) => f.0.push(format!(
+                    "{what}: unreadable answer: ours {:?} orthanc {:?}",
+                    o.err(),
+                    t.err()
+                )),
             }
             compared += 1;
         }
@@ -169,19 +199,37 @@ async fn modified_instances_match_the_reference_orthanc() {
         node.delete(&format!("/instances/{id}")).await;
         orthanc.delete(&format!("/instances/{id}")).await;
     }
-    assert!(compared >= 3 * files.len(), "only {compared} modified files compared");
-    assert!(f.0.is_empty(), "{} differences:\n{}", f.0.len(), f.0.join("\n"));
+    assert!(
+        compared >= 3 * files.len(),
+        "only {compared} modified files compared"
+    );
+    assert!(
+        f.0.is_empty(),
+        "{} differences:\n{}",
+        f.0.len(),
+        f.0.join("\n")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_modifications_match_the_reference_orthanc() {
     let (node, orthanc) = setup().await;
     let bytes = std::fs::read(pydicom_test_files().join("test_files/CT_small.dcm")).unwrap();
-    let id = node.upload(bytes.clone()).await["ID"].as_str().unwrap().to_owned();
+    let id = node.upload(bytes.clone()).await["ID"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     orthanc.post("/instances", bytes).await;
     let mut f = Failures(Vec::new());
     for level in ["instances", "series"] {
-        let target = if level == "instances" { id.clone() } else { node.get(&format!("/instances/{id}")).await.1["ParentSeries"].as_str().unwrap().to_owned() };
+        let target = if level == "instances" {
+            id.clone()
+        } else {
+            node.get(&format!("/instances/{id}")).await.1["ParentSeries"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        };
         for request in refused_requests() {
             let path = format!("/{level}/{target}/modify");
             let (ours_status, ours) = post_raw(&node, &path, request.to_string()).await;
@@ -195,25 +243,48 @@ async fn refused_modifications_match_the_reference_orthanc() {
                 ours_status = 500;
                 ours["HttpStatus"] = json!(500);
                 ours["HttpError"] = json!("Internal Server Error");
-                assert!(ours["Details"].as_str().unwrap().contains("unknown DICOM tag"), "{ours}");
+                assert!(
+                    ours["Details"]
+                        .as_str()
+                        .unwrap()
+                        .contains("unknown DICOM tag"),
+                    "{ours}"
+                );
                 ours.as_object_mut().unwrap().remove("Details");
             }
             if ours_status != theirs_status {
-                f.0.push(format!("{path} {request}: status {ours_status} vs orthanc {theirs_status}: {ours}"));
+                f.0.push(format!(
+                    "{path} {request}: status {ours_status} vs orthanc {theirs_status}: {ours}"
+                ));
                 continue;
             }
             f.diff(&format!("{path} {request}"), &ours, &theirs);
         }
     }
-    assert_eq!(node.get("/instances").await.1.as_array().unwrap().len(), 1, "nothing stored by a refused request");
-    assert!(f.0.is_empty(), "{} differences:\n{}", f.0.len(), f.0.join("\n"));
+    assert_eq!(
+        node.get("/instances").await.1.as_array().unwrap().len(),
+        1,
+        "nothing stored by a refused request"
+    );
+    assert!(
+        f.0.is_empty(),
+        "{} differences:\n{}",
+        f.0.len(),
+        f.0.join("\n")
+    );
 }
 
 /// What one side shows of the instances below a modified resource, one
 /// record per instance (masked tags, metadata, the parents' `ModifiedFrom`),
 /// sorted. IDs that are not those of the uploaded files (random new UIDs)
 /// read `<new>`.
-async fn records(get: impl AsyncFn(String) -> Value, file: impl AsyncFn(String) -> Vec<u8>, path: &str, original: &Value, known: &HashSet<String>) -> Vec<Value> {
+async fn records(
+    get: impl AsyncFn(String) -> Value,
+    file: impl AsyncFn(String) -> Vec<u8>,
+    path: &str,
+    original: &Value,
+    known: &HashSet<String>,
+) -> Vec<Value> {
     let known_or_new = |v: &Value| match v.as_str() {
         Some(id) if known.contains(id) => v.clone(),
         Some(_) => json!("<new>"),
@@ -222,14 +293,29 @@ async fn records(get: impl AsyncFn(String) -> Value, file: impl AsyncFn(String) 
     let mut out = Vec::new();
     for instance in get(format!("{path}/instances")).await.as_array().unwrap() {
         let id = instance["ID"].as_str().unwrap();
-        let tags = masked(&tags_of(&file(format!("/instances/{id}/file")).await).unwrap(), original);
+        let tags = masked(
+            &tags_of(&file(format!("/instances/{id}/file")).await).unwrap(),
+            original,
+        );
         let metadata = get(format!("/instances/{id}/metadata?expand")).await;
         let mut record = json!({"tags": tags});
-        for key in ["ModifiedFrom", "Origin", "RemoteIP", "HttpUsername", "TransferSyntax", "SopClassUid", "IndexInSeries"] {
+        for key in [
+            "ModifiedFrom",
+            "Origin",
+            "RemoteIP",
+            "HttpUsername",
+            "TransferSyntax",
+            "SopClassUid",
+            "IndexInSeries",
+        ] {
             record[key] = known_or_new(&metadata[key]);
         }
         let mut resource = instance.clone();
-        for (parent, collection) in [("ParentSeries", "series"), ("ParentStudy", "studies"), ("ParentPatient", "patients")] {
+        for (parent, collection) in [
+            ("ParentSeries", "series"),
+            ("ParentStudy", "studies"),
+            ("ParentPatient", "patients"),
+        ] {
             let parent_id = resource[parent].as_str().unwrap().to_owned();
             let metadata = get(format!("/{collection}/{parent_id}/metadata?expand")).await;
             record[format!("{collection} ModifiedFrom")] = known_or_new(&metadata["ModifiedFrom"]);
@@ -256,18 +342,46 @@ async fn modified_resources_match_the_reference_orthanc() {
         for key in ["ID", "ParentSeries", "ParentStudy", "ParentPatient"] {
             known.insert(answer[key].as_str().unwrap().to_owned());
         }
-        originals.insert(answer["ParentSeries"].as_str().unwrap().to_owned(), tags_of(&bytes).unwrap());
-        originals.insert(answer["ParentStudy"].as_str().unwrap().to_owned(), tags_of(&bytes).unwrap());
-        originals.insert(answer["ParentPatient"].as_str().unwrap().to_owned(), tags_of(&bytes).unwrap());
+        originals.insert(
+            answer["ParentSeries"].as_str().unwrap().to_owned(),
+            tags_of(&bytes).unwrap(),
+        );
+        originals.insert(
+            answer["ParentStudy"].as_str().unwrap().to_owned(),
+            tags_of(&bytes).unwrap(),
+        );
+        originals.insert(
+            answer["ParentPatient"].as_str().unwrap().to_owned(),
+            tags_of(&bytes).unwrap(),
+        );
         uploaded.insert(name, answer);
     }
     let ct = &uploaded["CT_small.dcm"];
-    let mr_series = uploaded["MR_small.dcm"]["ParentSeries"].as_str().unwrap().to_owned();
+    let mr_series = uploaded["MR_small.dcm"]["ParentSeries"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let cases = [
-        ("series", ct["ParentSeries"].as_str().unwrap().to_owned(), json!({"Replace": {"SeriesDescription": "modified series"}, "Remove": ["StationName"]})),
-        ("studies", ct["ParentStudy"].as_str().unwrap().to_owned(), json!({"Replace": {"StudyDescription": "modified study", "InstitutionName": "X"}})),
-        ("series", mr_series, json!({"Replace": {"SeriesInstanceUID": "1.2.3.4.5.6", "Manufacturer": "M"}, "Force": true, "RemovePrivateTags": true})),
-        ("patients", ct["ParentPatient"].as_str().unwrap().to_owned(), json!({"Replace": {"PatientID": "NEW-PATIENT", "PatientName": "New^Patient"}, "Force": true})),
+        (
+            "series",
+            ct["ParentSeries"].as_str().unwrap().to_owned(),
+            json!({"Replace": {"SeriesDescription": "modified series"}, "Remove": ["StationName"]}),
+        ),
+        (
+            "studies",
+            ct["ParentStudy"].as_str().unwrap().to_owned(),
+            json!({"Replace": {"StudyDescription": "modified study", "InstitutionName": "X"}}),
+        ),
+        (
+            "series",
+            mr_series,
+            json!({"Replace": {"SeriesInstanceUID": "1.2.3.4.5.6", "Manufacturer": "M"}, "Force": true, "RemovePrivateTags": true}),
+        ),
+        (
+            "patients",
+            ct["ParentPatient"].as_str().unwrap().to_owned(),
+            json!({"Replace": {"PatientID": "NEW-PATIENT", "PatientName": "New^Patient"}, "Force": true}),
+        ),
     ];
     for (level, id, request) in cases {
         let path = format!("/{level}/{id}/modify");
@@ -280,11 +394,18 @@ async fn modified_resources_match_the_reference_orthanc() {
         }
         if level != "patients" {
             // the same patient on both sides, whose ID is the hash of PatientID
-            f.diff(&format!("{path} answer"), &ours["PatientID"], &theirs["PatientID"]);
+            f.diff(
+                &format!("{path} answer"),
+                &ours["PatientID"],
+                &theirs["PatientID"],
+            );
         }
         f.diff(&format!("{path} answer"), &comparable, &theirs);
         if level == "patients" {
-            assert_eq!(ours["ID"], theirs["ID"], "the new patient's ID is the hash of the new PatientID");
+            assert_eq!(
+                ours["ID"], theirs["ID"],
+                "the new patient's ID is the hash of the new PatientID"
+            );
         }
         let original = &originals[&id];
         let ours_records = records(
@@ -303,30 +424,69 @@ async fn modified_resources_match_the_reference_orthanc() {
             &known,
         )
         .await;
-        f.diff(&format!("{path} new instances"), &json!(ours_records), &json!(theirs_records));
+        f.diff(
+            &format!("{path} new instances"),
+            &json!(ours_records),
+            &json!(theirs_records),
+        );
         // The new resource names its source, as Orthanc shows it.
         let resource = node.get(ours["Path"].as_str().unwrap()).await.1;
         let their_resource = orthanc.get(theirs["Path"].as_str().unwrap()).await;
-        assert_eq!(resource["ModifiedFrom"], their_resource["ModifiedFrom"], "{path}");
+        assert_eq!(
+            resource["ModifiedFrom"], their_resource["ModifiedFrom"],
+            "{path}"
+        );
         assert_eq!(resource["ModifiedFrom"], json!(id), "{path}");
     }
     // Same number of resources on both sides after (originals kept).
     for collection in ["patients", "studies", "series", "instances"] {
-        let ours = node.get(&format!("/{collection}")).await.1.as_array().unwrap().len();
-        let theirs = orthanc.get(&format!("/{collection}")).await.as_array().unwrap().len();
+        let ours = node
+            .get(&format!("/{collection}"))
+            .await
+            .1
+            .as_array()
+            .unwrap()
+            .len();
+        let theirs = orthanc
+            .get(&format!("/{collection}"))
+            .await
+            .as_array()
+            .unwrap()
+            .len();
         assert_eq!(ours, theirs, "{collection}");
     }
     // KeepSource false: the original is gone on both sides.
     let series = ct["ParentSeries"].as_str().unwrap();
-    let request = json!({"Replace": {"SeriesDescription": "moved"}, "KeepSource": false}).to_string();
-    let (status, ours) = node.post(&format!("/series/{series}/modify"), request.clone()).await;
+    let request =
+        json!({"Replace": {"SeriesDescription": "moved"}, "KeepSource": false}).to_string();
+    let (status, ours) = node
+        .post(&format!("/series/{series}/modify"), request.clone())
+        .await;
     assert_eq!(status, 200, "{ours}");
-    orthanc.post(&format!("/series/{series}/modify"), request).await;
+    orthanc
+        .post(&format!("/series/{series}/modify"), request)
+        .await;
     assert_eq!(node.get(&format!("/series/{series}")).await.0, 404);
-    assert_eq!(node.get("/instances").await.1.as_array().unwrap().len(), orthanc.get("/instances").await.as_array().unwrap().len());
+    assert_eq!(
+        node.get("/instances").await.1.as_array().unwrap().len(),
+        orthanc.get("/instances").await.as_array().unwrap().len()
+    );
     // Jobs: refused clearly.
-    let (status, error) = node.post(&format!("/series/{}/modify", ours["ID"].as_str().unwrap()), r#"{"Asynchronous": true}"#).await;
+    let (status, error) = node
+        .post(
+            &format!("/series/{}/modify", ours["ID"].as_str().unwrap()),
+            r#"{"Asynchronous": true}"#,
+        )
+        .await;
     assert_eq!(status, 400, "{error}");
-    assert!(error["Details"].as_str().unwrap().contains("jobs"), "{error}");
-    assert!(f.0.is_empty(), "{} differences:\n{}", f.0.len(), f.0.join("\n"));
+    assert!(
+        error["Details"].as_str().unwrap().contains("jobs"),
+        "{error}"
+    );
+    assert!(
+        f.0.is_empty(),
+        "{} differences:\n{}",
+        f.0.len(),
+        f.0.join("\n")
+    );
 }

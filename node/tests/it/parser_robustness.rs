@@ -47,7 +47,11 @@ fn truncated_and_corrupted_files_are_refused_without_panic() {
         for _ in 0..60 {
             let mut bytes = original.clone();
             for _ in 0..rng.gen_range(1..=4) {
-                let limit = if rng.gen_bool(0.8) { bytes.len().min(4096) } else { bytes.len() };
+                let limit = if rng.gen_bool(0.8) {
+                    bytes.len().min(4096)
+                } else {
+                    bytes.len()
+                };
                 let at = rng.gen_range(0..limit);
                 bytes[at] = rng.gen();
             }

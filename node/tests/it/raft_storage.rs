@@ -40,15 +40,30 @@ mod beyond_the_suite {
     use super::*;
 
     fn entry(index: u64) -> Entry<TypeConfig> {
-        let stamp = Stamp { unix_ms: index, date: "20240101T000000".into() };
-        let command = Command::MarkStable { id: format!("r{index}"), last_instance_ms: index, stamp };
-        Entry { log_id: LogId::new(CommittedLeaderId::new(2, 1), index), payload: EntryPayload::Normal(command) }
+        let stamp = Stamp {
+            unix_ms: index,
+            date: "20240101T000000".into(),
+        };
+        let command = Command::MarkStable {
+            id: format!("r{index}"),
+            last_instance_ms: index,
+            stamp,
+        };
+        Entry {
+            log_id: LogId::new(CommittedLeaderId::new(2, 1), index),
+            payload: EntryPayload::Normal(command),
+        }
     }
 
     /// Writes entries the way `append` does (`LogFlushed` is openraft-internal).
     fn put_entries(db: &rocksdb::DB, range: std::ops::RangeInclusive<u64>) {
         for i in range {
-            db.put_cf(cf(db, CF_RAFT_LOG), u64_key(i), serde_json::to_vec(&entry(i)).unwrap()).unwrap();
+            db.put_cf(
+                cf(db, CF_RAFT_LOG),
+                u64_key(i),
+                serde_json::to_vec(&entry(i)).unwrap(),
+            )
+            .unwrap();
         }
     }
 
@@ -74,7 +89,11 @@ mod beyond_the_suite {
         assert_eq!(state.last_purged_log_id, Some(entry(3).log_id));
         assert_eq!(state.last_log_id, Some(entry(8).log_id));
         let entries = log.try_get_log_entries(0..100).await.unwrap();
-        assert_eq!(entries, (4..=8).map(entry).collect::<Vec<_>>(), "commands read back intact");
+        assert_eq!(
+            entries,
+            (4..=8).map(entry).collect::<Vec<_>>(),
+            "commands read back intact"
+        );
     }
 
     #[tokio::test]

@@ -16,7 +16,13 @@ use crate::common::{free_port, wait_until, TestNode};
 fn assert_error(status: u16, body: &Value, http: u16, orthanc: i64, details: &str) {
     assert_eq!(status, http, "{body}");
     assert_eq!(body["OrthancStatus"], orthanc, "{body}");
-    assert!(body["Details"].as_str().unwrap_or_default().contains(details), "{body}");
+    assert!(
+        body["Details"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(details),
+        "{body}"
+    );
 }
 
 #[tokio::test]
@@ -26,7 +32,11 @@ async fn a_single_node_without_cluster_section_refuses_membership_changes() {
     assert_eq!(status, 200);
     assert_eq!(body["Address"], Value::Null, "{body}");
     let (status, body) = node.get("/cluster/members").await;
-    assert_eq!((status, body.as_array().map(Vec::len)), (200, Some(1)), "{body}");
+    assert_eq!(
+        (status, body.as_array().map(Vec::len)),
+        (200, Some(1)),
+        "{body}"
+    );
 
     let (status, body) = node.post("/cluster/members", "not json").await;
     assert_error(status, &body, 400, 28, "JSON");
@@ -34,7 +44,9 @@ async fn a_single_node_without_cluster_section_refuses_membership_changes() {
     assert_error(status, &body, 400, 8, "NodeId");
     let (status, body) = node.post("/cluster/members", r#"{"NodeId": 2}"#).await;
     assert_error(status, &body, 400, 8, "Address");
-    let (status, body) = node.post("/cluster/members", r#"{"NodeId": 2, "Address": "h:1"}"#).await;
+    let (status, body) = node
+        .post("/cluster/members", r#"{"NodeId": 2, "Address": "h:1"}"#)
+        .await;
     assert_error(status, &body, 400, 8, "without a cluster");
     let (status, body) = node.delete("/cluster/members/abc").await;
     assert_error(status, &body, 400, 8, "not a node id");
@@ -43,7 +55,10 @@ async fn a_single_node_without_cluster_section_refuses_membership_changes() {
 }
 
 fn isengard(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_isengard")).args(args).output().expect("runs");
+    let out = Command::new(env!("CARGO_BIN_EXE_isengard"))
+        .args(args)
+        .output()
+        .expect("runs");
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -55,11 +70,18 @@ fn isengard(args: &[&str]) -> (i32, String, String) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_one_member_cluster_validates_membership_changes() {
     let grpc = format!("127.0.0.1:{}", free_port());
-    let cluster = ClusterConfig::new(1, grpc.parse().unwrap(), grpc.clone(), BTreeMap::from([(1, grpc.clone())]));
+    let cluster = ClusterConfig::new(
+        1,
+        grpc.parse().unwrap(),
+        grpc.clone(),
+        BTreeMap::from([(1, grpc.clone())]),
+    );
     let node = TestNode::start_with(|c| c.cluster = Some(cluster)).await;
-    wait_until(Duration::from_secs(20), "node 1 leads its one-member cluster", || async {
-        node.get("/cluster").await.1["Leader"] == 1
-    })
+    wait_until(
+        Duration::from_secs(20),
+        "node 1 leads its one-member cluster",
+        || async { node.get("/cluster").await.1["Leader"] == 1 },
+    )
     .await;
     let (_, body) = node.get("/cluster").await;
     assert_eq!(body["Address"], grpc.as_str(), "{body}");
@@ -69,19 +91,44 @@ async fn a_one_member_cluster_validates_membership_changes() {
     assert_error(status, &body, 404, 7, "node 7 is not a member");
     let (status, body) = node.delete("/cluster/members/1").await;
     assert_error(status, &body, 400, 8, "last voter");
-    let (status, body) = node.post("/cluster/members", json!({"NodeId": 1, "Address": "10.0.0.1:4300"}).to_string()).await;
+    let (status, body) = node
+        .post(
+            "/cluster/members",
+            json!({"NodeId": 1, "Address": "10.0.0.1:4300"}).to_string(),
+        )
+        .await;
     assert_error(status, &body, 400, 8, "already a member");
-    let (status, body) = node.post("/cluster/members", json!({"NodeId": 2, "Address": "nope"}).to_string()).await;
+    let (status, body) = node
+        .post(
+            "/cluster/members",
+            json!({"NodeId": 2, "Address": "nope"}).to_string(),
+        )
+        .await;
     assert_error(status, &body, 400, 8, "invalid node address");
     // Nothing listens there.
     let dead = format!("127.0.0.1:{}", free_port());
-    let (status, body) = node.post("/cluster/members", json!({"NodeId": 2, "Address": dead}).to_string()).await;
+    let (status, body) = node
+        .post(
+            "/cluster/members",
+            json!({"NodeId": 2, "Address": dead}).to_string(),
+        )
+        .await;
     assert_error(status, &body, 400, 8, "cannot reach node 2");
     // Node 1 answers at its own address, not node 3.
-    let (status, body) = node.post("/cluster/members", json!({"NodeId": 3, "Address": grpc}).to_string()).await;
+    let (status, body) = node
+        .post(
+            "/cluster/members",
+            json!({"NodeId": 3, "Address": grpc}).to_string(),
+        )
+        .await;
     assert_error(status, &body, 400, 8, "is node 1, not node 3");
     // Adding an existing voter at its address changes nothing.
-    let (status, body) = node.post("/cluster/members", json!({"NodeId": 1, "Address": grpc}).to_string()).await;
+    let (status, body) = node
+        .post(
+            "/cluster/members",
+            json!({"NodeId": 1, "Address": grpc}).to_string(),
+        )
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["Members"].as_array().unwrap().len(), 1, "{body}");
 
@@ -89,14 +136,25 @@ async fn a_one_member_cluster_validates_membership_changes() {
     let url = node.base.clone();
     let (code, out, err) = isengard(&["cluster", "status", "--url", &url]);
     assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains("node 1 (leader)") && out.contains(&grpc) && out.contains("voter"), "{out}");
+    assert!(
+        out.contains("node 1 (leader)") && out.contains(&grpc) && out.contains("voter"),
+        "{out}"
+    );
     let (code, out, err) = isengard(&["cluster", "remove", "7", "--url", &url]);
     assert_eq!(code, 1, "{out}{err}");
-    assert!(err.contains("404") && err.contains("node 7 is not a member"), "{err}");
+    assert!(
+        err.contains("404") && err.contains("node 7 is not a member"),
+        "{err}"
+    );
     let (code, _, err) = isengard(&["cluster", "add", "2", &dead, "--url", &url]);
     assert_eq!(code, 1);
     assert!(err.contains("cannot reach node 2"), "{err}");
-    let (code, _, err) = isengard(&["cluster", "status", "--url", &format!("http://127.0.0.1:{}", free_port())]);
+    let (code, _, err) = isengard(&[
+        "cluster",
+        "status",
+        "--url",
+        &format!("http://127.0.0.1:{}", free_port()),
+    ]);
     assert_eq!(code, 1);
     assert!(err.contains("cannot reach"), "{err}");
 }

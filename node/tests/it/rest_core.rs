@@ -17,11 +17,16 @@ async fn upload_read_and_delete_one_instance() {
     assert_eq!(answer["ParentSeries"], json!(ids.series));
     assert_eq!(answer["ParentStudy"], json!(ids.study));
     assert_eq!(answer["ParentPatient"], json!(ids.patient));
-    assert_eq!(answer["Path"], json!(format!("/instances/{}", ids.instance)));
+    assert_eq!(
+        answer["Path"],
+        json!(format!("/instances/{}", ids.instance))
+    );
     assert_eq!(answer["Status"], "Success");
     assert_eq!(node.upload(bytes.clone()).await["Status"], "AlreadyStored");
 
-    let (status, file) = node.get_bytes(&format!("/instances/{}/file", ids.instance)).await;
+    let (status, file) = node
+        .get_bytes(&format!("/instances/{}/file", ids.instance))
+        .await;
     assert_eq!(status, 200);
     assert_eq!(file, bytes, "the stored file is the uploaded bytes");
 
@@ -34,9 +39,13 @@ async fn upload_read_and_delete_one_instance() {
     assert_eq!(study["PatientMainDicomTags"]["PatientID"], "P1");
     assert_eq!(study["Series"], json!([ids.series]));
     assert_eq!(study["IsStable"], false);
-    let (_, patient) = node.get(&format!("/instances/{}/patient", ids.instance)).await;
+    let (_, patient) = node
+        .get(&format!("/instances/{}/patient", ids.instance))
+        .await;
     assert_eq!(patient["ID"], json!(ids.patient));
-    let (_, instances) = node.get(&format!("/patients/{}/instances", ids.patient)).await;
+    let (_, instances) = node
+        .get(&format!("/patients/{}/instances", ids.patient))
+        .await;
     assert_eq!(instances[0]["ID"], json!(ids.instance));
 
     let (_, stats) = node.get("/statistics").await;
@@ -45,8 +54,16 @@ async fn upload_read_and_delete_one_instance() {
     assert_eq!(stats["TotalDiskSize"], json!(bytes.len().to_string()));
 
     let (_, changes) = node.get("/changes").await;
-    let kinds: Vec<&str> = changes["Changes"].as_array().unwrap().iter().map(|c| c["ChangeType"].as_str().unwrap()).collect();
-    assert_eq!(kinds, ["NewInstance", "NewSeries", "NewStudy", "NewPatient"]);
+    let kinds: Vec<&str> = changes["Changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["ChangeType"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["NewInstance", "NewSeries", "NewStudy", "NewPatient"]
+    );
     assert_eq!(changes["Last"], 4);
     assert_eq!(changes["Done"], true);
 
@@ -88,7 +105,10 @@ async fn overwrite_instances_replaces_the_file() {
     spec.study_description = "CT CHEST REREAD".into();
     let second = spec.to_bytes();
     assert_ne!(first, second);
-    let id = node.upload(first.clone()).await["ID"].as_str().unwrap().to_owned();
+    let id = node.upload(first.clone()).await["ID"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert_eq!(node.upload(second.clone()).await["Status"], "Success");
     let (_, file) = node.get_bytes(&format!("/instances/{id}/file")).await;
     assert_eq!(file, second, "the newer file replaced the first one");
@@ -129,7 +149,11 @@ async fn a_restarted_node_has_everything() {
     assert_eq!(node.get("/statistics").await.1, before_stats);
     assert_eq!(node.get("/patients?expand").await.1, before_patients);
     // New changes continue the sequence.
-    node.upload(Spec::simple("P9", "1.9", "1.9.1", "1.9.1.1").to_bytes()).await;
+    node.upload(Spec::simple("P9", "1.9", "1.9.1", "1.9.1.1").to_bytes())
+        .await;
     let (_, after) = node.get("/changes?limit=1000").await;
-    assert_eq!(after["Changes"][before_changes["Changes"].as_array().unwrap().len()]["Seq"], before_changes["Last"].as_u64().unwrap() + 1);
+    assert_eq!(
+        after["Changes"][before_changes["Changes"].as_array().unwrap().len()]["Seq"],
+        before_changes["Last"].as_u64().unwrap() + 1
+    );
 }

@@ -14,7 +14,15 @@ use md5::{Digest, Md5};
 use serde_json::{json, Value};
 
 fn shape() -> Shape {
-    Shape { patients: 3, studies_per_patient: 2, series_per_study: 2, instances_per_series: 2, rows: 4, columns: 4, seed: 11 }
+    Shape {
+        patients: 3,
+        studies_per_patient: 2,
+        series_per_study: 2,
+        instances_per_series: 2,
+        rows: 4,
+        columns: 4,
+        seed: 11,
+    }
 }
 
 /// Distinct ids at `level` in order of first appearance (creation order).
@@ -46,7 +54,11 @@ async fn loaded() -> (TestNode, Vec<Spec>, Vec<Vec<u8>>) {
 }
 
 fn strings(v: &Value) -> Vec<String> {
-    v.as_array().unwrap_or_else(|| panic!("not an array: {v}")).iter().map(|x| x.as_str().unwrap().to_owned()).collect()
+    v.as_array()
+        .unwrap_or_else(|| panic!("not an array: {v}"))
+        .iter()
+        .map(|x| x.as_str().unwrap().to_owned())
+        .collect()
 }
 
 #[tokio::test]
@@ -64,14 +76,20 @@ async fn listings_expand_and_paging() {
         // since + limit page through creation order.
         let mut pages = Vec::new();
         for since in (0..order.len()).step_by(2) {
-            let (_, page) = node.get(&format!("/{collection}?since={since}&limit=2")).await;
+            let (_, page) = node
+                .get(&format!("/{collection}?since={since}&limit=2"))
+                .await;
             pages.extend(strings(&page));
         }
         assert_eq!(pages, order, "/{collection} pages in creation order");
-        let (_, beyond) = node.get(&format!("/{collection}?since={}&limit=5", order.len())).await;
+        let (_, beyond) = node
+            .get(&format!("/{collection}?since={}&limit=5", order.len()))
+            .await;
         assert_eq!(beyond, json!([]));
         // expand gives the resources as GET /{collection}/{id} shows them.
-        let (_, expanded) = node.get(&format!("/{collection}?expand&since=1&limit=2")).await;
+        let (_, expanded) = node
+            .get(&format!("/{collection}?expand&since=1&limit=2"))
+            .await;
         let expanded = expanded.as_array().unwrap();
         assert_eq!(expanded.len(), 2);
         for (r, id) in expanded.iter().zip(&order[1..3]) {
@@ -93,7 +111,12 @@ async fn children_parents_and_statistics() {
     let s = &specs[0];
     let ids = orthanc_ids(&s.patient_id, &s.study_uid, &s.series_uid, &s.sop_uid);
     let size_of = |pred: &dyn Fn(&Spec) -> bool| -> u64 {
-        specs.iter().zip(&files).filter(|(s, _)| pred(s)).map(|(_, f)| f.len() as u64).sum()
+        specs
+            .iter()
+            .zip(&files)
+            .filter(|(s, _)| pred(s))
+            .map(|(_, f)| f.len() as u64)
+            .sum()
     };
     let same_patient = |x: &Spec| x.patient_id == s.patient_id;
     let same_study = |x: &Spec| x.study_uid == s.study_uid;
@@ -110,9 +133,16 @@ async fn children_parents_and_statistics() {
     // Children: every lower level, expanded, in creation order.
     for (i, (collection, id, pred)) in levels.iter().enumerate() {
         for (child_collection, _, _) in &levels[i + 1..] {
-            let (status, children) = node.get(&format!("/{collection}/{id}/{child_collection}")).await;
+            let (status, children) = node
+                .get(&format!("/{collection}/{id}/{child_collection}"))
+                .await;
             assert_eq!(status, 200);
-            let got: Vec<String> = children.as_array().unwrap().iter().map(|c| c["ID"].as_str().unwrap().to_owned()).collect();
+            let got: Vec<String> = children
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["ID"].as_str().unwrap().to_owned())
+                .collect();
             let below: Vec<Spec> = mine.iter().filter(|x| pred(x)).cloned().collect();
             let mut want = ids_in_order(&below, child_collection);
             let mut got_sorted = got.clone();
@@ -123,8 +153,12 @@ async fn children_parents_and_statistics() {
             assert_eq!(children[0], first, "children are expanded");
         }
         // Parents: every upper level.
-        for (parent_level, (parent_collection, parent_id, _)) in ["patient", "study", "series"].iter().zip(&levels).take(i) {
-            let (status, parent) = node.get(&format!("/{collection}/{id}/{parent_level}")).await;
+        for (parent_level, (parent_collection, parent_id, _)) in
+            ["patient", "study", "series"].iter().zip(&levels).take(i)
+        {
+            let (status, parent) = node
+                .get(&format!("/{collection}/{id}/{parent_level}"))
+                .await;
             assert_eq!(status, 200, "/{collection}/{id}/{parent_level}");
             assert_eq!(parent["ID"], json!(parent_id));
             let (_, direct) = node.get(&format!("/{parent_collection}/{parent_id}")).await;
@@ -162,13 +196,27 @@ async fn children_parents_and_statistics() {
 #[tokio::test]
 async fn metadata_list_get_put_delete() {
     let node = TestNode::start().await;
-    let answer = node.upload(Spec::simple("P1", "1.2.3", "1.2.3.4", "1.2.3.4.5").to_bytes()).await;
+    let answer = node
+        .upload(Spec::simple("P1", "1.2.3", "1.2.3.4", "1.2.3.4.5").to_bytes())
+        .await;
     let id = answer["ID"].as_str().unwrap();
     let base = format!("/instances/{id}/metadata");
     let (_, names) = node.get(&base).await;
     let names = strings(&names);
-    for expected in ["HttpUsername", "IndexInSeries", "Origin", "ReceptionDate", "RemoteAET", "RemoteIP", "SopClassUid", "TransferSyntax"] {
-        assert!(names.contains(&expected.to_owned()), "{expected} in {names:?}");
+    for expected in [
+        "HttpUsername",
+        "IndexInSeries",
+        "Origin",
+        "ReceptionDate",
+        "RemoteAET",
+        "RemoteIP",
+        "SopClassUid",
+        "TransferSyntax",
+    ] {
+        assert!(
+            names.contains(&expected.to_owned()),
+            "{expected} in {names:?}"
+        );
     }
     let (_, expanded) = node.get(&format!("{base}?expand")).await;
     assert_eq!(expanded["Origin"], "RestApi");
@@ -179,7 +227,13 @@ async fn metadata_list_get_put_delete() {
     assert_eq!((status, origin.as_slice()), (200, b"RestApi".as_slice()));
 
     // User metadata by number: PUT, GET, listed, DELETE.
-    let r = node.client.put(node.url(&format!("{base}/1025"))).body("hello").send().await.unwrap();
+    let r = node
+        .client
+        .put(node.url(&format!("{base}/1025")))
+        .body("hello")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     let (status, value) = node.get_bytes(&format!("{base}/1025")).await;
     assert_eq!((status, value.as_slice()), (200, b"hello".as_slice()));
@@ -190,10 +244,22 @@ async fn metadata_list_get_put_delete() {
     let (status, error) = node.get(&format!("{base}/1025")).await;
     assert_eq!((status, &error["OrthancStatus"]), (404, &json!(7)));
     // Orthanc refuses names it does not know and metadata it sets itself.
-    let r = node.client.put(node.url(&format!("{base}/MyMeta"))).body("x").send().await.unwrap();
+    let r = node
+        .client
+        .put(node.url(&format!("{base}/MyMeta")))
+        .body("x")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 404);
     for reserved in ["Origin", "ReceptionDate", "IndexInSeries"] {
-        let r = node.client.put(node.url(&format!("{base}/{reserved}"))).body("x").send().await.unwrap();
+        let r = node
+            .client
+            .put(node.url(&format!("{base}/{reserved}")))
+            .body("x")
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 403, "PUT {reserved}");
         let (status, _) = node.delete(&format!("{base}/{reserved}")).await;
         assert_eq!(status, 403, "DELETE {reserved}");
@@ -201,11 +267,33 @@ async fn metadata_list_get_put_delete() {
     let (_, expanded) = node.get(&format!("{base}?expand")).await;
     assert_eq!(expanded["Origin"], "RestApi", "unchanged");
     // Upper levels carry LastUpdate.
-    let (_, study) = node.get(&format!("/studies/{}/metadata?expand", answer["ParentStudy"].as_str().unwrap())).await;
-    assert!(study["LastUpdate"].as_str().is_some_and(|d| d.len() == 15), "{study}");
-    let r = node.client.put(node.url(&format!("/studies/{}/metadata/2000", answer["ParentStudy"].as_str().unwrap()))).body("s").send().await.unwrap();
+    let (_, study) = node
+        .get(&format!(
+            "/studies/{}/metadata?expand",
+            answer["ParentStudy"].as_str().unwrap()
+        ))
+        .await;
+    assert!(
+        study["LastUpdate"].as_str().is_some_and(|d| d.len() == 15),
+        "{study}"
+    );
+    let r = node
+        .client
+        .put(node.url(&format!(
+            "/studies/{}/metadata/2000",
+            answer["ParentStudy"].as_str().unwrap()
+        )))
+        .body("s")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
-    let (_, study) = node.get(&format!("/studies/{}/metadata?expand", answer["ParentStudy"].as_str().unwrap())).await;
+    let (_, study) = node
+        .get(&format!(
+            "/studies/{}/metadata?expand",
+            answer["ParentStudy"].as_str().unwrap()
+        ))
+        .await;
     assert_eq!(study["2000"], "s");
 }
 
@@ -217,25 +305,65 @@ async fn attachments_of_an_instance() {
     let id = answer["ID"].as_str().unwrap();
     let base = format!("/instances/{id}/attachments");
     assert_eq!(node.get(&base).await, (200, json!(["dicom"])));
-    assert_eq!(node.get(&format!("/studies/{}/attachments", answer["ParentStudy"].as_str().unwrap())).await, (200, json!([])));
+    assert_eq!(
+        node.get(&format!(
+            "/studies/{}/attachments",
+            answer["ParentStudy"].as_str().unwrap()
+        ))
+        .await,
+        (200, json!([]))
+    );
     let (status, ops) = node.get(&format!("{base}/dicom")).await;
     assert_eq!(status, 200);
-    for op in ["compressed-data", "compressed-md5", "compressed-size", "data", "info", "is-compressed", "md5", "size", "verify-md5"] {
+    for op in [
+        "compressed-data",
+        "compressed-md5",
+        "compressed-size",
+        "data",
+        "info",
+        "is-compressed",
+        "md5",
+        "size",
+        "verify-md5",
+    ] {
         assert!(strings(&ops).contains(&op.to_owned()), "{op} in {ops}");
     }
     let md5 = hex::encode(Md5::digest(&bytes));
-    assert_eq!(node.get_bytes(&format!("{base}/dicom/data")).await, (200, bytes.clone()));
-    assert_eq!(node.get_bytes(&format!("{base}/dicom/compressed-data")).await, (200, bytes.clone()));
-    assert_eq!(node.get_bytes(&format!("{base}/dicom/size")).await, (200, bytes.len().to_string().into_bytes()));
-    assert_eq!(node.get_bytes(&format!("{base}/dicom/compressed-size")).await, (200, bytes.len().to_string().into_bytes()));
-    assert_eq!(node.get_bytes(&format!("{base}/dicom/md5")).await, (200, md5.clone().into_bytes()));
-    assert_eq!(node.get_bytes(&format!("{base}/dicom/is-compressed")).await, (200, b"0".to_vec()));
+    assert_eq!(
+        node.get_bytes(&format!("{base}/dicom/data")).await,
+        (200, bytes.clone())
+    );
+    assert_eq!(
+        node.get_bytes(&format!("{base}/dicom/compressed-data"))
+            .await,
+        (200, bytes.clone())
+    );
+    assert_eq!(
+        node.get_bytes(&format!("{base}/dicom/size")).await,
+        (200, bytes.len().to_string().into_bytes())
+    );
+    assert_eq!(
+        node.get_bytes(&format!("{base}/dicom/compressed-size"))
+            .await,
+        (200, bytes.len().to_string().into_bytes())
+    );
+    assert_eq!(
+        node.get_bytes(&format!("{base}/dicom/md5")).await,
+        (200, md5.clone().into_bytes())
+    );
+    assert_eq!(
+        node.get_bytes(&format!("{base}/dicom/is-compressed")).await,
+        (200, b"0".to_vec())
+    );
     let (status, info) = node.get(&format!("{base}/dicom/info")).await;
     assert_eq!(status, 200);
     assert_eq!(info["UncompressedSize"], bytes.len());
     assert_eq!(info["UncompressedMD5"], md5);
     assert_eq!(info["ContentType"], 1);
-    assert_eq!(node.post(&format!("{base}/dicom/verify-md5"), "").await, (200, json!({})));
+    assert_eq!(
+        node.post(&format!("{base}/dicom/verify-md5"), "").await,
+        (200, json!({}))
+    );
     let (status, error) = node.get(&format!("{base}/nope/size")).await;
     assert_eq!((status, &error["OrthancStatus"]), (404, &json!(7)));
 
@@ -249,8 +377,16 @@ async fn attachments_of_an_instance() {
     std::fs::write(&file, damaged).unwrap();
     for (method, op) in [("POST", "verify-md5"), ("GET", "md5"), ("GET", "info")] {
         let url = format!("{base}/dicom/{op}");
-        let (status, error) = if method == "POST" { node.post(&url, "").await } else { node.get(&url).await };
-        assert_eq!((status, &error["OrthancStatus"]), (500, &json!(20)), "{op}: {error}");
+        let (status, error) = if method == "POST" {
+            node.post(&url, "").await
+        } else {
+            node.get(&url).await
+        };
+        assert_eq!(
+            (status, &error["OrthancStatus"]),
+            (500, &json!(20)),
+            "{op}: {error}"
+        );
     }
 }
 
@@ -271,32 +407,59 @@ fn find_file(dir: &std::path::Path, name: &str) -> Option<std::path::PathBuf> {
 #[tokio::test]
 async fn content_navigation_on_a_file_with_sequences() {
     let node = TestNode::start().await;
-    let bytes = std::fs::read(common::pydicom_test_files().join("test_files/CT_small.dcm")).unwrap();
+    let bytes =
+        std::fs::read(common::pydicom_test_files().join("test_files/CT_small.dcm")).unwrap();
     let id = node.upload(bytes).await["ID"].as_str().unwrap().to_owned();
     let (status, root) = node.get(&format!("/instances/{id}/content")).await;
     assert_eq!(status, 200);
-    assert!(strings(&root).contains(&"0010-1002".to_owned()), "OtherPatientIDsSequence at the root");
-    assert_eq!(node.get(&format!("/instances/{id}/content/0010-1002")).await, (200, json!(["0", "1"])));
-    let (_, item) = node.get(&format!("/instances/{id}/content/0010-1002/0")).await;
+    assert!(
+        strings(&root).contains(&"0010-1002".to_owned()),
+        "OtherPatientIDsSequence at the root"
+    );
+    assert_eq!(
+        node.get(&format!("/instances/{id}/content/0010-1002"))
+            .await,
+        (200, json!(["0", "1"]))
+    );
+    let (_, item) = node
+        .get(&format!("/instances/{id}/content/0010-1002/0"))
+        .await;
     assert!(strings(&item).contains(&"0010-0020".to_owned()), "{item}");
     // The recorded values from Orthanc.
     let fx: Value = serde_json::from_slice(
-        &std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/orthanc/CT_small.json")).unwrap(),
+        &std::fs::read(crate::common::orthanc_fixtures::dir().join("CT_small.json")).unwrap(),
     )
     .unwrap();
     use base64::Engine;
-    let b64 = fx["content"]["/0010-1002/0/0010-0020"]["value_b64"].as_str().unwrap();
-    let want = base64::engine::general_purpose::STANDARD.decode(b64).unwrap();
-    assert_eq!(node.get_bytes(&format!("/instances/{id}/content/0010-1002/0/0010-0020")).await, (200, want));
-    assert_eq!(node.get_bytes(&format!("/instances/{id}/content/0010-0010")).await.1, b"CompressedSamples^CT1 ".to_vec(), "raw value, padding kept as Orthanc does");
-    let (status, _) = node.get(&format!("/instances/{id}/content/0010-1002/5")).await;
+    let b64 = fx["content"]["/0010-1002/0/0010-0020"]["value_b64"]
+        .as_str()
+        .unwrap();
+    let want = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .unwrap();
+    assert_eq!(
+        node.get_bytes(&format!("/instances/{id}/content/0010-1002/0/0010-0020"))
+            .await,
+        (200, want)
+    );
+    assert_eq!(
+        node.get_bytes(&format!("/instances/{id}/content/0010-0010"))
+            .await
+            .1,
+        b"CompressedSamples^CT1 ".to_vec(),
+        "raw value, padding kept as Orthanc does"
+    );
+    let (status, _) = node
+        .get(&format!("/instances/{id}/content/0010-1002/5"))
+        .await;
     assert_eq!(status, 404);
 }
 
 fn zip_of(files: &[(&str, Vec<u8>)]) -> Vec<u8> {
     let mut out = std::io::Cursor::new(Vec::new());
     let mut zip = zip::ZipWriter::new(&mut out);
-    let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
     for (name, bytes) in files {
         zip.start_file(*name, options).unwrap();
         zip.write_all(bytes).unwrap();
@@ -309,7 +472,13 @@ fn zip_of(files: &[(&str, Vec<u8>)]) -> Vec<u8> {
 #[tokio::test]
 async fn zip_upload_stores_the_dicom_files_only() {
     let node = TestNode::start().await;
-    let specs: Vec<Spec> = dataset(Shape { patients: 1, studies_per_patient: 1, series_per_study: 1, instances_per_series: 3, ..shape() });
+    let specs: Vec<Spec> = dataset(Shape {
+        patients: 1,
+        studies_per_patient: 1,
+        series_per_study: 1,
+        instances_per_series: 3,
+        ..shape()
+    });
     let archive = zip_of(&[
         ("a.dcm", specs[0].to_bytes()),
         ("readme.txt", b"not a DICOM file".to_vec()),
@@ -318,7 +487,9 @@ async fn zip_upload_stores_the_dicom_files_only() {
     ]);
     let (status, answer) = node.post("/instances", archive).await;
     assert_eq!(status, 200, "{answer}");
-    let answer = answer.as_array().expect("an array, one answer per DICOM file");
+    let answer = answer
+        .as_array()
+        .expect("an array, one answer per DICOM file");
     assert_eq!(answer.len(), 3);
     for (a, s) in answer.iter().zip(&specs) {
         let ids = orthanc_ids(&s.patient_id, &s.study_uid, &s.series_uid, &s.sop_uid);
@@ -337,12 +508,18 @@ async fn deletion_at_each_level_reports_the_remaining_ancestor() {
     // One of two instances: the series remains.
     let (status, answer) = node.delete(&format!("/instances/{}", ids.instance)).await;
     assert_eq!(status, 200);
-    assert_eq!(answer["RemainingAncestor"], remaining("series", &ids.series, "Series"));
+    assert_eq!(
+        answer["RemainingAncestor"],
+        remaining("series", &ids.series, "Series")
+    );
     // The last instance of a series goes with it: the study remains.
     let (_, series) = node.get(&format!("/series/{}", ids.series)).await;
     let last = series["Instances"][0].as_str().unwrap().to_owned();
     let (_, answer) = node.delete(&format!("/instances/{last}")).await;
-    assert_eq!(answer["RemainingAncestor"], remaining("studies", &ids.study, "Study"));
+    assert_eq!(
+        answer["RemainingAncestor"],
+        remaining("studies", &ids.study, "Study")
+    );
     assert_eq!(node.get(&format!("/series/{}", ids.series)).await.0, 404);
     // One of two series: the study remains.
     let (_, study) = node.get(&format!("/studies/{}", ids.study)).await;
@@ -351,14 +528,23 @@ async fn deletion_at_each_level_reports_the_remaining_ancestor() {
     let (_, other) = node.get(&format!("/studies/{other_study}")).await;
     let series = other["Series"][0].as_str().unwrap();
     let (_, answer) = node.delete(&format!("/series/{series}")).await;
-    assert_eq!(answer["RemainingAncestor"], remaining("studies", &other_study, "Study"));
+    assert_eq!(
+        answer["RemainingAncestor"],
+        remaining("studies", &other_study, "Study")
+    );
     // One of two studies: the patient remains.
     let (_, answer) = node.delete(&format!("/studies/{}", ids.study)).await;
-    assert_eq!(answer["RemainingAncestor"], remaining("patients", &ids.patient, "Patient"));
+    assert_eq!(
+        answer["RemainingAncestor"],
+        remaining("patients", &ids.patient, "Patient")
+    );
     // A patient: nothing remains above.
     let (_, answer) = node.delete(&format!("/patients/{}", ids.patient)).await;
     assert_eq!(answer, json!({"RemainingAncestor": null}));
-    let left: Vec<&Spec> = specs.iter().filter(|x| x.patient_id != s.patient_id).collect();
+    let left: Vec<&Spec> = specs
+        .iter()
+        .filter(|x| x.patient_id != s.patient_id)
+        .collect();
     let (_, stats) = node.get("/statistics").await;
     assert_eq!(stats["CountInstances"], left.len());
     assert_eq!(stats["CountPatients"], 2);
@@ -377,21 +563,46 @@ async fn errors_system_changes_exports_and_tools() {
         json!({"HttpError": "Not Found", "HttpStatus": 404, "Message": "Unknown resource", "Method": "GET",
                "OrthancError": "Unknown resource", "OrthancStatus": 17, "Uri": "/nope"})
     );
-    let r = node.client.delete(node.url("/system")).send().await.unwrap();
+    let r = node
+        .client
+        .delete(node.url("/system"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 405);
-    assert!(r.headers().get("allow").is_some_and(|a| a.to_str().unwrap().contains("GET")), "{:?}", r.headers());
+    assert!(
+        r.headers()
+            .get("allow")
+            .is_some_and(|a| a.to_str().unwrap().contains("GET")),
+        "{:?}",
+        r.headers()
+    );
 
     let (status, system) = node.get("/system").await;
     assert_eq!(status, 200);
     assert_eq!(system["Version"], "1.10.1");
     assert_eq!(system["ApiVersion"], 16);
     assert_eq!(system["DatabaseVersion"], 6);
-    for key in ["Name", "DicomAet", "DicomPort", "HttpPort", "PluginsEnabled", "CheckRevisions", "IsHttpServerSecure"] {
+    for key in [
+        "Name",
+        "DicomAet",
+        "DicomPort",
+        "HttpPort",
+        "PluginsEnabled",
+        "CheckRevisions",
+        "IsHttpServerSecure",
+    ] {
         assert!(system.get(key).is_some(), "/system has {key}: {system}");
     }
 
     // Changes: since/limit pages, last, clearing keeps the sequence growing.
-    let specs = dataset(Shape { patients: 2, studies_per_patient: 1, series_per_study: 1, instances_per_series: 2, ..shape() });
+    let specs = dataset(Shape {
+        patients: 2,
+        studies_per_patient: 1,
+        series_per_study: 1,
+        instances_per_series: 2,
+        ..shape()
+    });
     for s in &specs {
         node.upload(s.to_bytes()).await;
     }
@@ -403,42 +614,98 @@ async fn errors_system_changes_exports_and_tools() {
     assert_eq!(seqs, (1..=10).collect::<Vec<_>>());
     let (_, page) = node.get("/changes?since=2&limit=3").await;
     assert_eq!(page["Changes"], json!(all[2..5]));
-    assert_eq!((page["Done"].clone(), page["Last"].clone()), (json!(false), json!(5)));
+    assert_eq!(
+        (page["Done"].clone(), page["Last"].clone()),
+        (json!(false), json!(5))
+    );
     let (_, page) = node.get("/changes?since=8&limit=5").await;
-    assert_eq!((page["Changes"].as_array().unwrap().len(), page["Done"].clone(), page["Last"].clone()), (2, json!(true), json!(10)));
+    assert_eq!(
+        (
+            page["Changes"].as_array().unwrap().len(),
+            page["Done"].clone(),
+            page["Last"].clone()
+        ),
+        (2, json!(true), json!(10))
+    );
     let (_, last) = node.get("/changes?last").await;
     assert_eq!(last, json!({"Changes": [all[9]], "Done": true, "Last": 10}));
     let change = &all[0];
-    assert_eq!(change["Path"], json!(format!("/instances/{}", change["ID"].as_str().unwrap())));
+    assert_eq!(
+        change["Path"],
+        json!(format!("/instances/{}", change["ID"].as_str().unwrap()))
+    );
     assert_eq!(change["ResourceType"], "Instance");
     assert_eq!(node.delete("/changes").await, (200, json!({})));
     let (_, cleared) = node.get("/changes").await;
     assert_eq!(cleared["Changes"], json!([]));
     let (_, last) = node.get("/changes?last").await;
-    assert_eq!(last, json!({"Changes": [], "Done": true, "Last": 10}), "Orthanc keeps Last after clearing");
-    node.upload(Spec::simple("P9", "9.1", "9.1.1", "9.1.1.1").to_bytes()).await;
+    assert_eq!(
+        last,
+        json!({"Changes": [], "Done": true, "Last": 10}),
+        "Orthanc keeps Last after clearing"
+    );
+    node.upload(Spec::simple("P9", "9.1", "9.1.1", "9.1.1.1").to_bytes())
+        .await;
     let (_, after) = node.get("/changes").await;
-    assert_eq!(after["Changes"][0]["Seq"], 11, "the sequence keeps growing after a clear");
+    assert_eq!(
+        after["Changes"][0]["Seq"], 11,
+        "the sequence keeps growing after a clear"
+    );
 
-    assert_eq!(node.get("/exports").await, (200, json!({"Done": true, "Exports": [], "Last": 0})));
+    assert_eq!(
+        node.get("/exports").await,
+        (200, json!({"Done": true, "Exports": [], "Last": 0}))
+    );
 
     let (status, now) = node.get_bytes("/tools/now").await;
     let now = String::from_utf8(now).unwrap();
     assert_eq!(status, 200);
-    assert!(chrono::NaiveDateTime::parse_from_str(&now, "%Y%m%dT%H%M%S").is_ok(), "{now}");
+    assert!(
+        chrono::NaiveDateTime::parse_from_str(&now, "%Y%m%dT%H%M%S").is_ok(),
+        "{now}"
+    );
     let (status, now_local) = node.get_bytes("/tools/now-local").await;
-    assert!(status == 200 && chrono::NaiveDateTime::parse_from_str(&String::from_utf8(now_local).unwrap(), "%Y%m%dT%H%M%S").is_ok());
+    assert!(
+        status == 200
+            && chrono::NaiveDateTime::parse_from_str(
+                &String::from_utf8(now_local).unwrap(),
+                "%Y%m%dT%H%M%S"
+            )
+            .is_ok()
+    );
 
     let (_, level) = node.get_bytes("/tools/log-level").await;
     assert_eq!(level, b"default");
-    let r = node.client.put(node.url("/tools/log-level")).body("verbose").send().await.unwrap();
+    let r = node
+        .client
+        .put(node.url("/tools/log-level"))
+        .body("verbose")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(node.get_bytes("/tools/log-level").await.1, b"verbose");
-    let r = node.client.put(node.url("/tools/log-level")).body("bogus").send().await.unwrap();
+    let r = node
+        .client
+        .put(node.url("/tools/log-level"))
+        .body("bogus")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 400);
     let error: Value = r.json().await.unwrap();
     assert_eq!(error["OrthancStatus"], 3);
-    assert_eq!(node.get_bytes("/tools/log-level").await.1, b"verbose", "unchanged by a bad value");
-    let r = node.client.put(node.url("/tools/log-level")).body("default").send().await.unwrap();
+    assert_eq!(
+        node.get_bytes("/tools/log-level").await.1,
+        b"verbose",
+        "unchanged by a bad value"
+    );
+    let r = node
+        .client
+        .put(node.url("/tools/log-level"))
+        .body("default")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
 }

@@ -35,7 +35,12 @@ impl TestSm {
         let dir = TempDir::new().unwrap();
         let db = store::open(&dir.path().join("rocksdb")).unwrap();
         let sm = StateMachine::open(db.clone(), dir.path().join("snapshots")).unwrap();
-        TestSm { dir, db, sm, next_index: 1 }
+        TestSm {
+            dir,
+            db,
+            sm,
+            next_index: 1,
+        }
     }
 
     /// Applies one command as the next committed log entry.
@@ -50,13 +55,27 @@ impl TestSm {
         out.pop().unwrap()
     }
 
-    pub async fn store(&mut self, instance: NewInstance, overwrite: bool, ms: u64) -> CommandResponse {
-        self.run(Command::StoreInstance { instance: Box::new(instance), overwrite, stamp: stamp(ms), holders: vec![] })
-            .await
+    pub async fn store(
+        &mut self,
+        instance: NewInstance,
+        overwrite: bool,
+        ms: u64,
+    ) -> CommandResponse {
+        self.run(Command::StoreInstance {
+            instance: Box::new(instance),
+            overwrite,
+            stamp: stamp(ms),
+            holders: vec![],
+        })
+        .await
     }
 
     pub async fn delete(&mut self, id: &str) -> CommandResponse {
-        self.run(Command::DeleteResource { id: id.into(), stamp: stamp(9_000_000) }).await
+        self.run(Command::DeleteResource {
+            id: id.into(),
+            stamp: stamp(9_000_000),
+        })
+        .await
     }
 
     pub fn reader(&self) -> Reader<'_> {
@@ -75,7 +94,10 @@ impl TestSm {
 }
 
 pub fn stamp(ms: u64) -> Stamp {
-    Stamp { unix_ms: ms, date: format!("20240101T{:06}", ms / 1000) }
+    Stamp {
+        unix_ms: ms,
+        date: format!("20240101T{:06}", ms / 1000),
+    }
 }
 
 pub fn stored(status: StoreStatus) -> CommandResponse {
@@ -83,18 +105,30 @@ pub fn stored(status: StoreStatus) -> CommandResponse {
 }
 
 fn tags(pairs: &[(&str, &str)]) -> MainTags {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 /// One instance of the fixture: `(patient, study, series, instance)` indexes.
 pub fn instance(p: usize, st: usize, se: usize, n: usize) -> NewInstance {
-    let patients = [("DOE^JOHN", "P1", "19700101"), ("Müller^Élodie", "P2", "19851224")];
+    let patients = [
+        ("DOE^JOHN", "P1", "19700101"),
+        ("Müller^Élodie", "P2", "19851224"),
+    ];
     let studies = [
         ("20200115", "CT CHEST", "1.2.1", 0),
         ("20210610", "MR BRAIN", "1.2.2", 0),
         ("20220301", "abdomen", "1.2.3", 1),
     ];
-    let series = [("CT", "1", 0), ("MR", "2", 0), ("CT", "1", 1), ("MR", "1", 2), ("US", "2", 2)];
+    let series = [
+        ("CT", "1", 0),
+        ("MR", "2", 0),
+        ("CT", "1", 1),
+        ("MR", "1", 2),
+        ("US", "2", 2),
+    ];
     let (name, pid, birth) = patients[p];
     let (date, desc, uid, owner) = studies[st];
     let (modality, number, study_of) = series[se];
@@ -105,7 +139,11 @@ pub fn instance(p: usize, st: usize, se: usize, n: usize) -> NewInstance {
         study_id: format!("study-{st}"),
         series_id: format!("series-{se}"),
         instance_id: format!("inst-{se}-{n}"),
-        patient_tags: tags(&[("PatientName", name), ("PatientID", pid), ("PatientBirthDate", birth)]),
+        patient_tags: tags(&[
+            ("PatientName", name),
+            ("PatientID", pid),
+            ("PatientBirthDate", birth),
+        ]),
         study_tags: tags(&[
             ("StudyDate", date),
             ("StudyDescription", desc),
@@ -121,7 +159,9 @@ pub fn instance(p: usize, st: usize, se: usize, n: usize) -> NewInstance {
             ("SOPInstanceUID", &format!("{uid}.{se}.{n}")),
             ("InstanceNumber", &(n + 1).to_string()),
         ]),
-        metadata: [("RemoteAET".to_string(), "MODALITY".to_string())].into_iter().collect(),
+        metadata: [("RemoteAET".to_string(), "MODALITY".to_string())]
+            .into_iter()
+            .collect(),
         attachment: Attachment {
             hash,
             size: 100 + n as u64,

@@ -21,7 +21,12 @@ async fn close(index: Index) {
 }
 
 fn store_cmd(i: NewInstance, ms: u64) -> Command {
-    Command::StoreInstance { instance: Box::new(i), overwrite: false, stamp: stamp(ms), holders: vec![] }
+    Command::StoreInstance {
+        instance: Box::new(i),
+        overwrite: false,
+        stamp: stamp(ms),
+        holders: vec![],
+    }
 }
 
 #[tokio::test]
@@ -30,19 +35,38 @@ async fn state_survives_restart() {
     let index = open(dir.path()).await;
     assert!(index.is_leader());
     for (k, i) in fixture().into_iter().enumerate() {
-        let r = index.write(store_cmd(i, 1_000 * (k as u64 + 1))).await.unwrap();
+        let r = index
+            .write(store_cmd(i, 1_000 * (k as u64 + 1)))
+            .await
+            .unwrap();
         assert_eq!(r, stored(StoreStatus::Success));
     }
-    let r = index.write(Command::DeleteResource { id: "study-1".into(), stamp: stamp(1) }).await.unwrap();
+    let r = index
+        .write(Command::DeleteResource {
+            id: "study-1".into(),
+            stamp: stamp(1),
+        })
+        .await
+        .unwrap();
     assert!(matches!(r, CommandResponse::Deleted(_)));
     let before = dump(&index.reader());
     close(index).await;
 
     let index = open(dir.path()).await;
     assert_eq!(dump(&index.reader()), before);
-    let r = index.write(store_cmd(instance(0, 1, 2, 0), 50_000)).await.unwrap();
-    assert_eq!(r, stored(StoreStatus::Success), "study-1 was deleted before the restart");
-    let r = index.write(store_cmd(instance(0, 0, 0, 0), 60_000)).await.unwrap();
+    let r = index
+        .write(store_cmd(instance(0, 1, 2, 0), 50_000))
+        .await
+        .unwrap();
+    assert_eq!(
+        r,
+        stored(StoreStatus::Success),
+        "study-1 was deleted before the restart"
+    );
+    let r = index
+        .write(store_cmd(instance(0, 0, 0, 0), 60_000))
+        .await
+        .unwrap();
     assert_eq!(r, stored(StoreStatus::AlreadyStored));
     let c = index.reader().counters().unwrap();
     assert_eq!((c.patients, c.studies, c.series, c.instances), (2, 3, 5, 8));
@@ -59,7 +83,10 @@ async fn state_survives_restart() {
 async fn committed_entries_are_applied_on_restart() {
     let dir = TempDir::new().unwrap();
     let index = open(dir.path()).await;
-    index.write(store_cmd(instance(0, 0, 0, 0), 1_000)).await.unwrap();
+    index
+        .write(store_cmd(instance(0, 0, 0, 0), 1_000))
+        .await
+        .unwrap();
     close(index).await;
 
     {
@@ -79,16 +106,30 @@ async fn committed_entries_are_applied_on_restart() {
         // `LogFlushed` cannot be built outside openraft: write as `append` does.
         for e in &entries {
             let key = store::u64_key(e.log_id.index);
-            db.put_cf(store::cf(&db, store::CF_RAFT_LOG), key, serde_json::to_vec(e).unwrap()).unwrap();
+            db.put_cf(
+                store::cf(&db, store::CF_RAFT_LOG),
+                key,
+                serde_json::to_vec(e).unwrap(),
+            )
+            .unwrap();
         }
         log.save_committed(Some(committed)).await.unwrap();
-        assert_eq!(log.try_get_log_entries(last.index + 1..).await.unwrap().len(), 2);
+        assert_eq!(
+            log.try_get_log_entries(last.index + 1..)
+                .await
+                .unwrap()
+                .len(),
+            2
+        );
         assert_eq!(Reader::new(&db).resource("inst-0-1").unwrap(), None);
     }
 
     let index = open(dir.path()).await;
     let r = index.reader();
-    assert!(r.resource("inst-0-1").unwrap().is_some(), "committed entry re-applied");
+    assert!(
+        r.resource("inst-0-1").unwrap().is_some(),
+        "committed entry re-applied"
+    );
     assert!(r.resource("inst-3-0").unwrap().is_some());
     let c = r.counters().unwrap();
     assert_eq!((c.patients, c.studies, c.series, c.instances), (2, 2, 2, 3));
@@ -102,15 +143,39 @@ async fn restart_after_snapshot_and_purge() {
     let dir = TempDir::new().unwrap();
     let index = open(dir.path()).await;
     for (k, i) in fixture().into_iter().enumerate() {
-        index.write(store_cmd(i, 1_000 * (k as u64 + 1))).await.unwrap();
+        index
+            .write(store_cmd(i, 1_000 * (k as u64 + 1)))
+            .await
+            .unwrap();
     }
     let applied = index.raft().metrics().borrow().last_applied.unwrap();
     let timeout = Some(std::time::Duration::from_secs(10));
     index.raft().trigger().snapshot().await.unwrap();
-    index.raft().wait(timeout).snapshot(applied, "snapshot built").await.unwrap();
-    index.raft().trigger().purge_log(applied.index).await.unwrap();
-    index.raft().wait(timeout).purged(Some(applied), "log purged").await.unwrap();
-    index.write(Command::DeleteResource { id: "series-4".into(), stamp: stamp(1) }).await.unwrap();
+    index
+        .raft()
+        .wait(timeout)
+        .snapshot(applied, "snapshot built")
+        .await
+        .unwrap();
+    index
+        .raft()
+        .trigger()
+        .purge_log(applied.index)
+        .await
+        .unwrap();
+    index
+        .raft()
+        .wait(timeout)
+        .purged(Some(applied), "log purged")
+        .await
+        .unwrap();
+    index
+        .write(Command::DeleteResource {
+            id: "series-4".into(),
+            stamp: stamp(1),
+        })
+        .await
+        .unwrap();
     let before = dump(&index.reader());
     close(index).await;
 
@@ -119,12 +184,18 @@ async fn restart_after_snapshot_and_purge() {
         let mut log = LogStore::new(db);
         let state = log.get_log_state().await.unwrap();
         assert_eq!(state.last_purged_log_id, Some(applied));
-        assert_eq!(log.try_get_log_entries(0..=applied.index).await.unwrap(), vec![]);
+        assert_eq!(
+            log.try_get_log_entries(0..=applied.index).await.unwrap(),
+            vec![]
+        );
     }
 
     let index = open(dir.path()).await;
     assert_eq!(dump(&index.reader()), before);
-    let r = index.write(store_cmd(instance(1, 2, 4, 0), 70_000)).await.unwrap();
+    let r = index
+        .write(store_cmd(instance(1, 2, 4, 0), 70_000))
+        .await
+        .unwrap();
     assert_eq!(r, stored(StoreStatus::Success));
     assert_eq!(index.reader().counters().unwrap().series, 5);
     close(index).await;

@@ -41,20 +41,36 @@ pub fn dump(r: &Reader<'_>) -> String {
             constraint: Constraint::parse(value, tag.ends_with("Date")),
             case_sensitive: false,
         };
-        let found: Vec<String> = r.find(target, &[q]).unwrap().into_iter().map(|r| r.id).collect();
+        let found: Vec<String> = r
+            .find(target, &[q])
+            .unwrap()
+            .into_iter()
+            .map(|r| r.id)
+            .collect();
         writeln!(out, "find {target:?} {tag}={value}: {found:?}").unwrap();
     }
     out
 }
 
 /// Builds a snapshot of `from` and installs it into `to`.
-async fn transfer(from: &mut TestSm, to: &mut TestSm) -> openraft::SnapshotMeta<u64, openraft::BasicNode> {
-    let snap = from.sm.get_snapshot_builder().await.build_snapshot().await.unwrap();
+async fn transfer(
+    from: &mut TestSm,
+    to: &mut TestSm,
+) -> openraft::SnapshotMeta<u64, openraft::BasicNode> {
+    let snap = from
+        .sm
+        .get_snapshot_builder()
+        .await
+        .build_snapshot()
+        .await
+        .unwrap();
     let mut bytes = Vec::new();
     let mut file = snap.snapshot;
     file.read_to_end(&mut bytes).await.unwrap();
     let mut incoming = to.sm.begin_receiving_snapshot().await.unwrap();
-    tokio::io::AsyncWriteExt::write_all(&mut *incoming, &bytes).await.unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut *incoming, &bytes)
+        .await
+        .unwrap();
     to.sm.install_snapshot(&snap.meta, incoming).await.unwrap();
     snap.meta
 }
@@ -63,9 +79,18 @@ async fn busy_archive() -> TestSm {
     let mut t = TestSm::with_fixture().await;
     t.delete("series-0").await;
     t.run(Command::ClearChanges).await;
-    let mark = Command::MarkStable { id: "series-4".into(), last_instance_ms: 8_000, stamp: stamp(1) };
+    let mark = Command::MarkStable {
+        id: "series-4".into(),
+        last_instance_ms: 8_000,
+        stamp: stamp(1),
+    };
     t.run(mark).await;
-    let meta = Command::SetMetadata { id: "pat-1".into(), name: "n".into(), value: "v".into(), stamp: stamp(2) };
+    let meta = Command::SetMetadata {
+        id: "pat-1".into(),
+        name: "n".into(),
+        value: "v".into(),
+        stamp: stamp(2),
+    };
     t.run(meta).await;
     let hash = instance(0, 0, 0, 0).attachment.hash;
     t.run(Command::ClaimBlobs { hashes: vec![hash] }).await;
@@ -109,13 +134,27 @@ async fn snapshot_of_an_empty_state_machine_empties_the_target() {
     full.store(instance(0, 0, 0, 0), false, 1).await;
     let (changes, _) = full.reader().changes(0, 10).unwrap();
     assert_eq!(changes[0].seq, 1);
-    assert_eq!(full.reader().resource("pat-0").unwrap().unwrap().created_seq, 3);
+    assert_eq!(
+        full.reader()
+            .resource("pat-0")
+            .unwrap()
+            .unwrap()
+            .created_seq,
+        3
+    );
 }
 
 #[tokio::test]
 async fn snapshot_survives_reopening() {
     let mut leader = busy_archive().await;
-    let meta = leader.sm.get_snapshot_builder().await.build_snapshot().await.unwrap().meta;
+    let meta = leader
+        .sm
+        .get_snapshot_builder()
+        .await
+        .build_snapshot()
+        .await
+        .unwrap()
+        .meta;
     let before = dump(&leader.reader());
     let TestSm { dir, db, sm, .. } = leader;
     drop(sm);
@@ -123,7 +162,11 @@ async fn snapshot_survives_reopening() {
     let db = store::open(&dir.path().join("rocksdb")).unwrap();
     let mut sm = StateMachine::open(db.clone(), dir.path().join("snapshots")).unwrap();
     assert_eq!(dump(&Reader::new(&db)), before);
-    let current = sm.get_current_snapshot().await.unwrap().expect("snapshot kept");
+    let current = sm
+        .get_current_snapshot()
+        .await
+        .unwrap()
+        .expect("snapshot kept");
     assert_eq!(current.meta, meta);
     assert_eq!(sm.applied_state().await.unwrap().0, meta.last_log_id);
 }
@@ -133,13 +176,25 @@ async fn snapshot_survives_reopening() {
 #[tokio::test]
 async fn snapshot_record_without_file_is_no_snapshot() {
     let mut t = busy_archive().await;
-    t.sm.get_snapshot_builder().await.build_snapshot().await.unwrap();
+    t.sm.get_snapshot_builder()
+        .await
+        .build_snapshot()
+        .await
+        .unwrap();
     for item in std::fs::read_dir(t.dir.path().join("snapshots")).unwrap() {
         std::fs::remove_file(item.unwrap().path()).unwrap();
     }
     assert!(t.sm.get_current_snapshot().await.unwrap().is_none());
-    let rebuilt = t.sm.get_snapshot_builder().await.build_snapshot().await.unwrap();
-    assert_eq!(t.sm.get_current_snapshot().await.unwrap().unwrap().meta, rebuilt.meta);
+    let rebuilt =
+        t.sm.get_snapshot_builder()
+            .await
+            .build_snapshot()
+            .await
+            .unwrap();
+    assert_eq!(
+        t.sm.get_current_snapshot().await.unwrap().unwrap().meta,
+        rebuilt.meta
+    );
 }
 
 #[tokio::test]

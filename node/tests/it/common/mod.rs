@@ -31,7 +31,8 @@ pub struct TestNode {
 
 /// A default configuration with the data under `dir`.
 pub fn config_in(dir: &std::path::Path) -> Config {
-    let mut config = Config::from_json_str("{}", &|_| None).expect("the empty configuration is valid");
+    let mut config =
+        Config::from_json_str("{}", &|_| None).expect("the empty configuration is valid");
     config.storage_directory = dir.to_path_buf();
     config.index_directory = dir.to_path_buf();
     config.blobs.url = None;
@@ -61,7 +62,11 @@ impl TestNode {
         TestNode::launch(tempfile::tempdir().expect("temp dir"), adjust, false).await
     }
 
-    async fn launch(dir: TempDir, adjust: impl FnOnce(&mut Config), require_success: bool) -> TestNode {
+    async fn launch(
+        dir: TempDir,
+        adjust: impl FnOnce(&mut Config),
+        require_success: bool,
+    ) -> TestNode {
         let mut config = config_in(dir.path());
         adjust(&mut config);
         let http = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
@@ -69,17 +74,36 @@ impl TestNode {
         let dicom = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
         let dicom_port = dicom.local_addr().unwrap().port();
         let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(isengard::run(config, isengard::Listeners { http, dicom, grpc: None }, async move {
-            let _ = rx.await;
-        }));
-        let node = TestNode { base, dicom_port, client: reqwest::Client::new(), dir, stop: Some(tx), task: Some(task) };
+        let task = tokio::spawn(isengard::run(
+            config,
+            isengard::Listeners {
+                http,
+                dicom,
+                grpc: None,
+            },
+            async move {
+                let _ = rx.await;
+            },
+        ));
+        let node = TestNode {
+            base,
+            dicom_port,
+            client: reqwest::Client::new(),
+            dir,
+            stop: Some(tx),
+            task: Some(task),
+        };
         let probe = node.client.clone();
         let url = node.url("/system");
         wait_until(Duration::from_secs(30), "the node answers /system", || {
             let probe = probe.clone();
             let url = url.clone();
             async move {
-                probe.get(&url).send().await.is_ok_and(|r| !require_success || r.status().is_success())
+                probe
+                    .get(&url)
+                    .send()
+                    .await
+                    .is_ok_and(|r| !require_success || r.status().is_success())
             }
         })
         .await;
@@ -94,7 +118,10 @@ impl TestNode {
         let r = self.client.get(self.url(path)).send().await.expect("GET");
         let status = r.status().as_u16();
         let bytes = r.bytes().await.expect("body");
-        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
     }
 
     pub async fn get_bytes(&self, path: &str) -> (u16, Vec<u8>) {
@@ -103,17 +130,34 @@ impl TestNode {
     }
 
     pub async fn post(&self, path: &str, body: impl Into<reqwest::Body>) -> (u16, Value) {
-        let r = self.client.post(self.url(path)).body(body).send().await.expect("POST");
+        let r = self
+            .client
+            .post(self.url(path))
+            .body(body)
+            .send()
+            .await
+            .expect("POST");
         let status = r.status().as_u16();
         let bytes = r.bytes().await.expect("body");
-        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
     }
 
     pub async fn delete(&self, path: &str) -> (u16, Value) {
-        let r = self.client.delete(self.url(path)).send().await.expect("DELETE");
+        let r = self
+            .client
+            .delete(self.url(path))
+            .send()
+            .await
+            .expect("DELETE");
         let status = r.status().as_u16();
         let bytes = r.bytes().await.expect("body");
-        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
     }
 
     /// Uploads a file and expects success; returns the answer.
@@ -129,7 +173,9 @@ impl TestNode {
             let _ = tx.send(());
         }
         if let Some(task) = self.task.take() {
-            task.await.expect("node task").expect("node stopped cleanly");
+            task.await
+                .expect("node task")
+                .expect("node stopped cleanly");
         }
         let dir = tempfile::tempdir().expect("temp dir");
         std::mem::replace(&mut self.dir, dir)
@@ -147,10 +193,16 @@ impl Drop for TestNode {
 /// pydicom's folder of test files (pydicom is installed by scripts/install-deps.sh).
 pub fn pydicom_test_files() -> PathBuf {
     let out = std::process::Command::new("python3")
-        .args(["-c", "import pydicom,os;print(os.path.dirname(pydicom.__file__))"])
+        .args([
+            "-c",
+            "import pydicom,os;print(os.path.dirname(pydicom.__file__))",
+        ])
         .output()
         .expect("python3 runs");
-    assert!(out.status.success(), "pydicom must be installed (make test installs it)");
+    assert!(
+        out.status.success(),
+        "pydicom must be installed (make test installs it)"
+    );
     PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()).join("data")
 }
 
@@ -166,7 +218,11 @@ pub fn json_diff(path: &str, ours: &Value, theirs: &Value, max: usize, out: &mut
             for k in keys {
                 match (a.get(k), b.get(k)) {
                     (Some(x), Some(y)) => json_diff(&format!("{path}/{k}"), x, y, max, out),
-                    (x, y) => out.push(format!("{path}/{k}: ours {} vs orthanc {}", brief(x), brief(y))),
+                    (x, y) => out.push(format!(
+                        "{path}/{k}: ours {} vs orthanc {}",
+                        brief(x),
+                        brief(y)
+                    )),
                 }
             }
         }
@@ -175,7 +231,11 @@ pub fn json_diff(path: &str, ours: &Value, theirs: &Value, max: usize, out: &mut
                 json_diff(&format!("{path}/{i}"), x, y, max, out);
             }
         }
-        _ if ours != theirs => out.push(format!("{path}: ours {} vs orthanc {}", brief(Some(ours)), brief(Some(theirs)))),
+        _ if ours != theirs => out.push(format!(
+            "{path}: ours {} vs orthanc {}",
+            brief(Some(ours)),
+            brief(Some(theirs))
+        )),
         _ => {}
     }
 }

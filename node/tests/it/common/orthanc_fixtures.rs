@@ -6,14 +6,21 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-/// `node/tests/fixtures/orthanc`.
+/// `node/tests/fixtures/orthanc`. The manifest directory is read when the
+/// test runs (cargo sets it): the compile-time value goes stale when the same
+/// target directory serves a clone at another path without a rebuild.
 pub fn dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/orthanc")
+    let manifest = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
+    manifest.join("tests/fixtures/orthanc")
 }
 
 /// A JSON file, panicking with its path when it cannot be read.
 pub fn load(path: &Path) -> Value {
-    serde_json::from_slice(&std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))).unwrap()
+    serde_json::from_slice(
+        &std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
+    )
+    .unwrap()
 }
 
 /// `index.json`.
@@ -38,9 +45,15 @@ pub fn accepted(index: &Value, data: &Path) -> Vec<Accepted> {
             let stem = stem.as_str().unwrap().to_owned();
             let fixture = load(&dir().join(format!("{stem}.json")));
             let source = &fixture["source"];
-            let src = data.join(source["dir"].as_str().unwrap()).join(source["file"].as_str().unwrap());
+            let src = data
+                .join(source["dir"].as_str().unwrap())
+                .join(source["file"].as_str().unwrap());
             let bytes = std::fs::read(&src).unwrap_or_else(|e| panic!("{}: {e}", src.display()));
-            Accepted { stem, fixture, bytes }
+            Accepted {
+                stem,
+                fixture,
+                bytes,
+            }
         })
         .collect()
 }

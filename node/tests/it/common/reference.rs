@@ -49,12 +49,27 @@ impl ReferenceOrthanc {
             .spawn()
             .expect("the reference Orthanc is installed at /usr/sbin/Orthanc");
         let base = format!("http://127.0.0.1:{}", config["HttpPort"]);
-        let orthanc = ReferenceOrthanc { child, base, client: reqwest::Client::new(), _dir: dir };
+        let orthanc = ReferenceOrthanc {
+            child,
+            base,
+            client: reqwest::Client::new(),
+            _dir: dir,
+        };
         let (client, url) = (orthanc.client.clone(), orthanc.url("/system"));
-        wait_until(Duration::from_secs(30), "the reference Orthanc answers /system", || {
-            let (client, url) = (client.clone(), url.clone());
-            async move { client.get(&url).send().await.is_ok_and(|r| r.status().is_success()) }
-        })
+        wait_until(
+            Duration::from_secs(30),
+            "the reference Orthanc answers /system",
+            || {
+                let (client, url) = (client.clone(), url.clone());
+                async move {
+                    client
+                        .get(&url)
+                        .send()
+                        .await
+                        .is_ok_and(|r| r.status().is_success())
+                }
+            },
+        )
         .await;
         orthanc
     }
@@ -65,8 +80,18 @@ impl ReferenceOrthanc {
 
     /// Uploads a file and expects success; returns the answer.
     pub async fn upload(&self, bytes: Vec<u8>) -> Value {
-        let r = self.client.post(self.url("/instances")).body(bytes).send().await.unwrap();
-        assert!(r.status().is_success(), "Orthanc POST /instances: {}", r.status());
+        let r = self
+            .client
+            .post(self.url("/instances"))
+            .body(bytes)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            r.status().is_success(),
+            "Orthanc POST /instances: {}",
+            r.status()
+        );
         r.json().await.unwrap()
     }
 }
