@@ -1,6 +1,6 @@
 //! `OnStableStudy` on a single node: called once per study, after `StableAge`,
-//! with the study's tags and metadata; `OnStoredInstance` with Orthanc's
-//! arguments. The callbacks write to a file the test reads.
+//! with the study's tags and metadata; `OnStableSeries` and `OnStablePatient`
+//! once per series and patient; `OnStoredInstance` with Orthanc's arguments. The callbacks write to a file the test reads.
 
 use crate::common;
 
@@ -34,6 +34,12 @@ local function record(line)
 end
 function OnStableStudy(studyId, tags, metadata)
   record('study ' .. studyId .. ' ' .. tags['StudyInstanceUID'] .. ' ' .. tostring(metadata['LastUpdate'] ~= nil))
+end
+function OnStableSeries(seriesId, tags, metadata)
+  record('series ' .. seriesId .. ' ' .. tags['SeriesInstanceUID'])
+end
+function OnStablePatient(patientId, tags, metadata)
+  record('patient ' .. patientId .. ' ' .. tags['PatientID'])
 end
 function OnStoredInstance(instanceId, tags, metadata, origin)
   record('stored ' .. instanceId .. ' ' .. tags['SOPInstanceUID'] .. ' ' .. metadata['Origin'] .. ' ' .. origin['RequestOrigin'])
@@ -84,4 +90,30 @@ end
         .filter(|l| l.starts_with("study "))
         .collect();
     assert_eq!(studies, [study_line, second_line]);
+
+    // Every series and patient once, whatever the order of their events.
+    let second_series = orthanc_ids("S1", "5.1", "5.1.2", "5.1.2.1").series;
+    let mut expected = vec![
+        format!("patient {} S1", first.patient),
+        format!("patient {} S2", second.patient),
+        format!("series {} 5.1.1", first.series),
+        format!("series {second_series} 5.1.2"),
+        format!("series {} 5.2.1", second.series),
+    ];
+    expected.sort();
+    let others = || {
+        let mut l: Vec<String> = lines(&log)
+            .into_iter()
+            .filter(|l| l.starts_with("series ") || l.starts_with("patient "))
+            .collect();
+        l.sort();
+        l
+    };
+    wait_until(
+        Duration::from_secs(30),
+        "every series and patient stable",
+        || async { others().len() >= expected.len() },
+    )
+    .await;
+    assert_eq!(others(), expected);
 }

@@ -16,6 +16,7 @@ mod durability;
 mod gc;
 mod lua_execute;
 mod lua_modify;
+mod lua_outbound;
 mod lua_routing;
 mod lua_stable;
 mod modify_oracle;
