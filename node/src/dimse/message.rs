@@ -9,6 +9,7 @@ use dicom_object::InMemDicomObject;
 use dicom_transfer_syntax_registry::entries::IMPLICIT_VR_LITTLE_ENDIAN;
 use dicom_ul::association::AsyncAssociation;
 use dicom_ul::pdu::{PDataValue, PDataValueType, Pdu};
+use std::os::fd::AsRawFd;
 
 /// Command Field values (PS3.7 E.1).
 pub mod field {
@@ -197,7 +198,7 @@ pub fn decode_command(bytes: &[u8]) -> Result<InMemDicomObject> {
 /// answering it) or closed the connection.
 pub async fn read_message<S, A>(association: &mut A) -> Result<Option<Message>>
 where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send,
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + AsRawFd + Unpin + Send,
     A: AsyncAssociation<S> + Send,
 {
     let mut command_bytes = Vec::new();
@@ -205,6 +206,7 @@ where
     let mut data = Vec::new();
     let mut context_id;
     loop {
+        quick_ack(association.inner_stream());
         let pdu = match AsyncAssociation::receive(association).await {
             Ok(pdu) => pdu,
             Err(e) if command.is_none() && command_bytes.is_empty() && is_closed(&e) => {
@@ -262,6 +264,27 @@ where
                 ))
             }
         }
+    }
+}
+
+/// Asks the kernel to acknowledge what arrives next at once instead of
+/// delaying the ACK (up to 40 ms on Linux). DICOM peers that keep Nagle's
+/// algorithm on (dcmtk's `getscu` and `storescp` here) write a PDU header and
+/// its body separately: the body waits for the header's ACK, which a delayed
+/// ACK holds back, so every C-STORE response cost 40 ms. The setting does not
+/// stick (the kernel may leave quick-ACK mode), hence once per PDU read.
+fn quick_ack(stream: &impl AsRawFd) {
+    let on: libc::c_int = 1;
+    // SAFETY: a valid socket descriptor and a c_int option of the right size;
+    // failure (not a TCP socket) is harmless and ignored.
+    unsafe {
+        libc::setsockopt(
+            stream.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_QUICKACK,
+            std::ptr::addr_of!(on).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
     }
 }
 

@@ -337,7 +337,7 @@ pub async fn store_on<S, A>(
     move_originator: Option<(&str, u16)>,
 ) -> Result<Message>
 where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send,
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + std::os::fd::AsRawFd + Unpin + Send,
     A: AsyncAssociation<S> + Association + Send,
 {
     let meta = dataset::split_meta(file);
