@@ -1,6 +1,7 @@
 //! Micro-benchmarks of the index: applying `StoreInstance` (the state
 //! machine's work per ingested instance: one RocksDB write batch), and
-//! `find` over the secondary tag index on an archive of 10,000 instances.
+//! `find` over the secondary tag index on an archive of 10,000 instances
+//! (`ISENGARD_BENCH_FIND_PATIENTS=5000` for 100,000: 20 instances a patient).
 //! `cargo bench -p isengard-benches --bench index`.
 
 use std::collections::BTreeMap;
@@ -99,7 +100,11 @@ fn find(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("temp dir");
     let db = store::open(&dir.path().join("db")).expect("open");
     let mut counters = SmCounters::default();
-    apply_all(&db, &mut counters, &commands(shape(500)));
+    let patients: u32 = std::env::var("ISENGARD_BENCH_FIND_PATIENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(500);
+    apply_all(&db, &mut counters, &commands(shape(patients)));
     let reader = Reader::new(&db);
     let query = |tag: &str, value: &str, level: Level| TagQuery {
         level,
@@ -107,7 +112,7 @@ fn find(c: &mut Criterion) {
         constraint: Constraint::parse(value, true),
         case_sensitive: false,
     };
-    let mut group = c.benchmark_group("index/find, 10,000 instances");
+    let mut group = c.benchmark_group(format!("index/find, {} instances", patients * 20));
     let cases = [
         (
             "study by PatientName wildcard",
@@ -135,6 +140,14 @@ fn find(c: &mut Criterion) {
             b.iter(|| reader.find(level, std::slice::from_ref(&q)).expect("find"))
         });
     }
+    // Many answers: a year of MR studies (the bench's slowest study query).
+    let mr_year = [
+        query("StudyDate", "20220101-20221231", Level::Study),
+        query("Modality", "MR", Level::Series),
+    ];
+    group.bench_function("study by Modality and a year of StudyDate", |b| {
+        b.iter(|| reader.find(Level::Study, &mr_year).expect("find"))
+    });
     group.finish();
 }
 

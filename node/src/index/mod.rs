@@ -7,6 +7,7 @@
 
 pub mod apply;
 mod batch;
+mod find;
 pub mod log_store;
 pub mod model;
 pub mod normalize;

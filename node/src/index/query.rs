@@ -1,5 +1,6 @@
 //! Reads from the local state machine: resources, children, listings, the
-//! change log, counters, and `find` over the secondary tag index.
+//! change log, counters, and the secondary tag index scans of `find`
+//! (`find.rs`).
 
 use rocksdb::{Direction, IteratorMode, DB};
 
@@ -29,18 +30,18 @@ impl<'a> Reader<'a> {
         Reader { db }
     }
 
+    pub(super) fn db(&self) -> &'a DB {
+        self.db
+    }
+
     pub fn resource(&self, id: &str) -> Result<Option<Resource>> {
         Ok(apply::get_resource(self.db, id)?)
     }
 
-    /// Children ids in creation order.
+    /// Children ids in creation order (their resources read in one batch,
+    /// for their creation sequence).
     pub fn children(&self, id: &str) -> Result<Vec<String>> {
-        let mut kids: Vec<Resource> = apply::children_of(self.db, id)?
-            .iter()
-            .filter_map(|c| self.resource(c).transpose())
-            .collect::<Result<_>>()?;
-        kids.sort_by_key(|r| r.created_seq);
-        Ok(kids.into_iter().map(|r| r.id).collect())
+        self.children_in_order(id)
     }
 
     /// Resources of a level in creation order, skipping `since`, at most `limit`.
@@ -221,7 +222,7 @@ impl<'a> Reader<'a> {
     /// Ids at `level` whose main tag `tag` (of that same level) may satisfy `q`:
     /// a scan of the secondary index over the narrowest key range the constraint
     /// allows. Candidates are then checked exactly by [`Reader::find`].
-    fn candidates(&self, q: &TagQuery) -> Result<Vec<String>> {
+    pub(super) fn candidates(&self, q: &TagQuery) -> Result<Vec<String>> {
         let mut out = Vec::new();
         self.scan(q, usize::MAX, |id| out.push(id.to_owned()))?;
         out.sort();
@@ -231,7 +232,7 @@ impl<'a> Reader<'a> {
 
     /// How many index entries [`Reader::candidates`] would read for `q`,
     /// counting no further than `cap`.
-    fn count_candidates(&self, q: &TagQuery, cap: usize) -> Result<usize> {
+    pub(super) fn count_candidates(&self, q: &TagQuery, cap: usize) -> Result<usize> {
         self.scan(q, cap, |_| ())
     }
 
@@ -269,127 +270,4 @@ impl<'a> Reader<'a> {
         }
         Ok(seen)
     }
-
-    /// The constraint whose key ranges hold the fewest index entries.
-    fn most_selective<'q>(&self, queries: &[&'q TagQuery]) -> Result<Option<&'q TagQuery>> {
-        let mut best: Option<(&TagQuery, usize)> = None;
-        for q in queries {
-            let cap = best.map_or(usize::MAX, |(_, n)| n);
-            let n = self.count_candidates(q, cap)?;
-            if best.is_none_or(|(_, m)| n < m) {
-                best = Some((q, n));
-            }
-        }
-        Ok(best.map(|(q, _)| q))
-    }
-
-    /// Resources at `level` matching every query; queries may name tags of
-    /// `level` or of its ancestors. Results in creation order.
-    pub fn find(&self, level: Level, queries: &[TagQuery]) -> Result<Vec<Resource>> {
-        let restrictive: Vec<&TagQuery> = queries
-            .iter()
-            .filter(|q| q.constraint != Constraint::Any)
-            .collect();
-        // Work from the most specific constrained level, or list the target level.
-        let start = restrictive.iter().max_by_key(|q| q.level).copied();
-        let Some(deepest) = start else {
-            let ids = self.list(level, 0, None)?;
-            return self.load_all(&ids);
-        };
-        // Seed with the most selective constraint; from a higher level, go
-        // down to the deepest constrained one (a resource whose ancestor fails
-        // a constraint would be dropped below anyway).
-        let seed = self.most_selective(&restrictive)?.unwrap_or(deepest);
-        let mut current = self.load_all(&self.candidates(seed)?)?;
-        let mut seed_level = seed.level;
-        while seed_level < deepest.level {
-            current.retain(|r| matches_all(r, &restrictive));
-            let mut next = Vec::new();
-            for r in &current {
-                next.extend(self.load_all(&self.children(&r.id)?)?);
-            }
-            current = next;
-            seed_level = seed_level.child().unwrap_or(deepest.level);
-        }
-        let mut at = start.map(|q| q.level).unwrap_or(level);
-        current.retain(|r| matches_all(r, &restrictive));
-        // Climb: ancestors' constraints check the parent chain.
-        if at > level {
-            let mut parents: Vec<Resource> = Vec::new();
-            let mut seen = std::collections::HashSet::new();
-            while at > level {
-                for r in &current {
-                    if let Some(p) = &r.parent {
-                        if seen.insert(p.clone()) {
-                            if let Some(pr) = self.resource(p)? {
-                                parents.push(pr);
-                            }
-                        }
-                    }
-                }
-                current = std::mem::take(&mut parents);
-                current.retain(|r| matches_all(r, &restrictive));
-                seen.clear();
-                at = at.parent().unwrap_or(level);
-            }
-            let mut with_ancestors = Vec::new();
-            for r in current {
-                if self.ancestors_match(&r, &restrictive)? {
-                    with_ancestors.push(r);
-                }
-            }
-            current = with_ancestors;
-        } else {
-            // Descend to the target level, checking ancestors' constraints on the way.
-            let mut keep = Vec::new();
-            for r in current {
-                if self.ancestors_match(&r, &restrictive)? {
-                    keep.push(r);
-                }
-            }
-            current = keep;
-            while at < level {
-                let mut next = Vec::new();
-                for r in &current {
-                    next.extend(self.load_all(&self.children(&r.id)?)?);
-                }
-                next.retain(|r| matches_all(r, &restrictive));
-                current = next;
-                at = at.child().unwrap_or(level);
-            }
-        }
-        current.sort_by_key(|r| r.created_seq);
-        Ok(current)
-    }
-
-    fn load_all(&self, ids: &[String]) -> Result<Vec<Resource>> {
-        ids.iter()
-            .filter_map(|id| self.resource(id).transpose())
-            .collect()
-    }
-
-    fn ancestors_match(&self, r: &Resource, queries: &[&TagQuery]) -> Result<bool> {
-        let mut parent = r.parent.clone();
-        while let Some(p) = parent {
-            let Some(pr) = self.resource(&p)? else {
-                return Ok(false);
-            };
-            if !matches_all(&pr, queries) {
-                return Ok(false);
-            }
-            parent = pr.parent;
-        }
-        Ok(true)
-    }
-}
-
-/// Checks the constraints that apply to the resource's own level.
-fn matches_all(r: &Resource, queries: &[&TagQuery]) -> bool {
-    queries.iter().filter(|q| q.level == r.level).all(|q| {
-        let value = r.main_tags.get(&q.tag).map(String::as_str);
-        match value {
-            Some(v) => q.constraint.matches(v, q.case_sensitive),
-            None => false,
-        }
-    })
 }

@@ -106,13 +106,19 @@ impl Archive {
     pub fn dicom_lookup(&self, level: Level, keys: &[QueryKey]) -> Result<Vec<Resource>> {
         let case_sensitive_pn = self.config_flag("CaseSensitivePN");
         let mut queries = Vec::new();
-        let mut modalities: Option<Constraint> = None;
         for key in keys {
             let value = key.value.trim_end_matches(['\0', ' ']);
             if key.tag == MODALITIES_IN_STUDY && level == Level::Study {
-                let c = Constraint::parse(value, false);
-                if c != Constraint::Any {
-                    modalities = Some(c);
+                // A study matches when one of its series does: a constraint
+                // on the series' Modality, resolved by the index.
+                let constraint = Constraint::parse(value, false);
+                if constraint != Constraint::Any {
+                    queries.push(TagQuery {
+                        level: Level::Series,
+                        tag: "Modality".to_owned(),
+                        constraint,
+                        case_sensitive: true,
+                    });
                 }
                 continue;
             }
@@ -139,29 +145,7 @@ impl Archive {
                 case_sensitive,
             });
         }
-        let mut found = self.find(level, &queries)?;
-        if let Some(c) = modalities {
-            let reader = self.index.reader();
-            let mut keep = Vec::new();
-            for study in found {
-                let mut any = false;
-                for s in reader.children(&study.id)? {
-                    if let Some(series) = reader.resource(&s)? {
-                        let m = series
-                            .main_tags
-                            .get("Modality")
-                            .map(String::as_str)
-                            .unwrap_or("");
-                        any |= c.matches(m, true);
-                    }
-                }
-                if any {
-                    keep.push(study);
-                }
-            }
-            found = keep;
-        }
-        Ok(found)
+        self.find(level, &queries)
     }
 
     /// A C-FIND: the answers, and whether the limit truncated them.
@@ -269,7 +253,12 @@ impl Archive {
     /// Orthanc's computed C-FIND keys.
     fn computed(&self, r: &Resource, tag: Tag) -> Result<Option<String>> {
         let count = |l: Level| -> Result<Option<String>> {
-            Ok(Some(self.descendants(&r.id, l)?.len().to_string()))
+            Ok(Some(
+                self.index
+                    .reader()
+                    .count_below(&r.id, r.level, l)?
+                    .to_string(),
+            ))
         };
         match (r.level, tag) {
             (Level::Patient, Tag(0x0020, 0x1200)) => count(Level::Study),
@@ -279,18 +268,7 @@ impl Archive {
             (Level::Study, Tag(0x0020, 0x1208)) => count(Level::Instance),
             (Level::Series, Tag(0x0020, 0x1209)) => count(Level::Instance),
             (Level::Study, MODALITIES_IN_STUDY) => {
-                let reader = self.index.reader();
-                let mut set = BTreeSet::new();
-                for s in reader.children(&r.id)? {
-                    if let Some(m) = reader
-                        .resource(&s)?
-                        .and_then(|s| s.main_tags.get("Modality").cloned())
-                    {
-                        if !m.is_empty() {
-                            set.insert(m);
-                        }
-                    }
-                }
+                let set = self.index.reader().children_tag_values(&r.id, "Modality")?;
                 Ok(Some(set.into_iter().collect::<Vec<_>>().join("\\")))
             }
             (Level::Study, SOP_CLASSES_IN_STUDY) => {
