@@ -267,6 +267,13 @@ impl BlobStore {
                 .put(&location, PutPayload::from_bytes(bytes))
                 .await?;
             self.sync(&location).await?;
+            // The file holds the bytes just hashed: a read soon after (a
+            // viewer opening the study just received) need not hash them again.
+            if let Some(file) = self.local_file(&hash) {
+                if let Ok(meta) = std::fs::metadata(&file) {
+                    self.verified.insert_written(&hash, FileStamp::of(&meta));
+                }
+            }
         }
         Ok(StoredBlob { hash, size })
     }

@@ -140,6 +140,26 @@ impl VerifiedSet {
         g.young.insert(key, entry);
     }
 
+    /// Records that blob `hash` was just written, from bytes that hash to
+    /// its name, into the file now in state `stamp`. No racy-time rule: the
+    /// bytes were hashed before they reached the file, so no write can hide
+    /// between a read and its stamp; only a change of the same size, in place,
+    /// within the file system's time granularity after the write, would keep
+    /// the stamp (ADR 005).
+    pub fn insert_written(&self, hash: &str, stamp: FileStamp) {
+        let Some(key) = key(hash) else { return };
+        let entry = Verified {
+            stamp,
+            at: self.now(),
+        };
+        let mut g = self.lock();
+        g.old.remove(&key);
+        if g.young.len() >= self.capacity && !g.young.contains_key(&key) {
+            g.old = std::mem::take(&mut g.young);
+        }
+        g.young.insert(key, entry);
+    }
+
     /// Whether blob `hash` in the file state `stamp` was verified recently
     /// enough to be trusted.
     pub fn trusts(&self, hash: &str, stamp: FileStamp) -> bool {
@@ -224,6 +244,18 @@ mod tests {
             .as_nanos() as i64;
         set.insert(&hash(1), stamp(now));
         assert!(!set.trusts(&hash(1), stamp(now)));
+    }
+
+    #[test]
+    fn a_file_just_written_from_hashed_bytes_is_trusted_in_that_state_only() {
+        let set = VerifiedSet::default();
+        let now = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as i64;
+        set.insert_written(&hash(1), stamp(now));
+        assert!(set.trusts(&hash(1), stamp(now)));
+        assert!(!set.trusts(&hash(1), stamp(now + 1)));
     }
 
     #[test]
