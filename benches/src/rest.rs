@@ -147,12 +147,13 @@ pub async fn get_body(http: &reqwest::Client, url: &str) -> anyhow::Result<Bytes
 
 /// `POST /tools/find`: the number of answers.
 pub async fn find(server: &Server, query: &Value) -> anyhow::Result<usize> {
-    let r = server
-        .http
-        .post(server.url(0, "/tools/find"))
-        .json(query)
-        .send()
-        .await?;
+    let send = || server.http.post(server.url(0, "/tools/find")).json(query).send();
+    // A kept-alive connection the server closed while idle fails before any
+    // answer: the query (read-only) is sent again, once, on a new connection.
+    let r = match send().await {
+        Err(e) if e.is_request() || e.is_connect() => send().await?,
+        other => other?,
+    };
     let status = r.status();
     let text = r.text().await?;
     if !status.is_success() {

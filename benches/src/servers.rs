@@ -176,7 +176,11 @@ impl Server {
             kind,
             nodes,
             dir,
-            http: reqwest::Client::new(),
+            // Idle connections dropped before Orthanc's keep-alive timeout
+            // (1 s) closes them under a request.
+            http: reqwest::Client::builder()
+                .pool_idle_timeout(Duration::from_millis(500))
+                .build()?,
         };
         server.wait_ready().await?;
         if kind == Kind::Orthanc {
