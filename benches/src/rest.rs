@@ -147,7 +147,13 @@ pub async fn get_body(http: &reqwest::Client, url: &str) -> anyhow::Result<Bytes
 
 /// `POST /tools/find`: the number of answers.
 pub async fn find(server: &Server, query: &Value) -> anyhow::Result<usize> {
-    let send = || server.http.post(server.url(0, "/tools/find")).json(query).send();
+    let send = || {
+        server
+            .http
+            .post(server.url(0, "/tools/find"))
+            .json(query)
+            .send()
+    };
     // A kept-alive connection the server closed while idle fails before any
     // answer: the query (read-only) is sent again, once, on a new connection.
     let r = match send().await {

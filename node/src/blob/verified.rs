@@ -128,16 +128,7 @@ impl VerifiedSet {
         {
             return;
         }
-        let entry = Verified {
-            stamp,
-            at: self.now(),
-        };
-        let mut g = self.lock();
-        g.old.remove(&key);
-        if g.young.len() >= self.capacity && !g.young.contains_key(&key) {
-            g.old = std::mem::take(&mut g.young);
-        }
-        g.young.insert(key, entry);
+        self.record(key, stamp);
     }
 
     /// Records that blob `hash` was just written, from bytes that hash to
@@ -148,6 +139,10 @@ impl VerifiedSet {
     /// the stamp (ADR 005).
     pub fn insert_written(&self, hash: &str, stamp: FileStamp) {
         let Some(key) = key(hash) else { return };
+        self.record(key, stamp);
+    }
+
+    fn record(&self, key: Key, stamp: FileStamp) {
         let entry = Verified {
             stamp,
             at: self.now(),

@@ -12,17 +12,6 @@ use std::time::{Duration, Instant};
 use common::TestNode;
 use serde_json::Value;
 
-async fn run(node: &TestNode, script: &str) -> (u16, String) {
-    let r = node
-        .client
-        .post(node.url("/tools/execute-script"))
-        .body(script.to_owned())
-        .send()
-        .await
-        .expect("POST");
-    (r.status().as_u16(), r.text().await.expect("body"))
-}
-
 fn script_file(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, text).unwrap();
@@ -42,46 +31,47 @@ async fn execute_script_prints_shares_state_and_reports_errors() {
         c.lua.execute_enabled = true;
     })
     .await;
-    assert_eq!(run(&node, "print(42)").await, (200, "42\n".to_owned()));
     assert_eq!(
-        run(&node, "print('a', 1, nil, true)").await,
+        node.execute_script("print(42)").await,
+        (200, "42\n".to_owned())
+    );
+    assert_eq!(
+        node.execute_script("print('a', 1, nil, true)").await,
         (200, "a, 1, nil, true\n".to_owned())
     );
     // The configured script's globals are there; a redefinition sticks.
     assert_eq!(
-        run(&node, "print(greeting, Answer())").await.1,
+        node.execute_script("print(greeting, Answer())").await.1,
         "hello, 41\n"
     );
     assert_eq!(
-        run(&node, "function Answer() return 42 end").await,
+        node.execute_script("function Answer() return 42 end").await,
         (200, String::new())
     );
-    assert_eq!(run(&node, "print(Answer())").await.1, "42\n");
+    assert_eq!(node.execute_script("print(Answer())").await.1, "42\n");
     // Orthanc's helpers.
-    let (_, printed) = run(
-        &node,
-        "PrintRecursive({x=1}) print(DumpJson(ParseJson('{\"a\":[1,2]}')))",
-    )
-    .await;
+    let (_, printed) = node
+        .execute_script("PrintRecursive({x=1}) print(DumpJson(ParseJson('{\"a\":[1,2]}')))")
+        .await;
     assert_eq!(printed, "table\n\t[x], number, 1\n{\"a\":[1,2]}\n");
-    let (_, printed) = run(
-        &node,
-        "print(ParseJson(RestApiGet('/system')).Name) print(RestApiGet('/nope'))",
-    )
-    .await;
+    let (_, printed) = node
+        .execute_script("print(ParseJson(RestApiGet('/system')).Name) print(RestApiGet('/nope'))")
+        .await;
     assert_eq!(printed, "Isengard\nnil\n");
     // A Lua error: 500, Orthanc's code 2031, the message with its line.
-    let (status, body) = run(&node, "local x = 1\nerror('boom')").await;
+    let (status, body) = node.execute_script("local x = 1\nerror('boom')").await;
     assert_eq!(status, 500);
     let error: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(error["OrthancStatus"], 2031);
     assert_eq!(error["Message"], "Cannot execute a Lua command");
     assert_eq!(error["Details"], "[string \"line\"]:2: boom", "{error}");
-    let (status, body) = run(&node, "x = = 1").await;
+    let (status, body) = node.execute_script("x = = 1").await;
     assert_eq!(status, 500);
     assert!(body.contains("[string \\\"line\\\"]:1:"), "{body}");
     // A command on an unknown resource is a Lua error naming it.
-    let (status, body) = run(&node, "ModifyInstance('x', {}, {}, true)").await;
+    let (status, body) = node
+        .execute_script("ModifyInstance('x', {}, {}, true)")
+        .await;
     assert_eq!(status, 500);
     assert!(
         body.contains("ModifyInstance(x) failed: unknown resource x"),
@@ -92,7 +82,7 @@ async fn execute_script_prints_shares_state_and_reports_errors() {
 #[tokio::test]
 async fn execute_script_is_refused_unless_enabled() {
     let node = TestNode::start().await;
-    let (status, body) = run(&node, "print(42)").await;
+    let (status, body) = node.execute_script("print(42)").await;
     assert_eq!((status, body.as_str()), (403, ""));
 }
 
@@ -132,7 +122,7 @@ async fn a_runaway_script_is_stopped_and_the_node_keeps_answering() {
     );
     // The interpreter is usable again.
     assert_eq!(
-        run(&node, "print('alive')").await,
+        node.execute_script("print('alive')").await,
         (200, "alive\n".to_owned())
     );
 }

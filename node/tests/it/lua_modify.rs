@@ -96,17 +96,6 @@ end
     }
 }
 
-async fn execute(node: &TestNode, source: &str) -> (u16, String) {
-    let r = node
-        .client
-        .post(node.url("/tools/execute-script"))
-        .body(source.to_owned())
-        .send()
-        .await
-        .unwrap();
-    (r.status().as_u16(), r.text().await.unwrap())
-}
-
 #[tokio::test]
 async fn modify_instance_returns_the_stored_copy() {
     let node = TestNode::start_with(|c| c.lua.execute_enabled = true).await;
@@ -114,9 +103,7 @@ async fn modify_instance_returns_the_stored_copy() {
         .upload(Spec::simple("LUAMOD", "1.2.78", "1.2.78.1", "1.2.78.1.1").to_bytes())
         .await;
     let original = original["ID"].as_str().unwrap().to_owned();
-    let (status, printed) = execute(
-        &node,
-        &format!("print(ModifyInstance('{original}', {{ PatientName = 'LUA^MODIFIED', SeriesNumber = 7 }}, {{}}, false))"),
+    let (status, printed) = node.execute_script(&format!("print(ModifyInstance('{original}', {{ PatientName = 'LUA^MODIFIED', SeriesNumber = 7 }}, {{}}, false))"),
     )
     .await;
     assert_eq!(status, 200, "{printed}");
@@ -141,31 +128,29 @@ async fn modify_instance_returns_the_stored_copy() {
     assert_eq!(instance["ParentSeries"], source["ParentSeries"]);
 
     // Orthanc's rules: identifiers need Force, which Lua cannot give.
-    let (status, error) = execute(
-        &node,
-        &format!("ModifyInstance('{original}', {{ PatientID = 'X' }}, {{}}, false)"),
-    )
-    .await;
+    let (status, error) = node
+        .execute_script(&format!(
+            "ModifyInstance('{original}', {{ PatientID = 'X' }}, {{}}, false)"
+        ))
+        .await;
     assert_eq!(status, 500, "{error}");
     assert!(
         error.contains("requires the \\\"Force\\\" option"),
         "{error}"
     );
-    let (status, error) = execute(
-        &node,
-        "Delete(SendToModality(ModifyInstance(nil, {}, {}, false), 'nowhere'))",
-    )
-    .await;
+    let (status, error) = node
+        .execute_script("Delete(SendToModality(ModifyInstance(nil, {}, {}, false), 'nowhere'))")
+        .await;
     assert_eq!(status, 500);
     assert!(
         error.contains("Cannot modify a nonexistent instance"),
         "{error}"
     );
-    let (status, error) = execute(
-        &node,
-        &format!("ModifyInstance('{original}', {{ NoSuchTag = 'x' }})"),
-    )
-    .await;
+    let (status, error) = node
+        .execute_script(&format!(
+            "ModifyInstance('{original}', {{ NoSuchTag = 'x' }})"
+        ))
+        .await;
     assert_eq!(status, 500);
     assert!(error.contains("NoSuchTag"), "{error}");
     assert_eq!(

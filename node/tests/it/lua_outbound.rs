@@ -5,10 +5,9 @@
 
 use crate::common;
 
-use std::path::Path;
 use std::time::Duration;
 
-use common::{wait_until, TestNode};
+use common::{lines, wait_until, TestNode};
 use isengard::dicom::orthanc_ids;
 use isengard::synth::Spec;
 use serde_json::json;
@@ -37,25 +36,6 @@ async fn get_as_user(node: &TestNode, path: &str) -> (u16, String) {
     (r.status().as_u16(), r.text().await.expect("body"))
 }
 
-async fn execute(node: &TestNode, source: &str) -> (u16, String) {
-    let r = node
-        .client
-        .post(node.url("/tools/execute-script"))
-        .body(source.to_owned())
-        .send()
-        .await
-        .expect("POST");
-    (r.status().as_u16(), r.text().await.expect("body"))
-}
-
-fn lines(path: &Path) -> Vec<String> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(str::to_owned)
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http_functions_and_send_to_peer_reach_a_guarded_node() {
     let remote = guarded().await;
@@ -81,10 +61,14 @@ async fn http_functions_and_send_to_peer_reach_a_guarded_node() {
     );
 
     // A peer without credentials is refused by the remote: a Lua error.
-    let (status, body) = execute(&node, &format!("SendToPeer('{}', 'anonymous')", ids.study)).await;
+    let (status, body) = node
+        .execute_script(&format!("SendToPeer('{}', 'anonymous')", ids.study))
+        .await;
     assert_eq!(status, 500, "{body}");
     assert!(body.contains("HTTP 401"), "{body}");
-    let (status, body) = execute(&node, &format!("SendToPeer('{instance}', 'nowhere')")).await;
+    let (status, body) = node
+        .execute_script(&format!("SendToPeer('{instance}', 'nowhere')"))
+        .await;
     assert_eq!(status, 500, "{body}");
     assert!(
         body.contains("No peer with symbolic name: nowhere"),
@@ -92,11 +76,9 @@ async fn http_functions_and_send_to_peer_reach_a_guarded_node() {
     );
 
     // The whole study goes to the peer; SendToPeer gives back the id it sent.
-    let (status, body) = execute(
-        &node,
-        &format!("print(SendToPeer('{}', 'remote'))", ids.study),
-    )
-    .await;
+    let (status, body) = node
+        .execute_script(&format!("print(SendToPeer('{}', 'remote'))", ids.study))
+        .await;
     assert_eq!(
         (status, body.as_str()),
         (200, format!("{}\n", ids.study).as_str())
@@ -110,7 +92,9 @@ async fn http_functions_and_send_to_peer_reach_a_guarded_node() {
 
     // HTTP without credentials: nil (Orthanc logs the error and gives nil).
     let base = remote.url("");
-    let (status, body) = execute(&node, &format!("print(HttpGet('{base}/system') == nil)")).await;
+    let (status, body) = node
+        .execute_script(&format!("print(HttpGet('{base}/system') == nil)"))
+        .await;
     assert_eq!((status, body.as_str()), (200, "true\n"));
     // With credentials, each verb.
     let script = format!(
@@ -125,7 +109,7 @@ print(found[1]['Type'], found[1]['ID'])
 print(HttpDelete('{base}/instances/{instance}'))
 "#
     );
-    let (status, body) = execute(&node, &script).await;
+    let (status, body) = node.execute_script(&script).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body, format!("ORTHANC\nInstance, {instance}\nSUCCESS\n"));
     assert_eq!(
@@ -135,13 +119,15 @@ print(HttpDelete('{base}/instances/{instance}'))
         404
     );
     // The metadata was written before the deletion: check it on a second copy.
-    let (status, _) = execute(&node, &format!("SendToPeer('{instance}', 'remote')")).await;
+    let (status, _) = node
+        .execute_script(&format!("SendToPeer('{instance}', 'remote')"))
+        .await;
     assert_eq!(status, 200);
-    let (status, _) = execute(
-        &node,
-        &format!("HttpPut('{base}/instances/{instance}/metadata/1025', 'again')"),
-    )
-    .await;
+    let (status, _) = node
+        .execute_script(&format!(
+            "HttpPut('{base}/instances/{instance}/metadata/1025', 'again')"
+        ))
+        .await;
     assert_eq!(status, 200);
     assert_eq!(
         get_as_user(&remote, &format!("/instances/{instance}/metadata/1025")).await,

@@ -6,17 +6,9 @@ use crate::common;
 
 use std::time::Duration;
 
-use common::{wait_until, TestNode};
+use common::{lines, wait_until, TestNode};
 use isengard::dicom::orthanc_ids;
 use isengard::synth::Spec;
-
-fn lines(path: &std::path::Path) -> Vec<String> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(str::to_owned)
-        .collect()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_stable_study_fires_once_per_study() {

@@ -15,92 +15,41 @@
 
 use crate::common;
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::{free_port, pydicom_test_files, wait_until, TestNode};
+use common::reference::ReferenceOrthanc;
+use common::{free_port, pydicom_test_files, TestNode};
 use serde_json::{json, Value};
 
-const ORTHANC: &str = "/usr/sbin/Orthanc";
 const ORTHANC_AET: &str = "ORTHANCREF";
 const ISENGARD_AET: &str = "ISENGARD";
 
 /// The reference Orthanc, killed when dropped (also used by `modify_oracle`).
-pub(crate) struct Orthanc {
-    child: Child,
-    base: String,
-    dicom_port: u16,
-    client: reqwest::Client,
-    _dir: tempfile::TempDir,
-}
+pub(crate) struct Orthanc(ReferenceOrthanc);
 
-impl Drop for Orthanc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+impl std::ops::Deref for Orthanc {
+    type Target = ReferenceOrthanc;
+    fn deref(&self) -> &ReferenceOrthanc {
+        &self.0
     }
 }
 
 impl Orthanc {
     /// Starts Orthanc knowing Isengard (`isengard`) and itself (`self`).
     pub(crate) async fn start(isengard_dicom_port: u16) -> Orthanc {
-        let dir = tempfile::tempdir().unwrap();
-        let (http_port, dicom_port) = (free_port(), free_port());
-        let storage: PathBuf = dir.path().join("storage");
-        let config = json!({
-            "Name": "reference",
-            "StorageDirectory": storage,
-            "IndexDirectory": storage,
-            "HttpPort": http_port,
-            "DicomPort": dicom_port,
-            "DicomAet": ORTHANC_AET,
-            "RemoteAccessAllowed": false,
-            "AuthenticationEnabled": false,
-            "DicomScuTimeout": 10,
-            "Plugins": [],
-            "DicomModalities": {
-                "isengard": [ISENGARD_AET, "127.0.0.1", isengard_dicom_port],
-                "self": [ORTHANC_AET, "127.0.0.1", dicom_port]
-            }
-        });
-        let config_path = dir.path().join("orthanc.json");
-        std::fs::write(&config_path, config.to_string()).unwrap();
-        let child = Command::new(ORTHANC)
-            .arg(&config_path)
-            .current_dir(dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("the reference Orthanc is installed at /usr/sbin/Orthanc");
-        let orthanc = Orthanc {
-            child,
-            base: format!("http://127.0.0.1:{http_port}"),
-            dicom_port,
-            client: reqwest::Client::new(),
-            _dir: dir,
-        };
-        let (client, url) = (orthanc.client.clone(), orthanc.url("/system"));
-        wait_until(
-            Duration::from_secs(30),
-            "the reference Orthanc answers /system",
-            || {
-                let (client, url) = (client.clone(), url.clone());
-                async move {
-                    client
-                        .get(&url)
-                        .send()
-                        .await
-                        .is_ok_and(|r| r.status().is_success())
+        let dicom_port = free_port();
+        Orthanc(
+            ReferenceOrthanc::start_with(json!({
+                "DicomPort": dicom_port,
+                "DicomAet": ORTHANC_AET,
+                "DicomScuTimeout": 10,
+                "DicomModalities": {
+                    "isengard": [ISENGARD_AET, "127.0.0.1", isengard_dicom_port],
+                    "self": [ORTHANC_AET, "127.0.0.1", dicom_port]
                 }
-            },
+            }))
+            .await,
         )
-        .await;
-        orthanc
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{}", self.base, path)
     }
 
     pub(crate) async fn get(&self, path: &str) -> Value {

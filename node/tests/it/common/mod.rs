@@ -160,6 +160,19 @@ impl TestNode {
         )
     }
 
+    /// `POST /tools/execute-script`: the status and what the script printed
+    /// (or the error).
+    pub async fn execute_script(&self, source: &str) -> (u16, String) {
+        let r = self
+            .client
+            .post(self.url("/tools/execute-script"))
+            .body(source.to_owned())
+            .send()
+            .await
+            .expect("POST");
+        (r.status().as_u16(), r.text().await.expect("body"))
+    }
+
     /// Uploads a file and expects success; returns the answer.
     pub async fn upload(&self, bytes: Vec<u8>) -> Value {
         let (status, answer) = self.post("/instances", bytes).await;
@@ -188,6 +201,16 @@ impl Drop for TestNode {
             let _ = tx.send(());
         }
     }
+}
+
+/// The lines of a text file (none when it does not exist yet): what test
+/// scripts and callbacks wrote.
+pub fn lines(path: &std::path::Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect()
 }
 
 /// pydicom's folder of test files (pydicom is installed by scripts/install-deps.sh).

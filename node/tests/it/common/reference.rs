@@ -1,6 +1,7 @@
 //! The reference Orthanc 1.10.1 (`/usr/sbin/Orthanc`) as a REST oracle:
-//! started on free loopback ports with a temporary storage folder, no DICOM
-//! peers, killed when dropped (even when the test fails).
+//! started on free loopback ports with a temporary storage folder (DICOM
+//! peers and other options added by the caller), killed when dropped (even
+//! when the test fails).
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -14,6 +15,7 @@ pub const ORTHANC: &str = "/usr/sbin/Orthanc";
 pub struct ReferenceOrthanc {
     child: Child,
     pub base: String,
+    pub dicom_port: u16,
     pub client: reqwest::Client,
     _dir: tempfile::TempDir,
 }
@@ -27,18 +29,30 @@ impl Drop for ReferenceOrthanc {
 
 impl ReferenceOrthanc {
     pub async fn start() -> ReferenceOrthanc {
+        ReferenceOrthanc::start_with(json!({})).await
+    }
+
+    /// Starts Orthanc with `extra` (an object) added to its configuration.
+    pub async fn start_with(extra: Value) -> ReferenceOrthanc {
         let dir = tempfile::tempdir().unwrap();
         let storage = dir.path().join("storage");
-        let config = json!({
+        let dicom_port = free_port();
+        let mut config = json!({
             "Name": "reference",
             "StorageDirectory": storage,
             "IndexDirectory": storage,
             "HttpPort": free_port(),
-            "DicomPort": free_port(),
+            "DicomPort": dicom_port,
             "RemoteAccessAllowed": false,
             "AuthenticationEnabled": false,
             "Plugins": [],
         });
+        if let (Some(config), Value::Object(extra)) = (config.as_object_mut(), extra) {
+            config.extend(extra);
+        }
+        let dicom_port = config["DicomPort"]
+            .as_u64()
+            .map_or(dicom_port, |p| p as u16);
         let config_path = dir.path().join("orthanc.json");
         std::fs::write(&config_path, config.to_string()).unwrap();
         let child = Command::new(ORTHANC)
@@ -52,6 +66,7 @@ impl ReferenceOrthanc {
         let orthanc = ReferenceOrthanc {
             child,
             base,
+            dicom_port,
             client: reqwest::Client::new(),
             _dir: dir,
         };
