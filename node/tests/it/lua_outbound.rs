@@ -140,26 +140,15 @@ print(HttpDelete('{base}/instances/{instance}'))
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn heartbeat_runs_periodically_and_finalize_at_stop() {
     let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("calls.txt");
-    let script = dir.path().join("beat.lua");
-    std::fs::write(
-        &script,
-        format!(
-            r#"
-local function record(line)
-  local f = assert(io.open('{}', 'a'))
-  f:write(line .. '\n')
-  f:close()
-end
+    let (script, log) = common::recording_script(
+        dir.path(),
+        r#"
 beats = 0
 function Initialize() record('initialize') end
 function OnHeartBeat() beats = beats + 1 record('beat ' .. beats) end
 function Finalize() record('finalize after ' .. beats) end
 "#,
-            log.display()
-        ),
-    )
-    .unwrap();
+    );
     let node = TestNode::start_with(|c| {
         c.lua.scripts = vec![script];
         c.lua.heartbeat_period = 1;

@@ -13,17 +13,9 @@ use isengard::synth::Spec;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_stable_study_fires_once_per_study() {
     let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("calls.txt");
-    let script = dir.path().join("stable.lua");
-    std::fs::write(
-        &script,
-        format!(
-            r#"
-local function record(line)
-  local f = assert(io.open('{}', 'a'))
-  f:write(line .. '\n')
-  f:close()
-end
+    let (script, log) = common::recording_script(
+        dir.path(),
+        r#"
 function OnStableStudy(studyId, tags, metadata)
   record('study ' .. studyId .. ' ' .. tags['StudyInstanceUID'] .. ' ' .. tostring(metadata['LastUpdate'] ~= nil))
 end
@@ -37,10 +29,7 @@ function OnStoredInstance(instanceId, tags, metadata, origin)
   record('stored ' .. instanceId .. ' ' .. tags['SOPInstanceUID'] .. ' ' .. metadata['Origin'] .. ' ' .. origin['RequestOrigin'])
 end
 "#,
-            log.display()
-        ),
-    )
-    .unwrap();
+    );
     let node = TestNode::start_with(|c| {
         c.stable_age = 1;
         c.lua.scripts = vec![script];

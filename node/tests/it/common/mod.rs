@@ -213,6 +213,20 @@ pub fn lines(path: &std::path::Path) -> Vec<String> {
         .collect()
 }
 
+/// A Lua script in `dir` defining `callbacks` (Lua source) after a local
+/// `record(line)` that appends a line to a log file; returns the script's
+/// path and the log's (read it with [`lines`]).
+pub fn recording_script(dir: &std::path::Path, callbacks: &str) -> (PathBuf, PathBuf) {
+    let log = dir.join("calls.txt");
+    let script = dir.join("recording.lua");
+    let prelude = format!(
+        "local function record(line)\n  local f = assert(io.open('{}', 'a'))\n  f:write(line .. '\\n')\n  f:close()\nend\n",
+        log.display()
+    );
+    std::fs::write(&script, prelude + callbacks).expect("write the script");
+    (script, log)
+}
+
 /// pydicom's folder of test files (pydicom is installed by scripts/install-deps.sh).
 pub fn pydicom_test_files() -> PathBuf {
     let out = std::process::Command::new("python3")
