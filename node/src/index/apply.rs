@@ -53,20 +53,26 @@ pub fn get_resource(db: &DB, id: &str) -> Result<Option<Resource>> {
 }
 
 pub fn children_of(db: &DB, id: &str) -> Result<Vec<String>> {
-    let prefix = children_prefix(id);
     let mut out = Vec::new();
-    let iter = db.iterator_cf(
-        cf(db, CF_CHILDREN),
-        IteratorMode::From(&prefix, Direction::Forward),
-    );
-    for item in iter {
-        let (key, _) = item?;
-        if !key.starts_with(&prefix) {
-            break;
-        }
-        out.push(String::from_utf8_lossy(&key[prefix.len()..]).into_owned());
-    }
+    child_ids(&mut db.raw_iterator_cf(cf(db, CF_CHILDREN)), id, &mut out)?;
     Ok(out)
+}
+
+/// Appends the ids of the children of `id` (in key order) to `out`, seeking
+/// `iter` (over `CF_CHILDREN`) to their prefix: one iterator can serve many
+/// parents, cheaper than creating one per parent.
+pub fn child_ids(
+    iter: &mut rocksdb::DBRawIterator<'_>,
+    id: &str,
+    out: &mut Vec<String>,
+) -> Result<()> {
+    let prefix = children_prefix(id);
+    iter.seek(&prefix);
+    while let Some(key) = iter.key().filter(|k| k.starts_with(&prefix)) {
+        out.push(String::from_utf8_lossy(&key[prefix.len()..]).into_owned());
+        iter.next();
+    }
+    Ok(iter.status()?)
 }
 
 impl<'a> Applier<'a> {

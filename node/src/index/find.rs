@@ -14,11 +14,11 @@ use std::collections::{HashMap, HashSet};
 
 use rocksdb::DB;
 
-use super::apply;
+use super::apply::child_ids;
 use super::model::*;
 use super::normalize::Constraint;
 use super::query::{Reader, TagQuery};
-use super::store::{cf, children_prefix, CF_CHILDREN, CF_RESOURCES};
+use super::store::{cf, CF_CHILDREN, CF_RESOURCES};
 use super::IndexError;
 
 type Result<T> = std::result::Result<T, IndexError>;
@@ -71,11 +71,7 @@ impl<'a> Loaded<'a> {
     }
 
     fn get(&mut self, id: &str) -> Result<Option<&Resource>> {
-        if !self.map.contains_key(id) {
-            if let Some(r) = apply::get_resource(self.db, id)? {
-                self.map.insert(id.to_owned(), r);
-            }
-        }
+        self.load(vec![id.to_owned()])?;
         Ok(self.map.get(id))
     }
 
@@ -83,8 +79,7 @@ impl<'a> Loaded<'a> {
         self.map.get(id).is_some_and(|r| matches_all(r, queries))
     }
 
-    /// The children of `ids`, read. One iterator sought to each parent's
-    /// prefix: creating a RocksDB iterator costs more than reading a few keys.
+    /// The children of `ids`, read (one iterator for all of them).
     fn children(&mut self, ids: &[String]) -> Result<Vec<String>> {
         let mut kids = Vec::new();
         let mut iter = self.db.raw_iterator_cf(cf(self.db, CF_CHILDREN));
@@ -128,7 +123,9 @@ impl Reader<'_> {
         Ok(current.len())
     }
 
-    pub(super) fn children_in_order(&self, id: &str) -> Result<Vec<String>> {
+    /// Children ids in creation order (their resources read in one batch,
+    /// for their creation sequence).
+    pub fn children(&self, id: &str) -> Result<Vec<String>> {
         let mut loaded = Loaded::new(self.db());
         let kids = loaded.children(&[id.to_owned()])?;
         Ok(take(loaded, kids).into_iter().map(|r| r.id).collect())
@@ -224,17 +221,6 @@ impl Reader<'_> {
         }
         Ok(take(loaded, current))
     }
-}
-
-/// Appends the ids of the children of `id` (in key order) to `out`.
-fn child_ids(iter: &mut rocksdb::DBRawIterator<'_>, id: &str, out: &mut Vec<String>) -> Result<()> {
-    let prefix = children_prefix(id);
-    iter.seek(&prefix);
-    while let Some(key) = iter.key().filter(|k| k.starts_with(&prefix)) {
-        out.push(String::from_utf8_lossy(&key[prefix.len()..]).into_owned());
-        iter.next();
-    }
-    Ok(iter.status()?)
 }
 
 /// The resources of `ids` out of the memo, in creation order.

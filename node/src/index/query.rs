@@ -38,12 +38,6 @@ impl<'a> Reader<'a> {
         Ok(apply::get_resource(self.db, id)?)
     }
 
-    /// Children ids in creation order (their resources read in one batch,
-    /// for their creation sequence).
-    pub fn children(&self, id: &str) -> Result<Vec<String>> {
-        self.children_in_order(id)
-    }
-
     /// Resources of a level in creation order, skipping `since`, at most `limit`.
     pub fn list(&self, level: Level, since: usize, limit: Option<usize>) -> Result<Vec<String>> {
         let prefix = [level.code()];
