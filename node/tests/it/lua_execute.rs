@@ -9,14 +9,8 @@ use crate::common;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::TestNode;
+use common::{script_file, TestNode};
 use serde_json::Value;
-
-fn script_file(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, text).unwrap();
-    path
-}
 
 #[tokio::test]
 async fn execute_script_prints_shares_state_and_reports_errors() {

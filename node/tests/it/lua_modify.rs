@@ -12,15 +12,9 @@ use crate::common;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::{free_port, wait_until, Killed, TestNode};
+use common::{free_port, script_file, wait_until, Killed, TestNode};
 use isengard::synth::Spec;
 use serde_json::{json, Value};
-
-fn script(dir: &Path, text: &str) -> PathBuf {
-    let path = dir.join("script.lua");
-    std::fs::write(&path, text).unwrap();
-    path
-}
 
 fn received_files(dir: &Path) -> Vec<PathBuf> {
     std::fs::read_dir(dir)
@@ -34,8 +28,9 @@ async fn modify_then_route_then_delete() {
     let received = tempfile::tempdir().unwrap();
     let port = free_port();
     let _scp = common::storescp(received.path(), "SAMPLE", port, &[]).await;
-    let path = script(
+    let path = script_file(
         scripts.path(),
+        "script.lua",
         r#"
 function OnStoredInstance(instanceId, tags, metadata, origin)
   -- Do not modify twice the same file
@@ -202,6 +197,21 @@ while True:
 }
 
 /// The first value of a DICOM JSON element (a PN's `Alphabetic`).
+/// The `n`th identifier the SCP of [`find_scp`] recorded, once it is there.
+async fn recorded_identifier(dir: &Path, n: usize) -> Value {
+    let received = dir.join(format!("{n}.json"));
+    wait_until(
+        Duration::from_secs(10),
+        "the SCP recorded the identifier",
+        || {
+            let received = received.clone();
+            async move { received.exists() }
+        },
+    )
+    .await;
+    serde_json::from_slice(&std::fs::read(&received).unwrap()).unwrap()
+}
+
 fn value<'a>(identifier: &'a Value, tag: &str) -> Option<&'a str> {
     let first = identifier.get(tag)?.get("Value")?.get(0)?;
     first.as_str().or_else(|| first.get("Alphabetic")?.as_str())
@@ -223,8 +233,9 @@ async fn outgoing_find_request_filter_rewrites_what_the_remote_receives() {
         },
     )
     .await;
-    let path = script(
+    let path = script_file(
         scripts.path(),
+        "script.lua",
         r#"
 function OutgoingFindRequestFilter(query, modality)
   if modality == 'FINDSCP' then
@@ -252,17 +263,7 @@ end
         node.get(&format!("/queries/{query}/answers")).await.1,
         json!(["0"])
     );
-    let received = seen.path().join("1.json");
-    wait_until(
-        Duration::from_secs(10),
-        "the SCP recorded the identifier",
-        || {
-            let received = received.clone();
-            async move { received.exists() }
-        },
-    )
-    .await;
-    let identifier: Value = serde_json::from_slice(&std::fs::read(&received).unwrap()).unwrap();
+    let identifier = recorded_identifier(seen.path(), 1).await;
     assert_eq!(
         value(&identifier, "00100010"),
         Some("DOE^REWRITTEN"),
@@ -284,17 +285,7 @@ end
         .post("/modalities/other/query", request.to_string())
         .await;
     assert_eq!(status, 200);
-    let received = seen.path().join("2.json");
-    wait_until(
-        Duration::from_secs(10),
-        "the SCP recorded the second identifier",
-        || {
-            let received = received.clone();
-            async move { received.exists() }
-        },
-    )
-    .await;
-    let identifier: Value = serde_json::from_slice(&std::fs::read(&received).unwrap()).unwrap();
+    let identifier = recorded_identifier(seen.path(), 2).await;
     assert_eq!(
         value(&identifier, "00100010"),
         Some("ORIGINAL*"),

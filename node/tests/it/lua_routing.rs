@@ -7,15 +7,9 @@ use crate::common;
 
 use std::time::Duration;
 
-use common::{free_port, wait_until, TestNode};
+use common::{free_port, script_file, wait_until, TestNode};
 use isengard::synth::Spec;
 use serde_json::json;
-
-fn script(dir: &std::path::Path, text: &str) -> std::path::PathBuf {
-    let path = dir.join("script.lua");
-    std::fs::write(&path, text).unwrap();
-    path
-}
 
 fn files_in(dir: &std::path::Path) -> usize {
     std::fs::read_dir(dir).map(|d| d.count()).unwrap_or(0)
@@ -27,8 +21,9 @@ async fn auto_routing_sends_then_deletes() {
     let received = tempfile::tempdir().unwrap();
     let port = free_port();
     let _scp = common::storescp(received.path(), "SAMPLE", port, &[]).await;
-    let path = script(
+    let path = script_file(
         scripts.path(),
+        "script.lua",
         r#"
 function OnStoredInstance(instanceId, tags, metadata, origin)
   -- only what clients send, not what this script uploads itself
@@ -59,8 +54,9 @@ end
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn received_instance_filter_refuses_over_rest_and_c_store() {
     let scripts = tempfile::tempdir().unwrap();
-    let path = script(
+    let path = script_file(
         scripts.path(),
+        "script.lua",
         r#"
 function ReceivedInstanceFilter(dicom, origin, info)
   if dicom.Modality == 'CT' then
@@ -119,8 +115,9 @@ end
 #[tokio::test]
 async fn incoming_http_request_filter_answers_403() {
     let scripts = tempfile::tempdir().unwrap();
-    let path = script(
+    let path = script_file(
         scripts.path(),
+        "script.lua",
         r#"
 function IncomingHttpRequestFilter(method, uri, ip, username, headers)
   if method == 'GET' then
@@ -170,8 +167,9 @@ end
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn incoming_find_request_filter_rewrites_the_query() {
     let scripts = tempfile::tempdir().unwrap();
-    let path = script(
+    let path = script_file(
         scripts.path(),
+        "script.lua",
         r#"
 function IncomingFindRequestFilter(query, origin)
   -- a peer that sends a wrong PatientID: patch it, as Orthanc's sample does

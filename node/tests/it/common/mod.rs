@@ -213,18 +213,27 @@ pub fn lines(path: &std::path::Path) -> Vec<String> {
         .collect()
 }
 
+/// Writes `text` to `dir/name`; returns the path (a script or configuration
+/// file for a test).
+pub fn script_file(dir: &std::path::Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("write the file");
+    path
+}
+
 /// A Lua script in `dir` defining `callbacks` (Lua source) after a local
 /// `record(line)` that appends a line to a log file; returns the script's
 /// path and the log's (read it with [`lines`]).
 pub fn recording_script(dir: &std::path::Path, callbacks: &str) -> (PathBuf, PathBuf) {
     let log = dir.join("calls.txt");
-    let script = dir.join("recording.lua");
     let prelude = format!(
         "local function record(line)\n  local f = assert(io.open('{}', 'a'))\n  f:write(line .. '\\n')\n  f:close()\nend\n",
         log.display()
     );
-    std::fs::write(&script, prelude + callbacks).expect("write the script");
-    (script, log)
+    (
+        script_file(dir, "recording.lua", &(prelude + callbacks)),
+        log,
+    )
 }
 
 /// pydicom's folder of test files (pydicom is installed by scripts/install-deps.sh).
