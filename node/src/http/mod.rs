@@ -10,6 +10,7 @@ pub mod find;
 pub mod instances;
 pub mod metadata;
 pub mod modalities;
+pub mod modalities_legacy;
 pub mod modify;
 pub mod queries;
 pub mod resources;
@@ -95,21 +96,24 @@ fn routes() -> Router<Archive> {
         .route("/modalities/{name}/query", post(modalities::query))
         .route(
             "/modalities/{name}/find-patient",
-            post(modalities::find_patient),
+            post(modalities_legacy::find_patient),
         )
         .route(
             "/modalities/{name}/find-study",
-            post(modalities::find_study),
+            post(modalities_legacy::find_study),
         )
         .route(
             "/modalities/{name}/find-series",
-            post(modalities::find_series),
+            post(modalities_legacy::find_series),
         )
         .route(
             "/modalities/{name}/find-instance",
-            post(modalities::find_instance),
+            post(modalities_legacy::find_instance),
         )
-        .route("/modalities/{name}/find", post(modalities::find_tree))
+        .route(
+            "/modalities/{name}/find",
+            post(modalities_legacy::find_tree),
+        )
         .route(
             "/modalities/{name}/find-worklist",
             post(modalities::not_implemented),

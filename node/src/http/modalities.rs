@@ -1,8 +1,7 @@
 //! `/modalities`: the DICOM peers (list, define, delete) and the SCU
 //! operations on one of them, in Orthanc 1.10.1's shapes: `echo`, `store`,
-//! `query` (results under `/queries`, see [`super::queries`]), `move`, and the
-//! deprecated `find-patient`, `find-study`, `find-series`, `find-instance`
-//! and `find`.
+//! `query` (results under `/queries`, see [`super::queries`]) and `move`; the
+//! deprecated `find-*` routes are in [`super::modalities_legacy`].
 //!
 //! Orthanc runs `store`, `move` and retrieves as jobs when asked to be
 //! asynchronous; Isengard has no jobs yet and always runs them synchronously
@@ -21,7 +20,6 @@ use super::error::{ApiError, ApiResult, OrthancCode};
 use super::resources::{flag, ExpandParams};
 use crate::dicom::charset::Charset;
 use crate::dicom::json as tag_json;
-use crate::dicom::model::Tag;
 use crate::dimse::scu::{self, ScuError, Target};
 use crate::index::{Level, Modality};
 use crate::service::modalities::{modality_from_json, modality_to_json};
@@ -532,139 +530,4 @@ pub async fn query(
         timeout: peer.timeout,
     });
     Ok(Json(json!({"ID": id, "Path": format!("/queries/{id}")})))
-}
-
-/// The body of the deprecated `find-*` routes merged into the level's template.
-fn legacy_fields(level: Level, body: &Bytes) -> ApiResult<Keys> {
-    let request: Value =
-        serde_json::from_slice(body).map_err(|_| ApiError::new(OrthancCode::BadRequest))?;
-    let object = request
-        .as_object()
-        .ok_or_else(|| ApiError::new(OrthancCode::BadRequest))?;
-    let mut fields = queries::find_template(level);
-    for (key, value) in object {
-        let tag = queries::parse_tag(key)?;
-        let text = match value {
-            Value::String(s) => s.clone(),
-            Value::Null => String::new(),
-            other => other.to_string(),
-        };
-        queries::set(&mut fields, tag, text);
-    }
-    Ok(fields)
-}
-
-async fn legacy_find(
-    archive: &Archive,
-    peer: &Peer,
-    level: Level,
-    fields: &Keys,
-) -> ApiResult<Vec<Value>> {
-    let filter = queries::legacy_filter(level, fields);
-    let identifier = queries::find_identifier(level, &filter, true, &peer.modality.manufacturer);
-    run_find(archive, peer, level, identifier).await
-}
-
-fn human(answers: &[Value]) -> Value {
-    Value::Array(
-        answers
-            .iter()
-            .map(|a| tag_json::simplify(a, false))
-            .collect(),
-    )
-}
-
-async fn legacy_route(
-    archive: Archive,
-    name: String,
-    level: Level,
-    body: Bytes,
-) -> ApiResult<Json<Value>> {
-    let peer = Peer {
-        modality: archive.modality(&name)?,
-        local_aet: None,
-        timeout: None,
-    };
-    let fields = legacy_fields(level, &body)?;
-    Ok(Json(human(
-        &legacy_find(&archive, &peer, level, &fields).await?,
-    )))
-}
-
-pub async fn find_patient(
-    State(a): State<Archive>,
-    Path(n): Path<String>,
-    body: Bytes,
-) -> ApiResult<Json<Value>> {
-    legacy_route(a, n, Level::Patient, body).await
-}
-
-pub async fn find_study(
-    State(a): State<Archive>,
-    Path(n): Path<String>,
-    body: Bytes,
-) -> ApiResult<Json<Value>> {
-    legacy_route(a, n, Level::Study, body).await
-}
-
-pub async fn find_series(
-    State(a): State<Archive>,
-    Path(n): Path<String>,
-    body: Bytes,
-) -> ApiResult<Json<Value>> {
-    legacy_route(a, n, Level::Series, body).await
-}
-
-pub async fn find_instance(
-    State(a): State<Archive>,
-    Path(n): Path<String>,
-    body: Bytes,
-) -> ApiResult<Json<Value>> {
-    legacy_route(a, n, Level::Instance, body).await
-}
-
-/// The deprecated `POST /modalities/{m}/find`: patients, each with its
-/// `Studies`, each with its `Series`, all filtered by the same body.
-pub async fn find_tree(
-    State(archive): State<Archive>,
-    Path(name): Path<String>,
-    body: Bytes,
-) -> ApiResult<Json<Value>> {
-    let peer = Peer {
-        modality: archive.modality(&name)?,
-        local_aet: None,
-        timeout: None,
-    };
-    let copy = |fields: &mut Keys, answer: &Value, tag: Tag| {
-        if let Some(v) = queries::answer_value(answer, tag) {
-            queries::set(fields, tag, v.to_owned());
-        }
-    };
-    let patients = legacy_find(
-        &archive,
-        &peer,
-        Level::Patient,
-        &legacy_fields(Level::Patient, &body)?,
-    )
-    .await?;
-    let mut result = Vec::new();
-    for patient in &patients {
-        let mut fields = legacy_fields(Level::Study, &body)?;
-        copy(&mut fields, patient, queries::PATIENT_ID);
-        let studies = legacy_find(&archive, &peer, Level::Study, &fields).await?;
-        let mut study_list = Vec::new();
-        for study in &studies {
-            let mut fields = legacy_fields(Level::Series, &body)?;
-            copy(&mut fields, study, queries::PATIENT_ID);
-            copy(&mut fields, study, queries::STUDY_UID);
-            let series = legacy_find(&archive, &peer, Level::Series, &fields).await?;
-            let mut s = tag_json::simplify(study, false);
-            s["Series"] = human(&series);
-            study_list.push(s);
-        }
-        let mut p = tag_json::simplify(patient, false);
-        p["Studies"] = Value::Array(study_list);
-        result.push(p);
-    }
-    Ok(Json(Value::Array(result)))
 }
