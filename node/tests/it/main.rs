@@ -28,6 +28,7 @@ mod rest_archive;
 mod rest_cluster;
 mod rest_core;
 mod rest_find;
+mod rest_instance_data;
 mod rest_modalities;
 mod rest_oracle;
 mod rest_resources;

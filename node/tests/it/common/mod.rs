@@ -203,6 +203,15 @@ impl Drop for TestNode {
     }
 }
 
+/// The strings of a JSON array (a list of ids or names); panics otherwise.
+pub fn strings(v: &Value) -> Vec<String> {
+    v.as_array()
+        .unwrap_or_else(|| panic!("not an array: {v}"))
+        .iter()
+        .map(|x| x.as_str().unwrap().to_owned())
+        .collect()
+}
+
 /// The lines of a text file (none when it does not exist yet): what test
 /// scripts and callbacks wrote.
 pub fn lines(path: &std::path::Path) -> Vec<String> {
