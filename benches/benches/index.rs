@@ -11,7 +11,7 @@ use isengard::index::apply::{Applier, SmCounters};
 use isengard::index::normalize::Constraint;
 use isengard::index::query::{Reader, TagQuery};
 use isengard::index::{store, Attachment, Command, Level, NewInstance, Stamp};
-use isengard::synth::{hospital, Shape};
+use isengard_test_support::synth::{hospital, Shape};
 
 /// The commands `ingest` would propose for an archive of this shape.
 fn commands(shape: Shape) -> Vec<Command> {

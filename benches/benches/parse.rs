@@ -4,7 +4,7 @@
 //! `cargo bench -p isengard-benches --bench parse`.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use isengard::synth::{hospital, Shape};
+use isengard_test_support::synth::{hospital, Shape};
 
 fn file(size: u16) -> Vec<u8> {
     let shape = Shape {

@@ -14,9 +14,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use isengard::dicom::Tag;
-use isengard::dimse::scu;
-use isengard::index::{Level, Modality};
-use isengard::synth::{hospital, Shape, Spec as Instance};
+use isengard::index::Level;
+use isengard_dimse::scu;
+use isengard_test_support::synth::{hospital, Shape, Spec as Instance};
 use serde_json::{json, Value};
 
 use crate::ingest::{mib, MEMORY};
@@ -193,19 +193,12 @@ fn queries(specs: &[Instance]) -> Vec<Query> {
     out
 }
 
-fn bench_modality(node: &Process) -> Modality {
-    Modality {
-        local_aet: SCU_AET.into(),
-        timeout: 60,
-        ..Modality::new("server", &node.aet, "127.0.0.1", node.dicom_port)
-    }
-}
-
 async fn cfind(node: &Process, query: &Query) -> anyhow::Result<usize> {
-    let modality = bench_modality(node);
     let target = scu::Target {
-        local_aet: SCU_AET,
-        modality: &modality,
+        local_aet: SCU_AET.into(),
+        remote_aet: node.aet.clone(),
+        host: "127.0.0.1".into(),
+        port: node.dicom_port,
         timeout: Duration::from_secs(60),
     };
     Ok(scu::find(&target, query.level, &query.cfind_keys())

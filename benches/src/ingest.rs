@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use isengard::synth::{hospital, Shape};
+use isengard_test_support::synth::{hospital, Shape};
 
 use crate::dcmtk;
 use crate::plan::Plan;

@@ -1,7 +1,7 @@
 //! `isengard-benches`: Isengard and the reference Orthanc 1.10.1 side by side
 //! on the same synthetic data, on this machine, in one run (`make bench`).
 //!
-//! The runner generates the data sets with `isengard::synth`, starts every
+//! The runner generates the data sets with `isengard_test_support::synth`, starts every
 //! server itself on free loopback ports (fresh storage for each ingest run),
 //! runs each workload on both servers, alternating which goes first, for
 //! several rounds, and writes a markdown report: medians per server and the

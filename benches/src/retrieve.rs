@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context};
 use bytes::Bytes;
-use isengard::synth::{hospital, Shape};
+use isengard_test_support::synth::{hospital, Shape};
 
 use crate::dcmtk;
 use crate::ingest::{mib, MEMORY};

@@ -10,9 +10,9 @@ use dicom_dictionary_std::tags;
 use dicom_ul::association::client::AsyncClientAssociation;
 use dicom_ul::association::ClientAssociationOptions;
 use isengard::dicom::Tag;
-use isengard::dimse::scu::{self, MoveReport, Target};
 use isengard::index::{Level, Modality};
-use isengard::synth::{CT_IMAGE_STORAGE, MR_IMAGE_STORAGE};
+use isengard_dimse::scu::{self, MoveReport, Target};
+use isengard_test_support::synth::{CT_IMAGE_STORAGE, MR_IMAGE_STORAGE};
 pub use isengard_test_support::StoreScp;
 use tokio::net::TcpStream;
 
@@ -111,10 +111,11 @@ pub async fn move_study(
     study_uid: &str,
     destination: &str,
 ) -> Result<MoveReport, String> {
-    let peer = modality("node", node_aet, node);
     let target = Target {
-        local_aet: calling,
-        modality: &peer,
+        local_aet: calling.to_owned(),
+        remote_aet: node_aet.to_owned(),
+        host: node.ip().to_string(),
+        port: node.port(),
         timeout: Duration::from_secs(30),
     };
     scu::move_(

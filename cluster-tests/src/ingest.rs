@@ -5,7 +5,7 @@
 //! [`TestCluster::try_post`], [`TestCluster::post_ok`]) and through every
 //! running node in turn ([`TestCluster::post_round_robin`]).
 
-use isengard::synth::{dataset, Shape, Spec};
+use isengard_test_support::synth::{dataset, Shape, Spec};
 use serde_json::Value;
 
 use crate::TestCluster;

@@ -16,19 +16,19 @@
 //! [`run`] starts a node from a configuration and listeners handed in by the
 //! caller, so tests start nodes in-process on port 0.
 
-pub mod blob;
 pub mod cli;
 pub mod cluster;
 pub mod config;
-pub mod dicom;
 pub mod dimse;
 pub mod http;
-pub mod index;
 pub mod logging;
 pub mod lua;
 pub mod memory;
 pub mod service;
-pub mod synth;
+
+pub use isengard_blob as blob;
+pub use isengard_dicom as dicom;
+pub use isengard_index as index;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -99,35 +99,49 @@ async fn bind_grpc(addr: std::net::SocketAddr) -> Result<TcpListener, RunError> 
         })
 }
 
+/// What [`run`] wires together: the Raft node, the blob store, and the use
+/// cases over both.
+pub struct Opened {
+    pub node: cluster::Node,
+    pub blobs: blob::BlobStore,
+    pub archive: service::Archive,
+}
+
 /// Opens the archive described by `config` (index + blobs).
-pub async fn open_archive(config: Arc<Config>) -> Result<service::Archive, RunError> {
+pub async fn open_archive(config: Arc<Config>) -> Result<Opened, RunError> {
     let dir = config.index_directory.join("index");
-    let index = match &config.cluster {
-        None => index::Index::open_single(&dir).await?,
-        Some(cluster) => index::Index::open_cluster(&dir, cluster).await?,
+    let node = match &config.cluster {
+        None => cluster::Node::open_single(&dir).await?,
+        Some(cluster) => cluster::Node::open_cluster(&dir, cluster).await?,
     };
     let blobs = blob::BlobStore::from_url(
         config.blobs.url.as_deref(),
         &config.storage_directory.join("blobs"),
         config.blobs.fsync,
     )?;
-    Ok(service::Archive::new(index, blobs, config))
+    let archive = service::Archive::new(node.clone(), blobs.clone(), config);
+    Ok(Opened {
+        node,
+        blobs,
+        archive,
+    })
 }
 
 /// Serves the node-to-node gRPC (`Raft` service, and `Blobs` in the
 /// replicated blob mode) until `stop` turns true.
 fn serve_grpc(
-    archive: &service::Archive,
+    opened: &Opened,
     listener: TcpListener,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> Result<tokio::task::JoinHandle<()>, RunError> {
     let addr = listener.local_addr().map_err(RunError::Http)?;
-    let node = archive.index().node_id();
+    let node = opened.node.node_id();
     tracing::info!(%addr, node, "isengard is serving the cluster gRPC");
-    let service = cluster::RaftService::new(archive.index().raft().clone()).into_server();
-    let blobs = archive
+    let service = cluster::RaftService::new(opened.node.raft().clone()).into_server();
+    let blobs = opened
+        .archive
         .replicated()
-        .then(|| cluster::BlobService::new(archive.blobs().clone()).into_server());
+        .then(|| cluster::BlobService::new(opened.blobs.clone()).into_server());
     let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
     Ok(tokio::spawn(async move {
         let served = tonic::transport::Server::builder()
@@ -169,7 +183,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), RunError> {
     let config = Arc::new(config);
-    let archive = open_archive(config.clone()).await?;
+    let opened = open_archive(config.clone()).await?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let grpc = match &config.cluster {
         None => None,
@@ -178,16 +192,17 @@ pub async fn run(
                 Some(listener) => listener,
                 None => bind_grpc(cluster.grpc_listen).await?,
             };
-            Some(serve_grpc(&archive, listener, stop_rx.clone())?)
+            Some(serve_grpc(&opened, listener, stop_rx.clone())?)
         }
     };
+    let Opened { node, archive, .. } = opened;
     if grpc.is_none() {
         archive.seed_modalities().await?;
     } else {
         // A cluster member can only write once a leader exists.
-        let archive = archive.clone();
+        let (archive, node) = (archive.clone(), node.clone());
         tokio::spawn(async move {
-            let seeded = match archive.index().wait_for_leader().await {
+            let seeded = match node.wait_for_leader().await {
                 Ok(()) => archive.seed_modalities().await.map(|_| ()),
                 Err(e) => Err(e.into()),
             };
@@ -199,7 +214,7 @@ pub async fn run(
     let scripting = match start_lua(&archive, &stop_rx).await {
         Ok(s) => s,
         Err(e) => {
-            archive.index().shutdown().await;
+            node.shutdown().await;
             return Err(e);
         }
     };
@@ -249,7 +264,7 @@ pub async fn run(
         let _ = task.await;
         engine.shutdown().await;
     }
-    archive.index().shutdown().await;
+    node.shutdown().await;
     if let Some(grpc) = grpc {
         let _ = grpc.await;
     }

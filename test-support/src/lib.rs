@@ -1,6 +1,7 @@
-//! Test helpers shared by the node's integration tests (`node/tests/it`) and
-//! the multi-node tests (`cluster-tests`), written once here. This crate does
-//! not depend on `isengard`, so the node's own tests can use it.
+//! Test and bench helpers shared by the crates' unit tests, the node's
+//! integration tests (`node/tests/it`), the multi-node tests (`cluster-tests`)
+//! and the benches, written once here. This crate depends on no isengard
+//! crate, so every one of them can use it.
 //!
 //! - [`wait_until`]: poll a condition until it holds, with a deadline (tests
 //!   never sleep as synchronization).
@@ -10,10 +11,12 @@
 //!   destination.
 //! - [`S3sFs`]: an `s3s-fs` server (S3 protocol over a temp folder) on a port
 //!   it chose.
+//! - [`synth`]: synthetic, realistic DICOM data sets (tests and benchmarks).
 
 mod dcmtk;
 mod process;
 mod s3s_fs;
+pub mod synth;
 mod wait;
 
 pub use dcmtk::{storescp, StoreScp};

@@ -5,10 +5,10 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use isengard::synth::{dataset, Shape};
 use isengard_cluster_tests::check::assert_consistent;
 use isengard_cluster_tests::ingest::SMALL;
 use isengard_cluster_tests::TestCluster;
+use isengard_test_support::synth::{dataset, Shape};
 
 #[tokio::test]
 async fn t10_ingest_through_every_node_read_from_every_node() {

@@ -5,10 +5,10 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use isengard::synth::Shape;
 use isengard_cluster_tests::check::assert_consistent;
 use isengard_cluster_tests::ingest::{files, SMALL};
 use isengard_cluster_tests::{wait_until, TestCluster};
+use isengard_test_support::synth::Shape;
 use serde_json::Value;
 
 #[tokio::test]

@@ -14,10 +14,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use isengard::dicom::orthanc_ids;
-use isengard::synth::Spec;
 use isengard_cluster_tests::check::assert_consistent;
 use isengard_cluster_tests::dicom::{StoreError, StoreScu};
 use isengard_cluster_tests::{wait_until, TestCluster};
+use isengard_test_support::synth::Spec;
 use serde_json::Value;
 
 const KILLS: usize = 3;

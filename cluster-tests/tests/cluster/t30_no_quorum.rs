@@ -4,10 +4,10 @@
 
 use std::time::{Duration, Instant};
 
-use isengard::synth::Spec;
 use isengard_cluster_tests::check::assert_consistent;
 use isengard_cluster_tests::dicom::{StoreError, StoreScu};
 use isengard_cluster_tests::TestCluster;
+use isengard_test_support::synth::Spec;
 
 #[tokio::test]
 async fn t30_no_quorum_fails_fast_then_recovers() {

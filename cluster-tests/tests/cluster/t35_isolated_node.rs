@@ -9,10 +9,10 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use isengard::dicom::orthanc_ids;
-use isengard::synth::Spec;
 use isengard_cluster_tests::check::{assert_consistent, node_state};
 use isengard_cluster_tests::dicom::{StoreError, StoreScu};
 use isengard_cluster_tests::{wait_until, ClusterOptions, TestCluster};
+use isengard_test_support::synth::Spec;
 
 /// A write on a node without quorum must be refused within this (the node
 /// gives up after five seconds; the rest is slack for a loaded machine).

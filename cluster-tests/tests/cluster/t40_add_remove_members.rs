@@ -7,10 +7,10 @@
 
 use std::time::Duration;
 
-use isengard::synth::Shape;
 use isengard_cluster_tests::ingest::{files, SMALL};
 use isengard_cluster_tests::membership::{member_ids, Ingest};
 use isengard_cluster_tests::{wait_until, TestCluster};
+use isengard_test_support::synth::Shape;
 use serde_json::Value;
 
 fn is_voter(status: &Value, id: u64) -> bool {

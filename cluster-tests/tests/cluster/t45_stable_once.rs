@@ -8,9 +8,9 @@
 use std::time::{Duration, Instant};
 
 use isengard::dicom::orthanc_ids;
-use isengard::synth::Spec;
 use isengard_cluster_tests::check::{assert_consistent, node_state};
 use isengard_cluster_tests::{ClusterOptions, TestCluster};
+use isengard_test_support::synth::Spec;
 use serde_json::{json, Value};
 
 const STABLE_AGE: u64 = 3;

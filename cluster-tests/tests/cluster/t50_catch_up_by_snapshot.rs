@@ -5,9 +5,9 @@
 
 use std::time::{Duration, Instant};
 
-use isengard::synth::Shape;
 use isengard_cluster_tests::ingest::{files, SMALL};
 use isengard_cluster_tests::{wait_until, ClusterOptions, TestCluster};
+use isengard_test_support::synth::Shape;
 use serde_json::json;
 
 #[tokio::test]
@@ -62,7 +62,9 @@ async fn t50_a_node_down_for_long_catches_up_by_snapshot() {
     );
 
     // It takes writes again (forwarded if it does not lead).
-    let extra = isengard::synth::Spec::simple("P50", "1.2.50", "1.2.50.1", "1.2.50.1.1").to_bytes();
+    let extra =
+        isengard_test_support::synth::Spec::simple("P50", "1.2.50", "1.2.50.1", "1.2.50.1.1")
+            .to_bytes();
     cluster.post_ok(away, extra).await;
     let instances = cluster.check_consistent(Duration::from_secs(20)).await;
     assert_eq!(instances.len(), files.len() + 1);

@@ -6,9 +6,9 @@
 
 use std::time::Duration;
 
-use isengard::synth::Shape;
 use isengard_cluster_tests::ingest::{files, SMALL};
 use isengard_cluster_tests::TestCluster;
+use isengard_test_support::synth::Shape;
 
 fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
     std::fs::create_dir_all(to).unwrap();
@@ -90,7 +90,9 @@ async fn t55_restart_the_whole_cluster_lose_a_data_dir_restore_a_backup() {
         before,
         "the restored cluster differs"
     );
-    let extra = isengard::synth::Spec::simple("P55", "1.2.55", "1.2.55.1", "1.2.55.1.1").to_bytes();
+    let extra =
+        isengard_test_support::synth::Spec::simple("P55", "1.2.55", "1.2.55.1", "1.2.55.1.1")
+            .to_bytes();
     cluster.post_ok(1, extra).await;
     let instances = cluster.check_consistent(Duration::from_secs(20)).await;
     assert_eq!(instances.len(), files.len() + 1);

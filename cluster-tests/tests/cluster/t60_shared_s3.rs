@@ -6,11 +6,11 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use isengard::synth::Shape;
 use isengard_cluster_tests::ingest::{files, SMALL};
 use isengard_cluster_tests::{
     blob_path, sha256_hex, BlobSetup, ClusterOptions, S3Server, TestCluster,
 };
+use isengard_test_support::synth::Shape;
 
 #[tokio::test]
 async fn t60_shared_s3_ingest_through_every_node_read_from_every_node() {

@@ -7,11 +7,11 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use isengard::synth::{dataset, Shape, Spec};
 use isengard_cluster_tests::ingest::SMALL;
 use isengard_cluster_tests::{
     blob_path, sha256_hex, wait_until, BlobSetup, ClusterOptions, TestCluster,
 };
+use isengard_test_support::synth::{dataset, Shape, Spec};
 
 /// Posts `spec` on node `node`: (instance id, blob hash).
 async fn post(cluster: &TestCluster, node: u64, spec: &Spec) -> (String, String) {

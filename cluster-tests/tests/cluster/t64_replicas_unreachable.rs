@@ -4,8 +4,8 @@
 
 use std::time::{Duration, Instant};
 
-use isengard::synth::Spec;
 use isengard_cluster_tests::{BlobSetup, ClusterOptions, TestCluster};
+use isengard_test_support::synth::Spec;
 
 #[tokio::test]
 async fn t64_too_few_reachable_nodes_refuse_the_instance() {

@@ -5,10 +5,10 @@
 
 use std::time::{Duration, Instant};
 
-use isengard::synth::Spec;
 use isengard_cluster_tests::check::assert_consistent;
 use isengard_cluster_tests::dicom::{move_study, StoreScp};
 use isengard_cluster_tests::{wait_until, TestCluster};
+use isengard_test_support::synth::Spec;
 use serde_json::json;
 
 const STUDY: &str = "1.2.826.0.1.3680043.10.65";

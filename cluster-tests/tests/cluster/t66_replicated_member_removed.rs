@@ -9,10 +9,10 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use isengard::synth::Shape;
 use isengard_cluster_tests::ingest::{files, SMALL};
 use isengard_cluster_tests::membership::member_ids;
 use isengard_cluster_tests::{sha256_hex, wait_until, BlobSetup, ClusterOptions, TestCluster};
+use isengard_test_support::synth::Shape;
 
 /// Posts `file` to node `node`; answers (instance id, blob hash).
 async fn post(cluster: &TestCluster, node: u64, file: &[u8]) -> (String, String) {

@@ -7,8 +7,8 @@
 use std::time::Duration;
 
 use isengard::dicom::orthanc_ids;
-use isengard::synth::Spec;
 use isengard_cluster_tests::{wait_until, ClusterOptions, TestCluster};
+use isengard_test_support::synth::Spec;
 use serde_json::json;
 
 fn lines(path: &std::path::Path) -> Vec<String> {

@@ -26,9 +26,9 @@ use super::bootstrap::probe;
 use super::forward::WRITE_DEADLINE;
 use super::network::{Peers, Rpc};
 use super::status::{status, ClusterStatus};
+use super::Node;
 use crate::config::is_host_port;
 use crate::index::raft::{NodeId, Raft};
-use crate::index::Index;
 
 /// How long a new node may take to catch up, unless the request says otherwise.
 pub const DEFAULT_CATCH_UP: Duration = Duration::from_secs(600);
@@ -345,15 +345,15 @@ async fn remove(raft: &Raft, id: NodeId) -> Result<u64, Step> {
 /// leader's view of the cluster afterwards. On a follower, also waits (briefly)
 /// until this node has applied the change, so its own `GET /cluster` shows it.
 pub async fn change(
-    index: &Index,
+    node: &Node,
     request: MembershipRequest,
 ) -> Result<ClusterStatus, MembershipError> {
-    let Some(peers) = index.peers() else {
+    let Some(peers) = node.peers() else {
         return Err(MembershipError::NotClustered);
     };
     request.validate()?;
-    let raft = index.raft();
-    let me = index.node_id();
+    let raft = node.raft();
+    let me = node.node_id();
     let deadline = Instant::now() + WRITE_DEADLINE;
     loop {
         let metrics = raft.metrics().borrow().clone();

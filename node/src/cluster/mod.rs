@@ -1,6 +1,12 @@
-//! The cluster: node-to-node gRPC (`proto/raft.proto`) carrying openraft's
-//! messages and forwarded client writes.
+//! The Raft node layer: the index storage driven by openraft ([`Node`]), and
+//! everything that knows other nodes exist: node-to-node gRPC
+//! (`proto/raft.proto`) carrying openraft's messages and forwarded client
+//! writes, bootstrap, membership, status, and the blob copies of the
+//! replicated mode.
 //!
+//! - [`node`]: [`Node`], opening (single or cluster), the proposal to Raft,
+//!   reads of the local state machine;
+//! - [`batch`]: group commit, concurrent writes sharing one Raft entry;
 //! - [`network`]: the client side, a `RaftNetworkFactory` over tonic channels
 //!   reused per peer address ([`Peers`]), every RPC with a timeout;
 //! - [`server`]: the tonic `Raft` service handing requests to the local
@@ -9,7 +15,7 @@
 //! - [`blobs`]: the `Blobs` service (`proto/blobs.proto`) and its client
 //!   calls, which copy blobs between nodes in the replicated blob mode;
 //! - [`forward`]: the one helper through which a follower's write reaches the
-//!   leader (used by [`crate::index::Index::write`]);
+//!   leader (used by [`Node::write`]);
 //! - [`bootstrap`]: forming the cluster from `Members` (only the lowest id
 //!   initializes, never when another member already belongs to a cluster) and
 //!   the `Probe` RPC;
@@ -19,17 +25,20 @@
 //! Payloads are serde_json encodings of openraft's own types (and of index
 //! commands): openraft is the contract, protobuf only the envelope.
 
+mod batch;
 pub mod blobs;
 pub mod bootstrap;
 pub mod forward;
 pub mod membership;
 pub mod network;
+pub mod node;
 pub mod server;
 pub mod status;
 
 pub use blobs::BlobService;
 pub(crate) use bootstrap::spawn_bootstrap;
 pub use network::{GrpcNetwork, Peers};
+pub use node::Node;
 pub use server::RaftService;
 
 /// A transport failure between two nodes.
@@ -44,6 +53,19 @@ pub enum TransportError {
 }
 
 impl TransportError {
+    /// Why the peer said it has no sound copy of the blob asked for (it is
+    /// missing there, or failed its hash), or `None` for any other failure.
+    pub fn missing_blob(&self) -> Option<&str> {
+        match self {
+            TransportError::Rpc { status, .. }
+                if matches!(status.code(), tonic::Code::NotFound | tonic::Code::DataLoss) =>
+            {
+                Some(status.message())
+            }
+            _ => None,
+        }
+    }
+
     /// Whether the peer could not be reached at all (so the request was not
     /// processed and may be retried elsewhere).
     pub fn is_unreachable(&self) -> bool {

@@ -48,6 +48,18 @@ pub struct Config {
     pub dicom_port: u16,
     /// `"DicomAet"`: this node's application entity title. Default `"ORTHANC"`.
     pub dicom_aet: String,
+    /// `"CaseSensitivePN"`: whether C-FIND matches person names case-sensitively.
+    /// Default false.
+    pub case_sensitive_pn: bool,
+    /// `"LimitFindResults"`: most patients, studies or series a C-FIND answers;
+    /// 0 (the default) for no limit.
+    pub limit_find_results: usize,
+    /// `"LimitFindInstances"`: most instances a C-FIND answers; 0 (the default)
+    /// for no limit.
+    pub limit_find_instances: usize,
+    /// `"DicomScuTimeout"`: seconds each network operation of the DICOM client
+    /// may take, unless the modality sets its own `Timeout`. Default 10.
+    pub dicom_scu_timeout: u64,
     /// `"StableAge"`: seconds without a new instance before a patient, study or
     /// series becomes stable. Default 60.
     pub stable_age: u64,

@@ -47,6 +47,16 @@ pub(super) fn resolve(mut document: Value, env: Env<'_>) -> Result<Config, Confi
             .as_u64()
             .ok_or_else(|| invalid("StableAge", "a non-negative integer (seconds)", v))?,
     };
+    let count = |key: &str, default: u64| match root.get(key) {
+        None => Ok(default),
+        Some(v) => v
+            .as_u64()
+            .ok_or_else(|| invalid(key, "a non-negative integer", v)),
+    };
+    let dicom_scu_timeout = count("DicomScuTimeout", 10)?;
+    let limit_find_results = count("LimitFindResults", 0)? as usize;
+    let limit_find_instances = count("LimitFindInstances", 0)? as usize;
+    let case_sensitive_pn = boolean(root, "", "CaseSensitivePN")?.unwrap_or(false);
     let overwrite_instances = boolean(root, "", "OverwriteInstances")?.unwrap_or(false);
     let store_md5 = boolean(root, "", "StoreMD5ForAttachments")?.unwrap_or(true);
     let remote_access_allowed = boolean(root, "", "RemoteAccessAllowed")?.unwrap_or(false);
@@ -124,6 +134,10 @@ pub(super) fn resolve(mut document: Value, env: Env<'_>) -> Result<Config, Confi
         http_port,
         dicom_port,
         dicom_aet,
+        case_sensitive_pn,
+        limit_find_results,
+        limit_find_instances,
+        dicom_scu_timeout,
         stable_age,
         overwrite_instances,
         store_md5,

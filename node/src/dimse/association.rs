@@ -13,12 +13,12 @@ use dicom_ul::Pdu;
 use futures::FutureExt;
 use tokio::net::TcpStream;
 
-use super::message::{
-    self, field, read_message, status, write_message, CommandBuilder, Message, MessageError,
-};
 use super::server::{Options, Policy, Request};
 use super::DimseError;
 use crate::service::Archive;
+use isengard_dimse::message::{
+    self, field, read_message, status, write_message, CommandBuilder, Message, MessageError,
+};
 
 pub(super) type Assoc = AsyncServerAssociation<TcpStream>;
 

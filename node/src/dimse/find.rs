@@ -9,12 +9,14 @@ use dicom_dictionary_std::tags;
 use dicom_object::InMemDicomObject;
 
 use super::association::{cancel_requested, respond, Assoc, Session};
-use super::dataset::{decode_identifier, element_text, encode_identifier};
-use super::message::{field, status, write_message, CommandBuilder, Message, MessageError};
 use super::DimseError;
 use crate::dicom::Tag;
 use crate::index::Level;
 use crate::service::dicom_query::{parse_level, QueryKey};
+use isengard_dimse::dataset::{decode_identifier, element_text, encode_identifier};
+use isengard_dimse::message::{
+    field, status, write_message, CommandBuilder, Message, MessageError,
+};
 
 /// A decoded identifier: the level and the keys (group 0008,0052 and the
 /// character set excluded), with their VR.
@@ -72,7 +74,10 @@ fn answer_object(level_and_keys: &[(Tag, String)], vrs: &[VR]) -> InMemDicomObje
         let value = if value.is_empty() || vr == VR::SQ {
             PrimitiveValue::Empty
         } else if matches!(vr, VR::US | VR::UL | VR::SS | VR::SL) {
-            match super::dataset::text_element(tag, value).value().primitive() {
+            match isengard_dimse::dataset::text_element(tag, value)
+                .value()
+                .primitive()
+            {
                 Some(p) => p.clone(),
                 None => PrimitiveValue::Empty,
             }
@@ -198,7 +203,7 @@ pub(super) async fn handle(
         }
         let data = match encode_identifier(&answer_object(answer, &id.vrs), &ts) {
             Ok(d) => d,
-            Err(e) => return respond(assoc, &msg, field::C_FIND_RSP, Err(e)).await,
+            Err(e) => return respond(assoc, &msg, field::C_FIND_RSP, Err(e.into())).await,
         };
         let rsp =
             CommandBuilder::response_to(field::C_FIND_RSP, &msg, status::PENDING).with_data_set();

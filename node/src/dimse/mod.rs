@@ -1,30 +1,25 @@
-//! The DICOM network edge (DIMSE over dicom-ul): the SCP on `DicomPort` and the
-//! SCU used by C-MOVE and the `/modalities` REST routes. Every service calls
-//! the same protocol-neutral use cases as the REST API.
+//! The DICOM network edge: the SCP on `DicomPort` (DIMSE over dicom-ul). Every
+//! service calls the same protocol-neutral use cases as the REST API; the
+//! protocol itself (messages, data sets, UIDs, the SCU client) is the
+//! `isengard-dimse` crate.
 //!
 //! - [`server`]: accept loop, negotiation, AE title rules, concurrency bound;
 //! - [`association`]: one association's message loop and C-ECHO;
-//! - [`store`], [`find`], [`retrieve`] (C-MOVE and C-GET): the services;
-//! - [`scu`]: the client (echo, store, find, move);
-//! - [`message`]: the DIMSE codec; [`dataset`]: meta headers and identifiers;
-//! - [`uids`]: the SOP classes and transfer syntaxes Isengard negotiates.
+//! - [`store`], [`find`], [`retrieve`] (C-MOVE and C-GET): the services.
 //!
 //! [`DimseError`] is the one place service errors become DIMSE statuses.
 
 pub mod association;
-pub mod dataset;
 pub mod find;
-pub mod message;
 pub mod retrieve;
-pub mod scu;
 pub mod server;
 pub mod store;
-pub mod uids;
 
 pub use server::serve;
 
 use crate::service::ServiceError;
-use message::status;
+use isengard_dimse::message::status;
+use isengard_dimse::DatasetError;
 
 /// Why a DIMSE request failed; [`DimseError::status`] is its DIMSE status.
 #[derive(Debug, thiserror::Error)]
@@ -71,6 +66,15 @@ impl DimseError {
             other => other.to_string(),
         };
         text.chars().take(64).collect()
+    }
+}
+
+impl From<DatasetError> for DimseError {
+    fn from(e: DatasetError) -> Self {
+        match e {
+            DatasetError::Malformed(reason) => DimseError::CannotUnderstand(reason),
+            DatasetError::Unsupported(reason) => DimseError::UnableToProcess(reason),
+        }
     }
 }
 

@@ -12,10 +12,11 @@ use dicom_dictionary_std::tags;
 
 use super::association::{cancel_requested, respond, Assoc, Session};
 use super::find::identifier;
-use super::message::{status, write_message, CommandBuilder, Message, MessageError};
-use super::scu::{store_on, StoreSession, Target};
 use super::DimseError;
 use crate::index::Level;
+use crate::service::ServiceError;
+use isengard_dimse::message::{status, write_message, CommandBuilder, Message, MessageError};
+use isengard_dimse::scu::{store_on, ScuError};
 
 #[derive(Debug, Default)]
 struct Counts {
@@ -71,7 +72,7 @@ pub(super) async fn handle_move(
     assoc: &mut Assoc,
     msg: Message,
 ) -> Result<(), MessageError> {
-    const RSP: u16 = super::message::field::C_MOVE_RSP;
+    const RSP: u16 = isengard_dimse::message::field::C_MOVE_RSP;
     let destination = msg.string(tags::MOVE_DESTINATION).unwrap_or_default();
     tracing::Span::current().record("destination", destination.as_str());
     let modality = match s.archive.modality_by_aet(&destination) {
@@ -104,17 +105,21 @@ pub(super) async fn handle_move(
         )
         .await;
     }
-    let config = s.archive.config();
-    let mut target = Target::new(config, &modality);
-    target.local_aet = &config.dicom_aet;
-    let session = match StoreSession::open(&s.archive, &target, &ids).await {
+    let own_aet = s.archive.config().dicom_aet.clone();
+    let target = s.archive.scu_target(&modality, Some(&own_aet), None);
+    let originator = Some((s.calling_aet.as_str(), msg.message_id()));
+    let session = match s.archive.open_sender(&target, &ids, originator).await {
         Ok(session) => session,
         Err(e) => {
+            let e = match e {
+                ServiceError::Scu { source, .. } => source.to_string(),
+                other => other.to_string(),
+            };
             let e = DimseError::UnableToProcess(format!("cannot reach {destination}: {e}"));
             return respond(assoc, &msg, RSP, Err(e)).await;
         }
     };
-    let mut session = session.with_move_originator(&s.calling_aet, msg.message_id());
+    let mut session = session;
     for id in &ids {
         if cancel_requested(assoc)? {
             session.close().await;
@@ -146,7 +151,7 @@ pub(super) async fn handle_get(
     assoc: &mut Assoc,
     msg: Message,
 ) -> Result<(), MessageError> {
-    const RSP: u16 = super::message::field::C_GET_RSP;
+    const RSP: u16 = isengard_dimse::message::field::C_GET_RSP;
     let ids = match instances(s, &msg) {
         Ok(ids) => ids,
         Err(e) => return respond(assoc, &msg, RSP, Err(e)).await,
@@ -161,54 +166,32 @@ pub(super) async fn handle_get(
             let rsp = counts.response(RSP, &msg, status::CANCEL, true);
             return write_message(assoc, msg.context_id, &rsp.build(), None).await;
         }
-        let sent = async {
-            let r = s.archive.resource_at(Level::Instance, id)?;
-            let file = s.archive.instance_file(id).await?;
-            let class = r.metadata.get("SopClassUid").cloned().unwrap_or_default();
-            let ts = r
-                .metadata
-                .get("TransferSyntax")
-                .cloned()
-                .unwrap_or_default();
-            let instance = r
-                .main_tags
-                .get("SOPInstanceUID")
-                .cloned()
-                .unwrap_or_default();
-            Ok::<_, super::scu::ScuError>(((class, instance), ts, file))
-        }
-        .await;
-        let outcome = match sent {
-            Ok((uids, ts, file)) => {
-                store_on(
-                    assoc,
-                    &s.contexts,
-                    message_id,
-                    (&uids.0, &uids.1),
-                    &ts,
-                    &file,
-                    None,
-                )
-                .await
+        let outcome = match s.archive.outgoing_instance(id).await {
+            Ok((item, file)) => {
+                let uids = (item.sop_class.as_str(), item.sop_instance.as_str());
+                let ts = &item.transfer_syntax;
+                store_on(assoc, &s.contexts, message_id, uids, ts, &file, None)
+                    .await
+                    .map_err(Some)
             }
-            Err(e) => Err(e),
+            Err(e) => {
+                tracing::warn!(instance = %id, error = %e, "C-GET sub-operation failed");
+                Err(None)
+            }
         };
         message_id = message_id.wrapping_add(1);
         match outcome {
             Ok(rsp) if rsp.status() == Some(status::SUCCESS) => counts.completed += 1,
             Ok(rsp) if rsp.status().is_some_and(|st| st & 0xf000 == 0xb000) => counts.warning += 1,
             Ok(_) => counts.failed += 1,
-            Err(
-                e @ (super::scu::ScuError::Protocol(_)
-                | super::scu::ScuError::Timeout
-                | super::scu::ScuError::Aborted),
-            ) => {
+            Err(Some(e @ (ScuError::Protocol(_) | ScuError::Timeout | ScuError::Aborted))) => {
                 return Err(MessageError::UnexpectedPdu(e.to_string()));
             }
-            Err(e) => {
+            Err(Some(e)) => {
                 tracing::warn!(instance = %id, error = %e, "C-GET sub-operation failed");
                 counts.failed += 1;
             }
+            Err(None) => counts.failed += 1,
         }
         counts.remaining -= 1;
         if counts.remaining > 0 {

@@ -21,9 +21,9 @@ use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 
-use super::uids;
 use crate::index::Modality;
 use crate::service::Archive;
+use isengard_dimse::uids;
 
 /// The DIMSE requests an AE title may be allowed to make.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,10 +7,10 @@ use bytes::Bytes;
 use dicom_dictionary_std::tags;
 
 use super::association::{respond, Assoc, Session};
-use super::dataset::build_file;
-use super::message::{field, status, CommandBuilder, Message, MessageError};
 use super::DimseError;
 use crate::service::Origin;
+use isengard_dimse::dataset::build_file;
+use isengard_dimse::message::{field, status, CommandBuilder, Message, MessageError};
 
 pub(super) async fn handle(
     s: &Session,

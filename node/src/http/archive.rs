@@ -1,6 +1,6 @@
 //! ZIP archives: `GET|POST /{patients|studies|series}/{id}/archive` and
 //! `POST /tools/create-archive` (`{"Resources": [ids]}` or a bare array), in
-//! Orthanc 1.10's layout (`service::archive`), streamed as they are written.
+//! Orthanc 1.10's layout (`service::zip_layout`), streamed as they are written.
 //! Only synchronous archives: Isengard has no `/jobs`, so `"Asynchronous":
 //! true` (or `"Synchronous": false`) is refused, as is transcoding.
 

@@ -17,27 +17,16 @@ use axum::Json;
 use serde_json::Value;
 
 use super::error::{ApiError, ApiResult, OrthancCode};
-use crate::cluster::membership::{self, MembershipError, MembershipRequest, DEFAULT_CATCH_UP};
+use crate::cluster::membership::{MembershipError, MembershipRequest, DEFAULT_CATCH_UP};
 use crate::cluster::status::{ClusterStatus, MemberStatus};
 use crate::service::Archive;
 
-/// This node's view, with its advertised address.
-fn local_status(archive: &Archive) -> ClusterStatus {
-    let mut status = archive.index().cluster_status();
-    status.address = archive
-        .config()
-        .cluster
-        .as_ref()
-        .map(|c| c.grpc_advertise.clone());
-    status
-}
-
 pub async fn status(State(archive): State<Archive>) -> Json<ClusterStatus> {
-    Json(local_status(&archive))
+    Json(archive.cluster_status())
 }
 
 pub async fn members(State(archive): State<Archive>) -> Json<Vec<MemberStatus>> {
-    Json(local_status(&archive).members)
+    Json(archive.cluster_status().members)
 }
 
 /// Parses the body of `POST /cluster/members`.
@@ -82,7 +71,7 @@ fn add_request(body: &[u8]) -> ApiResult<MembershipRequest> {
 
 pub async fn add(State(archive): State<Archive>, body: Bytes) -> ApiResult<Json<ClusterStatus>> {
     let request = add_request(&body)?;
-    Ok(Json(membership::change(archive.index(), request).await?))
+    Ok(Json(archive.change_membership(request).await?))
 }
 
 pub async fn remove(
@@ -93,7 +82,9 @@ pub async fn remove(
         ApiError::bad_request(format!("{id:?} is not a node id (a positive integer)"))
     })?;
     Ok(Json(
-        membership::change(archive.index(), MembershipRequest::Remove { node_id }).await?,
+        archive
+            .change_membership(MembershipRequest::Remove { node_id })
+            .await?,
     ))
 }
 

@@ -180,6 +180,10 @@ impl From<ServiceError> for ApiError {
                 status: Some(StatusCode::FORBIDDEN),
             },
             ServiceError::Modify(e) => e.into(),
+            // Orthanc's "Error in the network protocol" (500).
+            ServiceError::Scu { .. } => {
+                ApiError::with_details(OrthancCode::NetworkProtocol, e.to_string())
+            }
             ServiceError::BlobBusy(id) => ApiError::with_details(
                 OrthancCode::DatabaseUnavailable,
                 format!("the file of instance {id} is being garbage-collected; retry"),

@@ -7,8 +7,6 @@
 //! asynchronous; Isengard has no jobs yet and always runs them synchronously
 //! (docs/networking.md).
 
-use std::time::Duration;
-
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
@@ -20,11 +18,12 @@ use super::error::{ApiError, ApiResult, OrthancCode};
 use super::resources::{flag, ExpandParams};
 use crate::dicom::charset::Charset;
 use crate::dicom::json as tag_json;
-use crate::dimse::scu::{self, ScuError, Target};
 use crate::index::{Level, Modality};
 use crate::service::modalities::{modality_from_json, modality_to_json};
 use crate::service::queries::{self, Keys, StoredQuery};
+use crate::service::send::{scu_error, SendOptions};
 use crate::service::Archive;
+use isengard_dimse::scu::{self, Target};
 
 /// What `GET /modalities/{name}` lists, as Orthanc 1.10.1 does.
 const OPERATIONS: [&str; 13] = [
@@ -46,20 +45,6 @@ const OPERATIONS: [&str; 13] = [
 /// The answer Orthanc gives to `PUT`/`DELETE`: 200, empty `text/plain`.
 fn empty_ok() -> Response {
     ([(header::CONTENT_TYPE, "text/plain")], "").into_response()
-}
-
-/// A failed SCU operation: Orthanc's "Error in the network protocol" (500).
-pub fn scu_error(modality: &Modality, e: ScuError) -> ApiError {
-    match e {
-        ScuError::Archive(e) => e.into(),
-        other => ApiError::with_details(
-            OrthancCode::NetworkProtocol,
-            format!(
-                "DicomAssociation - talking to AET \"{}\": {other}",
-                modality.aet
-            ),
-        ),
-    }
 }
 
 /// The body as JSON; `None` when empty.
@@ -105,15 +90,8 @@ pub struct Peer {
 }
 
 impl Peer {
-    pub fn target<'a>(&'a self, archive: &'a Archive) -> Target<'a> {
-        let mut target = Target::new(archive.config(), &self.modality);
-        if let Some(aet) = self.local_aet.as_deref().filter(|a| !a.is_empty()) {
-            target.local_aet = aet;
-        }
-        if let Some(t) = self.timeout.filter(|t| *t > 0) {
-            target.timeout = Duration::from_secs(t);
-        }
-        target
+    pub fn target(&self, archive: &Archive) -> Target {
+        archive.scu_target(&self.modality, self.local_aet.as_deref(), self.timeout)
     }
 }
 
@@ -202,7 +180,7 @@ pub async fn echo(
     };
     scu::echo(&peer.target(&archive))
         .await
-        .map_err(|e| scu_error(&peer.modality, e))?;
+        .map_err(|e| scu_error(&peer.modality.aet, e))?;
     Ok(Json(json!({})))
 }
 
@@ -231,25 +209,6 @@ fn id_list(value: &Value) -> ApiResult<Vec<String>> {
 }
 
 /// The instances below the given resources, in order, without duplicates.
-pub fn expand_to_instances(archive: &Archive, ids: &[String]) -> ApiResult<Vec<String>> {
-    let mut out = Vec::new();
-    let mut seen = std::collections::HashSet::new();
-    for id in ids {
-        let resource = archive.resource(id.trim())?;
-        let instances = if resource.level == Level::Instance {
-            vec![resource.id.clone()]
-        } else {
-            archive.descendants(&resource.id, Level::Instance)?
-        };
-        for i in instances {
-            if seen.insert(i.clone()) {
-                out.push(i);
-            }
-        }
-    }
-    Ok(out)
-}
-
 /// `POST /modalities/{m}/store`: body one ID, an array of IDs, or
 /// `{"Resources", "Synchronous", "LocalAet", "Timeout", "Permissive",
 /// "MoveOriginatorAet", "MoveOriginatorID"}`.
@@ -281,16 +240,7 @@ pub async fn store(
         }
         other => (id_list(other)?, json!({})),
     };
-    let instances = expand_to_instances(&archive, &ids)?;
-    let peer = Peer {
-        modality,
-        local_aet: string(&options, "LocalAet")?,
-        timeout: unsigned(&options, "Timeout")?,
-    };
-    let permissive = options
-        .get("Permissive")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
+    let instances = archive.instances_of(&ids)?;
     let originator = match (
         string(&options, "MoveOriginatorAet")?,
         unsigned(&options, "MoveOriginatorID")?,
@@ -299,36 +249,23 @@ pub async fn store(
         (None, Some(id)) => Some((String::new(), id as u16)),
         (None, None) => None,
     };
-    let target = peer.target(&archive);
-    let mut failed = 0usize;
-    if !instances.is_empty() {
-        let mut session = scu::StoreSession::open(&archive, &target, &instances)
-            .await
-            .map_err(|e| scu_error(&peer.modality, e))?;
-        if let Some((aet, id)) = &originator {
-            session = session.with_move_originator(aet, *id);
-        }
-        let mut first_error = None;
-        for id in &instances {
-            if let Err(e) = session.send(id).await {
-                failed += 1;
-                let fatal = matches!(e, ScuError::Timeout | ScuError::Protocol(_));
-                first_error.get_or_insert(e);
-                if fatal || !permissive {
-                    break;
-                }
-            }
-        }
-        session.close().await;
-        if let Some(e) = first_error.filter(|_| !permissive) {
-            return Err(scu_error(&peer.modality, e));
-        }
-    }
+    let options = SendOptions {
+        local_aet: string(&options, "LocalAet")?,
+        timeout: unsigned(&options, "Timeout")?,
+        move_originator: originator.clone(),
+        permissive: options
+            .get("Permissive")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+    };
+    let report = archive
+        .send_to_modality(&modality, &instances, &options)
+        .await?;
     let mut answer = Map::new();
     answer.insert("Description".into(), json!("REST API"));
-    answer.insert("FailedInstancesCount".into(), json!(failed));
+    answer.insert("FailedInstancesCount".into(), json!(report.failed));
     answer.insert("InstancesCount".into(), json!(instances.len()));
-    answer.insert("LocalAet".into(), json!(target.local_aet));
+    answer.insert("LocalAet".into(), json!(report.local_aet));
     if let Some((aet, id)) = &originator {
         answer.insert("MoveOriginatorAET".into(), json!(aet));
         answer.insert("MoveOriginatorID".into(), json!(id));
@@ -336,7 +273,7 @@ pub async fn store(
     if !ids.is_empty() {
         answer.insert("ParentResources".into(), json!(ids));
     }
-    answer.insert("RemoteAet".into(), json!(peer.modality.aet));
+    answer.insert("RemoteAet".into(), json!(modality.aet));
     Ok(Json(Value::Object(answer)))
 }
 
@@ -365,7 +302,7 @@ pub async fn move_(
         timeout: unsigned(&request, "Timeout")?,
     };
     let target = peer.target(&archive);
-    let destination = string(&request, "TargetAet")?.unwrap_or_else(|| target.local_aet.to_owned());
+    let destination = string(&request, "TargetAet")?.unwrap_or_else(|| target.local_aet.clone());
     let mut moves = Vec::new();
     for resource in resources {
         let object = resource
@@ -386,7 +323,7 @@ pub async fn move_(
     for keys in &moves {
         scu::move_(&target, level, keys, &destination)
             .await
-            .map_err(|e| scu_error(&peer.modality, e))?;
+            .map_err(|e| scu_error(&peer.modality.aet, e))?;
     }
     Ok(Json(json!({})))
 }
@@ -466,7 +403,7 @@ pub async fn run_find(
     let (level, keys) = outgoing_lua_filter(archive, peer, level, keys).await?;
     let answers = scu::find(&peer.target(archive), level, &keys)
         .await
-        .map_err(|e| scu_error(&peer.modality, e))?;
+        .map_err(|e| scu_error(&peer.modality.aet, e))?;
     answers
         .iter()
         .map(|a| {
@@ -519,7 +456,7 @@ pub async fn query(
     };
     let identifier = queries::find_identifier(level, &keys, normalize, &peer.modality.manufacturer);
     let answers = run_find(&archive, &peer, level, identifier).await?;
-    let local_aet = peer.target(&archive).local_aet.to_owned();
+    let local_aet = peer.target(&archive).local_aet;
     let id = archive.queries().add(StoredQuery {
         id: String::new(),
         modality: name,

@@ -11,12 +11,13 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::error::{ApiError, ApiResult, OrthancCode};
-use super::modalities::{scu_error, Peer};
+use super::modalities::Peer;
 use super::resources::flag;
 use crate::dicom::json as tag_json;
-use crate::dimse::scu;
 use crate::service::queries::{self, StoredQuery};
+use crate::service::send::scu_error;
 use crate::service::Archive;
+use isengard_dimse::scu;
 
 #[derive(Debug, Default, Deserialize)]
 pub struct FormatParams {
@@ -204,7 +205,7 @@ async fn retrieve(
         })?;
         scu::move_(&target, level, &keys, &target_aet)
             .await
-            .map_err(|e| scu_error(&peer.modality, e))?;
+            .map_err(|e| scu_error(&peer.modality.aet, e))?;
         described.push(queries::retrieve_description(answer));
     }
     Ok(Json(json!({

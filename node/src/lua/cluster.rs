@@ -16,9 +16,9 @@ use serde_json::Value;
 use tokio::sync::watch;
 
 use super::LuaEngine;
-use crate::index::{ChangeType, Command};
+use crate::index::ChangeType;
 use crate::service::hooks::ScriptHooks;
-use crate::service::{Archive, Result};
+use crate::service::{Archive, Result, ServiceError};
 
 /// Changes read per pass.
 const BATCH: usize = 100;
@@ -59,7 +59,7 @@ pub async fn run_once_in_cluster(
             _ = stop.changed() => return,
             _ = tick.tick() => {}
         }
-        if !archive.index().is_leader() {
+        if !archive.is_leader() {
             continue;
         }
         if let Err(e) = stable_pass(&engine, &archive).await {
@@ -76,22 +76,12 @@ pub async fn run_once_in_cluster(
 
 /// One pass over the changes after the cursor. Returns how many callbacks ran.
 pub(super) async fn stable_pass(engine: &LuaEngine, archive: &Archive) -> Result<usize> {
-    let (cursor, changes) = {
-        let reader = archive.index().reader();
-        match reader.lua_cursor()? {
-            // First start with Lua: history before it is not replayed.
-            None => (None, reader.last_seq()?),
-            Some(c) => (Some(c), c),
-        }
-    };
-    let Some(cursor) = cursor else {
-        archive
-            .index()
-            .write(Command::LuaCursor { seq: changes })
-            .await?;
+    let Some(cursor) = archive.lua_cursor()? else {
+        // First start with Lua: history before it is not replayed.
+        archive.save_lua_cursor(archive.last_change_seq()?).await?;
         return Ok(0);
     };
-    let (batch, _) = archive.index().reader().changes(cursor, BATCH)?;
+    let (batch, _, _) = archive.changes(cursor, BATCH)?;
     let any_callback = ["OnStableSeries", "OnStableStudy", "OnStablePatient"]
         .iter()
         .any(|n| engine.defines(n));
@@ -103,7 +93,7 @@ pub(super) async fn stable_pass(engine: &LuaEngine, archive: &Archive) -> Result
     let mut last = cursor;
     let mut called = 0;
     for change in batch {
-        if !archive.index().is_leader() {
+        if !archive.is_leader() {
             break;
         }
         last = change.seq;
@@ -114,8 +104,10 @@ pub(super) async fn stable_pass(engine: &LuaEngine, archive: &Archive) -> Result
             continue;
         }
         // As Orthanc: a resource deleted since it became stable is skipped.
-        let Some(resource) = archive.index().reader().resource(&change.id)? else {
-            continue;
+        let resource = match archive.resource(&change.id) {
+            Ok(resource) => resource,
+            Err(ServiceError::UnknownResource(_)) => continue,
+            Err(e) => return Err(e),
         };
         let tags: serde_json::Map<String, Value> = resource
             .main_tags
@@ -140,17 +132,11 @@ pub(super) async fn stable_pass(engine: &LuaEngine, archive: &Archive) -> Result
             tracing::warn!(callback = name, id = %change.id, error = %e, "Lua callback failed");
         }
         called += 1;
-        archive
-            .index()
-            .write(Command::LuaCursor { seq: change.seq })
-            .await?;
+        archive.save_lua_cursor(change.seq).await?;
         committed = change.seq;
     }
     if last > committed {
-        archive
-            .index()
-            .write(Command::LuaCursor { seq: last })
-            .await?;
+        archive.save_lua_cursor(last).await?;
     }
     Ok(called)
 }

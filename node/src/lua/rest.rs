@@ -20,6 +20,7 @@ use tower::ServiceExt;
 
 use crate::index::Level;
 use crate::service::modify::ModifyRequest;
+use crate::service::send::SendOptions;
 use crate::service::{Archive, Origin};
 
 /// What the REST and HTTP functions need.
@@ -222,28 +223,24 @@ pub(super) fn register(lua: &Lua, ctx: Rc<Ctx>) -> mlua::Result<()> {
             )| {
                 let id =
                     id.ok_or_else(|| mlua::Error::runtime("Cannot send a nonexistent resource"))?;
-                let mut request = json!({ "Resources": [id], "Synchronous": true });
-                if let Some(aet) = local_aet {
-                    request["LocalAet"] = aet.into();
-                }
-                if let Some(t) = timeout {
-                    request["Timeout"] = t.into();
-                }
-                let uri = format!("/modalities/{modality}/store");
-                let call = rest(
-                    c.router.clone(),
-                    Method::POST,
-                    uri,
-                    request.to_string().into_bytes(),
-                    Vec::new(),
-                );
-                match wait(&c.runtime, call)? {
-                    Ok((200, _)) => Ok(id),
-                    Ok((status, body)) => Err(mlua::Error::runtime(format!(
-                        "SendToModality({id}, {modality}) failed: HTTP {status}: {}",
-                        error_details(&body)
+                let options = SendOptions {
+                    local_aet,
+                    timeout,
+                    ..Default::default()
+                };
+                let (archive, sent, name) = (c.archive.clone(), id.clone(), modality.clone());
+                let sent = wait(&c.runtime, async move {
+                    let modality = archive.modality(&name)?;
+                    let instances = archive.instances_of(&[sent])?;
+                    archive
+                        .send_to_modality(&modality, &instances, &options)
+                        .await
+                })?;
+                match sent {
+                    Ok(_) => Ok(id),
+                    Err(e) => Err(mlua::Error::runtime(format!(
+                        "SendToModality({id}, {modality}) failed: {e}"
                     ))),
-                    Err(e) => Err(mlua::Error::runtime(format!("SendToModality: {e}"))),
                 }
             },
         )?,

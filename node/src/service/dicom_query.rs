@@ -16,8 +16,6 @@
 
 use std::collections::BTreeSet;
 
-use serde_json::Value;
-
 use super::{Archive, Result};
 use crate::dicom::{self, Tag};
 use crate::index::normalize::Constraint;
@@ -86,25 +84,9 @@ fn main_tag(tag: Tag) -> Option<(Level, &'static str)> {
 }
 
 impl Archive {
-    fn config_flag(&self, key: &str) -> bool {
-        self.config
-            .raw
-            .get(key)
-            .and_then(Value::as_bool)
-            .unwrap_or(false)
-    }
-
-    fn config_limit(&self, key: &str) -> usize {
-        self.config
-            .raw
-            .get(key)
-            .and_then(Value::as_u64)
-            .unwrap_or(0) as usize
-    }
-
     /// Resources at `level` matching the keys' constraints, in creation order.
     pub fn dicom_lookup(&self, level: Level, keys: &[QueryKey]) -> Result<Vec<Resource>> {
-        let case_sensitive_pn = self.config_flag("CaseSensitivePN");
+        let case_sensitive_pn = self.config.case_sensitive_pn;
         let mut queries = Vec::new();
         for key in keys {
             let value = key.value.trim_end_matches(['\0', ' ']);
@@ -156,9 +138,9 @@ impl Archive {
     ) -> Result<(Vec<QueryAnswer>, bool)> {
         let found = self.dicom_lookup(level, keys)?;
         let limit = if level == Level::Instance {
-            self.config_limit("LimitFindInstances")
+            self.config.limit_find_instances
         } else {
-            self.config_limit("LimitFindResults")
+            self.config.limit_find_results
         };
         let limit = if limit > 0 { limit } else { usize::MAX };
         let from_file: Vec<&QueryKey> = keys.iter().filter(|k| needs_file(k.tag)).collect();
@@ -223,7 +205,7 @@ impl Archive {
     }
 
     fn answer(&self, r: &Resource, level: Level, keys: &[QueryKey]) -> Result<QueryAnswer> {
-        let reader = self.index.reader();
+        let reader = self.node.reader();
         // The resource and its ancestors, for main tags of upper levels.
         let mut chain = vec![r.clone()];
         while let Some(p) = chain.last().and_then(|c| c.parent.clone()) {
@@ -254,7 +236,7 @@ impl Archive {
     fn computed(&self, r: &Resource, tag: Tag) -> Result<Option<String>> {
         let count = |l: Level| -> Result<Option<String>> {
             Ok(Some(
-                self.index
+                self.node
                     .reader()
                     .count_below(&r.id, r.level, l)?
                     .to_string(),
@@ -268,11 +250,11 @@ impl Archive {
             (Level::Study, Tag(0x0020, 0x1208)) => count(Level::Instance),
             (Level::Series, Tag(0x0020, 0x1209)) => count(Level::Instance),
             (Level::Study, MODALITIES_IN_STUDY) => {
-                let set = self.index.reader().children_tag_values(&r.id, "Modality")?;
+                let set = self.node.reader().children_tag_values(&r.id, "Modality")?;
                 Ok(Some(set.into_iter().collect::<Vec<_>>().join("\\")))
             }
             (Level::Study, SOP_CLASSES_IN_STUDY) => {
-                let reader = self.index.reader();
+                let reader = self.node.reader();
                 let mut set = BTreeSet::new();
                 for i in self.descendants(&r.id, Level::Instance)? {
                     if let Some(c) = reader

@@ -132,8 +132,7 @@ impl Archive {
             },
         };
         // Without overwrite, a known instance is answered without touching storage.
-        if !self.config.overwrite_instances
-            && self.index.reader().resource(&ids.instance)?.is_some()
+        if !self.config.overwrite_instances && self.node.reader().resource(&ids.instance)?.is_some()
         {
             return Ok(IngestOutcome {
                 ids,
@@ -158,7 +157,7 @@ impl Archive {
                 stamp,
                 holders,
             };
-            match self.index.write(command).await? {
+            match self.node.write(command).await? {
                 CommandResponse::Stored(outcome) => {
                     if outcome.status == StoreStatus::Success {
                         self.signal_stored(&ids.instance, &parsed.object, &new.metadata, origin);

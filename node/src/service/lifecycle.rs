@@ -26,13 +26,13 @@ impl Archive {
     /// Proposes `MarkStable` for every resource whose last instance is older
     /// than `StableAge`. Returns how many were proposed.
     pub async fn stabilize_due(&self) -> Result<usize> {
-        if !self.index.is_leader() {
+        if !self.node.is_leader() {
             return Ok(0);
         }
         let age_ms = self.config.stable_age * 1000;
         let now = now_stamp();
         let due: Vec<(String, u64)> = self
-            .index
+            .node
             .reader()
             .unstable()?
             .into_iter()
@@ -41,14 +41,14 @@ impl Archive {
         // Series before studies before patients, as Orthanc reports them.
         let mut due_with_level = Vec::new();
         for (id, ms) in due {
-            if let Some(r) = self.index.reader().resource(&id)? {
+            if let Some(r) = self.node.reader().resource(&id)? {
                 due_with_level.push((std::cmp::Reverse(r.level), r.created_seq, id, ms));
             }
         }
         due_with_level.sort();
         let count = due_with_level.len();
         for (_, _, id, last_instance_ms) in due_with_level {
-            self.index
+            self.node
                 .write(Command::MarkStable {
                     id,
                     last_instance_ms,
@@ -67,11 +67,11 @@ impl Archive {
     /// the shared one by the leader, or in the replicated mode each node's own
     /// by that node, which then claims and deletes them itself.
     pub async fn collect_garbage(&self, orphan_grace: Duration) -> Result<GcReport> {
-        let leader = self.index.is_leader();
+        let leader = self.node.is_leader();
         if !leader && !self.replicated() {
             return Ok(GcReport::default());
         }
-        let reader = self.index.reader();
+        let reader = self.node.reader();
         let (mut claimed, mut candidates) = if leader {
             // A pass interrupted after its claim finishes first.
             (
@@ -84,13 +84,13 @@ impl Archive {
         let cutoff =
             chrono::Utc::now() - chrono::Duration::from_std(orphan_grace).unwrap_or_default();
         for (hash, modified) in self.blobs.list().await? {
-            if modified < cutoff && !self.index.reader().blob_known(&hash)? {
+            if modified < cutoff && !self.node.reader().blob_known(&hash)? {
                 candidates.push(hash);
             }
         }
         if !candidates.is_empty() {
             if let CommandResponse::Claimed { hashes } = self
-                .index
+                .node
                 .write(Command::ClaimBlobs { hashes: candidates })
                 .await?
             {
@@ -106,7 +106,7 @@ impl Archive {
         if leader {
             self.delete_everywhere(&claimed).await;
         }
-        self.index
+        self.node
             .write(Command::BlobsCollected {
                 hashes: claimed.clone(),
             })

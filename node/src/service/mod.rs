@@ -1,7 +1,7 @@
 //! Protocol-neutral use cases over the index and the blob store. The HTTP and
 //! DICOM edges call these; nothing here knows about either protocol.
 
-pub mod archive;
+pub mod cluster;
 pub mod dicom_query;
 pub mod hooks;
 pub mod ingest;
@@ -11,14 +11,18 @@ pub mod modify;
 pub mod queries;
 pub mod read;
 pub mod replication;
+pub mod send;
+pub mod write;
+pub mod zip_layout;
 pub mod zip_stream;
 
 use std::sync::Arc;
 
 use crate::blob::{BlobError, BlobStore};
+use crate::cluster::Node;
 use crate::config::Config;
 use crate::dicom::DicomError;
-use crate::index::{Index, IndexError, Stamp};
+use crate::index::{IndexError, Stamp};
 
 pub use ingest::{IngestOutcome, Origin};
 
@@ -54,6 +58,13 @@ pub enum ServiceError {
     },
     #[error("blob {hash} is missing on this node and no holder could be reached: {reasons}")]
     BlobUnavailable { hash: String, reasons: String },
+    /// A DICOM exchange with a remote AE failed.
+    #[error("DicomAssociation - talking to AET \"{aet}\": {source}")]
+    Scu {
+        aet: String,
+        #[source]
+        source: isengard_dimse::scu::ScuError,
+    },
     #[error("unknown modality {0}")]
     UnknownModality(String),
     #[error("bad definition of modality {name}: {reason}")]
@@ -80,7 +91,7 @@ pub type Result<T> = std::result::Result<T, ServiceError>;
 /// edge. Cheap to clone.
 #[derive(Clone)]
 pub struct Archive {
-    pub(crate) index: Index,
+    pub(crate) node: Node,
     pub(crate) blobs: BlobStore,
     pub(crate) config: Arc<Config>,
     /// The results of `/modalities/{m}/query` on this node (not replicated).
@@ -90,7 +101,7 @@ pub struct Archive {
 }
 
 impl Archive {
-    pub fn new(index: Index, blobs: BlobStore, config: Arc<Config>) -> Archive {
+    pub fn new(node: Node, blobs: BlobStore, config: Arc<Config>) -> Archive {
         let capacity = config
             .raw
             .get("QueryRetrieveSize")
@@ -105,7 +116,7 @@ impl Archive {
             (cache_mb.unwrap_or(crate::blob::cache::DEFAULT_MB) * 1024 * 1024) as usize,
         );
         Archive {
-            index,
+            node,
             blobs,
             config,
             queries,
@@ -133,16 +144,8 @@ impl Archive {
         &self.config
     }
 
-    pub fn index(&self) -> &Index {
-        &self.index
-    }
-
     pub fn queries(&self) -> &queries::QueryRegistry {
         &self.queries
-    }
-
-    pub fn blobs(&self) -> &BlobStore {
-        &self.blobs
     }
 }
 

@@ -127,11 +127,11 @@ pub fn modality_to_json(m: &Modality) -> Value {
 
 impl Archive {
     pub fn modalities(&self) -> Result<Vec<Modality>> {
-        Ok(self.index.reader().modalities()?)
+        Ok(self.node.reader().modalities()?)
     }
 
     pub fn modality(&self, name: &str) -> Result<Modality> {
-        self.index
+        self.node
             .reader()
             .modality(name)?
             .ok_or_else(|| ServiceError::UnknownModality(name.to_owned()))
@@ -157,13 +157,13 @@ impl Archive {
     }
 
     pub async fn put_modality(&self, modality: Modality) -> Result<()> {
-        self.index.write(Command::PutModality { modality }).await?;
+        self.node.write(Command::PutModality { modality }).await?;
         Ok(())
     }
 
     pub async fn delete_modality(&self, name: &str) -> Result<()> {
         match self
-            .index
+            .node
             .write(Command::DeleteModality {
                 name: name.to_owned(),
             })
@@ -183,7 +183,7 @@ impl Archive {
         let mut count = 0;
         for (name, value) in entries {
             let modality = modality_from_json(name, value)?;
-            if self.index.reader().modality(name)?.as_ref() != Some(&modality) {
+            if self.node.reader().modality(name)?.as_ref() != Some(&modality) {
                 self.put_modality(modality).await?;
                 count += 1;
             }

@@ -1,12 +1,11 @@
 //! Reading the archive: resources with their relatives, files, statistics, the
-//! change log; and the few index mutations the REST API exposes directly
-//! (delete, metadata, clearing the change log).
+//! change log. The writes the REST API exposes directly are in [`super::write`].
 
 use bytes::Bytes;
 
-use super::{now_stamp, Archive, Result, ServiceError};
+use super::{Archive, Result, ServiceError};
 use crate::index::query::TagQuery;
-use crate::index::{Change, Command, CommandResponse, Counters, DeleteOutcome, Level, Resource};
+use crate::index::{Change, Counters, Level, Resource};
 
 /// A resource with what Orthanc shows next to it.
 #[derive(Debug, Clone)]
@@ -31,7 +30,7 @@ pub struct ResourceStatistics {
 impl Archive {
     /// Any resource by id, whatever its level.
     pub fn resource(&self, id: &str) -> Result<Resource> {
-        self.index
+        self.node
             .reader()
             .resource(id)?
             .ok_or_else(|| ServiceError::UnknownResource(id.to_owned()))
@@ -48,7 +47,7 @@ impl Archive {
 
     pub fn view(&self, level: Level, id: &str) -> Result<ResourceView> {
         let resource = self.resource_at(level, id)?;
-        let reader = self.index.reader();
+        let reader = self.node.reader();
         let children = if level == Level::Instance {
             Vec::new()
         } else {
@@ -66,18 +65,18 @@ impl Archive {
     }
 
     pub fn list(&self, level: Level, since: usize, limit: Option<usize>) -> Result<Vec<String>> {
-        Ok(self.index.reader().list(level, since, limit)?)
+        Ok(self.node.reader().list(level, since, limit)?)
     }
 
     pub fn children(&self, id: &str) -> Result<Vec<String>> {
         self.resource(id)?;
-        Ok(self.index.reader().children(id)?)
+        Ok(self.node.reader().children(id)?)
     }
 
     /// Every resource of `level` below (or equal to) the resource `id`.
     pub fn descendants(&self, id: &str, level: Level) -> Result<Vec<String>> {
         let root = self.resource(id)?;
-        let reader = self.index.reader();
+        let reader = self.node.reader();
         let mut current = vec![root.id.clone()];
         let mut at = root.level;
         while at < level {
@@ -119,7 +118,7 @@ impl Archive {
     }
 
     pub fn statistics(&self) -> Result<Counters> {
-        Ok(self.index.reader().counters()?)
+        Ok(self.node.reader().counters()?)
     }
 
     pub fn resource_statistics(&self, level: Level, id: &str) -> Result<ResourceStatistics> {
@@ -133,7 +132,7 @@ impl Archive {
         }
         let instances = self.descendants(id, Level::Instance)?;
         stats.instances = instances.len() as u64;
-        let reader = self.index.reader();
+        let reader = self.node.reader();
         for i in instances {
             if let Some(r) = reader.resource(&i)? {
                 for att in r.attachments.values() {
@@ -145,55 +144,9 @@ impl Archive {
         Ok(stats)
     }
 
-    pub async fn delete(&self, level: Level, id: &str) -> Result<DeleteOutcome> {
-        self.resource_at(level, id)?;
-        let command = Command::DeleteResource {
-            id: id.to_owned(),
-            stamp: now_stamp(),
-        };
-        match self.index.write(command).await? {
-            CommandResponse::Deleted(outcome) => Ok(outcome),
-            _ => Err(ServiceError::UnknownResource(id.to_owned())),
-        }
-    }
-
-    pub async fn set_metadata(
-        &self,
-        level: Level,
-        id: &str,
-        name: &str,
-        value: &str,
-    ) -> Result<()> {
-        self.resource_at(level, id)?;
-        let command = Command::SetMetadata {
-            id: id.to_owned(),
-            name: name.to_owned(),
-            value: value.to_owned(),
-            stamp: now_stamp(),
-        };
-        match self.index.write(command).await? {
-            CommandResponse::UnknownResource => Err(ServiceError::UnknownResource(id.to_owned())),
-            _ => Ok(()),
-        }
-    }
-
-    pub async fn delete_metadata(&self, level: Level, id: &str, name: &str) -> Result<()> {
-        let r = self.resource_at(level, id)?;
-        if !r.metadata.contains_key(name) {
-            return Err(ServiceError::UnknownMetadata(name.to_owned()));
-        }
-        let command = Command::DeleteMetadata {
-            id: id.to_owned(),
-            name: name.to_owned(),
-            stamp: now_stamp(),
-        };
-        self.index.write(command).await?;
-        Ok(())
-    }
-
     /// `(changes, done, last)` as `/changes` answers them.
     pub fn changes(&self, since: u64, limit: usize) -> Result<(Vec<Change>, bool, u64)> {
-        let reader = self.index.reader();
+        let reader = self.node.reader();
         let (changes, done) = reader.changes(since, limit)?;
         let last = match changes.last() {
             Some(c) => c.seq,
@@ -203,18 +156,13 @@ impl Archive {
     }
 
     pub fn last_change(&self) -> Result<(Option<Change>, u64)> {
-        let reader = self.index.reader();
+        let reader = self.node.reader();
         Ok((reader.last_change()?, reader.last_seq()?))
-    }
-
-    pub async fn clear_changes(&self) -> Result<()> {
-        self.index.write(Command::ClearChanges).await?;
-        Ok(())
     }
 
     /// Resources at `level` matching the queries (see [`crate::index::query`]).
     pub fn find(&self, level: Level, queries: &[TagQuery]) -> Result<Vec<Resource>> {
-        Ok(self.index.reader().find(level, queries)?)
+        Ok(self.node.reader().find(level, queries)?)
     }
 }
 

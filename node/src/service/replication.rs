@@ -29,7 +29,6 @@ use tokio::sync::watch;
 use super::{Archive, Result, ServiceError};
 use crate::blob::placement::{self, NodeId};
 use crate::blob::{content_hash, BlobError, StoredBlob};
-use crate::cluster::TransportError;
 use crate::config::BlobMode;
 use crate::index::Command;
 
@@ -75,8 +74,8 @@ impl Archive {
         if !self.replicated() {
             return Ok((stored, Vec::new()));
         }
-        let me = self.index.node_id();
-        let members = self.index.members();
+        let me = self.node.node_id();
+        let members = self.node.members();
         let wanted = placement::wanted_copies(self.config.blobs.replicas, members.len());
         let mut holders = vec![me];
         let mut reasons = Vec::new();
@@ -124,7 +123,7 @@ impl Archive {
         hash: &str,
         bytes: Bytes,
     ) -> std::result::Result<(), String> {
-        if id == self.index.node_id() {
+        if id == self.node.node_id() {
             return self
                 .blobs
                 .put_repairing(bytes)
@@ -134,7 +133,7 @@ impl Archive {
         }
         let addr = members.get(&id).ok_or_else(|| "not a member".to_owned())?;
         let peers = self
-            .index
+            .node
             .peers()
             .ok_or_else(|| "this node has no cluster".to_owned())?;
         peers
@@ -150,7 +149,7 @@ impl Archive {
         members: &BTreeMap<NodeId, String>,
         hash: &str,
     ) -> std::result::Result<Bytes, FetchError> {
-        if id == self.index.node_id() {
+        if id == self.node.node_id() {
             return match self.blobs.get_verified(hash).await {
                 Ok(bytes) => Ok(bytes),
                 Err(e @ (BlobError::NotFound(_) | BlobError::Corrupt { .. })) => {
@@ -163,7 +162,7 @@ impl Archive {
             .get(&id)
             .ok_or_else(|| FetchError::Failed("not a member".into()))?;
         let peers = self
-            .index
+            .node
             .peers()
             .ok_or_else(|| FetchError::Failed("this node has no cluster".into()))?;
         match peers.get_blob(addr, hash).await {
@@ -171,12 +170,10 @@ impl Archive {
             Ok(_) => Err(FetchError::Failed(
                 "the copy received does not match its hash".into(),
             )),
-            Err(TransportError::Rpc { status, .. })
-                if matches!(status.code(), tonic::Code::NotFound | tonic::Code::DataLoss) =>
-            {
-                Err(FetchError::Missing(status.message().to_owned()))
-            }
-            Err(e) => Err(FetchError::Failed(e.to_string())),
+            Err(e) => match e.missing_blob() {
+                Some(reason) => Err(FetchError::Missing(reason.to_owned())),
+                None => Err(FetchError::Failed(e.to_string())),
+            },
         }
     }
 
@@ -188,9 +185,9 @@ impl Archive {
             Err(e @ (BlobError::NotFound(_) | BlobError::Corrupt { .. })) if self.replicated() => e,
             Err(e) => return Err(e.into()),
         };
-        let me = self.index.node_id();
-        let holders = self.index.reader().blob_holders(hash)?.unwrap_or_default();
-        let members = self.index.members();
+        let me = self.node.node_id();
+        let holders = self.node.reader().blob_holders(hash)?.unwrap_or_default();
+        let members = self.node.members();
         let mut unreachable = Vec::new();
         for id in placement::ranked(hash, holders.iter().copied().filter(|h| *h != me)) {
             match self.fetch_from(id, &members, hash).await {
@@ -222,7 +219,7 @@ impl Archive {
 
     /// The nodes recorded as holding blob `hash` (empty when none is tracked).
     pub fn blob_holders(&self, hash: &str) -> Result<Vec<NodeId>> {
-        Ok(self.index.reader().blob_holders(hash)?.unwrap_or_default())
+        Ok(self.node.reader().blob_holders(hash)?.unwrap_or_default())
     }
 
     /// Every replicated blob the index knows, page by page.
@@ -233,7 +230,7 @@ impl Archive {
             if done {
                 return None;
             }
-            let page = match self.index.reader().replicated_blobs(after.as_deref(), PAGE) {
+            let page = match self.node.reader().replicated_blobs(after.as_deref(), PAGE) {
                 Ok(page) => page,
                 Err(e) => {
                     done = true;
@@ -252,7 +249,7 @@ impl Archive {
         if !self.replicated() {
             return Ok(0);
         }
-        let me = self.index.node_id();
+        let me = self.node.node_id();
         let mut missing = Vec::new();
         for page in self.for_each_page() {
             for (hash, holders) in page? {
@@ -272,7 +269,7 @@ impl Archive {
                 add: vec![],
                 remove: vec![me],
             };
-            self.index.write(command).await?;
+            self.node.write(command).await?;
         }
         Ok(missing.len())
     }
@@ -281,11 +278,11 @@ impl Archive {
     /// every blob that lacks some, and forgets holders that left.
     pub async fn repair_pass(&self) -> Result<RepairReport> {
         let mut report = RepairReport::default();
-        if !self.replicated() || !self.index.is_leader() {
+        if !self.replicated() || !self.node.is_leader() {
             return Ok(report);
         }
-        let members = self.index.members();
-        if !members.contains_key(&self.index.node_id()) {
+        let members = self.node.members();
+        if !members.contains_key(&self.node.node_id()) {
             // A leader that removed itself leads only until the change is
             // committed: its successor repairs.
             return Ok(report);
@@ -311,7 +308,7 @@ impl Archive {
                         add: vec![],
                         remove: plan.remove,
                     };
-                    self.index.write(command).await?;
+                    self.node.write(command).await?;
                 }
                 continue;
             }
@@ -364,7 +361,7 @@ impl Archive {
                 continue;
             }
             tracing::info!(hash, ?added, ?remove, "repaired the holders of a blob");
-            self.index
+            self.node
                 .write(Command::UpdateBlobHolders {
                     hash,
                     add: added,
@@ -382,11 +379,11 @@ impl Archive {
         if !self.replicated() || hashes.is_empty() {
             return;
         }
-        let Some(peers) = self.index.peers() else {
+        let Some(peers) = self.node.peers() else {
             return;
         };
-        let me = self.index.node_id();
-        let members = self.index.members();
+        let me = self.node.node_id();
+        let members = self.node.members();
         let calls = members
             .iter()
             .filter(|(id, _)| **id != me)
@@ -408,8 +405,8 @@ impl Archive {
         }
         let mut tick = tokio::time::interval(self.config.blobs.repair_interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let me = self.index.node_id();
-        let mut metrics = self.index.raft().metrics();
+        let me = self.node.node_id();
+        let mut metrics = self.node.raft().metrics();
         let (mut membership, mut leading) = {
             let m = metrics.borrow();
             (

@@ -18,7 +18,7 @@ use tokio::sync::mpsc;
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, ZipWriter};
 
-use super::archive::ArchiveEntry;
+use super::zip_layout::ArchiveEntry;
 use super::Archive;
 
 /// Bytes gathered before a flush sends them (many small files make one chunk).

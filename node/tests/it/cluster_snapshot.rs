@@ -1,4 +1,4 @@
-//! The Raft transport end to end, in-process: three `Index::open_cluster`
+//! The Raft transport end to end, in-process: three `cluster::Node::open_cluster`
 //! members served by the `Raft` gRPC service on port-0 listeners. Two form the
 //! cluster and take writes (through either, so forwarding too); the leader
 //! snapshots and purges its log; the third member then starts empty and can
@@ -7,13 +7,14 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use isengard::cluster::Node;
 use isengard::cluster::RaftService;
 use isengard::config::ClusterConfig;
-use isengard::index::{Command, Index, Modality};
+use isengard::index::{Command, Modality};
 use tokio::net::TcpListener;
 
-async fn serve(index: &Index, listener: TcpListener) -> tokio::task::JoinHandle<()> {
-    let service = RaftService::new(index.raft().clone()).into_server();
+async fn serve(node: &Node, listener: TcpListener) -> tokio::task::JoinHandle<()> {
+    let service = RaftService::new(node.raft().clone()).into_server();
     let incoming = tonic::transport::server::TcpIncoming::from(listener);
     tokio::spawn(async move {
         let _ = tonic::transport::Server::builder()
@@ -71,7 +72,7 @@ async fn a_new_member_catches_up_by_snapshot_over_grpc() {
     let mut nodes = BTreeMap::new();
     let mut servers = Vec::new();
     for id in 1..=2u64 {
-        let index = Index::open_cluster(&dir.path().join(format!("n{id}")), &config(id))
+        let index = Node::open_cluster(&dir.path().join(format!("n{id}")), &config(id))
             .await
             .unwrap();
         servers.push(serve(&index, listeners.remove(&id).unwrap()).await);
@@ -114,7 +115,7 @@ async fn a_new_member_catches_up_by_snapshot_over_grpc() {
         .await
         .unwrap();
 
-    let third = Index::open_cluster(&dir.path().join("n3"), &config(3))
+    let third = Node::open_cluster(&dir.path().join("n3"), &config(3))
         .await
         .unwrap();
     let listener = TcpListener::bind(&members[&3])

@@ -12,7 +12,7 @@ use common::{pydicom_test_files, TestNode};
 use dicom_dictionary_std::tags;
 use dicom_ul::association::client::AsyncClientAssociation;
 use dicom_ul::ClientAssociationOptions;
-use isengard::dimse::message::{field, read_message, write_message, CommandBuilder};
+use isengard_dimse::message::{field, read_message, write_message, CommandBuilder};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;

@@ -11,11 +11,11 @@ use dicom_dictionary_std::tags;
 use dicom_ul::pdu::{PDataValue, PDataValueType};
 use dicom_ul::{ClientAssociationOptions, Pdu};
 use isengard::dicom::Tag;
-use isengard::dimse::dataset::{element_text, encode_identifier};
-use isengard::dimse::message::{encode_command, field, read_message, CommandBuilder, NO_DATA_SET};
-use isengard::dimse::scu;
 use isengard::index::Level;
-use isengard::synth::{dataset, Shape};
+use isengard_dimse::dataset::{element_text, encode_identifier};
+use isengard_dimse::message::{encode_command, field, read_message, CommandBuilder, NO_DATA_SET};
+use isengard_dimse::scu;
+use isengard_test_support::synth::{dataset, Shape};
 use serde_json::json;
 use tokio::io::AsyncWriteExt;
 
@@ -102,8 +102,7 @@ async fn find(
             Some(0xff00) => {
                 let data = rsp.data.expect("an identifier");
                 answers.push(
-                    isengard::dimse::dataset::decode_identifier(&data, &pc.transfer_syntax)
-                        .unwrap(),
+                    isengard_dimse::dataset::decode_identifier(&data, &pc.transfer_syntax).unwrap(),
                 );
             }
             Some(status) => {

@@ -8,10 +8,12 @@ use std::time::Duration;
 
 use common::{config_in, pydicom_test_files, TestNode};
 use isengard::dicom::Tag;
-use isengard::dimse::scu::{self, ScuError, Target};
 use isengard::index::{Level, Modality};
 use isengard::service::modalities::modality_from_json;
-use isengard::service::{Archive, Origin};
+use isengard::service::send::SendOptions;
+use isengard::service::Origin;
+use isengard::Opened;
+use isengard_dimse::scu::{self, ScuError, Target};
 use serde_json::json;
 
 const FILES: [&str; 4] = [
@@ -21,10 +23,11 @@ const FILES: [&str; 4] = [
     "rtplan.dcm",
 ];
 
-async fn archive_with_files(dir: &std::path::Path) -> (Archive, Vec<String>) {
-    let archive = isengard::open_archive(Arc::new(config_in(dir)))
+async fn archive_with_files(dir: &std::path::Path) -> (Opened, Vec<String>) {
+    let opened = isengard::open_archive(Arc::new(config_in(dir)))
         .await
         .expect("archive");
+    let archive = &opened.archive;
     let mut ids = Vec::new();
     for f in FILES {
         let bytes = std::fs::read(pydicom_test_files().join("test_files").join(f)).unwrap();
@@ -37,25 +40,37 @@ async fn archive_with_files(dir: &std::path::Path) -> (Archive, Vec<String>) {
             .unwrap();
         ids.push(outcome.ids.instance);
     }
-    (archive, ids)
+    (opened, ids)
 }
 
 fn modality(aet: &str, port: u16) -> Modality {
     modality_from_json("peer", &json!([aet, "127.0.0.1", port])).unwrap()
 }
 
-fn target(m: &Modality) -> Target<'_> {
+fn target(m: &Modality) -> Target {
     Target {
-        local_aet: "NODEA",
-        modality: m,
+        local_aet: "NODEA".into(),
+        remote_aet: m.aet.clone(),
+        host: m.host.clone(),
+        port: m.port,
         timeout: Duration::from_secs(10),
+    }
+}
+
+/// How the tests send: as `NODEA`, 10 s per operation.
+fn as_node_a() -> SendOptions {
+    SendOptions {
+        local_aet: Some("NODEA".into()),
+        timeout: Some(10),
+        ..Default::default()
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scu_echo_store_find_move() {
     let dir = tempfile::tempdir().unwrap();
-    let (archive, ids) = archive_with_files(dir.path()).await;
+    let (opened, ids) = archive_with_files(dir.path()).await;
+    let archive = &opened.archive;
     let dest_dir = tempfile::tempdir().unwrap();
     let dest_port = common::free_port();
     let b = TestNode::start_with(|c| {
@@ -70,9 +85,12 @@ async fn scu_echo_store_find_move() {
 
     scu::echo(&t).await.expect("C-ECHO");
 
-    let report = scu::store(&archive, &t, &ids).await.expect("C-STORE");
-    assert_eq!(report.sent.len(), FILES.len(), "{report:?}");
-    assert!(report.failed.is_empty());
+    let report = archive
+        .send_to_modality(&peer, &ids, &as_node_a())
+        .await
+        .expect("C-STORE");
+    assert_eq!(report.sent, FILES.len(), "{report:?}");
+    assert_eq!(report.failed, 0);
     // Same ids on the other side, received in their own transfer syntax.
     for id in &ids {
         let (status, meta) = b.get(&format!("/instances/{id}/metadata?expand")).await;
@@ -139,10 +157,13 @@ async fn scu_echo_store_find_move() {
 
     // The archive's own SCU straight to storescp: already there or new, all accepted.
     let direct = modality("STORESCP", dest_port);
-    let report = scu::store(&archive, &target(&direct), &ids).await.unwrap();
-    assert_eq!(report.sent.len(), FILES.len(), "{report:?}");
+    let report = archive
+        .send_to_modality(&direct, &ids, &as_node_a())
+        .await
+        .unwrap();
+    assert_eq!(report.sent, FILES.len(), "{report:?}");
     drop(scp);
-    archive.index().shutdown().await;
+    opened.node.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -181,7 +202,7 @@ async fn move_of_a_larger_study_counts_every_sub_operation() {
             json!({"a": ["NODEA", "127.0.0.1", 1], "dest": ["STORESCP", "127.0.0.1", dest_port]});
     })
     .await;
-    let shape = isengard::synth::Shape {
+    let shape = isengard_test_support::synth::Shape {
         patients: 1,
         studies_per_patient: 1,
         series_per_study: 2,
@@ -190,7 +211,7 @@ async fn move_of_a_larger_study_counts_every_sub_operation() {
         columns: 8,
         seed: 3,
     };
-    let specs = isengard::synth::dataset(shape);
+    let specs = isengard_test_support::synth::dataset(shape);
     for spec in &specs {
         b.upload(spec.to_bytes()).await;
     }

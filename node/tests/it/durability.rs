@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use common::{wait_until, TestNode};
-use isengard::synth::{dataset, Shape};
+use isengard_test_support::synth::{dataset, Shape};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 

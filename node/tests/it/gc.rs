@@ -9,13 +9,14 @@ use std::time::Duration;
 use bytes::Bytes;
 use isengard::index::Level;
 use isengard::service::Origin;
-use isengard::synth::Spec;
+use isengard_test_support::synth::Spec;
 
 #[tokio::test]
 async fn unreferenced_blobs_are_collected_and_referenced_ones_kept() {
     let dir = tempfile::tempdir().unwrap();
     let config = Arc::new(common::config_in(dir.path()));
-    let archive = isengard::open_archive(config).await.unwrap();
+    let opened = isengard::open_archive(config).await.unwrap();
+    let archive = &opened.archive;
     let origin = Origin::rest("127.0.0.1".into(), String::new());
     let a = Spec::simple("P", "1.2.1", "1.2.1.1", "1.2.1.1.1").to_bytes();
     let b = Spec::simple("P", "1.2.1", "1.2.1.1", "1.2.1.1.2").to_bytes();
@@ -31,8 +32,8 @@ async fn unreferenced_blobs_are_collected_and_referenced_ones_kept() {
     let hb = isengard::blob::content_hash(&b);
 
     // An orphan: a blob written by an ingest that never reached the index.
-    let orphan = archive
-        .blobs()
+    let orphan = opened
+        .blobs
         .put(Bytes::from_static(b"orphan bytes"))
         .await
         .unwrap();
@@ -53,16 +54,16 @@ async fn unreferenced_blobs_are_collected_and_referenced_ones_kept() {
         .await
         .unwrap();
     assert_eq!(report.deleted, vec![ha.clone()]);
-    assert!(!archive.blobs().exists(&ha).await.unwrap());
+    assert!(!opened.blobs.exists(&ha).await.unwrap());
     assert!(
-        archive.blobs().exists(&hb).await.unwrap(),
+        opened.blobs.exists(&hb).await.unwrap(),
         "a referenced blob stays"
     );
-    assert!(archive.blobs().exists(&orphan.hash).await.unwrap());
+    assert!(opened.blobs.exists(&orphan.hash).await.unwrap());
 
     let report = archive.collect_garbage(Duration::ZERO).await.unwrap();
     assert_eq!(report.deleted, vec![orphan.hash.clone()]);
-    assert!(archive.blobs().exists(&hb).await.unwrap());
+    assert!(opened.blobs.exists(&hb).await.unwrap());
     assert_eq!(
         archive.instance_file(&ib.ids.instance).await.unwrap(),
         Bytes::from(b.clone())
@@ -77,5 +78,5 @@ async fn unreferenced_blobs_are_collected_and_referenced_ones_kept() {
         archive.instance_file(&again.ids.instance).await.unwrap(),
         Bytes::from(a)
     );
-    archive.index().shutdown().await;
+    opened.node.shutdown().await;
 }

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::{free_port, script_file, wait_until, Killed, TestNode};
-use isengard::synth::Spec;
+use isengard_test_support::synth::Spec;
 use serde_json::{json, Value};
 
 fn received_files(dir: &Path) -> Vec<PathBuf> {

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::{lines, wait_until, TestNode};
 use isengard::dicom::orthanc_ids;
-use isengard::synth::Spec;
+use isengard_test_support::synth::Spec;
 use serde_json::json;
 
 const USER: &str = "alice";

@@ -8,7 +8,7 @@ use crate::common;
 use std::time::Duration;
 
 use common::{free_port, script_file, wait_until, TestNode};
-use isengard::synth::Spec;
+use isengard_test_support::synth::Spec;
 use serde_json::json;
 
 fn files_in(dir: &std::path::Path) -> usize {

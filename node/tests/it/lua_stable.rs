@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use common::{lines, wait_until, TestNode};
 use isengard::dicom::orthanc_ids;
-use isengard::synth::Spec;
+use isengard_test_support::synth::Spec;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_stable_study_fires_once_per_study() {

@@ -7,7 +7,7 @@
 use crate::common;
 
 use common::TestNode;
-use isengard::synth::Spec;
+use isengard_test_support::synth::Spec;
 
 async fn secured() -> TestNode {
     TestNode::start_guarded(|c| {

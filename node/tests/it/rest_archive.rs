@@ -12,7 +12,7 @@ use std::io::Read;
 
 use common::reference::ReferenceOrthanc;
 use common::TestNode;
-use isengard::synth::Spec;
+use isengard_test_support::synth::Spec;
 use serde_json::{json, Value};
 
 /// Files whose names exercise the layout: accents and punctuation, `^`,

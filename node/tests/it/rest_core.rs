@@ -4,7 +4,7 @@
 use crate::common;
 
 use common::TestNode;
-use isengard::synth::Spec;
+use isengard_test_support::synth::Spec;
 use serde_json::json;
 
 #[tokio::test]
@@ -127,7 +127,7 @@ async fn overwrite_instances_replaces_the_file() {
 #[tokio::test]
 async fn a_restarted_node_has_everything() {
     let node = TestNode::start().await;
-    let specs = isengard::synth::dataset(isengard::synth::Shape {
+    let specs = isengard_test_support::synth::dataset(isengard_test_support::synth::Shape {
         patients: 2,
         studies_per_patient: 1,
         series_per_study: 2,

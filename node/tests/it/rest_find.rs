@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 
 use common::TestNode;
 use isengard::dicom::orthanc_ids;
-use isengard::synth::{dataset, Shape, Spec};
+use isengard_test_support::synth::{dataset, Shape, Spec};
 use serde_json::{json, Value};
 
 /// Patient names chosen for the case and wildcard rules (ASCII: Orthanc

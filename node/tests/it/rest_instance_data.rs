@@ -6,7 +6,7 @@
 use crate::common;
 
 use common::{strings, TestNode};
-use isengard::synth::Spec;
+use isengard_test_support::synth::Spec;
 use md5::{Digest, Md5};
 use serde_json::{json, Value};
 
@@ -39,7 +39,10 @@ async fn metadata_list_get_put_delete() {
     assert_eq!(expanded["Origin"], "RestApi");
     assert_eq!(expanded["RemoteIP"], "127.0.0.1");
     assert_eq!(expanded["IndexInSeries"], "1");
-    assert_eq!(expanded["SopClassUid"], isengard::synth::CT_IMAGE_STORAGE);
+    assert_eq!(
+        expanded["SopClassUid"],
+        isengard_test_support::synth::CT_IMAGE_STORAGE
+    );
     let (status, origin) = node.get_bytes(&format!("{base}/Origin")).await;
     assert_eq!((status, origin.as_slice()), (200, b"RestApi".as_slice()));
 

@@ -10,7 +10,7 @@ use std::io::Write;
 
 use common::{strings, TestNode};
 use isengard::dicom::orthanc_ids;
-use isengard::synth::{dataset, Shape, Spec};
+use isengard_test_support::synth::{dataset, Shape, Spec};
 use serde_json::{json, Value};
 
 fn shape() -> Shape {

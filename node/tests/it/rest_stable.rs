@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use common::{wait_until, TestNode};
 use isengard::dicom::orthanc_ids;
-use isengard::synth::Spec;
+use isengard_test_support::synth::Spec;
 use serde_json::Value;
 
 async fn changes(node: &TestNode) -> Vec<Value> {

@@ -1,0 +1,303 @@
+//! The index's data model: resource levels, records, commands proposed through
+//! Raft and their responses. Everything here is serialized into the Raft log or
+//! the RocksDB state machine, so field changes are format changes.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+pub use isengard_dicom::{Level, MainTags};
+
+/// A stored file attached to an instance (Orthanc's "attachment" `dicom`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attachment {
+    /// Content hash (SHA-256, lowercase hex) naming the blob.
+    pub hash: String,
+    pub size: u64,
+    pub uncompressed_size: u64,
+    /// MD5 of the bytes, lowercase hex; empty when `StoreMD5ForAttachments` is false.
+    pub md5: String,
+}
+
+/// One resource as the state machine stores it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Resource {
+    pub id: String,
+    pub level: Level,
+    pub parent: Option<String>,
+    pub main_tags: MainTags,
+    /// Orthanc metadata (ReceptionDate, RemoteAET, Origin, IndexInSeries, ...).
+    pub metadata: BTreeMap<String, String>,
+    /// Only instances carry attachments; key is the attachment name (`dicom`).
+    pub attachments: BTreeMap<String, Attachment>,
+    pub is_stable: bool,
+    /// Orthanc's `LastUpdate`, `YYYYMMDDTHHMMSS`.
+    pub last_update: String,
+    /// Milliseconds since the epoch of the last instance received below this
+    /// resource; the stable-age timer counts from here.
+    pub last_instance_ms: u64,
+    /// Creation order in the archive (lists are returned in this order).
+    pub created_seq: u64,
+}
+
+/// Everything the ingest use case learned from a DICOM file, ready to be proposed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewInstance {
+    pub patient_id: String,
+    pub study_id: String,
+    pub series_id: String,
+    pub instance_id: String,
+    pub patient_tags: MainTags,
+    pub study_tags: MainTags,
+    pub series_tags: MainTags,
+    pub instance_tags: MainTags,
+    /// Instance metadata set at reception (Origin, RemoteAET, TransferSyntax, ...).
+    pub metadata: BTreeMap<String, String>,
+    pub attachment: Attachment,
+}
+
+/// Orthanc's change types (the subset that an archive without jobs produces,
+/// plus the ones later features emit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ChangeType {
+    CompletedSeries,
+    Deleted,
+    NewChildInstance,
+    NewInstance,
+    NewPatient,
+    NewSeries,
+    NewStudy,
+    AnonymizedStudy,
+    AnonymizedSeries,
+    ModifiedStudy,
+    ModifiedSeries,
+    AnonymizedPatient,
+    ModifiedPatient,
+    StablePatient,
+    StableStudy,
+    StableSeries,
+    UpdatedAttachment,
+    UpdatedMetadata,
+}
+
+impl ChangeType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeType::CompletedSeries => "CompletedSeries",
+            ChangeType::Deleted => "Deleted",
+            ChangeType::NewChildInstance => "NewChildInstance",
+            ChangeType::NewInstance => "NewInstance",
+            ChangeType::NewPatient => "NewPatient",
+            ChangeType::NewSeries => "NewSeries",
+            ChangeType::NewStudy => "NewStudy",
+            ChangeType::AnonymizedStudy => "AnonymizedStudy",
+            ChangeType::AnonymizedSeries => "AnonymizedSeries",
+            ChangeType::ModifiedStudy => "ModifiedStudy",
+            ChangeType::ModifiedSeries => "ModifiedSeries",
+            ChangeType::AnonymizedPatient => "AnonymizedPatient",
+            ChangeType::ModifiedPatient => "ModifiedPatient",
+            ChangeType::StablePatient => "StablePatient",
+            ChangeType::StableStudy => "StableStudy",
+            ChangeType::StableSeries => "StableSeries",
+            ChangeType::UpdatedAttachment => "UpdatedAttachment",
+            ChangeType::UpdatedMetadata => "UpdatedMetadata",
+        }
+    }
+}
+
+/// One entry of the change log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Change {
+    pub seq: u64,
+    pub change_type: ChangeType,
+    pub level: Level,
+    pub id: String,
+    /// `YYYYMMDDTHHMMSS`.
+    pub date: String,
+}
+
+/// Archive-wide counters for `/statistics`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counters {
+    pub patients: u64,
+    pub studies: u64,
+    pub series: u64,
+    pub instances: u64,
+    pub disk_size: u64,
+    pub uncompressed_size: u64,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A DICOM peer known to the archive: an entry of Orthanc's `DicomModalities`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Modality {
+    /// The symbolic name used in REST routes (`/modalities/{name}`).
+    pub name: String,
+    pub aet: String,
+    pub host: String,
+    pub port: u16,
+    pub manufacturer: String,
+    pub allow_echo: bool,
+    pub allow_find: bool,
+    /// Absent from modalities written before it existed: true, Orthanc's default.
+    #[serde(default = "yes")]
+    pub allow_find_worklist: bool,
+    pub allow_get: bool,
+    pub allow_move: bool,
+    pub allow_store: bool,
+    pub allow_n_action: bool,
+    pub allow_event_report: bool,
+    pub allow_transcoding: bool,
+    /// AE title Isengard uses when calling this modality; empty = `DicomAet`.
+    pub local_aet: String,
+    /// DIMSE timeout in seconds; 0 = the global default.
+    pub timeout: u64,
+}
+
+impl Modality {
+    /// A modality with Orthanc's defaults for everything but its address:
+    /// manufacturer `Generic`, every DIMSE service allowed, `DicomAet` as
+    /// the calling AE title, the global timeout.
+    pub fn new(name: &str, aet: &str, host: &str, port: u16) -> Modality {
+        Modality {
+            name: name.to_owned(),
+            aet: aet.to_owned(),
+            host: host.to_owned(),
+            port,
+            manufacturer: "Generic".into(),
+            allow_echo: true,
+            allow_find: true,
+            allow_find_worklist: true,
+            allow_get: true,
+            allow_move: true,
+            allow_store: true,
+            allow_n_action: true,
+            allow_event_report: true,
+            allow_transcoding: true,
+            local_aet: String::new(),
+            timeout: 0,
+        }
+    }
+}
+
+/// Wall-clock time chosen by the proposer, so that applying a command is
+/// deterministic on every replica.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stamp {
+    /// Milliseconds since the Unix epoch.
+    pub unix_ms: u64,
+    /// Orthanc's `YYYYMMDDTHHMMSS` in local time.
+    pub date: String,
+}
+
+/// A mutation of the index: the Raft log's application payload.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Command {
+    /// Store one instance, creating its ancestors as needed. `holders`: in the
+    /// replicated blob mode, the nodes that stored the blob durably before the
+    /// command was proposed (added to the blob's holders); empty otherwise.
+    StoreInstance {
+        instance: Box<NewInstance>,
+        overwrite: bool,
+        stamp: Stamp,
+        #[serde(default)]
+        holders: Vec<u64>,
+    },
+    /// Delete a resource and everything below it.
+    DeleteResource {
+        id: String,
+        stamp: Stamp,
+    },
+    /// Mark a resource stable if nothing arrived below it since `last_instance_ms`.
+    MarkStable {
+        id: String,
+        last_instance_ms: u64,
+        stamp: Stamp,
+    },
+    SetMetadata {
+        id: String,
+        name: String,
+        value: String,
+        stamp: Stamp,
+    },
+    DeleteMetadata {
+        id: String,
+        name: String,
+        stamp: Stamp,
+    },
+    /// Empty the change log (`DELETE /changes`).
+    ClearChanges,
+    /// Defines (or redefines) a modality.
+    PutModality {
+        modality: Modality,
+    },
+    DeleteModality {
+        name: String,
+    },
+    /// The garbage collector claims unreferenced blobs before deleting them:
+    /// the answer lists those that are still unreferenced and now `deleting`.
+    ClaimBlobs {
+        hashes: Vec<String>,
+    },
+    /// The garbage collector deleted these claimed blobs.
+    BlobsCollected {
+        hashes: Vec<String>,
+    },
+    /// Replicated blob mode: `add` now hold a durable copy of the blob, `remove`
+    /// do not (a holder lost it, or left the cluster). Idempotent; ignored for
+    /// a blob that no instance references (it is on its way to collection).
+    UpdateBlobHolders {
+        hash: String,
+        add: Vec<u64>,
+        remove: Vec<u64>,
+    },
+    /// The Lua callbacks that run once in the cluster (`OnStable*`) have
+    /// processed the change log up to `seq`. Only moves forward.
+    LuaCursor {
+        seq: u64,
+    },
+    /// Group commit: commands proposed concurrently, applied in order as if
+    /// proposed one by one (see `index::batch`). Answered by
+    /// [`CommandResponse::Batch`], one response per command. Never nested.
+    Batch(Vec<Command>),
+}
+
+/// What applying a command answered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum CommandResponse {
+    /// Membership changes and blank entries.
+    None,
+    Stored(StoreOutcome),
+    Deleted(DeleteOutcome),
+    /// The command named a resource that does not exist.
+    UnknownResource,
+    /// The instance's blob is being deleted by the garbage collector: write the
+    /// blob again once the collection is over, then retry.
+    BlobBusy,
+    Claimed {
+        hashes: Vec<String>,
+    },
+    Done,
+    /// The responses to the commands of a [`Command::Batch`], in order.
+    Batch(Vec<CommandResponse>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StoreStatus {
+    Success,
+    AlreadyStored,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoreOutcome {
+    pub status: StoreStatus,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeleteOutcome {
+    /// The closest ancestor that still exists, as `(level, id)`.
+    pub remaining_ancestor: Option<(Level, String)>,
+}
