@@ -166,7 +166,8 @@ async fn start_lua(
     if !lua::LuaEngine::wanted(archive.config()) {
         return Ok(None);
     }
-    let engine = lua::LuaEngine::start(archive.clone()).await?;
+    let rest_api = http::internal_router(archive.clone());
+    let engine = lua::LuaEngine::start(archive.clone(), rest_api).await?;
     archive.install_hooks(Arc::new(engine.clone()));
     let task = tokio::spawn(lua::run_once_in_cluster(
         engine.clone(),

@@ -72,8 +72,11 @@ pub struct LuaEngine {
 impl LuaEngine {
     /// Starts the interpreter: registers Orthanc's functions, loads
     /// `LuaScripts` in order (a missing file or an error is a start error
-    /// naming the file and line), then calls `Initialize()`.
-    pub async fn start(archive: Archive) -> Result<LuaEngine, LuaError> {
+    /// naming the file and line), then calls `Initialize()`. `rest_api` is
+    /// the REST API that `RestApiGet` and its siblings call in-process, as in
+    /// Orthanc (handed in by `isengard::run`, so this edge does not import
+    /// the HTTP one).
+    pub async fn start(archive: Archive, rest_api: axum::Router) -> Result<LuaEngine, LuaError> {
         let runtime = tokio::runtime::Handle::current();
         let config = archive.config().lua.clone();
         let mut scripts = Vec::new();
@@ -85,7 +88,7 @@ impl LuaEngine {
             scripts.push((path.clone(), source));
         }
         let raw = archive.config().raw.clone();
-        let router = crate::http::internal_router(archive.clone());
+        let router = rest_api;
         let setup = move |lua: &mlua::Lua| -> Result<(), String> {
             let ctx = rest::Ctx {
                 archive,

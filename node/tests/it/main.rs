@@ -12,6 +12,7 @@ mod dimse_bad_input;
 mod dimse_find;
 mod dimse_scp;
 mod dimse_scu;
+mod docs_map;
 mod durability;
 mod gc;
 mod lua_execute;
