@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Generate node/src/dicom/dictionary_data.rs from DCMTK's data dictionaries.
+"""Generate crates/dicom/src/dictionary_data.rs from DCMTK's data dictionaries.
 
 Orthanc names tags (and guesses VRs of implicit-VR elements) with DCMTK's
 dictionary: dicom.dic, then private.dic (LoadPrivateDictionary). This script
@@ -16,7 +16,7 @@ import re
 import sys
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-OUT = os.path.join(REPO, "node", "src", "dicom", "dictionary_data.rs")
+OUT = os.path.join(REPO, "crates", "dicom", "src", "dictionary_data.rs")
 
 # (gggg[-r-gggg],eeee[-r-eeee]) or (gggg[-r-gggg],"creator",ee)
 PART = r"([0-9A-Fa-f]{4})(?:-(?:([oeu])-)?([0-9A-Fa-f]{4}))?"

@@ -1,5 +1,5 @@
 //! A DICOM client for the cluster tests: C-STORE of DICOM files over one
-//! association ([`StoreScu`], on Isengard's own `dimse::scu::store_on`), C-MOVE
+//! association ([`StoreScu`], on Isengard's own `isengard_dimse::scu::store_on`), C-MOVE
 //! ([`move_study`]) and a dcmtk `storescp` to receive ([`StoreScp`], from
 //! `isengard-test-support`).
 

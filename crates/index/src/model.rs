@@ -260,7 +260,7 @@ pub enum Command {
         seq: u64,
     },
     /// Group commit: commands proposed concurrently, applied in order as if
-    /// proposed one by one (see `index::batch`). Answered by
+    /// proposed one by one (see `isengard::cluster::batch`). Answered by
     /// [`CommandResponse::Batch`], one response per command. Never nested.
     Batch(Vec<Command>),
 }

@@ -1,4 +1,4 @@
-//! The DICOM client (`dimse::scu`): an archive opened in-process talks to a
+//! The DICOM client (`isengard_dimse::scu`) and the send use case: an archive opened in-process talks to a
 //! test node's SCP (echo, store, find, move) and to DCMTK's storescp.
 
 use crate::common;
