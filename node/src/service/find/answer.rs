@@ -49,7 +49,7 @@ impl Archive {
             }
         }
         let mut out = Vec::new();
-        for (key, _) in request.keys() {
+        for (key, _) in &request.keys {
             let Some(tag) = key.tag() else {
                 continue;
             };

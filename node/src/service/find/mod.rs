@@ -288,10 +288,6 @@ impl FindRequest {
         Ok(())
     }
 
-    pub fn keys(&self) -> &[(FindKey, String)] {
-        &self.keys
-    }
-
     /// Sorts the keys by where they can be answered.
     pub fn plan(&self) -> Plan {
         let mut plan = Plan {
