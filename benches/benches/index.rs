@@ -8,8 +8,9 @@ use std::collections::BTreeMap;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use isengard::index::apply::{Applier, SmCounters};
+use isengard::index::find::TagConstraint;
 use isengard::index::normalize::Constraint;
-use isengard::index::query::{Reader, TagQuery};
+use isengard::index::read::Reader;
 use isengard::index::{store, Attachment, Command, Level, NewInstance, Stamp};
 use isengard_test_support::synth::{hospital, Shape};
 
@@ -106,7 +107,7 @@ fn find(c: &mut Criterion) {
         .unwrap_or(500);
     apply_all(&db, &mut counters, &commands(shape(patients)));
     let reader = Reader::new(&db);
-    let query = |tag: &str, value: &str, level: Level| TagQuery {
+    let query = |tag: &str, value: &str, level: Level| TagConstraint {
         level,
         tag: tag.into(),
         constraint: Constraint::parse(value, true),

@@ -1,6 +1,6 @@
-//! `Reader::find`: resources of one level matching constraints on main tags
-//! of that level and of the levels around it (a study by `PatientName`, a
-//! study by its series' `Modality`).
+//! `Reader::find`: resources of one level matching [`TagConstraint`]s on main
+//! tags of that level and of the levels around it (a study by `PatientName`,
+//! a study by its series' `Modality`).
 //!
 //! The most selective constraint seeds the search from the secondary tag
 //! index; the search then walks down to the deepest constrained level and up
@@ -12,16 +12,25 @@
 
 use std::collections::{HashMap, HashSet};
 
-use rocksdb::DB;
+use rocksdb::{Direction, IteratorMode, DB};
 
 use super::apply::child_ids;
 use super::model::*;
 use super::normalize::Constraint;
-use super::query::{Reader, TagQuery};
-use super::store::{cf, CF_CHILDREN, CF_RESOURCES};
+use super::read::Reader;
+use super::store::{cf, split_tag_suffix, tag_prefix, CF_CHILDREN, CF_RESOURCES, CF_TAGS};
 use super::IndexError;
 
 type Result<T> = std::result::Result<T, IndexError>;
+
+/// One constraint of a find: a main tag of some level and how to match it.
+#[derive(Debug, Clone)]
+pub struct TagConstraint {
+    pub level: Level,
+    pub tag: String,
+    pub constraint: Constraint,
+    pub case_sensitive: bool,
+}
 
 /// Counting caps of [`Reader::most_selective`]: each constraint is counted no
 /// further than the cap, the cap growing only while no constraint fits under
@@ -75,7 +84,7 @@ impl<'a> Loaded<'a> {
         Ok(self.map.get(id))
     }
 
-    fn matches(&self, id: &str, queries: &[&TagQuery]) -> bool {
+    fn matches(&self, id: &str, queries: &[&TagConstraint]) -> bool {
         self.map.get(id).is_some_and(|r| matches_all(r, queries))
     }
 
@@ -90,7 +99,7 @@ impl<'a> Loaded<'a> {
     }
 
     /// Whether every ancestor of `id` satisfies the constraints of its level.
-    fn ancestors_match(&mut self, id: &str, queries: &[&TagQuery]) -> Result<bool> {
+    fn ancestors_match(&mut self, id: &str, queries: &[&TagConstraint]) -> Result<bool> {
         let mut parent = self.map.get(id).and_then(|r| r.parent.clone());
         while let Some(p) = parent {
             let Some(pr) = self.get(&p)? else {
@@ -148,10 +157,65 @@ impl Reader<'_> {
             .collect())
     }
 
+    /// Ids at `level` whose main tag `tag` (of that same level) may satisfy `q`:
+    /// a scan of the secondary index over the narrowest key range the constraint
+    /// allows. Candidates are then checked exactly by [`Reader::find`].
+    fn candidates(&self, q: &TagConstraint) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        self.scan(q, usize::MAX, |id| out.push(id.to_owned()))?;
+        out.sort();
+        out.dedup();
+        Ok(out)
+    }
+
+    /// How many index entries [`Reader::candidates`] would read for `q`,
+    /// counting no further than `cap`.
+    fn count_candidates(&self, q: &TagConstraint, cap: usize) -> Result<usize> {
+        self.scan(q, cap, |_| ())
+    }
+
+    /// Calls `f` with the id of each index entry in `q`'s key ranges, at most
+    /// `limit` of them; returns how many it saw.
+    fn scan(&self, q: &TagConstraint, limit: usize, mut f: impl FnMut(&str)) -> Result<usize> {
+        let prefix = tag_prefix(q.level, &q.tag);
+        let ranges = q
+            .constraint
+            .scan_bounds()
+            .unwrap_or_else(|| vec![(Vec::new(), vec![0xff])]);
+        let mut seen = 0;
+        for (start, end) in ranges {
+            let mut from = prefix.clone();
+            from.extend_from_slice(&start);
+            let mut to = prefix.clone();
+            to.extend_from_slice(&end);
+            let iter = self.db().iterator_cf(
+                cf(self.db(), CF_TAGS),
+                IteratorMode::From(&from, Direction::Forward),
+            );
+            for item in iter {
+                if seen >= limit {
+                    return Ok(seen);
+                }
+                let (key, _) = item?;
+                if key.as_ref() >= to.as_slice() || !key.starts_with(&prefix) {
+                    break;
+                }
+                if let Some((_, id)) = split_tag_suffix(&key[prefix.len()..]) {
+                    f(id);
+                    seen += 1;
+                }
+            }
+        }
+        Ok(seen)
+    }
+
     /// The constraint whose key ranges hold the fewest index entries.
-    fn most_selective<'q>(&self, queries: &[&'q TagQuery]) -> Result<Option<&'q TagQuery>> {
+    fn most_selective<'q>(
+        &self,
+        queries: &[&'q TagConstraint],
+    ) -> Result<Option<&'q TagConstraint>> {
         for cap in COUNT_CAPS {
-            let mut best: Option<(&TagQuery, usize)> = None;
+            let mut best: Option<(&TagConstraint, usize)> = None;
             for q in queries {
                 let n = self.count_candidates(q, best.map_or(cap, |(_, n)| n))?;
                 if n < best.map_or(cap, |(_, m)| m) || (best.is_none() && cap == usize::MAX) {
@@ -165,10 +229,11 @@ impl Reader<'_> {
         Ok(queries.first().copied())
     }
 
-    /// Resources at `level` matching every query; queries may name tags of
-    /// `level` or of its ancestors and descendants. Results in creation order.
-    pub fn find(&self, level: Level, queries: &[TagQuery]) -> Result<Vec<Resource>> {
-        let restrictive: Vec<&TagQuery> = queries
+    /// Resources at `level` matching every constraint; constraints may name
+    /// tags of `level` or of its ancestors and descendants. Results in
+    /// creation order.
+    pub fn find(&self, level: Level, queries: &[TagConstraint]) -> Result<Vec<Resource>> {
+        let restrictive: Vec<&TagConstraint> = queries
             .iter()
             .filter(|q| q.constraint != Constraint::Any)
             .collect();
@@ -231,7 +296,7 @@ fn take(mut loaded: Loaded<'_>, ids: Vec<String>) -> Vec<Resource> {
 }
 
 /// Checks the constraints that apply to the resource's own level.
-fn matches_all(r: &Resource, queries: &[&TagQuery]) -> bool {
+fn matches_all(r: &Resource, queries: &[&TagConstraint]) -> bool {
     queries.iter().filter(|q| q.level == r.level).all(|q| {
         let value = r.main_tags.get(&q.tag).map(String::as_str);
         match value {

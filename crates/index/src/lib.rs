@@ -5,18 +5,19 @@
 //! ([`apply::Applier`], one RocksDB write batch per entry), the openraft
 //! storage traits ([`log_store::LogStore`], [`state_machine::StateMachine`],
 //! [`snapshot`]), the column families ([`store`]), point reads and listings
-//! ([`query::Reader`]) and `find` over the secondary tag index ([`find`],
-//! matching in [`normalize`]). It does not know that a cluster, a network or
-//! a protocol exists: the Raft node above it (`isengard::cluster::Node`) opens
-//! an [`IndexDb`], hands its stores to openraft and proposes the commands.
+//! ([`read::Reader`]) and `find` over the secondary tag index ([`find`]: one
+//! [`find::TagConstraint`] per tag, matching in [`normalize`]). It does not
+//! know that a cluster, a network or a protocol exists: the Raft node above
+//! it (`isengard::cluster::Node`) opens an [`IndexDb`], hands its stores to
+//! openraft and proposes the commands.
 
 pub mod apply;
-mod find;
+pub mod find;
 pub mod log_store;
 pub mod model;
 pub mod normalize;
-pub mod query;
 pub mod raft;
+pub mod read;
 pub mod snapshot;
 pub mod state_machine;
 pub mod store;
@@ -103,8 +104,8 @@ impl IndexDb {
     }
 
     /// Reads of the local state machine.
-    pub fn reader(&self) -> query::Reader<'_> {
-        query::Reader::new(&self.db)
+    pub fn reader(&self) -> read::Reader<'_> {
+        read::Reader::new(&self.db)
     }
 
     /// The hook the node runs when the process goes quiet: flushes the

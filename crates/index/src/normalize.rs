@@ -35,7 +35,7 @@ fn fold_accent(c: char) -> char {
     }
 }
 
-/// One constraint of a query on one tag, as Orthanc's `/tools/find` and C-FIND
+/// One constraint on one tag, as Orthanc's `/tools/find` and C-FIND
 /// understand a query value.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Constraint {

@@ -17,8 +17,8 @@ use super::batch::Batcher;
 use super::network::{GrpcNetwork, NoPeers, Peers};
 use super::status::ClusterStatus;
 use crate::config::ClusterConfig;
-use crate::index::query::Reader;
 use crate::index::raft::{NodeId, Raft, TypeConfig};
+use crate::index::read::Reader;
 use crate::index::{storage_error, Command, CommandResponse, IndexDb, IndexError};
 
 /// A handle on this node's replica of the index; cheap to clone.

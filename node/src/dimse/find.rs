@@ -1,8 +1,8 @@
-//! C-FIND SCP (Patient Root and Study Root): the identifier becomes
-//! [`QueryKey`]s for `Archive::dicom_find` (service::dicom_query); each answer
-//! is a pending (FF00) response, then a final success, or a cancel (FE00) if
-//! the peer sent C-CANCEL between two answers. A Lua
-//! `IncomingFindRequestFilter` may rewrite the identifier first.
+//! C-FIND SCP (Patient Root and Study Root): the identifier becomes a
+//! [`FindRequest`] under C-FIND's rules for `Archive::find`
+//! (service::find); each answer is a pending (FF00) response, then a final
+//! success, or a cancel (FE00) if the peer sent C-CANCEL between two answers.
+//! A Lua `IncomingFindRequestFilter` may rewrite the identifier first.
 
 use dicom_core::{Tag as DTag, VR};
 use dicom_dictionary_std::tags;
@@ -12,18 +12,40 @@ use super::association::{cancel_requested, respond, Assoc, Session};
 use super::DimseError;
 use crate::dicom::Tag;
 use crate::index::Level;
-use crate::service::dicom_query::{parse_level, QueryKey};
+use crate::service::find::{level_name, parse_level, FindKey, FindRequest};
 use isengard_dimse::dataset::{decode_identifier, element_text, encode_identifier};
 use isengard_dimse::message::{
     field, status, write_message, CommandBuilder, Message, MessageError,
 };
 
+/// One key of an identifier: the tag, its VR (two letters) and its value.
+pub(super) struct IdentifierKey {
+    pub tag: Tag,
+    pub vr: String,
+    pub value: String,
+}
+
 /// A decoded identifier: the level and the keys (group 0008,0052 and the
 /// character set excluded), with their VR.
 pub(super) struct Identifier {
     pub level: Level,
-    pub keys: Vec<QueryKey>,
+    pub keys: Vec<IdentifierKey>,
     pub vrs: Vec<VR>,
+}
+
+impl Identifier {
+    /// The find it asks for: its keys, DICOM padding trimmed, under C-FIND's
+    /// rules and limits.
+    pub(super) fn request(&self, s: &Session) -> Result<FindRequest, DimseError> {
+        let mut request = FindRequest::dicom(self.level, s.archive.config());
+        for k in &self.keys {
+            let value = k.value.trim_end_matches(['\0', ' ']);
+            request
+                .add(FindKey::element(k.tag, &k.vr), value)
+                .map_err(crate::service::ServiceError::from)?;
+        }
+        Ok(request)
+    }
 }
 
 pub(super) fn identifier(s: &Session, msg: &Message) -> Result<Identifier, DimseError> {
@@ -44,7 +66,7 @@ pub(super) fn identifier(s: &Session, msg: &Message) -> Result<Identifier, Dimse
             continue;
         }
         let value = element_text(&obj, t).unwrap_or_default();
-        keys.push(QueryKey {
+        keys.push(IdentifierKey {
             tag: Tag(t.0, t.1),
             vr: el.vr().to_string().to_owned(),
             value,
@@ -54,7 +76,8 @@ pub(super) fn identifier(s: &Session, msg: &Message) -> Result<Identifier, Dimse
     Ok(Identifier { level, keys, vrs })
 }
 
-fn answer_object(level_and_keys: &[(Tag, String)], vrs: &[VR]) -> InMemDicomObject {
+/// An answer: `QueryRetrieveLevel`, then the keys in request order.
+fn answer_object(level: Level, keys: &[(Tag, String)], vrs: &[VR]) -> InMemDicomObject {
     use dicom_core::value::PrimitiveValue;
     use dicom_core::DataElement;
     let mut obj = InMemDicomObject::new_empty();
@@ -63,8 +86,8 @@ fn answer_object(level_and_keys: &[(Tag, String)], vrs: &[VR]) -> InMemDicomObje
         VR::CS,
         PrimitiveValue::from("ISO_IR 192"),
     ));
-    // The first item is QueryRetrieveLevel, then the keys in request order.
-    for (i, (tag, value)) in level_and_keys.iter().enumerate() {
+    let level = (Tag(0x0008, 0x0052), level_name(level).to_owned());
+    for (i, (tag, value)) in std::iter::once(&level).chain(keys).enumerate() {
         let vr = if i == 0 {
             VR::CS
         } else {
@@ -105,10 +128,7 @@ async fn lua_filter(s: &Session, id: Identifier) -> Result<Identifier, DimseErro
     };
     let hex = |t: Tag| format!("{:04x},{:04x}", t.0, t.1);
     let mut query = serde_json::Map::new();
-    query.insert(
-        "0008,0052".into(),
-        crate::service::dicom_query::level_name(id.level).into(),
-    );
+    query.insert("0008,0052".into(), level_name(id.level).into());
     for k in &id.keys {
         query.insert(hex(k.tag), k.value.clone().into());
     }
@@ -137,7 +157,7 @@ async fn lua_filter(s: &Session, id: Identifier) -> Result<Identifier, DimseErro
         vrs: Vec::new(),
     };
     for (key, value) in filtered {
-        let tag = crate::service::queries::parse_tag(&key)
+        let tag = crate::service::remote_query::parse_tag(&key)
             .map_err(|e| DimseError::UnableToProcess(e.to_string()))?;
         let value = match value {
             serde_json::Value::String(v) => v,
@@ -160,7 +180,7 @@ async fn lua_filter(s: &Session, id: Identifier) -> Result<Identifier, DimseErro
                 (text.to_owned(), text.parse().unwrap_or(VR::LO))
             }
         };
-        out.keys.push(QueryKey {
+        out.keys.push(IdentifierKey {
             tag,
             vr: vr_text,
             value,
@@ -180,9 +200,9 @@ pub(super) async fn handle(
         Ok(id) => lua_filter(s, id).await,
         Err(e) => Err(e),
     };
-    let found = match filtered {
-        Ok(id) => match s.archive.dicom_find(id.level, &id.keys).await {
-            Ok((answers, truncated)) => Ok((id, answers, truncated)),
+    let found = match filtered.and_then(|id| Ok((id.request(s)?, id))) {
+        Ok((request, id)) => match s.archive.find(&request).await {
+            Ok(found) => Ok((id, found.matches, found.truncated)),
             Err(e) => Err(DimseError::from(e)),
         },
         Err(e) => Err(e),
@@ -201,7 +221,8 @@ pub(super) async fn handle(
             let rsp = CommandBuilder::response_to(field::C_FIND_RSP, &msg, status::CANCEL);
             return write_message(assoc, msg.context_id, &rsp.build(), None).await;
         }
-        let data = match encode_identifier(&answer_object(answer, &id.vrs), &ts) {
+        let object = answer_object(id.level, &answer.keys, &id.vrs);
+        let data = match encode_identifier(&object, &ts) {
             Ok(d) => d,
             Err(e) => return respond(assoc, &msg, field::C_FIND_RSP, Err(e.into())).await,
         };

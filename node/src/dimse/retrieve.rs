@@ -1,5 +1,6 @@
 //! C-MOVE and C-GET SCP. The identifier selects resources as a C-FIND does
-//! (service::dicom_query); their instances are sent one file at a time:
+//! (service::find, the index's constraints only); their instances are sent
+//! one file at a time:
 //! - C-MOVE: to the destination modality (`MoveDestination`, looked up by AE
 //!   title: unknown is A801) through a [`StoreSession`] of the SCU;
 //! - C-GET: as C-STORE sub-operations on the requester's own association,
@@ -60,7 +61,7 @@ impl Counts {
 fn instances(s: &Session, msg: &Message) -> Result<Vec<String>, DimseError> {
     let id = identifier(s, msg)?;
     let mut out = Vec::new();
-    for r in s.archive.dicom_lookup(id.level, &id.keys)? {
+    for r in s.archive.select(&id.request(s)?)? {
         out.extend(s.archive.descendants(&r.id, Level::Instance)?);
     }
     Ok(out)

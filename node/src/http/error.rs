@@ -16,6 +16,7 @@ use crate::blob::BlobError;
 use crate::dicom::modify::RewriteError;
 use crate::dicom::DicomError;
 use crate::index::IndexError;
+use crate::service::find::FindError;
 use crate::service::modify::ModifyError;
 use crate::service::ServiceError;
 
@@ -180,6 +181,7 @@ impl From<ServiceError> for ApiError {
                 status: Some(StatusCode::FORBIDDEN),
             },
             ServiceError::Modify(e) => e.into(),
+            ServiceError::Find(e) => e.into(),
             // Orthanc's "Error in the network protocol" (500).
             ServiceError::Scu { .. } => {
                 ApiError::with_details(OrthancCode::NetworkProtocol, e.to_string())
@@ -218,6 +220,20 @@ impl From<ModifyError> for ApiError {
             }
             ModifyError::Rewrite(RewriteError::Write(_)) => {
                 ApiError::with_details(OrthancCode::InternalError, details)
+            }
+        }
+    }
+}
+
+impl From<FindError> for ApiError {
+    fn from(e: FindError) -> Self {
+        let details = e.to_string();
+        match e {
+            FindError::UnknownTag(_) => {
+                ApiError::with_details(OrthancCode::UnknownResource, details)
+            }
+            FindError::WildcardsNotAllowed(_) => {
+                ApiError::with_details(OrthancCode::ParameterOutOfRange, details)
             }
         }
     }

@@ -1,10 +1,8 @@
-//! `/tools/find` and `/tools/lookup`, answered from the secondary tag index.
-//!
-//! Constraints on main DICOM tags of the requested level or of upper levels
-//! are resolved by the index; constraints on other tags are checked against
-//! the tags of one instance of each candidate, as Orthanc does. As in Orthanc
-//! 1.10, a constraint on a main tag of a lower level matches nothing (except
-//! `ModalitiesInStudy` on studies).
+//! `/tools/find` and `/tools/lookup`: the JSON body becomes a
+//! [`FindRequest`] under REST's rules (`CaseSensitive` on every tag,
+//! wildcards on text VRs only, a main tag of a lower level matching nothing,
+//! `Limit` and `Since`), planned and run by [`crate::service::find`]; the
+//! matches are rendered as ids or, with `Expand`, as resources.
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -13,10 +11,8 @@ use serde_json::{json, Map, Value};
 
 use super::error::{ApiError, ApiResult, OrthancCode};
 use super::resources::render;
-use crate::dicom::{self, dictionary, Tag};
-use crate::index::normalize::Constraint;
-use crate::index::query::TagQuery;
-use crate::index::{Level, Resource};
+use crate::index::Level;
+use crate::service::find::{FindKey, FindRequest};
 use crate::service::Archive;
 
 fn parse_body(body: &Bytes) -> ApiResult<Map<String, Value>> {
@@ -43,89 +39,6 @@ fn opt_usize(map: &Map<String, Value>, key: &str) -> ApiResult<Option<usize>> {
     }
 }
 
-/// The VR of a queried tag (`ModalitiesInStudy` is a CS).
-fn vr_of(name: &str) -> (Option<Tag>, String) {
-    if name == "ModalitiesInStudy" {
-        return (Some(Tag(0x0008, 0x0061)), "CS".into());
-    }
-    match dictionary::find_by_name(name) {
-        Some(tag) => (
-            Some(tag),
-            dictionary::implicit_vr(tag, None).as_str().to_owned(),
-        ),
-        None => (None, "UN".into()),
-    }
-}
-
-/// VRs on which DICOM (and Orthanc) allow `*` and `?`.
-const WILDCARD_VRS: &[&str] = &["AE", "CS", "LO", "LT", "PN", "SH", "ST", "UC", "UR", "UT"];
-
-/// What a query asks, sorted by where it can be answered.
-struct Plan {
-    indexed: Vec<TagQuery>,
-    /// Constraints on tags that are main tags of no level: checked on a file.
-    other: Vec<(String, Constraint, bool)>,
-    /// A constraint no resource of the level can satisfy: Orthanc matches main
-    /// tags of lower levels (and `ModalitiesInStudy` elsewhere than on studies)
-    /// against the resource's own tags, which never hold them.
-    impossible: bool,
-}
-
-/// Orthanc's `/tools/find` rules: `CaseSensitive` (default false) applies to
-/// every tag, person names included (`CaseSensitivePN` is for C-FIND only);
-/// ranges on DA/DT/TM; wildcards only on text VRs; an empty value is universal.
-fn plan(level: Level, query: &Map<String, Value>, case_sensitive: bool) -> ApiResult<Plan> {
-    let mut plan = Plan {
-        indexed: Vec::new(),
-        other: Vec::new(),
-        impossible: false,
-    };
-    for (key, value) in query {
-        let name = dicom::tag_name(key).ok_or_else(|| {
-            ApiError::with_details(OrthancCode::UnknownResource, format!("unknown tag {key}"))
-        })?;
-        let value = value.as_str().ok_or_else(|| {
-            ApiError::bad_request(format!("Tag \"{key}\" should be associated with a string"))
-        })?;
-        let (tag, vr) = vr_of(&name);
-        if (value.contains('*') || value.contains('?')) && !WILDCARD_VRS.contains(&vr.as_str()) {
-            let tag = tag.map(|t| t.format_comma()).unwrap_or_else(|| key.clone());
-            return Err(ApiError::with_details(
-                OrthancCode::ParameterOutOfRange,
-                format!("Wildcards are not allowed on tag {tag}"),
-            ));
-        }
-        if value.is_empty() {
-            continue;
-        }
-        let constraint = Constraint::parse(value, matches!(vr.as_str(), "DA" | "DT" | "TM"));
-        if name == "ModalitiesInStudy" {
-            if level != Level::Study {
-                plan.impossible = true;
-            }
-            plan.indexed.push(TagQuery {
-                level: Level::Series,
-                tag: "Modality".into(),
-                constraint,
-                case_sensitive,
-            });
-        } else if let Some(tag_level) = dicom::main_tag_level(&name) {
-            if tag_level > level {
-                plan.impossible = true;
-            }
-            plan.indexed.push(TagQuery {
-                level: tag_level,
-                tag: name,
-                constraint,
-                case_sensitive,
-            });
-        } else if constraint != Constraint::Any {
-            plan.other.push((name, constraint, case_sensitive));
-        }
-    }
-    Ok(plan)
-}
-
 pub async fn find(State(archive): State<Archive>, body: Bytes) -> ApiResult<Json<Value>> {
     let request = parse_body(&body)?;
     let level = request
@@ -134,7 +47,7 @@ pub async fn find(State(archive): State<Archive>, body: Bytes) -> ApiResult<Json
         .and_then(Level::parse)
         .ok_or_else(|| ApiError::new(OrthancCode::ParameterOutOfRange))?;
     let query = match request.get("Query") {
-        Some(Value::Object(q)) => q.clone(),
+        Some(Value::Object(q)) => q,
         _ => {
             return Err(ApiError::bad_request(
                 "Field \"Query\" is missing, or should be a JSON object",
@@ -152,54 +65,30 @@ pub async fn find(State(archive): State<Archive>, body: Bytes) -> ApiResult<Json
     let limit = opt_usize(&request, "Limit")?;
     let since = opt_usize(&request, "Since")?.unwrap_or(0);
 
-    let plan = plan(level, &query, case_sensitive)?;
-    if plan.impossible {
-        return Ok(Json(Value::Array(Vec::new())));
+    let mut find = FindRequest::rest(level, case_sensitive);
+    find.since = since;
+    find.limit = limit.unwrap_or(0);
+    for (key, value) in query {
+        let named = FindKey::named(key)?;
+        let value = value.as_str().ok_or_else(|| {
+            ApiError::bad_request(format!("Tag \"{key}\" should be associated with a string"))
+        })?;
+        find.add(named, value)?;
     }
-    let mut found = archive.find(level, &plan.indexed)?;
-    if !plan.other.is_empty() {
-        let mut kept = Vec::new();
-        for r in found {
-            if matches_file_tags(&archive, &r, &plan.other).await? {
-                kept.push(r);
-            }
-        }
-        found = kept;
-    }
-    let page = found
+    let found = archive
+        .find(&find)
+        .await?
+        .matches
         .into_iter()
-        .skip(since)
-        .take(limit.filter(|l| *l > 0).unwrap_or(usize::MAX));
+        .map(|m| m.resource);
     let answer: Vec<Value> = if expand {
-        page.map(|r| archive.view(level, &r.id).map(|v| render(&archive, &v)))
+        found
+            .map(|r| archive.view(level, &r.id).map(|v| render(&archive, &v)))
             .collect::<Result<_, _>>()?
     } else {
-        page.map(|r| json!(r.id)).collect()
+        found.map(|r| json!(r.id)).collect()
     };
     Ok(Json(Value::Array(answer)))
-}
-
-/// Checks constraints on tags that are not main tags against one instance.
-async fn matches_file_tags(
-    archive: &Archive,
-    r: &Resource,
-    constraints: &[(String, Constraint, bool)],
-) -> ApiResult<bool> {
-    let Some(instance) = archive
-        .descendants(&r.id, Level::Instance)?
-        .into_iter()
-        .next()
-    else {
-        return Ok(false);
-    };
-    let bytes = archive.instance_file(&instance).await?;
-    let parsed = dicom::parse(&bytes)?;
-    let tags = dicom::json::simplified(&parsed.object);
-    Ok(constraints.iter().all(|(name, constraint, sensitive)| {
-        tags.get(name)
-            .and_then(Value::as_str)
-            .is_some_and(|v| constraint.matches(v, *sensitive))
-    }))
 }
 
 /// `/tools/lookup`: which resources carry this DICOM identifier.
@@ -208,22 +97,10 @@ pub async fn lookup(State(archive): State<Archive>, body: Bytes) -> ApiResult<Js
     if needle.is_empty() {
         return Err(ApiError::bad_request("POST the identifier to look up"));
     }
-    let mut out = Vec::new();
-    for (level, tag) in [
-        (Level::Patient, "PatientID"),
-        (Level::Study, "StudyInstanceUID"),
-        (Level::Series, "SeriesInstanceUID"),
-        (Level::Instance, "SOPInstanceUID"),
-    ] {
-        let q = TagQuery {
-            level,
-            tag: tag.into(),
-            constraint: Constraint::Equal(needle.clone()),
-            case_sensitive: true,
-        };
-        for r in archive.find(level, &[q])? {
-            out.push(json!({"ID": r.id, "Path": format!("/{}/{}", level.collection(), r.id), "Type": level.as_str()}));
-        }
-    }
+    let out: Vec<Value> = archive
+        .lookup(&needle)?
+        .into_iter()
+        .map(|r| json!({"ID": r.id, "Path": format!("/{}/{}", r.level.collection(), r.id), "Type": r.level.as_str()}))
+        .collect();
     Ok(Json(Value::Array(out)))
 }

@@ -20,7 +20,7 @@ use crate::dicom::charset::Charset;
 use crate::dicom::json as tag_json;
 use crate::index::{Level, Modality};
 use crate::service::modalities::{modality_from_json, modality_to_json};
-use crate::service::queries::{self, Keys, StoredQuery};
+use crate::service::remote_query::{self as queries, Keys, StoredQuery};
 use crate::service::send::{scu_error, SendOptions};
 use crate::service::Archive;
 use isengard_dimse::scu::{self, Target};

@@ -13,7 +13,7 @@ use super::modalities::{run_find, Peer};
 use crate::dicom::json as tag_json;
 use crate::dicom::model::Tag;
 use crate::index::Level;
-use crate::service::queries::{self, Keys};
+use crate::service::remote_query::{self as queries, Keys};
 use crate::service::Archive;
 
 /// The body of the deprecated `find-*` routes merged into the level's template.

@@ -1,5 +1,5 @@
 //! `/queries`: the results of `POST /modalities/{m}/query` kept on this node
-//! (see [`crate::service::queries`]), their answers in Orthanc's JSON forms,
+//! (see [`crate::service::remote_query`]), their answers in Orthanc's JSON forms,
 //! and retrieval of answers by C-MOVE.
 
 use axum::body::Bytes;
@@ -14,7 +14,7 @@ use super::error::{ApiError, ApiResult, OrthancCode};
 use super::modalities::Peer;
 use super::resources::flag;
 use crate::dicom::json as tag_json;
-use crate::service::queries::{self, StoredQuery};
+use crate::service::remote_query::{self as queries, StoredQuery};
 use crate::service::send::scu_error;
 use crate::service::Archive;
 use isengard_dimse::scu;

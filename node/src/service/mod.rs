@@ -2,14 +2,14 @@
 //! DICOM edges call these; nothing here knows about either protocol.
 
 pub mod cluster;
-pub mod dicom_query;
+pub mod find;
 pub mod hooks;
 pub mod ingest;
 pub mod lifecycle;
 pub mod modalities;
 pub mod modify;
-pub mod queries;
 pub mod read;
+pub mod remote_query;
 pub mod replication;
 pub mod send;
 pub mod write;
@@ -83,6 +83,9 @@ pub enum ServiceError {
     /// A modification (`/{level}/{id}/modify`, Lua's `ModifyInstance`) refused or failed.
     #[error(transparent)]
     Modify(#[from] modify::ModifyError),
+    /// A local find (`/tools/find`, C-FIND) the planner refused.
+    #[error(transparent)]
+    Find(#[from] find::FindError),
 }
 
 pub type Result<T> = std::result::Result<T, ServiceError>;
@@ -95,7 +98,7 @@ pub struct Archive {
     pub(crate) blobs: BlobStore,
     pub(crate) config: Arc<Config>,
     /// The results of `/modalities/{m}/query` on this node (not replicated).
-    pub(crate) queries: Arc<queries::QueryRegistry>,
+    pub(crate) queries: Arc<remote_query::QueryRegistry>,
     /// The scripting layer, once installed (see [`Archive::install_hooks`]).
     pub(crate) hooks: Arc<std::sync::OnceLock<Arc<dyn hooks::ScriptHooks>>>,
 }
@@ -107,7 +110,7 @@ impl Archive {
             .get("QueryRetrieveSize")
             .and_then(|v| v.as_u64())
             .unwrap_or(100) as usize;
-        let queries = Arc::new(queries::QueryRegistry::new(capacity));
+        let queries = Arc::new(remote_query::QueryRegistry::new(capacity));
         let cache_mb = config
             .raw
             .get("MaximumStorageCacheSize")
@@ -144,7 +147,7 @@ impl Archive {
         &self.config
     }
 
-    pub fn queries(&self) -> &queries::QueryRegistry {
+    pub fn queries(&self) -> &remote_query::QueryRegistry {
         &self.queries
     }
 }

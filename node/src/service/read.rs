@@ -4,7 +4,6 @@
 use bytes::Bytes;
 
 use super::{Archive, Result, ServiceError};
-use crate::index::query::TagQuery;
 use crate::index::{Change, Counters, Level, Resource};
 
 /// A resource with what Orthanc shows next to it.
@@ -158,11 +157,6 @@ impl Archive {
     pub fn last_change(&self) -> Result<(Option<Change>, u64)> {
         let reader = self.node.reader();
         Ok((reader.last_change()?, reader.last_seq()?))
-    }
-
-    /// Resources at `level` matching the queries (see [`crate::index::query`]).
-    pub fn find(&self, level: Level, queries: &[TagQuery]) -> Result<Vec<Resource>> {
-        Ok(self.node.reader().find(level, queries)?)
     }
 }
 

@@ -2,13 +2,13 @@
 //! constraint, on the target level, its ancestors and its descendants.
 
 use super::*;
+use crate::find::TagConstraint;
 use crate::normalize::Constraint;
-use crate::query::TagQuery;
 
 /// A query on `tag` of `level`; dates parse as ranges, `cs` is case-sensitivity.
-fn q(level: Level, tag: &str, value: &str, cs: bool) -> TagQuery {
+fn q(level: Level, tag: &str, value: &str, cs: bool) -> TagConstraint {
     let ranges = tag.ends_with("Date");
-    TagQuery {
+    TagConstraint {
         level,
         tag: tag.into(),
         constraint: Constraint::parse(value, ranges),
@@ -16,7 +16,7 @@ fn q(level: Level, tag: &str, value: &str, cs: bool) -> TagQuery {
     }
 }
 
-fn ids(t: &TestSm, level: Level, queries: &[TagQuery]) -> Vec<String> {
+fn ids(t: &TestSm, level: Level, queries: &[TagConstraint]) -> Vec<String> {
     t.reader()
         .find(level, queries)
         .unwrap()

@@ -17,8 +17,8 @@ use rocksdb::DB;
 use tempfile::TempDir;
 
 use super::model::*;
-use super::query::Reader;
 use super::raft::TypeConfig;
+use super::read::Reader;
 use super::state_machine::StateMachine;
 use super::store;
 use openraft::storage::RaftStateMachine;

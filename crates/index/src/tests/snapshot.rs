@@ -7,8 +7,8 @@ use openraft::RaftSnapshotBuilder;
 use tokio::io::AsyncReadExt;
 
 use super::*;
+use crate::find::TagConstraint;
 use crate::normalize::Constraint;
-use crate::query::TagQuery;
 
 /// Every read the index offers, rendered as text for comparison.
 pub fn dump(r: &Reader<'_>) -> String {
@@ -35,7 +35,7 @@ pub fn dump(r: &Reader<'_>) -> String {
         (Level::Patient, Level::Patient, "PatientName", "*o*"),
     ];
     for (target, level, tag, value) in queries {
-        let q = TagQuery {
+        let q = TagConstraint {
             level,
             tag: tag.into(),
             constraint: Constraint::parse(value, tag.ends_with("Date")),

@@ -2,8 +2,8 @@
 //! overwrites, deletes, stability, metadata, and the garbage collector's claims.
 
 use super::*;
+use crate::find::TagConstraint;
 use crate::normalize::Constraint;
-use crate::query::TagQuery;
 use crate::store::{cf, decode_u64, CF_BLOB_REFS, CF_RESOURCE_CHANGES, CF_TAGS};
 use rocksdb::IteratorMode;
 
@@ -159,7 +159,7 @@ async fn restore_without_and_with_overwrite() {
     );
     let stored_now = t.reader().resource("inst-0-0").unwrap().unwrap();
     assert_eq!(stored_now.main_tags["InstanceNumber"], "42");
-    let by = |v: &str| TagQuery {
+    let by = |v: &str| TagConstraint {
         level: Level::Instance,
         tag: "InstanceNumber".into(),
         constraint: Constraint::parse(v, false),
@@ -234,7 +234,7 @@ async fn delete_removes_descendants_and_empty_ancestors() {
         (c.patients, c.studies, c.series, c.instances, c.disk_size),
         (2, 3, 4, 7, 703)
     );
-    let uid = TagQuery {
+    let uid = TagConstraint {
         level: Level::Series,
         tag: "SeriesInstanceUID".into(),
         constraint: Constraint::parse("1.2.1.0", false),

@@ -1,25 +1,15 @@
-//! Reads from the local state machine: resources, children, listings, the
-//! change log, counters, and the secondary tag index scans of `find`
-//! (`find.rs`).
+//! Reads from the local state machine: resources, listings, the change log,
+//! counters, blobs and modalities. `find` over the secondary tag index, and
+//! the index scans it makes, are in `find.rs`.
 
 use rocksdb::{Direction, IteratorMode, DB};
 
 use super::apply::{self, SmCounters, KEY_COUNTERS, KEY_LUA_CURSOR};
 use super::model::*;
-use super::normalize::Constraint;
 use super::store::*;
 use super::IndexError;
 
 type Result<T> = std::result::Result<T, IndexError>;
-
-/// One constraint of a find: a main tag of some level and how to match it.
-#[derive(Debug, Clone)]
-pub struct TagQuery {
-    pub level: Level,
-    pub tag: String,
-    pub constraint: Constraint,
-    pub case_sensitive: bool,
-}
 
 pub struct Reader<'a> {
     db: &'a DB,
@@ -211,57 +201,5 @@ impl<'a> Reader<'a> {
     pub fn blob_known(&self, hash: &str) -> Result<bool> {
         Ok(self.db.get_cf(cf(self.db, CF_BLOB_REFS), hash)?.is_some()
             || self.db.get_cf(cf(self.db, CF_BLOB_STATE), hash)?.is_some())
-    }
-
-    /// Ids at `level` whose main tag `tag` (of that same level) may satisfy `q`:
-    /// a scan of the secondary index over the narrowest key range the constraint
-    /// allows. Candidates are then checked exactly by [`Reader::find`].
-    pub(super) fn candidates(&self, q: &TagQuery) -> Result<Vec<String>> {
-        let mut out = Vec::new();
-        self.scan(q, usize::MAX, |id| out.push(id.to_owned()))?;
-        out.sort();
-        out.dedup();
-        Ok(out)
-    }
-
-    /// How many index entries [`Reader::candidates`] would read for `q`,
-    /// counting no further than `cap`.
-    pub(super) fn count_candidates(&self, q: &TagQuery, cap: usize) -> Result<usize> {
-        self.scan(q, cap, |_| ())
-    }
-
-    /// Calls `f` with the id of each index entry in `q`'s key ranges, at most
-    /// `limit` of them; returns how many it saw.
-    fn scan(&self, q: &TagQuery, limit: usize, mut f: impl FnMut(&str)) -> Result<usize> {
-        let prefix = tag_prefix(q.level, &q.tag);
-        let ranges = q
-            .constraint
-            .scan_bounds()
-            .unwrap_or_else(|| vec![(Vec::new(), vec![0xff])]);
-        let mut seen = 0;
-        for (start, end) in ranges {
-            let mut from = prefix.clone();
-            from.extend_from_slice(&start);
-            let mut to = prefix.clone();
-            to.extend_from_slice(&end);
-            let iter = self.db.iterator_cf(
-                cf(self.db, CF_TAGS),
-                IteratorMode::From(&from, Direction::Forward),
-            );
-            for item in iter {
-                if seen >= limit {
-                    return Ok(seen);
-                }
-                let (key, _) = item?;
-                if key.as_ref() >= to.as_slice() || !key.starts_with(&prefix) {
-                    break;
-                }
-                if let Some((_, id)) = split_tag_suffix(&key[prefix.len()..]) {
-                    f(id);
-                    seen += 1;
-                }
-            }
-        }
-        Ok(seen)
     }
 }
