@@ -182,8 +182,11 @@ impl From<ServiceError> for ApiError {
             },
             ServiceError::Modify(e) => e.into(),
             ServiceError::Find(e) => e.into(),
+            ServiceError::Script { .. } => {
+                ApiError::with_details(OrthancCode::CannotExecuteLua, e.to_string())
+            }
             // Orthanc's "Error in the network protocol" (500).
-            ServiceError::Scu { .. } => {
+            ServiceError::Scu { .. } | ServiceError::BadAnswer(_) => {
                 ApiError::with_details(OrthancCode::NetworkProtocol, e.to_string())
             }
             ServiceError::BlobBusy(id) => ApiError::with_details(

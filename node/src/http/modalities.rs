@@ -3,7 +3,9 @@
 //! `query` (results under `/queries`, see [`super::queries`]) and `move`; the
 //! deprecated `find-*` routes are in [`super::modalities_legacy`].
 //!
-//! Orthanc runs `store`, `move` and retrieves as jobs when asked to be
+//! Each operation is a use case of `service` (`send`, `remote`); this module
+//! parses Orthanc's request bodies and shapes its answers. Orthanc runs
+//! `store`, `move` and retrieves as jobs when asked to be
 //! asynchronous; Isengard has no jobs yet and always runs them synchronously
 //! (docs/networking.md).
 
@@ -16,14 +18,12 @@ use serde_json::{json, Map, Value};
 
 use super::error::{ApiError, ApiResult, OrthancCode};
 use super::resources::{flag, ExpandParams};
-use crate::dicom::charset::Charset;
-use crate::dicom::json as tag_json;
-use crate::index::{Level, Modality};
+use crate::index::Modality;
 use crate::service::modalities::{modality_from_json, modality_to_json};
 use crate::service::remote_query::{self as queries, Keys, StoredQuery};
-use crate::service::send::{scu_error, SendOptions};
+use crate::service::send::SendOptions;
 use crate::service::Archive;
-use isengard_dimse::scu::{self, Target};
+use isengard_dimse::scu::Target;
 
 /// What `GET /modalities/{name}` lists, as Orthanc 1.10.1 does.
 const OPERATIONS: [&str; 13] = [
@@ -178,9 +178,7 @@ pub async fn echo(
         local_aet: None,
         timeout: unsigned(&body, "Timeout")?,
     };
-    scu::echo(&peer.target(&archive))
-        .await
-        .map_err(|e| scu_error(&peer.modality.aet, e))?;
+    archive.echo_modality(&peer.target(&archive)).await?;
     Ok(Json(json!({})))
 }
 
@@ -321,104 +319,11 @@ pub async fn move_(
         moves.push(ident);
     }
     for keys in &moves {
-        scu::move_(&target, level, keys, &destination)
-            .await
-            .map_err(|e| scu_error(&peer.modality.aet, e))?;
+        archive
+            .move_on_modality(&target, level, keys, &destination)
+            .await?;
     }
     Ok(Json(json!({})))
-}
-
-/// The script's `OutgoingFindRequestFilter(query, modality)` (`gggg,eeee`
-/// keys, the modality's AE title), whose answer replaces the query.
-async fn outgoing_lua_filter(
-    archive: &Archive,
-    peer: &Peer,
-    level: Level,
-    keys: Keys,
-) -> ApiResult<(Level, Keys)> {
-    let Some(hooks) = archive.hook("OutgoingFindRequestFilter") else {
-        return Ok((level, keys));
-    };
-    let mut query = serde_json::Map::new();
-    query.insert(
-        "0008,0052".into(),
-        queries::level_name(level).to_uppercase().into(),
-    );
-    for (tag, value) in &keys {
-        query.insert(format!("{:04x},{:04x}", tag.0, tag.1), value.clone().into());
-    }
-    let lua_error = |e: String| {
-        ApiError::with_details(
-            OrthancCode::CannotExecuteLua,
-            format!("OutgoingFindRequestFilter: {e}"),
-        )
-    };
-    let filtered = match hooks
-        .filter_outgoing_find(Value::Object(query), peer.modality.aet.clone().into())
-        .await
-    {
-        Ok(Some(Value::Object(map))) => map,
-        Ok(_) => return Ok((level, keys)),
-        Err(e) => return Err(lua_error(e.0)),
-    };
-    let (mut level, mut out) = (level, Keys::new());
-    for (key, value) in filtered {
-        let tag = queries::parse_tag(&key).map_err(|e| lua_error(e.to_string()))?;
-        let value = match value {
-            Value::String(v) => v,
-            Value::Null => String::new(),
-            other => other.to_string(),
-        };
-        if tag == crate::dicom::Tag(0x0008, 0x0052) {
-            level = queries::parse_level(&value).map_err(|e| lua_error(e.to_string()))?;
-        } else {
-            queries::set(&mut out, tag, value);
-        }
-    }
-    Ok((level, out))
-}
-
-/// Runs one C-FIND; each answer in Orthanc's full JSON form.
-pub async fn run_find(
-    archive: &Archive,
-    peer: &Peer,
-    level: Level,
-    mut keys: Keys,
-) -> ApiResult<Vec<Value>> {
-    if !keys
-        .iter()
-        .any(|(t, _)| *t == queries::SPECIFIC_CHARACTER_SET)
-    {
-        let charset = if keys.iter().all(|(_, v)| v.is_ascii()) {
-            "ISO_IR 100"
-        } else {
-            "ISO_IR 192"
-        };
-        queries::set(
-            &mut keys,
-            queries::SPECIFIC_CHARACTER_SET,
-            charset.to_owned(),
-        );
-    }
-    let (level, keys) = outgoing_lua_filter(archive, peer, level, keys).await?;
-    let answers = scu::find(&peer.target(archive), level, &keys)
-        .await
-        .map_err(|e| scu_error(&peer.modality.aet, e))?;
-    answers
-        .iter()
-        .map(|a| {
-            let ds = a.to_dataset().map_err(|e| {
-                ApiError::with_details(
-                    OrthancCode::NetworkProtocol,
-                    format!("unreadable C-FIND answer: {e}"),
-                )
-            })?;
-            Ok(queries::with_meta_header(tag_json::dataset_full(
-                &ds,
-                &Charset::of(&ds),
-            )))
-        })
-        .collect()
 }
 
 /// `POST /modalities/{m}/query`: `{"Level", "Query", "Normalize", "LocalAet",
@@ -455,8 +360,9 @@ pub async fn query(
         timeout: unsigned(&request, "Timeout")?,
     };
     let identifier = queries::find_identifier(level, &keys, normalize, &peer.modality.manufacturer);
-    let answers = run_find(&archive, &peer, level, identifier).await?;
-    let local_aet = peer.target(&archive).local_aet;
+    let target = peer.target(&archive);
+    let answers = archive.find_on_modality(&target, level, identifier).await?;
+    let local_aet = target.local_aet;
     let id = archive.queries().add(StoredQuery {
         id: String::new(),
         modality: name,

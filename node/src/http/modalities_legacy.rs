@@ -9,7 +9,7 @@ use axum::Json;
 use serde_json::Value;
 
 use super::error::{ApiError, ApiResult, OrthancCode};
-use super::modalities::{run_find, Peer};
+use super::modalities::Peer;
 use crate::dicom::json as tag_json;
 use crate::dicom::model::Tag;
 use crate::index::Level;
@@ -44,7 +44,8 @@ async fn legacy_find(
 ) -> ApiResult<Vec<Value>> {
     let filter = queries::legacy_filter(level, fields);
     let identifier = queries::find_identifier(level, &filter, true, &peer.modality.manufacturer);
-    run_find(archive, peer, level, identifier).await
+    let target = peer.target(archive);
+    Ok(archive.find_on_modality(&target, level, identifier).await?)
 }
 
 fn human(answers: &[Value]) -> Value {

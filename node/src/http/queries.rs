@@ -15,9 +15,7 @@ use super::modalities::Peer;
 use super::resources::flag;
 use crate::dicom::json as tag_json;
 use crate::service::remote_query::{self as queries, StoredQuery};
-use crate::service::send::scu_error;
 use crate::service::Archive;
-use isengard_dimse::scu;
 
 #[derive(Debug, Default, Deserialize)]
 pub struct FormatParams {
@@ -203,9 +201,9 @@ async fn retrieve(
                 format!("the answer has no {}", tag.format_comma()),
             )
         })?;
-        scu::move_(&target, level, &keys, &target_aet)
-            .await
-            .map_err(|e| scu_error(&peer.modality.aet, e))?;
+        archive
+            .move_on_modality(&target, level, &keys, &target_aet)
+            .await?;
         described.push(queries::retrieve_description(answer));
     }
     Ok(Json(json!({

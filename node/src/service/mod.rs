@@ -9,6 +9,7 @@ pub mod lifecycle;
 pub mod modalities;
 pub mod modify;
 pub mod read;
+pub mod remote;
 pub mod remote_query;
 pub mod replication;
 pub mod send;
@@ -58,6 +59,15 @@ pub enum ServiceError {
     },
     #[error("blob {hash} is missing on this node and no holder could be reached: {reasons}")]
     BlobUnavailable { hash: String, reasons: String },
+    /// A remote AE answered something that cannot be read.
+    #[error("{0}")]
+    BadAnswer(String),
+    /// A Lua callback failed or answered something unusable.
+    #[error("{callback}: {reason}")]
+    Script {
+        callback: &'static str,
+        reason: String,
+    },
     /// A DICOM exchange with a remote AE failed.
     #[error("DicomAssociation - talking to AET \"{aet}\": {source}")]
     Scu {
