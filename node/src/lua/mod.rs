@@ -84,7 +84,7 @@ impl LuaEngine {
             })?;
             scripts.push((path.clone(), source));
         }
-        let raw = archive.config().raw.clone();
+        let document = archive.config().document().clone();
         let router = crate::http::internal_router(archive.clone());
         let setup = move |lua: &mlua::Lua| -> Result<(), String> {
             let ctx = rest::Ctx {
@@ -93,7 +93,8 @@ impl LuaEngine {
                 runtime,
                 http: reqwest::Client::new(),
             };
-            functions::register(lua, raw).map_err(|e| format!("\u{0}{}", engine::describe(&e)))?;
+            functions::register(lua, document)
+                .map_err(|e| format!("\u{0}{}", engine::describe(&e)))?;
             rest::register(lua, Rc::new(ctx))
                 .map_err(|e| format!("\u{0}{}", engine::describe(&e)))?;
             for (path, source) in scripts {
