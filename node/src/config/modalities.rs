@@ -7,16 +7,11 @@ use serde_json::Value;
 
 use crate::index::Modality;
 
-fn reason(text: impl Into<String>) -> String {
-    text.into()
-}
-
-/// Parses one modality definition in either of Orthanc's forms.
+/// Parses one modality definition in either of Orthanc's forms; the error
+/// says what is wrong with it, in words.
 pub fn modality_from_json(name: &str, value: &Value) -> Result<Modality, String> {
     if name.is_empty() || name.contains('/') {
-        return Err(reason(
-            "the modality name must be non-empty and contain no '/'",
-        ));
+        return Err("the modality name must be non-empty and contain no '/'".to_owned());
     }
     let port_of = |v: &Value| -> Result<u16, String> {
         let port = match v {
@@ -26,13 +21,13 @@ pub fn modality_from_json(name: &str, value: &Value) -> Result<Modality, String>
         };
         port.filter(|p| (1..=65535).contains(p))
             .map(|p| p as u16)
-            .ok_or_else(|| reason(format!("bad port {v}: expected 1 to 65535")))
+            .ok_or_else(|| format!("bad port {v}: expected 1 to 65535"))
     };
     let text = |v: Option<&Value>, what: &str| -> Result<String, String> {
         match v {
             Some(Value::String(s)) => Ok(s.clone()),
             None => Ok(String::new()),
-            Some(other) => Err(reason(format!("{what} must be a string, not {other}"))),
+            Some(other) => Err(format!("{what} must be a string, not {other}")),
         }
     };
     let mut m = Modality::new(name, "", "", 104);
@@ -48,7 +43,7 @@ pub fn modality_from_json(name: &str, value: &Value) -> Result<Modality, String>
         Value::Object(o) => {
             m.aet = text(o.get("AET"), "AET")?;
             m.host = text(o.get("Host"), "Host")?;
-            m.port = port_of(o.get("Port").ok_or_else(|| reason("Port is missing"))?)?;
+            m.port = port_of(o.get("Port").ok_or_else(|| "Port is missing".to_owned())?)?;
             if let Some(man) = o.get("Manufacturer") {
                 m.manufacturer = text(Some(man), "Manufacturer")?;
             }
@@ -57,7 +52,7 @@ pub fn modality_from_json(name: &str, value: &Value) -> Result<Modality, String>
                 match o.get(key) {
                     None => Ok(default),
                     Some(Value::Bool(b)) => Ok(*b),
-                    Some(other) => Err(reason(format!("{key} must be true or false, not {other}"))),
+                    Some(other) => Err(format!("{key} must be true or false, not {other}")),
                 }
             };
             m.allow_echo = flag("AllowEcho", true)?;
@@ -73,20 +68,20 @@ pub fn modality_from_json(name: &str, value: &Value) -> Result<Modality, String>
                 None => 0,
                 Some(v) => v
                     .as_u64()
-                    .ok_or_else(|| reason("Timeout must be a number of seconds"))?,
+                    .ok_or_else(|| "Timeout must be a number of seconds".to_owned())?,
             };
         }
         _ => {
-            return Err(reason(
-                "expected [\"AET\", \"host\", port] or an object with AET, Host, Port",
-            ))
+            return Err(
+                "expected [\"AET\", \"host\", port] or an object with AET, Host, Port".to_owned(),
+            )
         }
     }
     if m.aet.is_empty() || m.aet.len() > 16 {
-        return Err(reason("the AET must have 1 to 16 characters"));
+        return Err("the AET must have 1 to 16 characters".to_owned());
     }
     if m.host.is_empty() {
-        return Err(reason("the host is missing"));
+        return Err("the host is missing".to_owned());
     }
     Ok(m)
 }
