@@ -237,11 +237,7 @@ pub async fn run(
     let mut http_stop = stop_rx.clone();
     // Orthanc's `TcpNoDelay` (true by default): without it the last segment
     // of an answer can wait for the client's delayed ACK.
-    let no_delay = config
-        .raw
-        .get("TcpNoDelay")
-        .and_then(|v| v.as_bool())
-        .unwrap_or(true);
+    let no_delay = config.tcp_no_delay;
     let http_listener = axum::serve::ListenerExt::tap_io(listeners.http, move |tcp| {
         if let Err(e) = tcp.set_nodelay(no_delay) {
             tracing::debug!(error = %e, "cannot set TCP_NODELAY on a REST connection");

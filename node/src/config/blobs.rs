@@ -11,11 +11,10 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
-use super::resolve::{describe, parse_blob_url};
+use super::keys::{self, Key};
+use super::resolve::parse_blob_url;
+use super::values::{describe, value};
 use super::{BlobLocation, ClusterConfig, ConfigError};
-
-/// Keys of `"Isengard"."Blobs"` that are implemented.
-pub const BLOBS_SUPPORTED: &[&str] = &["Url", "Fsync", "Mode", "Replicas", "RepairInterval"];
 
 /// The default number of copies of a blob in the replicated mode, capped by
 /// the number of members.
@@ -51,9 +50,9 @@ pub(super) struct BlobPlacement {
     pub repair_interval: Duration,
 }
 
-fn invalid(key: &str, expected: &'static str, found: String) -> ConfigError {
+fn invalid(key: Key, expected: &'static str, found: String) -> ConfigError {
     ConfigError::InvalidValue {
-        key: format!("Isengard.Blobs.{key}"),
+        key: key.path().to_owned(),
         expected,
         found,
     }
@@ -67,38 +66,44 @@ pub(super) fn resolve_placement(
     cluster: Option<&ClusterConfig>,
 ) -> Result<BlobPlacement, ConfigError> {
     let members = cluster.map_or(1, |c| c.members.len() as u64);
-    let mode = match section.get("Mode") {
+    let mode = match value(section, keys::BLOBS_MODE) {
         None if url.is_some() || cluster.is_none() => BlobMode::Shared,
         None => BlobMode::Replicated,
         Some(Value::String(s)) if s == "shared" => BlobMode::Shared,
         Some(Value::String(s)) if s == "replicated" => BlobMode::Replicated,
-        Some(v) => return Err(invalid("Mode", "\"shared\" or \"replicated\"", describe(v))),
+        Some(v) => {
+            return Err(invalid(
+                keys::BLOBS_MODE,
+                "\"shared\" or \"replicated\"",
+                describe(v),
+            ))
+        }
     };
     if mode == BlobMode::Replicated {
         if let Some(BlobLocation::S3 { .. }) = url.and_then(parse_blob_url) {
             return Err(invalid(
-                "Url",
+                keys::BLOBS_URL,
                 "a file:///absolute/path URL (each node's own folder) or no Url in the replicated mode",
                 describe(&Value::String(url.unwrap_or_default().to_owned())),
             ));
         }
     }
-    let replicas = match section.get("Replicas") {
+    let replicas = match value(section, keys::BLOBS_REPLICAS) {
         None => DEFAULT_REPLICAS.min(members),
         Some(v) => match v.as_u64() {
             Some(n) if (1..=members).contains(&n) => n,
             _ => return Err(invalid(
-                "Replicas",
+                keys::BLOBS_REPLICAS,
                 "an integer from 1 to the number of Isengard.Cluster.Members (1 without a cluster)",
                 describe(v),
             )),
         },
     };
-    let repair_interval = match section.get("RepairInterval") {
+    let repair_interval = match value(section, keys::BLOBS_REPAIR_INTERVAL) {
         None => DEFAULT_REPAIR_INTERVAL,
         Some(v) => v.as_u64().filter(|n| *n > 0).ok_or_else(|| {
             invalid(
-                "RepairInterval",
+                keys::BLOBS_REPAIR_INTERVAL,
                 "a positive integer (seconds)",
                 describe(v),
             )

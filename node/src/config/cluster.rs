@@ -11,18 +11,10 @@ use std::net::SocketAddr;
 
 use serde_json::{Map, Value};
 
-use super::resolve::{describe, env_var, Env};
+use super::keys::{self, Key};
+use super::resolve::{env_var, Env};
+use super::values::{describe, value};
 use super::ConfigError;
-
-/// Keys of `"Isengard"."Cluster"`.
-pub const CLUSTER_SUPPORTED: &[&str] = &[
-    "NodeId",
-    "GrpcListen",
-    "GrpcAdvertise",
-    "Members",
-    "SnapshotLogs",
-    "SnapshotKeepLogs",
-];
 
 /// The default `GrpcListen`.
 pub const DEFAULT_GRPC_LISTEN: &str = "0.0.0.0:4300";
@@ -125,7 +117,7 @@ pub(super) fn cluster_env_overrides(
         let id = text.trim().parse::<u64>().ok().filter(|n| *n > 0);
         let id = id
             .ok_or_else(|| invalid(NODE_ID_ENV, NODE_ID, describe(&Value::String(text.clone()))))?;
-        section.insert("NodeId".to_owned(), id.into());
+        section.insert(keys::CLUSTER_NODE_ID.name().to_owned(), id.into());
     }
     if let Some(text) = env_var(env, GRPC_ADVERTISE_ENV) {
         if !is_host_port(&text) {
@@ -135,44 +127,34 @@ pub(super) fn cluster_env_overrides(
                 describe(&Value::String(text)),
             ));
         }
-        section.insert("GrpcAdvertise".to_owned(), text.into());
+        section.insert(keys::CLUSTER_GRPC_ADVERTISE.name().to_owned(), text.into());
     }
     Ok(section)
 }
 
 /// Parses and validates the `Cluster` section.
 pub(super) fn resolve_cluster(section: &Map<String, Value>) -> Result<ClusterConfig, ConfigError> {
-    const P: &str = "Isengard.Cluster.";
-    let node_id = match section.get("NodeId") {
+    let required =
+        |key: Key, expected| invalid(key.path(), expected, "nothing (the key is required)".into());
+    let node_id = match value(section, keys::CLUSTER_NODE_ID) {
         Some(v) => v
             .as_u64()
             .filter(|n| *n > 0)
-            .ok_or_else(|| invalid(&format!("{P}NodeId"), NODE_ID, describe(v)))?,
-        None => {
-            return Err(invalid(
-                &format!("{P}NodeId"),
-                NODE_ID,
-                "nothing (the key is required)".into(),
-            ))
-        }
+            .ok_or_else(|| invalid(keys::CLUSTER_NODE_ID.path(), NODE_ID, describe(v)))?,
+        None => return Err(required(keys::CLUSTER_NODE_ID, NODE_ID)),
     };
-    let members_value = section.get("Members").ok_or_else(|| {
-        invalid(
-            &format!("{P}Members"),
-            MEMBERS,
-            "nothing (the key is required)".into(),
-        )
-    })?;
+    let members_value = value(section, keys::CLUSTER_MEMBERS)
+        .ok_or_else(|| required(keys::CLUSTER_MEMBERS, MEMBERS))?;
     let Some(object) = members_value.as_object().filter(|m| !m.is_empty()) else {
         return Err(invalid(
-            &format!("{P}Members"),
+            keys::CLUSTER_MEMBERS.path(),
             MEMBERS,
             describe(members_value),
         ));
     };
     let mut members = BTreeMap::new();
     for (id, addr) in object {
-        let key = format!("{P}Members.{id}");
+        let key = format!("{}.{id}", keys::CLUSTER_MEMBERS.path());
         let id: u64 = id
             .parse()
             .ok()
@@ -185,44 +167,39 @@ pub(super) fn resolve_cluster(section: &Map<String, Value>) -> Result<ClusterCon
             _ => return Err(invalid(&key, HOST_PORT, describe(addr))),
         }
     }
-    let grpc_listen = match section.get("GrpcListen") {
+    let grpc_listen = match value(section, keys::CLUSTER_GRPC_LISTEN) {
         None => DEFAULT_GRPC_LISTEN.parse().expect("valid default"),
         Some(v) => v
             .as_str()
             .and_then(|s| s.parse().ok())
-            .ok_or_else(|| invalid(&format!("{P}GrpcListen"), LISTEN, describe(v)))?,
+            .ok_or_else(|| invalid(keys::CLUSTER_GRPC_LISTEN.path(), LISTEN, describe(v)))?,
     };
-    let grpc_advertise = match section.get("GrpcAdvertise") {
+    let advertise = keys::CLUSTER_GRPC_ADVERTISE;
+    let grpc_advertise = match value(section, advertise) {
         None => match members.get(&node_id) {
             Some(own) => own.clone(),
             None => return Err(invalid(
-                &format!("{P}GrpcAdvertise"),
+                advertise.path(),
                 "a host:port string (required when NodeId is not one of Members: the node joins)",
                 "nothing".into(),
             )),
         },
         Some(v) => match v.as_str() {
             Some(text) if is_host_port(text) => text.to_owned(),
-            _ => {
-                return Err(invalid(
-                    &format!("{P}GrpcAdvertise"),
-                    HOST_PORT,
-                    describe(v),
-                ))
-            }
+            _ => return Err(invalid(advertise.path(), HOST_PORT, describe(v))),
         },
     };
-    let count = |key: &str, default: u64| -> Result<u64, ConfigError> {
-        match section.get(key) {
+    let count = |key: Key, default: u64| -> Result<u64, ConfigError> {
+        match value(section, key) {
             None => Ok(default),
             Some(v) => v
                 .as_u64()
                 .filter(|n| *n > 0)
-                .ok_or_else(|| invalid(&format!("{P}{key}"), COUNT, describe(v))),
+                .ok_or_else(|| invalid(key.path(), COUNT, describe(v))),
         }
     };
-    let snapshot_logs = count("SnapshotLogs", DEFAULT_SNAPSHOT_LOGS)?;
-    let snapshot_keep_logs = count("SnapshotKeepLogs", DEFAULT_SNAPSHOT_KEEP_LOGS)?;
+    let snapshot_logs = count(keys::CLUSTER_SNAPSHOT_LOGS, DEFAULT_SNAPSHOT_LOGS)?;
+    let snapshot_keep_logs = count(keys::CLUSTER_SNAPSHOT_KEEP_LOGS, DEFAULT_SNAPSHOT_KEEP_LOGS)?;
     Ok(ClusterConfig {
         node_id,
         grpc_listen,

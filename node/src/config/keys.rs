@@ -1,67 +1,117 @@
-//! Names of configuration keys: the ones Isengard implements, and the Orthanc 1.10
-//! options it accepts without implementing them (listed at startup so nobody
-//! believes a setting is in effect when it is not).
+//! Names of configuration keys: [`KEYS`], every key the resolver reads (and
+//! honours), and the Orthanc 1.10 options Isengard accepts without implementing
+//! them (listed at startup so nobody believes a setting is in effect when it is
+//! not).
+//!
+//! The resolver reads the document only through a [`Key`], and only this module
+//! makes them: a key added to the resolver is a line of the table below, and
+//! `docs/configuration.md` must document every line (`file_tests.rs` checks).
 
-/// Top-level keys that [`super::Config`] reads and honours.
-pub const SUPPORTED: &[&str] = &[
-    "Name",
-    "StorageDirectory",
-    "IndexDirectory",
-    "HttpPort",
-    "DicomPort",
-    "DicomAet",
-    "StableAge",
-    "OverwriteInstances",
-    "StoreMD5ForAttachments",
-    "RemoteAccessAllowed",
-    "AuthenticationEnabled",
-    "RegisteredUsers",
-    // DICOM networking (read from `Config::raw` by `dimse` and `service::dicom_query`).
-    "CaseSensitivePN",
-    "DicomAlwaysAllowEcho",
-    "DicomAlwaysAllowFind",
-    "DicomAlwaysAllowGet",
-    "DicomAlwaysAllowMove",
-    "DicomAlwaysAllowStore",
-    "DicomCheckCalledAet",
-    "DicomCheckModalityHost",
-    "DicomModalities",
-    "DicomScpTimeout",
-    "DicomScuTimeout",
-    "LimitFindInstances",
-    "LimitFindResults",
-    "MaximumPduLength",
-    "StrictAetComparison",
-    "UnknownSopClassAccepted",
-    // The storage cache (read from `Config::raw` by `service::Archive::new`).
-    "MaximumStorageCacheSize",
-    // Read from `Config::raw` by `run` for the REST connections.
-    "TcpNoDelay",
-    // Lua scripting (docs/lua.md); `OrthancPeers` is read by `SendToPeer`.
-    "ExecuteLuaEnabled",
-    "LuaHeartBeatPeriod",
-    "LuaScripts",
-    "OrthancPeers",
-    ISENGARD_SECTION,
-];
+/// A key the resolver reads: its path in the document, with sections joined by
+/// `.` (`Isengard.Blobs.Url`). Orthanc's key names contain no `.`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Key(&'static str);
 
-/// The Isengard-specific section of the document.
-pub const ISENGARD_SECTION: &str = "Isengard";
+impl Key {
+    /// The full path, as error messages and the documentation write it.
+    pub fn path(self) -> &'static str {
+        self.0
+    }
 
-/// Keys of the `"Isengard"` section that are implemented.
-pub const ISENGARD_SUPPORTED: &[&str] = &[
-    "HttpBind",
-    "Blobs",
-    "DicomMaxAssociations",
-    "Cluster",
-    "LuaTimeout",
-];
+    /// The name inside its section (the last segment of the path).
+    pub fn name(self) -> &'static str {
+        self.0.rsplit('.').next().unwrap_or(self.0)
+    }
 
-pub use super::blobs::BLOBS_SUPPORTED;
+    /// The path of the section holding this key; empty at the top level.
+    pub fn section(self) -> &'static str {
+        self.0.rsplit_once('.').map_or("", |(section, _)| section)
+    }
+
+    /// Whether other keys live inside this one (`Isengard`, `Isengard.Blobs`...).
+    pub fn is_section(self) -> bool {
+        KEYS.iter().any(|k| k.section() == self.0)
+    }
+}
+
+/// Declares each key as a constant and lists them all in [`KEYS`].
+macro_rules! keys {
+    ($($id:ident = $path:literal;)*) => {
+        $(pub(super) const $id: Key = Key($path);)*
+        /// Every key the resolver reads, sections included.
+        pub const KEYS: &[Key] = &[$($id),*];
+    };
+}
+
+keys! {
+    NAME = "Name";
+    STORAGE_DIRECTORY = "StorageDirectory";
+    INDEX_DIRECTORY = "IndexDirectory";
+    HTTP_PORT = "HttpPort";
+    DICOM_PORT = "DicomPort";
+    DICOM_AET = "DicomAet";
+    STABLE_AGE = "StableAge";
+    OVERWRITE_INSTANCES = "OverwriteInstances";
+    STORE_MD5 = "StoreMD5ForAttachments";
+    REMOTE_ACCESS_ALLOWED = "RemoteAccessAllowed";
+    AUTHENTICATION_ENABLED = "AuthenticationEnabled";
+    REGISTERED_USERS = "RegisteredUsers";
+    TCP_NO_DELAY = "TcpNoDelay";
+    USER_METADATA = "UserMetadata";
+    MAXIMUM_STORAGE_CACHE_SIZE = "MaximumStorageCacheSize";
+    QUERY_RETRIEVE_SIZE = "QueryRetrieveSize";
+    // DICOM networking.
+    CASE_SENSITIVE_PN = "CaseSensitivePN";
+    LIMIT_FIND_RESULTS = "LimitFindResults";
+    LIMIT_FIND_INSTANCES = "LimitFindInstances";
+    DICOM_SCU_TIMEOUT = "DicomScuTimeout";
+    DICOM_MODALITIES = "DicomModalities";
+    DICOM_ALWAYS_ALLOW_ECHO = "DicomAlwaysAllowEcho";
+    DICOM_ALWAYS_ALLOW_STORE = "DicomAlwaysAllowStore";
+    DICOM_ALWAYS_ALLOW_FIND = "DicomAlwaysAllowFind";
+    DICOM_ALWAYS_ALLOW_MOVE = "DicomAlwaysAllowMove";
+    DICOM_ALWAYS_ALLOW_GET = "DicomAlwaysAllowGet";
+    DICOM_CHECK_CALLED_AET = "DicomCheckCalledAet";
+    DICOM_CHECK_MODALITY_HOST = "DicomCheckModalityHost";
+    STRICT_AET_COMPARISON = "StrictAetComparison";
+    UNKNOWN_SOP_CLASS_ACCEPTED = "UnknownSopClassAccepted";
+    DICOM_SCP_TIMEOUT = "DicomScpTimeout";
+    MAXIMUM_PDU_LENGTH = "MaximumPduLength";
+    // Lua scripting (docs/lua.md); `OrthancPeers` serves `SendToPeer`.
+    LUA_SCRIPTS = "LuaScripts";
+    EXECUTE_LUA_ENABLED = "ExecuteLuaEnabled";
+    LUA_HEART_BEAT_PERIOD = "LuaHeartBeatPeriod";
+    ORTHANC_PEERS = "OrthancPeers";
+    // Isengard's own section.
+    ISENGARD = "Isengard";
+    HTTP_BIND = "Isengard.HttpBind";
+    DICOM_MAX_ASSOCIATIONS = "Isengard.DicomMaxAssociations";
+    LUA_TIMEOUT = "Isengard.LuaTimeout";
+    BLOBS = "Isengard.Blobs";
+    BLOBS_URL = "Isengard.Blobs.Url";
+    BLOBS_FSYNC = "Isengard.Blobs.Fsync";
+    BLOBS_MODE = "Isengard.Blobs.Mode";
+    BLOBS_REPLICAS = "Isengard.Blobs.Replicas";
+    BLOBS_REPAIR_INTERVAL = "Isengard.Blobs.RepairInterval";
+    CLUSTER = "Isengard.Cluster";
+    CLUSTER_NODE_ID = "Isengard.Cluster.NodeId";
+    CLUSTER_GRPC_LISTEN = "Isengard.Cluster.GrpcListen";
+    CLUSTER_GRPC_ADVERTISE = "Isengard.Cluster.GrpcAdvertise";
+    CLUSTER_MEMBERS = "Isengard.Cluster.Members";
+    CLUSTER_SNAPSHOT_LOGS = "Isengard.Cluster.SnapshotLogs";
+    CLUSTER_SNAPSHOT_KEEP_LOGS = "Isengard.Cluster.SnapshotKeepLogs";
+}
+
+/// Whether `name`, found in the section `section` (a path, empty at the top
+/// level), is a key of [`KEYS`].
+pub(super) fn is_read(section: &str, name: &str) -> bool {
+    KEYS.iter()
+        .any(|k| k.section() == section && k.name() == name)
+}
 
 /// Top-level options of Orthanc 1.10 (from its reference `Configuration.json`)
-/// that Isengard accepts but does not implement (yet). Values stay readable from
-/// [`super::Config::raw`].
+/// that Isengard accepts but does not implement (yet). Scripts still see them
+/// in [`super::Config::document`].
 pub const ORTHANC_UNIMPLEMENTED: &[&str] = &[
     "AcceptedTransferSyntaxes",
     "BuiltinDecoderTranscoderOrder",
@@ -122,7 +172,6 @@ pub const ORTHANC_UNIMPLEMENTED: &[&str] = &[
     "OrthancPeersInDatabase",
     "Pkcs11",
     "Plugins",
-    "QueryRetrieveSize",
     "RleTransferSyntaxAccepted",
     "SaveJobs",
     "SslCertificate",
@@ -141,7 +190,6 @@ pub const ORTHANC_UNIMPLEMENTED: &[&str] = &[
     "TemporaryDirectory",
     "TranscodeDicomProtocol",
     "UserContentType",
-    "UserMetadata",
     "WebDavDeleteAllowed",
     "WebDavEnabled",
     "WebDavUploadAllowed",
@@ -159,7 +207,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn unimplemented_list_is_sorted_unique_and_disjoint_from_supported() {
+    fn unimplemented_list_is_sorted_unique_and_disjoint_from_the_keys_read() {
         for pair in ORTHANC_UNIMPLEMENTED.windows(2) {
             assert!(
                 pair[0] < pair[1],
@@ -168,14 +216,35 @@ mod tests {
                 pair[1]
             );
         }
-        for key in SUPPORTED {
+        for key in KEYS {
             assert!(
-                !is_orthanc_unimplemented(key),
-                "{key} is both supported and not"
+                !is_orthanc_unimplemented(key.path()),
+                "{} is both read and not implemented",
+                key.path()
             );
         }
         assert!(is_orthanc_unimplemented("ConcurrentJobs"));
         assert!(!is_orthanc_unimplemented("DicomModalities"));
         assert!(!is_orthanc_unimplemented("NoSuchOption"));
+    }
+
+    #[test]
+    fn keys_are_unique_and_live_in_declared_sections() {
+        for (i, key) in KEYS.iter().enumerate() {
+            assert!(!KEYS[..i].contains(key), "{} is listed twice", key.path());
+            let section = key.section();
+            assert!(
+                section.is_empty() || KEYS.iter().any(|k| k.path() == section),
+                "the section of {} is not a key",
+                key.path()
+            );
+        }
+        assert_eq!(BLOBS_URL.name(), "Url");
+        assert_eq!(BLOBS_URL.section(), "Isengard.Blobs");
+        assert_eq!(NAME.section(), "");
+        assert!(BLOBS.is_section() && ISENGARD.is_section() && !BLOBS_URL.is_section());
+        assert!(is_read("Isengard.Cluster", "NodeId"));
+        assert!(!is_read("", "NodeId"));
+        assert!(!is_read("", "Isengard.HttpBind"));
     }
 }

@@ -9,19 +9,27 @@
 //!
 //! Resolution is a pure function of (document text, environment lookup):
 //! [`Config::from_json_str`]; [`Config::load`] adds the file system and the real
-//! environment around it.
+//! environment around it. Every key is read there, once, into a typed field;
+//! the rest of the code never reads the document (only scripts see it, through
+//! [`Config::document`]).
 
 mod blobs;
 mod cluster;
+mod dicom;
+#[cfg(test)]
+mod env_tests;
 #[cfg(test)]
 mod file_tests;
 mod keys;
+mod modalities;
 mod parse;
+mod peers;
 mod resolve;
 #[cfg(test)]
 mod tests;
+mod values;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
@@ -30,7 +38,18 @@ pub(crate) use cluster::is_host_port;
 pub use cluster::{
     ClusterConfig, DEFAULT_GRPC_LISTEN, DEFAULT_SNAPSHOT_KEEP_LOGS, DEFAULT_SNAPSHOT_LOGS,
 };
-pub use keys::{is_orthanc_unimplemented, ORTHANC_UNIMPLEMENTED};
+pub use dicom::{
+    DicomScpConfig, DEFAULT_MAXIMUM_PDU_LENGTH, DEFAULT_MAX_ASSOCIATIONS, DEFAULT_SCP_TIMEOUT,
+    PDU_LENGTH_RANGE,
+};
+pub use keys::{is_orthanc_unimplemented, Key, KEYS, ORTHANC_UNIMPLEMENTED};
+pub use modalities::modality_from_json;
+pub use peers::OrthancPeer;
+
+use crate::index::Modality;
+
+/// Orthanc's default `QueryRetrieveSize`.
+pub const DEFAULT_QUERY_RETRIEVE_SIZE: usize = 100;
 
 /// The resolved configuration of one node.
 #[derive(Debug, Clone, PartialEq)]
@@ -60,6 +79,16 @@ pub struct Config {
     /// `"DicomScuTimeout"`: seconds each network operation of the DICOM client
     /// may take, unless the modality sets its own `Timeout`. Default 10.
     pub dicom_scu_timeout: u64,
+    /// The DICOM server's options: `DicomCheckCalledAet`, `DicomAlwaysAllow*`,
+    /// `DicomCheckModalityHost`, `StrictAetComparison`, `UnknownSopClassAccepted`,
+    /// `DicomScpTimeout`, `MaximumPduLength`, `Isengard.DicomMaxAssociations`.
+    pub dicom_scp: DicomScpConfig,
+    /// `"DicomModalities"`: the modalities the configuration declares, in its
+    /// order; they seed the replicated list at start. Default none.
+    pub dicom_modalities: Vec<Modality>,
+    /// `"QueryRetrieveSize"`: how many results of `/modalities/{m}/query` a node
+    /// keeps (the oldest go first). Default 100.
+    pub query_retrieve_size: usize,
     /// `"StableAge"`: seconds without a new instance before a patient, study or
     /// series becomes stable. Default 60.
     pub stable_age: u64,
@@ -68,6 +97,13 @@ pub struct Config {
     pub overwrite_instances: bool,
     /// `"StoreMD5ForAttachments"`: whether attachments record their MD5. Default true.
     pub store_md5: bool,
+    /// `"MaximumStorageCacheSize"`: megabytes of recently read, verified DICOM
+    /// files kept in memory; 0 disables the cache. Default 128.
+    pub maximum_storage_cache_size: u64,
+    /// `"UserMetadata"`: the names of user metadata clients may set besides the
+    /// numbered ones (1024 to 65535). Default none. The numbers Orthanc
+    /// associates with the names are not used.
+    pub user_metadata: BTreeSet<String>,
     /// `"RemoteAccessAllowed"`: whether HTTP clients other than localhost are served.
     /// Default false.
     pub remote_access_allowed: bool,
@@ -81,6 +117,10 @@ pub struct Config {
     /// `"Isengard"."HttpBind"`: the address the HTTP server binds. Default `0.0.0.0`
     /// (like Orthanc, all interfaces; `remote_access_allowed` guards).
     pub http_bind: IpAddr,
+    /// `"TcpNoDelay"`: whether REST connections set `TCP_NODELAY`, so the last
+    /// segment of an answer does not wait for the client's delayed ACK.
+    /// Default true.
+    pub tcp_no_delay: bool,
     /// `"Isengard"."Blobs"`: where and how DICOM files are stored.
     pub blobs: BlobsConfig,
     /// `"Isengard"."Cluster"`: the cluster this node belongs to; `None` (no
@@ -89,10 +129,11 @@ pub struct Config {
     /// Lua scripting: `LuaScripts`, `ExecuteLuaEnabled`, `LuaHeartBeatPeriod`,
     /// `Isengard.LuaTimeout` (docs/lua.md).
     pub lua: LuaConfig,
-    /// The whole parsed document (after `${VAR}` substitution, before the
-    /// `ISENGARD_*` overrides), for options read elsewhere (e.g. Lua's
-    /// `GetOrthancConfiguration`, or keys implemented later).
-    pub raw: serde_json::Value,
+    /// `"OrthancPeers"`: the peers Lua's `SendToPeer` may send to, in the
+    /// document's order. Default none.
+    pub orthanc_peers: Vec<OrthancPeer>,
+    /// The whole document, for scripts only: see [`Config::document`].
+    document: serde_json::Value,
     /// Keys present in the document that Isengard does not implement, sorted:
     /// Orthanc options (see [`is_orthanc_unimplemented`]) and unknown keys alike.
     /// Nested Isengard keys are written `Isengard.Key`. Meant to be logged once.
@@ -182,6 +223,9 @@ pub enum ConfigError {
         expected: &'static str,
         found: String,
     },
+    /// An entry of a map of definitions (`DicomModalities.name`) that is not valid.
+    #[error("invalid value for \"{key}\": {reason}")]
+    InvalidEntry { key: String, reason: String },
 }
 
 impl Config {
@@ -236,6 +280,19 @@ impl Default for Config {
 }
 
 impl Config {
+    /// The whole parsed document, as written after `${VAR}` substitution and
+    /// without the `ISENGARD_*` overrides (so secrets given in the environment do
+    /// not appear), for scripts: Lua's `GetOrthancConfiguration`. The node reads
+    /// its options from the typed fields, never from here.
+    pub fn document(&self) -> &serde_json::Value {
+        &self.document
+    }
+
+    /// The entry of `OrthancPeers` named `name`.
+    pub fn peer(&self, name: &str) -> Option<&OrthancPeer> {
+        self.orthanc_peers.iter().find(|p| p.name == name)
+    }
+
     /// The blob store's location: [`BlobsConfig::url`] parsed, or the default
     /// `<StorageDirectory>/blobs`.
     pub fn blob_location(&self) -> BlobLocation {

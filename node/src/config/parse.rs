@@ -21,7 +21,7 @@ pub(super) fn parse_document(text: &str, origin: &str) -> Result<Value, ConfigEr
     if !value.is_object() {
         return Err(ConfigError::NotAnObject {
             origin: origin.to_owned(),
-            found: super::resolve::describe(&value),
+            found: super::values::describe(&value),
         });
     }
     Ok(value)

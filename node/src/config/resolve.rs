@@ -1,23 +1,30 @@
 //! From one JSON object and an environment lookup to a typed [`Config`]: defaults,
 //! validation (every error names its key), `${VAR}` substitution, `ISENGARD_*`
-//! overrides, and the list of keys accepted without being implemented.
+//! overrides, and the list of keys accepted without being implemented. Keys are
+//! read only through the table of `keys.rs` (see `values.rs`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 
 use serde_json::{Map, Value};
 
 use super::blobs::resolve_placement;
-use super::cluster::{cluster_env_overrides, resolve_cluster, CLUSTER_SUPPORTED};
-use super::keys::{BLOBS_SUPPORTED, ISENGARD_SECTION, ISENGARD_SUPPORTED, SUPPORTED};
-use super::{BlobLocation, BlobsConfig, Config, ConfigError, LuaConfig};
+use super::cluster::{cluster_env_overrides, resolve_cluster};
+use super::dicom::{resolve_dicom_scp, resolve_modalities};
+use super::keys;
+use super::peers::resolve_peers;
+use super::values::{
+    boolean, collect_unknown, describe, describe_type, integer, invalid, invalid_secret, object,
+    port, string, value, COUNT, PORT, SECONDS,
+};
+use super::{
+    BlobLocation, BlobsConfig, Config, ConfigError, LuaConfig, DEFAULT_QUERY_RETRIEVE_SIZE,
+};
+use crate::blob::cache::DEFAULT_MB as DEFAULT_STORAGE_CACHE_MB;
 
 pub(super) type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
 
-const PORT: &str = "an integer from 0 to 65535";
-const STRING: &str = "a string";
-const BOOLEAN: &str = "true or false";
 const BLOB_URL: &str = "an s3://bucket/prefix or file:///absolute/path URL";
 const USERS: &str = "an object mapping user names to password strings";
 const USERS_ENV: &str = "a JSON object of strings, or user:password[,user:password...]";
@@ -27,72 +34,66 @@ pub(super) fn resolve(mut document: Value, env: Env<'_>) -> Result<Config, Confi
     substitute_env(&mut document, env);
     let empty = Map::new();
     let root = document.as_object().unwrap_or(&empty);
-    let mut unsupported: Vec<String> = root
-        .keys()
-        .filter(|k| !SUPPORTED.contains(&k.as_str()))
-        .cloned()
-        .collect();
+    let mut unsupported = Vec::new();
+    collect_unknown(root, None, &mut unsupported);
 
-    let name = string(root, "", "Name")?.unwrap_or_else(|| "Isengard".to_owned());
+    let name = string(root, keys::NAME)?.unwrap_or_else(|| "Isengard".to_owned());
     let mut storage_directory = PathBuf::from(
-        string(root, "", "StorageDirectory")?.unwrap_or_else(|| "OrthancStorage".into()),
+        string(root, keys::STORAGE_DIRECTORY)?.unwrap_or_else(|| "OrthancStorage".into()),
     );
-    let index_directory = string(root, "", "IndexDirectory")?.map(PathBuf::from);
-    let mut http_port = port(root, "", "HttpPort")?.unwrap_or(8042);
-    let mut dicom_port = port(root, "", "DicomPort")?.unwrap_or(4242);
-    let dicom_aet = string(root, "", "DicomAet")?.unwrap_or_else(|| "ORTHANC".to_owned());
-    let stable_age = match root.get("StableAge") {
-        None => 60,
-        Some(v) => v
-            .as_u64()
-            .ok_or_else(|| invalid("StableAge", "a non-negative integer (seconds)", v))?,
-    };
-    let count = |key: &str, default: u64| match root.get(key) {
-        None => Ok(default),
-        Some(v) => v
-            .as_u64()
-            .ok_or_else(|| invalid(key, "a non-negative integer", v)),
-    };
-    let dicom_scu_timeout = count("DicomScuTimeout", 10)?;
-    let limit_find_results = count("LimitFindResults", 0)? as usize;
-    let limit_find_instances = count("LimitFindInstances", 0)? as usize;
-    let case_sensitive_pn = boolean(root, "", "CaseSensitivePN")?.unwrap_or(false);
-    let overwrite_instances = boolean(root, "", "OverwriteInstances")?.unwrap_or(false);
-    let store_md5 = boolean(root, "", "StoreMD5ForAttachments")?.unwrap_or(true);
-    let remote_access_allowed = boolean(root, "", "RemoteAccessAllowed")?.unwrap_or(false);
+    let index_directory = string(root, keys::INDEX_DIRECTORY)?.map(PathBuf::from);
+    let mut http_port = port(root, keys::HTTP_PORT)?.unwrap_or(8042);
+    let mut dicom_port = port(root, keys::DICOM_PORT)?.unwrap_or(4242);
+    let dicom_aet = string(root, keys::DICOM_AET)?.unwrap_or_else(|| "ORTHANC".to_owned());
+    let stable_age = integer(root, keys::STABLE_AGE, SECONDS)?.unwrap_or(60);
+    let dicom_scu_timeout = integer(root, keys::DICOM_SCU_TIMEOUT, COUNT)?.unwrap_or(10);
+    let limit_find_results = integer(root, keys::LIMIT_FIND_RESULTS, COUNT)?.unwrap_or(0) as usize;
+    let limit_find_instances =
+        integer(root, keys::LIMIT_FIND_INSTANCES, COUNT)?.unwrap_or(0) as usize;
+    let case_sensitive_pn = boolean(root, keys::CASE_SENSITIVE_PN)?.unwrap_or(false);
+    let overwrite_instances = boolean(root, keys::OVERWRITE_INSTANCES)?.unwrap_or(false);
+    let store_md5 = boolean(root, keys::STORE_MD5)?.unwrap_or(true);
+    let remote_access_allowed = boolean(root, keys::REMOTE_ACCESS_ALLOWED)?.unwrap_or(false);
     let authentication_enabled =
-        boolean(root, "", "AuthenticationEnabled")?.unwrap_or(remote_access_allowed);
-    let mut registered_users = match root.get("RegisteredUsers") {
+        boolean(root, keys::AUTHENTICATION_ENABLED)?.unwrap_or(remote_access_allowed);
+    let mut registered_users = match value(root, keys::REGISTERED_USERS) {
         None => BTreeMap::new(),
-        Some(v) => users_from_json(v).ok_or_else(|| invalid_secret("RegisteredUsers", USERS, v))?,
+        Some(v) => users_from_json(v)
+            .ok_or_else(|| invalid_secret(keys::REGISTERED_USERS.path(), USERS, v))?,
     };
+    let tcp_no_delay = boolean(root, keys::TCP_NO_DELAY)?.unwrap_or(true);
+    let user_metadata: BTreeSet<String> = object(root, keys::USER_METADATA)?
+        .map(|names| names.keys().cloned().collect())
+        .unwrap_or_default();
+    let maximum_storage_cache_size =
+        integer(root, keys::MAXIMUM_STORAGE_CACHE_SIZE, COUNT)?.unwrap_or(DEFAULT_STORAGE_CACHE_MB);
+    let query_retrieve_size = integer(root, keys::QUERY_RETRIEVE_SIZE, COUNT)?
+        .map_or(DEFAULT_QUERY_RETRIEVE_SIZE, |n| n as usize);
+    let dicom_modalities = resolve_modalities(root)?;
+    let orthanc_peers = resolve_peers(root)?;
 
-    let isengard = section(root, "", ISENGARD_SECTION)?.unwrap_or(&empty);
-    collect_unknown(isengard, "Isengard.", ISENGARD_SUPPORTED, &mut unsupported);
-    let http_bind = match string(isengard, "Isengard.", "HttpBind")? {
+    let isengard = object(root, keys::ISENGARD)?.unwrap_or(&empty);
+    collect_unknown(isengard, Some(keys::ISENGARD), &mut unsupported);
+    let http_bind = match string(isengard, keys::HTTP_BIND)? {
         None => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
         Some(text) => text.parse().map_err(|_| ConfigError::InvalidValue {
-            key: "Isengard.HttpBind".to_owned(),
+            key: keys::HTTP_BIND.path().to_owned(),
             expected: "an IP address such as 0.0.0.0, 127.0.0.1 or ::",
             found: describe(&Value::String(text)),
         })?,
     };
-    let blobs = section(isengard, "Isengard.", "Blobs")?.unwrap_or(&empty);
-    collect_unknown(blobs, "Isengard.Blobs.", BLOBS_SUPPORTED, &mut unsupported);
-    let mut blob_url = match string(blobs, "Isengard.Blobs.", "Url")? {
+    let dicom_scp = resolve_dicom_scp(root, isengard)?;
+    let blobs = object(isengard, keys::BLOBS)?.unwrap_or(&empty);
+    collect_unknown(blobs, Some(keys::BLOBS), &mut unsupported);
+    let mut blob_url = match string(blobs, keys::BLOBS_URL)? {
         None => None,
-        Some(url) => Some(checked_blob_url("Isengard.Blobs.Url", &url)?),
+        Some(url) => Some(checked_blob_url(keys::BLOBS_URL.path(), &url)?),
     };
-    let fsync = boolean(blobs, "Isengard.Blobs.", "Fsync")?.unwrap_or(true);
-    let cluster = match section(isengard, "Isengard.", "Cluster")? {
+    let fsync = boolean(blobs, keys::BLOBS_FSYNC)?.unwrap_or(true);
+    let cluster = match object(isengard, keys::CLUSTER)? {
         None => None,
         Some(section) => {
-            collect_unknown(
-                section,
-                "Isengard.Cluster.",
-                CLUSTER_SUPPORTED,
-                &mut unsupported,
-            );
+            collect_unknown(section, Some(keys::CLUSTER), &mut unsupported);
             Some(resolve_cluster(&cluster_env_overrides(section, env)?)?)
         }
     };
@@ -130,6 +131,7 @@ pub(super) fn resolve(mut document: Value, env: Env<'_>) -> Result<Config, Confi
         },
         cluster,
         lua,
+        orthanc_peers,
         storage_directory,
         http_port,
         dicom_port,
@@ -138,14 +140,20 @@ pub(super) fn resolve(mut document: Value, env: Env<'_>) -> Result<Config, Confi
         limit_find_results,
         limit_find_instances,
         dicom_scu_timeout,
+        dicom_scp,
+        dicom_modalities,
+        query_retrieve_size,
         stable_age,
         overwrite_instances,
         store_md5,
+        maximum_storage_cache_size,
+        user_metadata,
         remote_access_allowed,
         authentication_enabled,
         registered_users,
         http_bind,
-        raw: document,
+        tcp_no_delay,
+        document,
         unsupported_keys: unsupported,
     })
 }
@@ -155,7 +163,7 @@ fn resolve_lua(
     isengard: &Map<String, Value>,
 ) -> Result<LuaConfig, ConfigError> {
     const SCRIPTS: &str = "a list of Lua file paths";
-    let scripts = match root.get("LuaScripts") {
+    let scripts = match value(root, keys::LUA_SCRIPTS) {
         None => Vec::new(),
         // Orthanc also accepts a single path.
         Some(Value::String(s)) => vec![PathBuf::from(s)],
@@ -164,128 +172,18 @@ fn resolve_lua(
             .map(|v| {
                 v.as_str()
                     .map(PathBuf::from)
-                    .ok_or_else(|| invalid("LuaScripts", SCRIPTS, v))
+                    .ok_or_else(|| invalid(keys::LUA_SCRIPTS.path(), SCRIPTS, v))
             })
             .collect::<Result<_, _>>()?,
-        Some(v) => return Err(invalid("LuaScripts", SCRIPTS, v)),
+        Some(v) => return Err(invalid(keys::LUA_SCRIPTS.path(), SCRIPTS, v)),
     };
-    let seconds = |obj: &Map<String, Value>, key: &str, default: u64| match obj.get(key) {
-        None => Ok(default),
-        Some(v) => v
-            .as_u64()
-            .ok_or_else(|| invalid(key, "a non-negative integer (seconds)", v)),
-    };
-    let timeout_secs = seconds(isengard, "LuaTimeout", 10).map_err(|e| match e {
-        ConfigError::InvalidValue {
-            expected, found, ..
-        } => ConfigError::InvalidValue {
-            key: "Isengard.LuaTimeout".to_owned(),
-            expected,
-            found,
-        },
-        other => other,
-    })?;
+    let timeout_secs = integer(isengard, keys::LUA_TIMEOUT, SECONDS)?.unwrap_or(10);
     Ok(LuaConfig {
         scripts,
-        execute_enabled: boolean(root, "", "ExecuteLuaEnabled")?.unwrap_or(false),
-        heartbeat_period: seconds(root, "LuaHeartBeatPeriod", 0)?,
+        execute_enabled: boolean(root, keys::EXECUTE_LUA_ENABLED)?.unwrap_or(false),
+        heartbeat_period: integer(root, keys::LUA_HEART_BEAT_PERIOD, SECONDS)?.unwrap_or(0),
         timeout_secs: timeout_secs.max(1),
     })
-}
-
-/// A short, human description of a JSON value for error messages.
-pub(super) fn describe(value: &Value) -> String {
-    match value {
-        Value::Null => "null".to_owned(),
-        Value::Bool(b) => format!("the boolean {b}"),
-        Value::Number(n) => format!("the number {n}"),
-        Value::String(s) if s.chars().count() > 60 => {
-            format!("the string {:?}...", s.chars().take(60).collect::<String>())
-        }
-        Value::String(s) => format!("the string {s:?}"),
-        Value::Array(_) => "an array".to_owned(),
-        Value::Object(_) => "an object".to_owned(),
-    }
-}
-
-/// Describes only the type: for values that may hold passwords.
-fn describe_type(value: &Value) -> String {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object whose values are not all strings",
-    }
-    .to_owned()
-}
-
-fn invalid(key: &str, expected: &'static str, found: &Value) -> ConfigError {
-    ConfigError::InvalidValue {
-        key: key.to_owned(),
-        expected,
-        found: describe(found),
-    }
-}
-
-fn invalid_secret(key: &str, expected: &'static str, found: &Value) -> ConfigError {
-    ConfigError::InvalidValue {
-        key: key.to_owned(),
-        expected,
-        found: describe_type(found),
-    }
-}
-
-fn string(
-    obj: &Map<String, Value>,
-    prefix: &str,
-    key: &str,
-) -> Result<Option<String>, ConfigError> {
-    match obj.get(key) {
-        None => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(v) => Err(invalid(&format!("{prefix}{key}"), STRING, v)),
-    }
-}
-
-fn boolean(obj: &Map<String, Value>, prefix: &str, key: &str) -> Result<Option<bool>, ConfigError> {
-    match obj.get(key) {
-        None => Ok(None),
-        Some(Value::Bool(b)) => Ok(Some(*b)),
-        Some(v) => Err(invalid(&format!("{prefix}{key}"), BOOLEAN, v)),
-    }
-}
-
-fn port(obj: &Map<String, Value>, prefix: &str, key: &str) -> Result<Option<u16>, ConfigError> {
-    match obj.get(key) {
-        None => Ok(None),
-        Some(v) => v
-            .as_u64()
-            .and_then(|n| u16::try_from(n).ok())
-            .map(Some)
-            .ok_or_else(|| invalid(&format!("{prefix}{key}"), PORT, v)),
-    }
-}
-
-fn section<'a>(
-    obj: &'a Map<String, Value>,
-    prefix: &str,
-    key: &str,
-) -> Result<Option<&'a Map<String, Value>>, ConfigError> {
-    match obj.get(key) {
-        None => Ok(None),
-        Some(Value::Object(m)) => Ok(Some(m)),
-        Some(v) => Err(invalid(&format!("{prefix}{key}"), "an object", v)),
-    }
-}
-
-fn collect_unknown(obj: &Map<String, Value>, prefix: &str, known: &[&str], out: &mut Vec<String>) {
-    out.extend(
-        obj.keys()
-            .filter(|k| !known.contains(&k.as_str()))
-            .map(|k| format!("{prefix}{k}")),
-    );
 }
 
 fn users_from_json(value: &Value) -> Option<BTreeMap<String, String>> {

@@ -1,6 +1,5 @@
-//! Unit tests on literal JSON documents and fake environments.
+//! Unit tests on literal JSON documents (the environment: `env_tests.rs`).
 
-use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
 
@@ -14,16 +13,8 @@ fn parse(text: &str) -> Result<Config, ConfigError> {
     Config::from_json_str(text, &no_env)
 }
 
-fn parse_with(text: &str, vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-    let vars: BTreeMap<String, String> = vars
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    Config::from_json_str(text, &move |name| vars.get(name).cloned())
-}
-
 /// Asserts an `InvalidValue` error for `key` and returns its `found` text.
-fn invalid_key(result: Result<Config, ConfigError>, key: &str) -> String {
+pub(super) fn invalid_key(result: Result<Config, ConfigError>, key: &str) -> String {
     match result {
         Err(ConfigError::InvalidValue { key: k, found, .. }) if k == key => found,
         other => panic!("expected an invalid value for {key}, got {other:?}"),
@@ -111,7 +102,7 @@ fn every_supported_key_with_comments() {
     assert_eq!(c.blob_location().to_string(), "s3://bucket/some/prefix");
     assert!(!c.blobs.fsync);
     assert!(c.unsupported_keys.is_empty(), "{:?}", c.unsupported_keys);
-    assert_eq!(c.raw["Isengard"]["HttpBind"], "127.0.0.1");
+    assert_eq!(c.document()["Isengard"]["HttpBind"], "127.0.0.1");
 }
 
 #[test]
@@ -183,9 +174,9 @@ fn unsupported_and_unknown_keys_are_accepted_and_listed() {
     assert!(!is_orthanc_unimplemented("DicomModalities"));
     assert!(is_orthanc_unimplemented("ConcurrentJobs"));
     assert!(!is_orthanc_unimplemented("TotallyMadeUp"));
-    assert_eq!(c.raw["DicomModalities"]["pacs"][2], 104);
+    assert_eq!(c.document()["DicomModalities"]["pacs"][2], 104);
     assert_eq!(
-        c.raw["Isengard"]["Replication"]["Peers"],
+        c.document()["Isengard"]["Replication"]["Peers"],
         serde_json::json!([])
     );
 }
@@ -314,133 +305,6 @@ fn syntax_errors_give_line_and_column() {
 }
 
 #[test]
-fn environment_overrides_win_over_the_file() {
-    let file = r#"{
-      "HttpPort": 8042, "DicomPort": 4242, "StorageDirectory": "/from/file",
-      "RegisteredUsers": { "file-user": "x" },
-      "Isengard": { "Blobs": { "Url": "file:///from/file" } }
-    }"#;
-    let c = parse_with(
-        file,
-        &[
-            ("ISENGARD_HTTP_PORT", "9000"),
-            ("ISENGARD_DICOM_PORT", "11112"),
-            ("ISENGARD_STORAGE_DIRECTORY", "/from/env"),
-            ("ISENGARD_BLOBS_URL", "s3://env-bucket/p"),
-            ("ISENGARD_REGISTERED_USERS", "alice:pa:ss, bob:b"),
-        ],
-    )
-    .unwrap();
-    assert_eq!((c.http_port, c.dicom_port), (9000, 11112));
-    assert_eq!(c.storage_directory, PathBuf::from("/from/env"));
-    assert_eq!(c.index_directory, PathBuf::from("/from/env"));
-    assert_eq!(
-        c.blob_location(),
-        BlobLocation::S3 {
-            bucket: "env-bucket".into(),
-            prefix: "p".into()
-        }
-    );
-    let users: Vec<(&str, &str)> = c
-        .registered_users
-        .iter()
-        .map(|(u, p)| (u.as_str(), p.as_str()))
-        .collect();
-    assert_eq!(users, [("alice", "pa:ss"), ("bob", "b")]);
-    // raw keeps the document as written.
-    assert_eq!(c.raw["HttpPort"], 8042);
-
-    // Without blob URL anywhere, the env storage directory moves the blobs too.
-    let c = parse_with("{}", &[("ISENGARD_STORAGE_DIRECTORY", "/env")]).unwrap();
-    assert_eq!(
-        c.blob_location(),
-        BlobLocation::Local(PathBuf::from("/env/blobs"))
-    );
-    // An empty variable counts as unset.
-    assert_eq!(
-        parse_with(file, &[("ISENGARD_HTTP_PORT", "")])
-            .unwrap()
-            .http_port,
-        8042
-    );
-}
-
-#[test]
-fn registered_users_from_env_as_json() {
-    let c = parse_with(
-        "{}",
-        &[("ISENGARD_REGISTERED_USERS", r#"{"alice": "s3cret"}"#)],
-    )
-    .unwrap();
-    assert_eq!(
-        c.registered_users.get("alice").map(String::as_str),
-        Some("s3cret")
-    );
-    let found = invalid_key(
-        parse_with(
-            "{}",
-            &[("ISENGARD_REGISTERED_USERS", r#"{"alice": "s3cret""#)],
-        ),
-        "ISENGARD_REGISTERED_USERS",
-    );
-    assert!(!found.contains("s3cret"), "{found}");
-    invalid_key(
-        parse_with("{}", &[("ISENGARD_REGISTERED_USERS", r#"{"a": 1}"#)]),
-        "ISENGARD_REGISTERED_USERS",
-    );
-    let found = invalid_key(
-        parse_with("{}", &[("ISENGARD_REGISTERED_USERS", "alice:x,nopassword")]),
-        "ISENGARD_REGISTERED_USERS",
-    );
-    assert!(!found.contains("nopassword"), "{found}");
-    invalid_key(
-        parse_with("{}", &[("ISENGARD_REGISTERED_USERS", ":x")]),
-        "ISENGARD_REGISTERED_USERS",
-    );
-}
-
-#[test]
-fn invalid_environment_values_name_the_variable() {
-    invalid_key(
-        parse_with("{}", &[("ISENGARD_HTTP_PORT", "abc")]),
-        "ISENGARD_HTTP_PORT",
-    );
-    invalid_key(
-        parse_with("{}", &[("ISENGARD_DICOM_PORT", "65536")]),
-        "ISENGARD_DICOM_PORT",
-    );
-    invalid_key(
-        parse_with("{}", &[("ISENGARD_BLOBS_URL", "/not/a/url")]),
-        "ISENGARD_BLOBS_URL",
-    );
-}
-
-#[test]
-fn dollar_variables_are_substituted_in_string_values() {
-    let c = parse_with(
-        r#"{"Name": "node-${HOSTNAME}", "StorageDirectory": "${DATA}/orthanc",
-            "DicomAet": "${UNSET}AET", "Isengard": {"Blobs": {"Url": "s3://${BUCKET}"}},
-            "UserMetadata": {"${KEY}": "${OPEN"}}"#,
-        &[("HOSTNAME", "a1"), ("DATA", "/srv"), ("BUCKET", "b")],
-    )
-    .unwrap();
-    assert_eq!(c.name, "node-a1");
-    assert_eq!(c.storage_directory, PathBuf::from("/srv/orthanc"));
-    assert_eq!(c.dicom_aet, "AET");
-    assert_eq!(
-        c.blob_location(),
-        BlobLocation::S3 {
-            bucket: "b".into(),
-            prefix: "".into()
-        }
-    );
-    assert_eq!(
-        c.raw["UserMetadata"]["${KEY}"], "${OPEN",
-        "keys and unterminated ${{ are kept"
-    );
-}
-
-#[test]
 fn lua_options() {
     let c = parse("{}").unwrap();
     assert!(c.lua.scripts.is_empty() && !c.lua.execute_enabled);
@@ -476,4 +340,45 @@ fn lua_options() {
         ),
         "the string \"x\""
     );
+}
+
+#[test]
+fn storage_cache_queries_metadata_and_tcp_options() {
+    let c = parse("{}").unwrap();
+    assert!(c.tcp_no_delay);
+    assert_eq!(
+        (c.maximum_storage_cache_size, c.query_retrieve_size),
+        (128, 100)
+    );
+    assert!(c.user_metadata.is_empty());
+    let c = parse(
+        r#"{"TcpNoDelay": false, "MaximumStorageCacheSize": 0, "QueryRetrieveSize": 7,
+            "UserMetadata": {"Sample": 1024, "Other": 1025}}"#,
+    )
+    .unwrap();
+    assert!(!c.tcp_no_delay);
+    assert_eq!(
+        (c.maximum_storage_cache_size, c.query_retrieve_size),
+        (0, 7)
+    );
+    assert_eq!(
+        c.user_metadata.iter().collect::<Vec<_>>(),
+        ["Other", "Sample"]
+    );
+    assert!(c.unsupported_keys.is_empty(), "{:?}", c.unsupported_keys);
+    for (text, key) in [
+        (r#"{"TcpNoDelay": "true"}"#, "TcpNoDelay"),
+        (
+            r#"{"MaximumStorageCacheSize": -1}"#,
+            "MaximumStorageCacheSize",
+        ),
+        (r#"{"QueryRetrieveSize": "100"}"#, "QueryRetrieveSize"),
+        (r#"{"UserMetadata": ["Sample"]}"#, "UserMetadata"),
+        (r#"{"DicomScuTimeout": 1.5}"#, "DicomScuTimeout"),
+        (r#"{"LimitFindResults": -3}"#, "LimitFindResults"),
+        (r#"{"LimitFindInstances": "0"}"#, "LimitFindInstances"),
+        (r#"{"CaseSensitivePN": 0}"#, "CaseSensitivePN"),
+    ] {
+        invalid_key(parse(text), key);
+    }
 }

@@ -17,10 +17,10 @@ use std::time::Duration;
 use dicom_ul::association::server::{AccessControl, Negotiation};
 use dicom_ul::pdu::{AssociationRJServiceUserReason, RequestorRoles, UserIdentity};
 use dicom_ul::ServerAssociationOptions;
-use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 
+use crate::config::DicomScpConfig;
 use crate::index::Modality;
 use crate::service::Archive;
 use isengard_dimse::uids;
@@ -35,74 +35,36 @@ pub enum Request {
     Get,
 }
 
-/// Orthanc's DICOM security options, read once from the configuration.
+/// Orthanc's DICOM security options: this node's AE title and the server's
+/// options of the configuration.
 #[derive(Debug, Clone)]
 pub struct Policy {
     pub aet: String,
-    pub check_called_aet: bool,
-    pub always_allow_echo: bool,
-    pub always_allow_store: bool,
-    pub always_allow_find: bool,
-    pub always_allow_move: bool,
-    pub always_allow_get: bool,
-    pub check_modality_host: bool,
-    pub strict_aet_comparison: bool,
-    pub unknown_sop_class_accepted: bool,
-    pub scp_timeout: Option<Duration>,
-    pub max_pdu: u32,
-    pub max_associations: usize,
-}
-
-fn flag(raw: &Value, key: &str, default: bool) -> bool {
-    raw.get(key).and_then(Value::as_bool).unwrap_or(default)
+    pub scp: DicomScpConfig,
 }
 
 impl Policy {
     pub fn from_archive(archive: &Archive) -> Policy {
         let config = archive.config();
-        let raw = &config.raw;
-        let timeout = raw
-            .get("DicomScpTimeout")
-            .and_then(Value::as_u64)
-            .unwrap_or(30);
         Policy {
             aet: config.dicom_aet.clone(),
-            check_called_aet: flag(raw, "DicomCheckCalledAet", false),
-            always_allow_echo: flag(raw, "DicomAlwaysAllowEcho", true),
-            always_allow_store: flag(raw, "DicomAlwaysAllowStore", true),
-            always_allow_find: flag(raw, "DicomAlwaysAllowFind", false),
-            always_allow_move: flag(raw, "DicomAlwaysAllowMove", false),
-            always_allow_get: flag(raw, "DicomAlwaysAllowGet", false),
-            check_modality_host: flag(raw, "DicomCheckModalityHost", false),
-            strict_aet_comparison: flag(raw, "StrictAetComparison", false),
-            unknown_sop_class_accepted: flag(raw, "UnknownSopClassAccepted", false),
-            scp_timeout: (timeout > 0).then(|| Duration::from_secs(timeout)),
-            max_pdu: raw
-                .get("MaximumPduLength")
-                .and_then(Value::as_u64)
-                .unwrap_or(16384)
-                .clamp(4096, 131072) as u32,
-            max_associations: raw
-                .get("Isengard")
-                .and_then(|i| i.get("DicomMaxAssociations"))
-                .and_then(Value::as_u64)
-                .unwrap_or(64)
-                .max(1) as usize,
+            scp: config.dicom_scp.clone(),
         }
     }
 
     /// Orthanc's `IsAllowedConnection`: with any `DicomAlwaysAllow*`, every
     /// calling AE title may associate (what it may do is checked per request).
     pub fn anyone_may_connect(&self) -> bool {
-        self.always_allow_echo
-            || self.always_allow_store
-            || self.always_allow_find
-            || self.always_allow_move
-            || self.always_allow_get
+        let s = &self.scp;
+        s.always_allow_echo
+            || s.always_allow_store
+            || s.always_allow_find
+            || s.always_allow_move
+            || s.always_allow_get
     }
 
     fn aet_eq(&self, a: &str, b: &str) -> bool {
-        if self.strict_aet_comparison {
+        if self.scp.strict_aet_comparison {
             a.trim() == b.trim()
         } else {
             a.trim().eq_ignore_ascii_case(b.trim())
@@ -118,7 +80,7 @@ impl Policy {
         remote_ip: Option<&str>,
     ) -> Option<Modality> {
         let m = archive.modality_by_aet(calling_aet).ok().flatten()?;
-        if self.check_modality_host {
+        if self.scp.check_modality_host {
             if let Some(ip) = remote_ip {
                 if m.host != ip {
                     return None;
@@ -137,11 +99,11 @@ impl Policy {
         request: Request,
     ) -> bool {
         match request {
-            Request::Echo if self.always_allow_echo => return true,
-            Request::Store if self.always_allow_store => return true,
-            Request::Find if self.always_allow_find => return true,
-            Request::Move if self.always_allow_move => return true,
-            Request::Get if self.always_allow_get => return true,
+            Request::Echo if self.scp.always_allow_echo => return true,
+            Request::Store if self.scp.always_allow_store => return true,
+            Request::Find if self.scp.always_allow_find => return true,
+            Request::Move if self.scp.always_allow_move => return true,
+            Request::Get if self.scp.always_allow_get => return true,
             _ => {}
         }
         match self.modality(archive, calling_aet, Some(remote_ip)) {
@@ -172,7 +134,7 @@ impl AccessControl for Access {
         _user_identity: Option<&UserIdentity>,
     ) -> Result<(), AssociationRJServiceUserReason> {
         let p = &self.policy;
-        if p.check_called_aet && !p.aet_eq(called_ae_title, &p.aet) {
+        if p.scp.check_called_aet && !p.aet_eq(called_ae_title, &p.aet) {
             tracing::warn!(
                 called_ae_title,
                 "association rejected: called AE title is not ours"
@@ -234,9 +196,9 @@ fn options(archive: &Archive, policy: &Arc<Policy>) -> Options {
         })
         .with_negotiation(Roles)
         .ae_title(policy.aet.clone())
-        .max_pdu_length(policy.max_pdu)
+        .max_pdu_length(policy.scp.maximum_pdu_length)
         .strict(false)
-        .promiscuous(policy.unknown_sop_class_accepted)
+        .promiscuous(policy.scp.unknown_sop_class_accepted)
         .with_abstract_syntax(uids::VERIFICATION);
     for class in uids::QUERY_RETRIEVE.iter().chain(uids::STORAGE_SOP_CLASSES) {
         o = o.with_abstract_syntax(*class);
@@ -244,7 +206,7 @@ fn options(archive: &Archive, policy: &Arc<Policy>) -> Options {
     for ts in uids::STORAGE_TRANSFER_SYNTAXES {
         o = o.with_transfer_syntax(*ts);
     }
-    if let Some(t) = policy.scp_timeout {
+    if let Some(t) = policy.scp.timeout {
         o = o.read_timeout(t).write_timeout(t);
     }
     o
@@ -254,7 +216,7 @@ fn options(archive: &Archive, policy: &Arc<Policy>) -> Options {
 pub async fn serve(archive: Archive, listener: TcpListener, mut stop: watch::Receiver<bool>) {
     let policy = Arc::new(Policy::from_archive(&archive));
     let options = Arc::new(options(&archive, &policy));
-    let limit = Arc::new(Semaphore::new(policy.max_associations));
+    let limit = Arc::new(Semaphore::new(policy.scp.max_associations));
     let mut tasks = tokio::task::JoinSet::new();
     loop {
         let (socket, peer): (tokio::net::TcpStream, SocketAddr) = tokio::select! {

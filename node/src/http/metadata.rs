@@ -95,12 +95,7 @@ fn check_user_metadata(archive: &Archive, name: &str) -> ApiResult<()> {
     let numbered = name
         .parse::<u32>()
         .is_ok_and(|n| (1024..=65535).contains(&n));
-    let declared = archive
-        .config()
-        .raw
-        .get("UserMetadata")
-        .and_then(Value::as_object)
-        .is_some_and(|m| m.contains_key(name));
+    let declared = archive.config().user_metadata.contains(name);
     if numbered || declared {
         Ok(())
     } else {

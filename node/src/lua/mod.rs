@@ -87,7 +87,7 @@ impl LuaEngine {
             })?;
             scripts.push((path.clone(), source));
         }
-        let raw = archive.config().raw.clone();
+        let document = archive.config().document().clone();
         let router = rest_api;
         let setup = move |lua: &mlua::Lua| -> Result<(), String> {
             let ctx = rest::Ctx {
@@ -96,7 +96,8 @@ impl LuaEngine {
                 runtime,
                 http: reqwest::Client::new(),
             };
-            functions::register(lua, raw).map_err(|e| format!("\u{0}{}", engine::describe(&e)))?;
+            functions::register(lua, document)
+                .map_err(|e| format!("\u{0}{}", engine::describe(&e)))?;
             rest::register(lua, Rc::new(ctx))
                 .map_err(|e| format!("\u{0}{}", engine::describe(&e)))?;
             for (path, source) in scripts {

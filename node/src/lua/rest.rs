@@ -18,6 +18,7 @@ use mlua::{Lua, Table, Value as LuaValue};
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
+use crate::config::OrthancPeer;
 use crate::index::Level;
 use crate::service::modify::ModifyRequest;
 use crate::service::send::SendOptions;
@@ -252,7 +253,9 @@ pub(super) fn register(lua: &Lua, ctx: Rc<Ctx>) -> mlua::Result<()> {
         lua.create_function(move |_, (id, peer): (Option<String>, String)| {
             let id =
                 id.ok_or_else(|| mlua::Error::runtime("Cannot send a nonexistent resource"))?;
-            let target = peer_of(&c.archive.config().raw, &peer).map_err(mlua::Error::runtime)?;
+            let target = c.archive.config().peer(&peer).cloned().ok_or_else(|| {
+                mlua::Error::runtime(format!("No peer with symbolic name: {peer}"))
+            })?;
             let (archive, http, sent_id) = (c.archive.clone(), c.http.clone(), id.clone());
             wait(&c.runtime, async move {
                 send_to_peer(&archive, &http, &target, &sent_id).await
@@ -405,56 +408,11 @@ fn http_call(
     }
 }
 
-/// An entry of `OrthancPeers`, in either of Orthanc's forms.
-#[derive(Debug, Clone, PartialEq)]
-pub(super) struct PeerTarget {
-    pub url: String,
-    pub credentials: Option<(String, String)>,
-    pub headers: Vec<(String, String)>,
-}
-
-pub(super) fn peer_of(raw: &Value, name: &str) -> Result<PeerTarget, String> {
-    let entry = raw
-        .get("OrthancPeers")
-        .and_then(|p| p.get(name))
-        .ok_or_else(|| format!("No peer with symbolic name: {name}"))?;
-    let bad = || format!("bad definition of the Orthanc peer {name}");
-    let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_owned);
-    let (url, user, password, headers) = match entry {
-        Value::Array(items) => (
-            text(items.first()),
-            text(items.get(1)),
-            text(items.get(2)),
-            None,
-        ),
-        Value::Object(o) => (
-            text(o.get("Url")),
-            text(o.get("Username")),
-            text(o.get("Password")),
-            o.get("HttpHeaders"),
-        ),
-        _ => return Err(bad()),
-    };
-    let url = url.ok_or_else(bad)?;
-    let headers = match headers {
-        Some(Value::Object(h)) => h
-            .iter()
-            .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
-            .collect(),
-        _ => Vec::new(),
-    };
-    Ok(PeerTarget {
-        url: url.trim_end_matches('/').to_owned(),
-        credentials: user.map(|u| (u, password.unwrap_or_default())),
-        headers,
-    })
-}
-
 /// Posts every instance of `id` to the peer's `/instances`.
 async fn send_to_peer(
     archive: &Archive,
     http: &reqwest::Client,
-    peer: &PeerTarget,
+    peer: &OrthancPeer,
     id: &str,
 ) -> Result<(), String> {
     let instances = archive
@@ -469,7 +427,7 @@ async fn send_to_peer(
         if let Some((user, password)) = &peer.credentials {
             request = request.basic_auth(user, Some(password));
         }
-        for (k, v) in &peer.headers {
+        for (k, v) in &peer.http_headers {
             request = request.header(k, v);
         }
         let response = request.send().await.map_err(|e| e.to_string())?;
@@ -481,28 +439,4 @@ async fn send_to_peer(
         }
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn peers_in_both_orthanc_forms() {
-        let raw = json!({"OrthancPeers": {
-            "a": ["http://127.0.0.1:8043/", "alice", "secret"],
-            "b": {"Url": "http://h:1", "HttpHeaders": {"X-Token": "t"}},
-            "c": 3
-        }});
-        let a = peer_of(&raw, "a").unwrap();
-        assert_eq!(a.url, "http://127.0.0.1:8043");
-        assert_eq!(a.credentials, Some(("alice".into(), "secret".into())));
-        let b = peer_of(&raw, "b").unwrap();
-        assert_eq!(
-            (b.credentials, b.headers),
-            (None, vec![("X-Token".into(), "t".into())])
-        );
-        assert!(peer_of(&raw, "c").is_err());
-        assert!(peer_of(&raw, "zzz").unwrap_err().contains("zzz"));
-    }
 }

@@ -115,19 +115,8 @@ pub struct Archive {
 
 impl Archive {
     pub fn new(node: Node, blobs: BlobStore, config: Arc<Config>) -> Archive {
-        let capacity = config
-            .raw
-            .get("QueryRetrieveSize")
-            .and_then(|v| v.as_u64())
-            .unwrap_or(100) as usize;
-        let queries = Arc::new(remote_query::QueryRegistry::new(capacity));
-        let cache_mb = config
-            .raw
-            .get("MaximumStorageCacheSize")
-            .and_then(|v| v.as_u64());
-        blobs.set_cache_capacity(
-            (cache_mb.unwrap_or(crate::blob::cache::DEFAULT_MB) * 1024 * 1024) as usize,
-        );
+        let queries = Arc::new(remote_query::QueryRegistry::new(config.query_retrieve_size));
+        blobs.set_cache_capacity((config.maximum_storage_cache_size * 1024 * 1024) as usize);
         Archive {
             node,
             blobs,

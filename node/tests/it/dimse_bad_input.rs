@@ -120,7 +120,7 @@ async fn raw_store(node: &TestNode, data: &[u8], sop_instance: &str) -> (u16, Op
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_peers_do_not_disturb_others() {
-    let node = TestNode::start_with(|c| c.raw["DicomScpTimeout"] = json!(2)).await;
+    let node = TestNode::start_with(|c| c["DicomScpTimeout"] = json!(2)).await;
     let addr = format!("127.0.0.1:{}", node.dicom_port);
 
     // A connection that never speaks, and one that stops in the middle of a PDU.
@@ -222,7 +222,7 @@ async fn unknown_sop_classes_follow_unknown_sop_class_accepted() {
     let refused = associate(&node, "1.2.3.4.5.6.7").await;
     assert!(refused.is_err(), "an unknown SOP class was accepted");
     drop(node);
-    let node = TestNode::start_with(|c| c.raw["UnknownSopClassAccepted"] = json!(true)).await;
+    let node = TestNode::start_with(|c| c["UnknownSopClassAccepted"] = json!(true)).await;
     assert!(associate(&node, "1.2.3.4.5.6.7").await.is_ok());
 }
 
@@ -234,10 +234,10 @@ async fn ae_title_rules() {
     drop(node);
 
     let node = TestNode::start_with(|c| {
-        c.raw["DicomCheckCalledAet"] = json!(true);
-        c.raw["DicomAlwaysAllowEcho"] = json!(false);
-        c.raw["DicomAlwaysAllowStore"] = json!(false);
-        c.raw["DicomModalities"] = json!({
+        c["DicomCheckCalledAet"] = json!(true);
+        c["DicomAlwaysAllowEcho"] = json!(false);
+        c["DicomAlwaysAllowStore"] = json!(false);
+        c["DicomModalities"] = json!({
             "known": ["KNOWN", "127.0.0.1", 104],
             "noecho": {"AET": "NOECHO", "Host": "127.0.0.1", "Port": 104, "AllowEcho": false},
         });
@@ -264,8 +264,7 @@ async fn ae_title_rules() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn associations_beyond_the_limit_are_rejected() {
-    let node =
-        TestNode::start_with(|c| c.raw["Isengard"] = json!({"DicomMaxAssociations": 1})).await;
+    let node = TestNode::start_with(|c| c["Isengard"]["DicomMaxAssociations"] = json!(1)).await;
     let held = associate(&node, "1.2.840.10008.1.1")
         .await
         .expect("first association");

@@ -21,9 +21,9 @@ use tokio::io::AsyncWriteExt;
 
 const STUDY_ROOT_FIND: &str = "1.2.840.10008.5.1.4.1.2.2.1";
 
-async fn node_with_archive(adjust: impl FnOnce(&mut isengard::config::Config)) -> TestNode {
+async fn node_with_archive(adjust: impl FnOnce(&mut serde_json::Value)) -> TestNode {
     let node = TestNode::start_with(|c| {
-        c.raw["DicomModalities"] = json!({"raw": ["RAWSCU", "127.0.0.1", 1]});
+        c["DicomModalities"] = json!({"raw": ["RAWSCU", "127.0.0.1", 1]});
         adjust(c);
     })
     .await;
@@ -121,7 +121,7 @@ fn text(obj: &dicom_object::InMemDicomObject, tag: Tag) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn find_limits_computed_keys_case_and_cancel() {
-    let node = node_with_archive(|c| c.raw["LimitFindResults"] = json!(3)).await;
+    let node = node_with_archive(|c| c["LimitFindResults"] = json!(3)).await;
 
     // 8 series, limited to 3; 80 instances, not limited.
     let (series, status) = find(

@@ -72,8 +72,8 @@ async fn sample_folder(dir: &Path) -> Vec<(PathBuf, &'static str)> {
     out
 }
 
-fn modalities(extra: Value) -> impl FnOnce(&mut isengard::config::Config) {
-    move |c: &mut isengard::config::Config| {
+fn modalities(extra: Value) -> impl FnOnce(&mut Value) {
+    move |c: &mut Value| {
         let mut m = json!({
             "findscu": ["FINDSCU", "127.0.0.1", 1],
             "movescu": ["MOVESCU", "127.0.0.1", 1],
@@ -82,8 +82,8 @@ fn modalities(extra: Value) -> impl FnOnce(&mut isengard::config::Config) {
         if let (Some(m), Value::Object(extra)) = (m.as_object_mut(), extra) {
             m.extend(extra);
         }
-        c.raw["DicomModalities"] = m;
-        c.raw["DicomScpTimeout"] = json!(3);
+        c["DicomModalities"] = m;
+        c["DicomScpTimeout"] = json!(3);
     }
 }
 

@@ -74,7 +74,7 @@ async fn scu_echo_store_find_move() {
     let dest_dir = tempfile::tempdir().unwrap();
     let dest_port = common::free_port();
     let b = TestNode::start_with(|c| {
-        c.raw["DicomModalities"] = json!({
+        c["DicomModalities"] = json!({
             "a": ["NODEA", "127.0.0.1", 1],
             "dest": ["STORESCP", "127.0.0.1", dest_port],
         });
@@ -180,7 +180,7 @@ async fn scu_errors() {
         Err(ScuError::Connect { .. })
     ));
 
-    let b = TestNode::start_with(|c| c.raw["DicomCheckCalledAet"] = json!(true)).await;
+    let b = TestNode::start_with(|c| c["DicomCheckCalledAet"] = json!(true)).await;
     // Wrong called AE title: rejected.
     let wrong = modality("WRONG", b.dicom_port);
     assert!(matches!(
@@ -198,7 +198,7 @@ async fn move_of_a_larger_study_counts_every_sub_operation() {
     let dest_dir = tempfile::tempdir().unwrap();
     let dest_port = common::free_port();
     let b = TestNode::start_with(|c| {
-        c.raw["DicomModalities"] =
+        c["DicomModalities"] =
             json!({"a": ["NODEA", "127.0.0.1", 1], "dest": ["STORESCP", "127.0.0.1", dest_port]});
     })
     .await;
@@ -239,8 +239,8 @@ async fn check_modality_host() {
     // The modality NODEA is declared on another host: with DicomCheckModalityHost, a C-FIND
     // from 127.0.0.1 calling itself NODEA is refused (association aborted).
     let b = TestNode::start_with(|c| {
-        c.raw["DicomModalities"] = json!({"a": ["NODEA", "10.9.9.9", 104]});
-        c.raw["DicomCheckModalityHost"] = json!(true);
+        c["DicomModalities"] = json!({"a": ["NODEA", "10.9.9.9", 104]});
+        c["DicomCheckModalityHost"] = json!(true);
     })
     .await;
     let peer = modality("ORTHANC", b.dicom_port);
@@ -250,10 +250,9 @@ async fn check_modality_host() {
         .await
         .expect("echo is still allowed to anyone");
     drop(b);
-    let b = TestNode::start_with(|c| {
-        c.raw["DicomModalities"] = json!({"a": ["NODEA", "10.9.9.9", 104]})
-    })
-    .await;
+    let b =
+        TestNode::start_with(|c| c["DicomModalities"] = json!({"a": ["NODEA", "10.9.9.9", 104]}))
+            .await;
     let peer = modality("ORTHANC", b.dicom_port);
     assert!(scu::find(&target(&peer), Level::Study, &[])
         .await
@@ -261,7 +260,7 @@ async fn check_modality_host() {
         .is_empty());
     // DicomAlwaysAllowFind: anyone may C-FIND.
     drop(b);
-    let b = TestNode::start_with(|c| c.raw["DicomAlwaysAllowFind"] = json!(true)).await;
+    let b = TestNode::start_with(|c| c["DicomAlwaysAllowFind"] = json!(true)).await;
     let peer = modality("ORTHANC", b.dicom_port);
     assert!(scu::find(&target(&peer), Level::Study, &[])
         .await

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::{script_file, TestNode};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 #[tokio::test]
 async fn execute_script_prints_shares_state_and_reports_errors() {
@@ -21,8 +21,8 @@ async fn execute_script_prints_shares_state_and_reports_errors() {
         "greeting = 'hello'\nfunction Answer() return 41 end\n",
     );
     let node = TestNode::start_with(|c| {
-        c.lua.scripts = vec![path];
-        c.lua.execute_enabled = true;
+        c["LuaScripts"] = json!([path]);
+        c["ExecuteLuaEnabled"] = json!(true);
     })
     .await;
     assert_eq!(
@@ -83,8 +83,8 @@ async fn execute_script_is_refused_unless_enabled() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_runaway_script_is_stopped_and_the_node_keeps_answering() {
     let node = TestNode::start_with(|c| {
-        c.lua.execute_enabled = true;
-        c.lua.timeout_secs = 1;
+        c["ExecuteLuaEnabled"] = json!(true);
+        c["Isengard"]["LuaTimeout"] = json!(1);
     })
     .await;
     let started = Instant::now();

@@ -48,8 +48,8 @@ end
 "#,
     );
     let node = TestNode::start_with(|c| {
-        c.lua.scripts = vec![path];
-        c.raw["DicomModalities"] = json!({ "sample": ["SAMPLE", "127.0.0.1", port] });
+        c["LuaScripts"] = json!([path]);
+        c["DicomModalities"] = json!({ "sample": ["SAMPLE", "127.0.0.1", port] });
     })
     .await;
     let originals: Vec<String> = (1..=3).map(|i| format!("1.2.77.1.{i}")).collect();
@@ -93,7 +93,7 @@ end
 
 #[tokio::test]
 async fn modify_instance_returns_the_stored_copy() {
-    let node = TestNode::start_with(|c| c.lua.execute_enabled = true).await;
+    let node = TestNode::start_with(|c| c["ExecuteLuaEnabled"] = json!(true)).await;
     let original = node
         .upload(Spec::simple("LUAMOD", "1.2.78", "1.2.78.1", "1.2.78.1.1").to_bytes())
         .await;
@@ -248,8 +248,8 @@ end
 "#,
     );
     let node = TestNode::start_with(|c| {
-        c.lua.scripts = vec![path];
-        c.raw["DicomModalities"] = json!({ "remote": ["FINDSCP", "127.0.0.1", port], "other": ["OTHER", "127.0.0.1", port] });
+        c["LuaScripts"] = json!([path]);
+        c["DicomModalities"] = json!({ "remote": ["FINDSCP", "127.0.0.1", port], "other": ["OTHER", "127.0.0.1", port] });
     })
     .await;
     let request =

@@ -18,8 +18,8 @@ const PASSWORD: &str = "s3cret";
 /// A node that answers only `USER`.
 async fn guarded() -> TestNode {
     TestNode::start_guarded(|c| {
-        c.authentication_enabled = true;
-        c.registered_users.insert(USER.into(), PASSWORD.into());
+        c["AuthenticationEnabled"] = json!(true);
+        c["RegisteredUsers"] = json!({ USER: PASSWORD });
     })
     .await
 }
@@ -42,8 +42,8 @@ async fn http_functions_and_send_to_peer_reach_a_guarded_node() {
     // The peer's URL with a trailing slash, as Orthanc's examples write it.
     let peer_url = format!("{}/", remote.url(""));
     let node = TestNode::start_with(|c| {
-        c.lua.execute_enabled = true;
-        c.raw["OrthancPeers"] = json!({
+        c["ExecuteLuaEnabled"] = json!(true);
+        c["OrthancPeers"] = json!({
             "remote": { "Url": peer_url, "Username": USER, "Password": PASSWORD },
             "anonymous": [peer_url],
         });
@@ -150,8 +150,8 @@ function Finalize() record('finalize after ' .. beats) end
 "#,
     );
     let node = TestNode::start_with(|c| {
-        c.lua.scripts = vec![script];
-        c.lua.heartbeat_period = 1;
+        c["LuaScripts"] = json!([script]);
+        c["LuaHeartBeatPeriod"] = json!(1);
     })
     .await;
     wait_until(Duration::from_secs(30), "three heartbeats", || async {

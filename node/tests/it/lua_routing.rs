@@ -34,8 +34,8 @@ end
 "#,
     );
     let node = TestNode::start_with(|c| {
-        c.lua.scripts = vec![path];
-        c.raw["DicomModalities"] = json!({ "sample": ["SAMPLE", "127.0.0.1", port] });
+        c["LuaScripts"] = json!([path]);
+        c["DicomModalities"] = json!({ "sample": ["SAMPLE", "127.0.0.1", port] });
     })
     .await;
     for i in 1..=3 {
@@ -66,7 +66,7 @@ function ReceivedInstanceFilter(dicom, origin, info)
 end
 "#,
     );
-    let node = TestNode::start_with(|c| c.lua.scripts = vec![path]).await;
+    let node = TestNode::start_with(|c| c["LuaScripts"] = json!([path])).await;
     let ct = Spec::simple("F1", "1.3.1", "1.3.1.1", "1.3.1.1.1");
     let mut mr = Spec::simple("F1", "1.3.1", "1.3.1.2", "1.3.1.2.1");
     mr.modality = "MR";
@@ -128,8 +128,8 @@ end
 "#,
     );
     let node = TestNode::start_with(|c| {
-        c.lua.scripts = vec![path];
-        c.lua.execute_enabled = true;
+        c["LuaScripts"] = json!([path]);
+        c["ExecuteLuaEnabled"] = json!(true);
     })
     .await;
     assert_eq!(node.get("/system").await.0, 200);
@@ -181,8 +181,8 @@ end
 "#,
     );
     let node = TestNode::start_with(|c| {
-        c.lua.scripts = vec![path];
-        c.raw["DicomAlwaysAllowFind"] = json!(true);
+        c["LuaScripts"] = json!([path]);
+        c["DicomAlwaysAllowFind"] = json!(true);
     })
     .await;
     node.upload(Spec::simple("F8", "1.5.1", "1.5.1.1", "1.5.1.1.1").to_bytes())

@@ -9,6 +9,7 @@ use std::time::Duration;
 use common::{lines, wait_until, TestNode};
 use isengard::dicom::orthanc_ids;
 use isengard_test_support::synth::Spec;
+use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_stable_study_fires_once_per_study() {
@@ -31,8 +32,8 @@ end
 "#,
     );
     let node = TestNode::start_with(|c| {
-        c.stable_age = 1;
-        c.lua.scripts = vec![script];
+        c["StableAge"] = json!(1);
+        c["LuaScripts"] = json!([script]);
     })
     .await;
     let first = orthanc_ids("S1", "5.1", "5.1.1", "5.1.1.1");

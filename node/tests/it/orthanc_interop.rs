@@ -155,7 +155,7 @@ fn by_uid(mut answers: Vec<Value>) -> Vec<Value> {
 /// An Isengard node (AE `ISENGARD_AET`) and the reference Orthanc, each
 /// knowing the other as a modality.
 async fn isengard_and_orthanc() -> (TestNode, Orthanc) {
-    let node = TestNode::start_with(|c| c.dicom_aet = ISENGARD_AET.to_owned()).await;
+    let node = TestNode::start_with(|c| c["DicomAet"] = json!(ISENGARD_AET)).await;
     let orthanc = tokio::time::timeout(Duration::from_secs(40), Orthanc::start(node.dicom_port))
         .await
         .expect("Orthanc starts");

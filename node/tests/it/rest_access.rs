@@ -8,12 +8,12 @@ use crate::common;
 
 use common::TestNode;
 use isengard_test_support::synth::Spec;
+use serde_json::json;
 
 async fn secured() -> TestNode {
     TestNode::start_guarded(|c| {
-        c.authentication_enabled = true;
-        c.registered_users.insert("alice".into(), "s3cret".into());
-        c.registered_users.insert("bob".into(), "hunter2".into());
+        c["AuthenticationEnabled"] = json!(true);
+        c["RegisteredUsers"] = json!({"alice": "s3cret", "bob": "hunter2"});
     })
     .await
 }

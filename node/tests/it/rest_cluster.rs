@@ -4,11 +4,9 @@
 //! against it (output and exit status). Multi-node changes are in
 //! cluster-tests (t40).
 
-use std::collections::BTreeMap;
 use std::process::Command;
 use std::time::Duration;
 
-use isengard::config::ClusterConfig;
 use serde_json::{json, Value};
 
 use crate::common::{free_port, wait_until, TestNode};
@@ -70,13 +68,13 @@ fn isengard(args: &[&str]) -> (i32, String, String) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_one_member_cluster_validates_membership_changes() {
     let grpc = format!("127.0.0.1:{}", free_port());
-    let cluster = ClusterConfig::new(
-        1,
-        grpc.parse().unwrap(),
-        grpc.clone(),
-        BTreeMap::from([(1, grpc.clone())]),
-    );
-    let node = TestNode::start_with(|c| c.cluster = Some(cluster)).await;
+    let node = TestNode::start_with(|c| {
+        c["Isengard"]["Cluster"] =
+            json!({"NodeId": 1, "GrpcListen": grpc, "GrpcAdvertise": grpc, "Members": {"1": grpc}});
+        // As a single node: one shared blob store.
+        c["Isengard"]["Blobs"] = json!({"Mode": "shared"});
+    })
+    .await;
     wait_until(
         Duration::from_secs(20),
         "node 1 leads its one-member cluster",

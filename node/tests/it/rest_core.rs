@@ -99,7 +99,7 @@ async fn bad_files_are_refused_and_nothing_is_indexed() {
 
 #[tokio::test]
 async fn overwrite_instances_replaces_the_file() {
-    let node = TestNode::start_with(|c| c.overwrite_instances = true).await;
+    let node = TestNode::start_with(|c| c["OverwriteInstances"] = json!(true)).await;
     let mut spec = Spec::simple("P1", "1.2.9", "1.2.9.1", "1.2.9.1.1");
     let first = spec.to_bytes();
     spec.study_description = "CT CHEST REREAD".into();

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use common::{wait_until, TestNode};
 use isengard::dicom::orthanc_ids;
 use isengard_test_support::synth::Spec;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 async fn changes(node: &TestNode) -> Vec<Value> {
     let (_, c) = node.get("/changes?limit=10000").await;
@@ -33,7 +33,7 @@ fn seq_of(changes: &[Value], kind: &str, id: &str) -> u64 {
 }
 
 async fn stable_node() -> TestNode {
-    TestNode::start_with(|c| c.stable_age = 1).await
+    TestNode::start_with(|c| c["StableAge"] = json!(1)).await
 }
 
 #[tokio::test]

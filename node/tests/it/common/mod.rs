@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use isengard::config::Config;
-use serde_json::Value;
+use serde_json::{json, Value};
 use tempfile::TempDir;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -29,16 +29,28 @@ pub struct TestNode {
     task: Option<JoinHandle<Result<(), isengard::RunError>>>,
 }
 
-/// A default configuration with the data under `dir`.
+/// The configuration document of a test node with its data under `dir`,
+/// serving on 127.0.0.1; a test edits it like a configuration file.
+pub fn document_in(dir: &std::path::Path) -> Value {
+    json!({
+        "StorageDirectory": dir.to_str().expect("a UTF-8 temporary directory"),
+        "HttpPort": 0,
+        "Isengard": { "HttpBind": "127.0.0.1" },
+    })
+}
+
+/// The configuration of [`document_in`] once `adjust` edited it, resolved as a
+/// file would be (without the process environment).
+pub fn config_from(dir: &std::path::Path, adjust: impl FnOnce(&mut Value)) -> Config {
+    let mut document = document_in(dir);
+    adjust(&mut document);
+    Config::from_json_str(&document.to_string(), &|_| None)
+        .unwrap_or_else(|e| panic!("invalid test configuration {document}: {e}"))
+}
+
+/// The default configuration with the data under `dir`.
 pub fn config_in(dir: &std::path::Path) -> Config {
-    let mut config =
-        Config::from_json_str("{}", &|_| None).expect("the empty configuration is valid");
-    config.storage_directory = dir.to_path_buf();
-    config.index_directory = dir.to_path_buf();
-    config.blobs.url = None;
-    config.http_port = 0;
-    config.http_bind = "127.0.0.1".parse().unwrap();
-    config
+    config_from(dir, |_| {})
 }
 
 impl TestNode {
@@ -46,29 +58,30 @@ impl TestNode {
         TestNode::start_with(|_| {}).await
     }
 
-    pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> TestNode {
+    /// Starts a node whose configuration document `adjust` edits (see
+    /// [`config_from`]): `|c| c["DicomCheckCalledAet"] = json!(true)`.
+    pub async fn start_with(adjust: impl FnOnce(&mut Value)) -> TestNode {
         let dir = tempfile::tempdir().expect("temp dir");
         TestNode::start_in(dir, adjust).await
     }
 
     /// Starts a node on an existing data directory (for restarts).
-    pub async fn start_in(dir: TempDir, adjust: impl FnOnce(&mut Config)) -> TestNode {
+    pub async fn start_in(dir: TempDir, adjust: impl FnOnce(&mut Value)) -> TestNode {
         TestNode::launch(dir, adjust, true).await
     }
 
     /// Starts a node that may refuse anonymous requests (authentication on):
     /// ready as soon as `/system` answers at all.
-    pub async fn start_guarded(adjust: impl FnOnce(&mut Config)) -> TestNode {
+    pub async fn start_guarded(adjust: impl FnOnce(&mut Value)) -> TestNode {
         TestNode::launch(tempfile::tempdir().expect("temp dir"), adjust, false).await
     }
 
     async fn launch(
         dir: TempDir,
-        adjust: impl FnOnce(&mut Config),
+        adjust: impl FnOnce(&mut Value),
         require_success: bool,
     ) -> TestNode {
-        let mut config = config_in(dir.path());
-        adjust(&mut config);
+        let config = config_from(dir.path(), adjust);
         let http = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
         let base = format!("http://{}", http.local_addr().unwrap());
         let dicom = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
