@@ -376,6 +376,14 @@ pub async fn change(
                         tracing::debug!(leader = id, error = %e, "leader unreachable, retrying");
                         None
                     }
+                    // The connection broke under the call (the leader died
+                    // with it): the change may or may not have been made, as
+                    // for a forwarded write (`forward::write`), so the answer
+                    // is the retryable "no leader", not an internal error.
+                    Err(e) if e.is_transport_failure() => {
+                        tracing::warn!(leader = id, error = %e, "membership change to the leader failed");
+                        return Err(MembershipError::NoLeader);
+                    }
                     Err(e) => return Err(MembershipError::Failed(e.to_string())),
                 },
             },
