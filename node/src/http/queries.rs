@@ -115,7 +115,7 @@ pub async fn content(
 
 pub async fn level(State(archive): State<Archive>, Path(id): Path<String>) -> ApiResult<Response> {
     Ok(text(
-        queries::level_name(archive.queries().get(&id)?.level).to_owned(),
+        archive.queries().get(&id)?.level.as_str().to_owned(),
     ))
 }
 

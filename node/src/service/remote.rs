@@ -95,7 +95,7 @@ impl Archive {
         let mut query = serde_json::Map::new();
         query.insert(
             "0008,0052".into(),
-            queries::level_name(level).to_uppercase().into(),
+            level.as_str().to_uppercase().into(),
         );
         for (tag, value) in &keys {
             query.insert(format!("{:04x},{:04x}", tag.0, tag.1), value.clone().into());

@@ -80,16 +80,6 @@ pub fn parse_level(s: &str) -> Result<Level> {
     }
 }
 
-/// Orthanc's name of a level (`/queries/{q}/level`).
-pub fn level_name(level: Level) -> &'static str {
-    match level {
-        Level::Patient => "Patient",
-        Level::Study => "Study",
-        Level::Series => "Series",
-        Level::Instance => "Instance",
-    }
-}
-
 fn module(level: Level) -> &'static [(u16, u16)] {
     match level {
         // PS 3.3 C.7-1 Patient Module, with the Issuer of Patient ID macro.
