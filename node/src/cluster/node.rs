@@ -145,11 +145,6 @@ impl Node {
         self.peers.as_ref()
     }
 
-    /// Whether this node belongs to a multi-node cluster configuration.
-    pub fn is_clustered(&self) -> bool {
-        self.peers.is_some()
-    }
-
     /// This node's Raft id.
     pub fn node_id(&self) -> NodeId {
         self.node_id

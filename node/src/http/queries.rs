@@ -114,9 +114,7 @@ pub async fn content(
 }
 
 pub async fn level(State(archive): State<Archive>, Path(id): Path<String>) -> ApiResult<Response> {
-    Ok(text(
-        archive.queries().get(&id)?.level.as_str().to_owned(),
-    ))
+    Ok(text(archive.queries().get(&id)?.level.as_str().to_owned()))
 }
 
 pub async fn modality(

@@ -108,7 +108,11 @@ impl Archive {
     /// The stored DICOM file of an instance, checked against its hash (in the
     /// replicated blob mode, fetched from a holder if this node has no copy).
     pub async fn instance_file(&self, id: &str) -> Result<Bytes> {
-        let r = self.resource_at(Level::Instance, id)?;
+        self.file_of(&self.resource_at(Level::Instance, id)?).await
+    }
+
+    /// The DICOM file of an instance already read from the index.
+    pub(super) async fn file_of(&self, r: &Resource) -> Result<Bytes> {
         let att = r
             .attachments
             .get("dicom")

@@ -93,10 +93,7 @@ impl Archive {
             return Ok((level, keys));
         };
         let mut query = serde_json::Map::new();
-        query.insert(
-            "0008,0052".into(),
-            level.as_str().to_uppercase().into(),
-        );
+        query.insert("0008,0052".into(), level.as_str().to_uppercase().into());
         for (tag, value) in &keys {
             query.insert(format!("{:04x},{:04x}", tag.0, tag.1), value.clone().into());
         }

@@ -11,7 +11,7 @@ use isengard_dimse::scu::{ScuError, StoreItem, StoreSession, Target};
 use isengard_dimse::uids;
 
 use super::{Archive, Result, ServiceError};
-use crate::index::{Level, Modality};
+use crate::index::{Level, Modality, Resource};
 
 /// How `POST /modalities/{m}/store` (and Lua) send: Orthanc's options.
 #[derive(Debug, Clone, Default)]
@@ -117,30 +117,33 @@ impl Archive {
 
     /// What C-STORE needs of a stored instance, and its file.
     pub async fn outgoing_instance(&self, instance_id: &str) -> Result<(StoreItem, Bytes)> {
-        let item = self.store_item(instance_id)?;
-        let file = self.instance_file(instance_id).await?;
-        Ok((item, file))
-    }
-
-    fn store_item(&self, instance_id: &str) -> Result<StoreItem> {
         let r = self.resource_at(Level::Instance, instance_id)?;
-        let get = |k: &str| r.metadata.get(k).cloned().unwrap_or_default();
-        let transfer_syntax = match get("TransferSyntax") {
-            t if t.is_empty() => uids::IMPLICIT_LE.to_owned(),
-            t => t,
-        };
-        let sop_instance = r
-            .main_tags
-            .get("SOPInstanceUID")
-            .cloned()
-            .unwrap_or_default();
-        Ok(StoreItem {
-            sop_class: get("SopClassUid"),
-            sop_instance,
-            transfer_syntax,
-        })
+        let file = self.file_of(&r).await?;
+        Ok((store_item(&r), file))
     }
+}
 
+/// What C-STORE needs of a stored instance: its UIDs and transfer syntax
+/// (implicit little endian when the index recorded none).
+fn store_item(r: &Resource) -> StoreItem {
+    let get = |k: &str| r.metadata.get(k).cloned().unwrap_or_default();
+    let transfer_syntax = match get("TransferSyntax") {
+        t if t.is_empty() => uids::IMPLICIT_LE.to_owned(),
+        t => t,
+    };
+    let sop_instance = r
+        .main_tags
+        .get("SOPInstanceUID")
+        .cloned()
+        .unwrap_or_default();
+    StoreItem {
+        sop_class: get("SopClassUid"),
+        sop_instance,
+        transfer_syntax,
+    }
+}
+
+impl Archive {
     /// Opens a C-STORE association to `target`, negotiating what `instances`
     /// need; a C-MOVE marks its sub-operations with `move_originator`.
     pub async fn open_sender(
@@ -151,7 +154,7 @@ impl Archive {
     ) -> Result<ModalitySender<'_>> {
         let items = instances
             .iter()
-            .map(|id| self.store_item(id))
+            .map(|id| Ok(store_item(&self.resource_at(Level::Instance, id)?)))
             .collect::<Result<Vec<_>>>()?;
         let mut session = StoreSession::open(target, &items)
             .await

@@ -7,15 +7,6 @@ use openraft::storage::RaftStateMachine;
 use super::snapshot::dump;
 use super::*;
 
-fn store_cmd(i: NewInstance, ms: u64) -> Command {
-    Command::StoreInstance {
-        instance: Box::new(i),
-        overwrite: false,
-        stamp: stamp(ms),
-        holders: vec![],
-    }
-}
-
 /// The fixture, a duplicate, a metadata write and a delete: commands that read
 /// what the ones before them wrote (new series, new study, the duplicate).
 fn commands() -> Vec<Command> {

@@ -101,6 +101,16 @@ pub fn stamp(ms: u64) -> Stamp {
     }
 }
 
+/// Stores `i` without overwriting, proposed at `ms`.
+pub fn store_cmd(i: NewInstance, ms: u64) -> Command {
+    Command::StoreInstance {
+        instance: Box::new(i),
+        overwrite: false,
+        stamp: stamp(ms),
+        holders: vec![],
+    }
+}
+
 pub fn stored(status: StoreStatus) -> CommandResponse {
     CommandResponse::Stored(StoreOutcome { status })
 }

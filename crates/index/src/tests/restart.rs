@@ -108,15 +108,6 @@ impl RaftNetwork<TypeConfig> for Alone {
     }
 }
 
-fn store_cmd(i: NewInstance, ms: u64) -> Command {
-    Command::StoreInstance {
-        instance: Box::new(i),
-        overwrite: false,
-        stamp: stamp(ms),
-        holders: vec![],
-    }
-}
-
 #[tokio::test]
 async fn state_survives_restart() {
     let dir = TempDir::new().unwrap();
