@@ -9,11 +9,12 @@ CONFIG ?= scripts/dev-config.json
 # Must match "StorageDirectory" in $(CONFIG).
 DATA_DIR ?= ./isengard-data
 
-.PHONY: help deps build run test bench clean-data
+.PHONY: help deps build run test orthanc-suite bench clean-data
 
 help:
 	@echo "make run         install missing deps, build, start one node with $(CONFIG)"
-	@echo "make test        install missing deps, run every test (release profile)"
+	@echo "make test        install missing deps, run every test (release profile), then Orthanc's suite"
+	@echo "make orthanc-suite  Orthanc's integration suite against isengard (floor in .ci/orthanc-suite-floor)"
 	@echo "make build       build the isengard binary (release)"
 	@echo "make bench       side-by-side benchmarks against Orthanc (docs/benchmarks.md)"
 	@echo "make clean-data  delete $(DATA_DIR), the data of make run"
@@ -29,6 +30,10 @@ run: deps build
 
 test: deps
 	@bash scripts/test.sh
+	@bash scripts/orthanc-suite.sh
+
+orthanc-suite: deps
+	@bash scripts/orthanc-suite.sh
 
 # Side-by-side run against the reference Orthanc; writes docs/benchmarks.md.
 # BENCH_ARGS=--scale small (or tiny) for a shorter run; --help lists options.

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing Isengard needs, and only what is missing:
 #   apt: libclang-dev clang (RocksDB's bindgen), dcmtk (storescu, findscu...),
-#        orthanc (the reference server the tests compare against), python3-pip;
+#        orthanc (the reference server the tests compare against), python3-pip,
+#        dicom3tools and libgdcm-tools (Orthanc's integration suite uses them);
 #   pip: pydicom, pynetdicom at pinned versions (test fixtures and DICOM clients);
 #   cargo: s3s-fs at a pinned version (the S3 server of node/tests/it/blob_store.rs).
 # Idempotent: a second run installs nothing and runs no `apt-get update`.
@@ -30,7 +31,7 @@ apt_installed() {
 }
 
 missing=()
-for pkg in libclang-dev clang dcmtk orthanc; do
+for pkg in libclang-dev clang dcmtk orthanc dicom3tools libgdcm-tools; do
   apt_installed "$pkg" || missing+=("$pkg")
 done
 if ! command -v python3 >/dev/null 2>&1; then

@@ -199,19 +199,28 @@ pub async fn run(
     let Opened { node, archive, .. } = opened;
     if grpc.is_none() {
         archive.seed_modalities().await?;
+        archive.seed_peers().await?;
     } else {
         // A cluster member can only write once a leader exists.
         let (archive, node) = (archive.clone(), node.clone());
         tokio::spawn(async move {
             let seeded = match node.wait_for_leader().await {
-                Ok(()) => archive.seed_modalities().await.map(|_| ()),
+                Ok(()) => match archive.seed_modalities().await {
+                    Ok(_) => archive.seed_peers().await.map(|_| ()),
+                    Err(e) => Err(e),
+                },
                 Err(e) => Err(e.into()),
             };
             if let Err(e) = seeded {
-                tracing::warn!(error = %e, "cannot seed the configured modalities");
+                tracing::warn!(error = %e, "cannot seed the configured modalities and peers");
             }
         });
     }
+    let settings = {
+        let archive = archive.clone();
+        let stop = stop_rx.clone();
+        tokio::spawn(async move { archive.follow_settings(stop).await })
+    };
     let scripting = match start_lua(&archive, &stop_rx).await {
         Ok(s) => s,
         Err(e) => {
@@ -233,7 +242,7 @@ pub async fn run(
     ));
     let addr = listeners.http.local_addr().map_err(RunError::Http)?;
     tracing::info!(%addr, name = %config.name, "isengard is serving the REST API");
-    let app = http::router(archive.clone());
+    let app = http::service(archive.clone());
     let mut http_stop = stop_rx.clone();
     // Orthanc's `TcpNoDelay` (true by default): without it the last segment
     // of an answer can wait for the client's delayed ACK.
@@ -245,7 +254,9 @@ pub async fn run(
     });
     let server = axum::serve(
         http_listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
+            std::net::SocketAddr,
+        >(app),
     )
     .with_graceful_shutdown(async move {
         let _ = http_stop.wait_for(|stopped| *stopped).await;
@@ -257,6 +268,7 @@ pub async fn run(
     let served = server.await;
     let _ = dicom.await;
     let _ = lifecycle.await;
+    let _ = settings.await;
     if let Some((engine, task)) = scripting {
         let _ = task.await;
         engine.shutdown().await;

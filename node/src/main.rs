@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use isengard::config::{is_orthanc_unimplemented, Config};
+use isengard::config::{is_orthanc_unimplemented, unimplemented_reason, Config};
 use tracing::{error, info, warn};
 
 /// Isengard, an Orthanc-compatible DICOM archive.
@@ -116,15 +116,17 @@ fn init_tracing(cli: &Cli) {
     isengard::logging::init(level);
 }
 
-/// One warning for Orthanc options that are not implemented, one for unknown keys.
+/// One warning per Orthanc option that is not implemented, with the reason;
+/// one for unknown keys.
 fn log_unsupported_keys(config: &Config) {
     let (orthanc, unknown): (Vec<&str>, Vec<&str>) = config
         .unsupported_keys
         .iter()
         .map(String::as_str)
         .partition(|key| is_orthanc_unimplemented(key));
-    if !orthanc.is_empty() {
-        warn!(keys = ?orthanc, "orthanc options accepted but not implemented, they have no effect");
+    for key in orthanc {
+        let reason = unimplemented_reason(key);
+        warn!(key, reason, "orthanc option accepted but not supported: it has no effect");
     }
     if !unknown.is_empty() {
         warn!(keys = ?unknown, "unknown configuration keys ignored");

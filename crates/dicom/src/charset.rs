@@ -8,7 +8,8 @@ use encoding_rs::{DecoderResult, Encoding as RsEncoding};
 
 use super::model::{DataSet, Tag};
 
-/// Orthanc's `Encoding` enumeration (the subset reachable from DICOM terms).
+/// Orthanc's `Encoding` enumeration. `Windows1251` is reachable only as the
+/// `DefaultEncoding` (no DICOM term names it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Encoding {
     Ascii,
@@ -19,6 +20,7 @@ pub enum Encoding {
     Latin4,
     Latin5,
     Cyrillic,
+    Windows1251,
     Arabic,
     Greek,
     Hebrew,
@@ -28,6 +30,43 @@ pub enum Encoding {
     Chinese,
     Korean,
     SimplifiedChinese,
+}
+
+/// Orthanc's names of the encodings (`DefaultEncoding`, `/tools/default-encoding`).
+const NAMES: [(Encoding, &str); 18] = [
+    (Encoding::Ascii, "Ascii"),
+    (Encoding::Utf8, "Utf8"),
+    (Encoding::Latin1, "Latin1"),
+    (Encoding::Latin2, "Latin2"),
+    (Encoding::Latin3, "Latin3"),
+    (Encoding::Latin4, "Latin4"),
+    (Encoding::Latin5, "Latin5"),
+    (Encoding::Cyrillic, "Cyrillic"),
+    (Encoding::Windows1251, "Windows1251"),
+    (Encoding::Arabic, "Arabic"),
+    (Encoding::Greek, "Greek"),
+    (Encoding::Hebrew, "Hebrew"),
+    (Encoding::Thai, "Thai"),
+    (Encoding::Japanese, "Japanese"),
+    (Encoding::Chinese, "Chinese"),
+    (Encoding::JapaneseKanji, "JapaneseKanji"),
+    (Encoding::Korean, "Korean"),
+    (Encoding::SimplifiedChinese, "SimplifiedChinese"),
+];
+
+impl Encoding {
+    /// The encoding Orthanc names `name` (exactly, as Orthanc compares).
+    pub fn from_name(name: &str) -> Option<Encoding> {
+        NAMES.iter().find(|(_, n)| *n == name).map(|(e, _)| *e)
+    }
+
+    /// Orthanc's name of the encoding.
+    pub fn name(self) -> &'static str {
+        NAMES
+            .iter()
+            .find(|(e, _)| *e == self)
+            .map_or("Latin1", |(_, n)| n)
+    }
 }
 
 /// How a data set's strings are to be decoded.
@@ -152,6 +191,7 @@ fn rs_encoding(e: Encoding) -> &'static RsEncoding {
         Encoding::Latin3 => encoding_rs::ISO_8859_3,
         Encoding::Latin4 => encoding_rs::ISO_8859_4,
         Encoding::Cyrillic => encoding_rs::ISO_8859_5,
+        Encoding::Windows1251 => encoding_rs::WINDOWS_1251,
         Encoding::Arabic => encoding_rs::ISO_8859_6,
         Encoding::Greek => encoding_rs::ISO_8859_7,
         Encoding::Hebrew => encoding_rs::ISO_8859_8,

@@ -31,21 +31,40 @@ pub const QUERY_RETRIEVE: &[&str] = &[
 /// Transfer syntaxes for Verification and query/retrieve contexts.
 pub const UNCOMPRESSED: &[&str] = &[EXPLICIT_LE, IMPLICIT_LE, EXPLICIT_BE];
 
-/// Transfer syntaxes accepted for storage, the uncompressed ones first.
+/// Transfer syntaxes accepted for storage: every transfer syntax Orthanc
+/// 1.10.1 knows, in its order (`/tools/accepted-transfer-syntaxes` chooses
+/// among them at run time).
 pub const STORAGE_TRANSFER_SYNTAXES: &[&str] = &[
-    EXPLICIT_LE,
     IMPLICIT_LE,
-    EXPLICIT_BE,
+    EXPLICIT_LE,
     DEFLATED_LE,
-    "1.2.840.10008.1.2.4.50",  // JPEG Baseline (Process 1)
-    "1.2.840.10008.1.2.4.51",  // JPEG Extended (Process 2 & 4)
-    "1.2.840.10008.1.2.4.57",  // JPEG Lossless, Non-Hierarchical (Process 14)
-    "1.2.840.10008.1.2.4.70",  // JPEG Lossless, First-Order Prediction (Process 14, SV1)
-    "1.2.840.10008.1.2.4.80",  // JPEG-LS Lossless
-    "1.2.840.10008.1.2.4.81",  // JPEG-LS Lossy (Near-Lossless)
-    "1.2.840.10008.1.2.4.90",  // JPEG 2000 (Lossless Only)
-    "1.2.840.10008.1.2.4.91",  // JPEG 2000
-    "1.2.840.10008.1.2.5",     // RLE Lossless
+    EXPLICIT_BE,
+    "1.2.840.10008.1.2.4.50", // JPEG Baseline (Process 1)
+    "1.2.840.10008.1.2.4.51", // JPEG Extended (Process 2 & 4)
+    "1.2.840.10008.1.2.4.52", // JPEG Extended (Process 3 & 5), retired
+    "1.2.840.10008.1.2.4.53", // JPEG Spectral Selection (Process 6 & 8), retired
+    "1.2.840.10008.1.2.4.54", // JPEG Spectral Selection (Process 7 & 9), retired
+    "1.2.840.10008.1.2.4.55", // JPEG Full Progression (Process 10 & 12), retired
+    "1.2.840.10008.1.2.4.56", // JPEG Full Progression (Process 11 & 13), retired
+    "1.2.840.10008.1.2.4.57", // JPEG Lossless, Non-Hierarchical (Process 14)
+    "1.2.840.10008.1.2.4.58", // JPEG Lossless, Non-Hierarchical (Process 15), retired
+    "1.2.840.10008.1.2.4.59", // JPEG Extended, Hierarchical (Process 16 & 18), retired
+    "1.2.840.10008.1.2.4.60", // JPEG Extended, Hierarchical (Process 17 & 19), retired
+    "1.2.840.10008.1.2.4.61", // JPEG Spectral Selection, Hierarchical (20 & 22), retired
+    "1.2.840.10008.1.2.4.62", // JPEG Spectral Selection, Hierarchical (21 & 23), retired
+    "1.2.840.10008.1.2.4.63", // JPEG Full Progression, Hierarchical (24 & 26), retired
+    "1.2.840.10008.1.2.4.64", // JPEG Full Progression, Hierarchical (25 & 27), retired
+    "1.2.840.10008.1.2.4.65", // JPEG Lossless, Hierarchical (Process 28), retired
+    "1.2.840.10008.1.2.4.66", // JPEG Lossless, Hierarchical (Process 29), retired
+    "1.2.840.10008.1.2.4.70", // JPEG Lossless, First-Order Prediction (Process 14, SV1)
+    "1.2.840.10008.1.2.4.80", // JPEG-LS Lossless
+    "1.2.840.10008.1.2.4.81", // JPEG-LS Lossy (Near-Lossless)
+    "1.2.840.10008.1.2.4.90", // JPEG 2000 (Lossless Only)
+    "1.2.840.10008.1.2.4.91", // JPEG 2000
+    "1.2.840.10008.1.2.4.92", // JPEG 2000 Part 2 Multi-component (Lossless Only)
+    "1.2.840.10008.1.2.4.93", // JPEG 2000 Part 2 Multi-component
+    "1.2.840.10008.1.2.4.94", // JPIP Referenced
+    "1.2.840.10008.1.2.4.95", // JPIP Referenced Deflate
     "1.2.840.10008.1.2.4.100", // MPEG2 Main Profile / Main Level
     "1.2.840.10008.1.2.4.101", // MPEG2 Main Profile / High Level
     "1.2.840.10008.1.2.4.102", // MPEG-4 AVC/H.264 High Profile / Level 4.1
@@ -55,7 +74,95 @@ pub const STORAGE_TRANSFER_SYNTAXES: &[&str] = &[
     "1.2.840.10008.1.2.4.106", // MPEG-4 AVC/H.264 Stereo High Profile / Level 4.2
     "1.2.840.10008.1.2.4.107", // HEVC/H.265 Main Profile / Level 5.1
     "1.2.840.10008.1.2.4.108", // HEVC/H.265 Main 10 Profile / Level 5.1
+    "1.2.840.10008.1.2.5",    // RLE Lossless
+    "1.2.840.10008.1.2.6.1",  // RFC 2557 MIME encapsulation, retired
+    "1.2.840.10008.1.2.6.2",  // XML Encoding, retired
 ];
+
+/// The groups of transfer syntaxes that Orthanc's `*TransferSyntaxAccepted`
+/// options switch off (each a UID prefix list).
+pub const TRANSFER_SYNTAX_GROUPS: &[(&str, &[&str])] = &[
+    ("DeflatedTransferSyntaxAccepted", &["1.2.840.10008.1.2.1.99"]),
+    (
+        "JpegTransferSyntaxAccepted",
+        &[
+            "1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51", "1.2.840.10008.1.2.4.52",
+            "1.2.840.10008.1.2.4.53", "1.2.840.10008.1.2.4.54", "1.2.840.10008.1.2.4.55",
+            "1.2.840.10008.1.2.4.56", "1.2.840.10008.1.2.4.59", "1.2.840.10008.1.2.4.60",
+            "1.2.840.10008.1.2.4.61", "1.2.840.10008.1.2.4.62", "1.2.840.10008.1.2.4.63",
+            "1.2.840.10008.1.2.4.64",
+        ],
+    ),
+    (
+        "Jpeg2000TransferSyntaxAccepted",
+        &[
+            "1.2.840.10008.1.2.4.90", "1.2.840.10008.1.2.4.91",
+            "1.2.840.10008.1.2.4.92", "1.2.840.10008.1.2.4.93",
+        ],
+    ),
+    (
+        "JpegLosslessTransferSyntaxAccepted",
+        &[
+            "1.2.840.10008.1.2.4.57", "1.2.840.10008.1.2.4.58",
+            "1.2.840.10008.1.2.4.65", "1.2.840.10008.1.2.4.66", "1.2.840.10008.1.2.4.70",
+            "1.2.840.10008.1.2.4.80", "1.2.840.10008.1.2.4.81",
+        ],
+    ),
+    (
+        "JpipTransferSyntaxAccepted",
+        &["1.2.840.10008.1.2.4.94", "1.2.840.10008.1.2.4.95"],
+    ),
+    (
+        "Mpeg2TransferSyntaxAccepted",
+        &["1.2.840.10008.1.2.4.100", "1.2.840.10008.1.2.4.101"],
+    ),
+    (
+        "Mpeg4TransferSyntaxAccepted",
+        &[
+            "1.2.840.10008.1.2.4.102", "1.2.840.10008.1.2.4.103", "1.2.840.10008.1.2.4.104",
+            "1.2.840.10008.1.2.4.105", "1.2.840.10008.1.2.4.106",
+        ],
+    ),
+    (
+        "H265TransferSyntaxAccepted",
+        &["1.2.840.10008.1.2.4.107", "1.2.840.10008.1.2.4.108"],
+    ),
+    ("RleTransferSyntaxAccepted", &["1.2.840.10008.1.2.5"]),
+];
+
+/// The transfer syntaxes of [`STORAGE_TRANSFER_SYNTAXES`] that one of
+/// `patterns` matches (`*` any run of characters, `?` one character, as
+/// Orthanc's `AcceptedTransferSyntaxes`), in Orthanc's order.
+pub fn matching_transfer_syntaxes<S: AsRef<str>>(patterns: &[S]) -> Vec<&'static str> {
+    STORAGE_TRANSFER_SYNTAXES
+        .iter()
+        .copied()
+        .filter(|ts| patterns.iter().any(|p| wildcard(p.as_ref(), ts)))
+        .collect()
+}
+
+/// Whether `text` matches the wildcard `pattern` (`*`, `?`).
+fn wildcard(pattern: &str, text: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|c| *c == '*')
+}
 
 /// Whether `uid` is a standard storage SOP class.
 pub fn is_storage(uid: &str) -> bool {
@@ -253,3 +360,25 @@ pub const STORAGE_SOP_CLASSES: &[&str] = &[
     "1.2.840.10008.5.1.4.44.1",     // Implant Assembly Template Storage
     "1.2.840.10008.5.1.4.45.1",     // Implant Template Group Storage
 ];
+
+#[cfg(test)]
+mod transfer_syntax_tests {
+    use super::*;
+
+    #[test]
+    fn patterns_pick_transfer_syntaxes_as_orthanc_does() {
+        assert_eq!(matching_transfer_syntaxes(&["*"]).len(), 42);
+        assert_eq!(matching_transfer_syntaxes(&["1.2.840.10008.1.*"]).len(), 42);
+        let jpeg = matching_transfer_syntaxes(&["1.2.840.10008.1.2.4.*"]);
+        assert_eq!((jpeg[0], jpeg.len()), ("1.2.840.10008.1.2.4.50", 35));
+        assert_eq!(
+            matching_transfer_syntaxes(&["1.2.840.10008.1.2.?", IMPLICIT_LE]),
+            [IMPLICIT_LE, EXPLICIT_LE, EXPLICIT_BE, "1.2.840.10008.1.2.5"]
+        );
+        assert!(matching_transfer_syntaxes(&["9.9"]).is_empty());
+        let mut sorted = STORAGE_TRANSFER_SYNTAXES.to_vec();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(sorted.len(), STORAGE_TRANSFER_SYNTAXES.len());
+    }
+}

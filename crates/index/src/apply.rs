@@ -131,6 +131,22 @@ impl<'a> Applier<'a> {
                 self.batch.delete_cf(cf(self.db, CF_MODALITIES), name);
                 Ok(CommandResponse::Done)
             }
+            Command::PutPeer { peer } => {
+                let bytes = serde_json::to_vec(peer)?;
+                self.batch.put_cf(cf(self.db, CF_PEERS), &peer.name, bytes);
+                Ok(CommandResponse::Done)
+            }
+            Command::DeletePeer { name } => {
+                if self.db.get_cf(cf(self.db, CF_PEERS), name)?.is_none() {
+                    return Ok(CommandResponse::UnknownResource);
+                }
+                self.batch.delete_cf(cf(self.db, CF_PEERS), name);
+                Ok(CommandResponse::Done)
+            }
+            Command::PutSetting { name, value } => {
+                self.batch.put_cf(cf(self.db, CF_SETTINGS), name, value);
+                Ok(CommandResponse::Done)
+            }
             Command::BlobsCollected { hashes } => {
                 for hash in hashes {
                     self.batch.delete_cf(cf(self.db, CF_BLOB_STATE), hash);

@@ -183,6 +183,72 @@ impl Modality {
     }
 }
 
+/// Another Orthanc (or Isengard) server reached over HTTP: an entry of
+/// Orthanc's `OrthancPeers`, or one defined with `PUT /peers/{name}`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Peer {
+    /// The symbolic name used in REST routes (`/peers/{name}`).
+    pub name: String,
+    /// `Url`, ending with `/` as Orthanc shows it.
+    pub url: String,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// `HttpHeaders`: sent with every request to the peer.
+    #[serde(default)]
+    pub http_headers: std::collections::BTreeMap<String, String>,
+    /// `CertificateFile`, `CertificateKeyFile`, `CertificateKeyPassword`:
+    /// the client certificate presented over HTTPS.
+    #[serde(default)]
+    pub certificate_file: Option<String>,
+    #[serde(default)]
+    pub certificate_key_file: Option<String>,
+    #[serde(default)]
+    pub certificate_key_password: Option<String>,
+    /// `Pkcs11`: the client key lives in a PKCS#11 token.
+    #[serde(default)]
+    pub pkcs11: bool,
+    /// Seconds; 0 = the global `HttpTimeout`.
+    #[serde(default)]
+    pub timeout: u64,
+    /// Keys of the definition that Orthanc does not interpret, shown back in
+    /// `/peers/{name}/configuration`.
+    #[serde(default)]
+    pub user_properties: std::collections::BTreeMap<String, serde_json::Value>,
+}
+
+impl std::fmt::Debug for Peer {
+    /// Everything but the passwords.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Peer")
+            .field("name", &self.name)
+            .field("url", &self.url)
+            .field("username", &self.username)
+            .field("http_headers", &self.http_headers.keys())
+            .field("certificate_file", &self.certificate_file)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+impl Peer {
+    /// A peer at `url` without credentials, headers or certificate.
+    pub fn new(name: &str, url: &str) -> Peer {
+        Peer {
+            name: name.to_owned(),
+            url: url.to_owned(),
+            username: None,
+            password: None,
+            http_headers: Default::default(),
+            certificate_file: None,
+            certificate_key_file: None,
+            certificate_key_password: None,
+            pkcs11: false,
+            timeout: 0,
+            user_properties: Default::default(),
+        }
+    }
+}
+
 /// Wall-clock time chosen by the proposer, so that applying a command is
 /// deterministic on every replica.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -236,6 +302,19 @@ pub enum Command {
     },
     DeleteModality {
         name: String,
+    },
+    /// Defines (or redefines) an Orthanc peer.
+    PutPeer {
+        peer: Peer,
+    },
+    DeletePeer {
+        name: String,
+    },
+    /// A runtime setting that Orthanc keeps per process (`/tools/default-encoding`,
+    /// `/tools/log-level-*`...): one value for the whole cluster.
+    PutSetting {
+        name: String,
+        value: String,
     },
     /// The garbage collector claims unreferenced blobs before deleting them:
     /// the answer lists those that are still unreferenced and now `deleting`.

@@ -1,5 +1,5 @@
 //! Reads from the local state machine: resources, listings, the change log,
-//! counters, blobs and modalities. `find` over the secondary tag index, and
+//! counters, blobs, modalities, peers and runtime settings. `find` over the secondary tag index, and
 //! the index scans it makes, are in `find.rs`.
 
 use rocksdb::{Direction, IteratorMode, DB};
@@ -153,6 +153,34 @@ impl<'a> Reader<'a> {
             Some(bytes) => Ok(Some(serde_json::from_slice(&bytes)?)),
             None => Ok(None),
         }
+    }
+
+    /// Every Orthanc peer, by name.
+    pub fn peers(&self) -> Result<Vec<Peer>> {
+        let mut out = Vec::new();
+        for item in self
+            .db
+            .iterator_cf(cf(self.db, CF_PEERS), IteratorMode::Start)
+        {
+            out.push(serde_json::from_slice(&item?.1)?);
+        }
+        Ok(out)
+    }
+
+    pub fn peer(&self, name: &str) -> Result<Option<Peer>> {
+        match self.db.get_cf(cf(self.db, CF_PEERS), name)? {
+            Some(bytes) => Ok(Some(serde_json::from_slice(&bytes)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// A cluster-wide runtime setting (`Command::PutSetting`); `None` until
+    /// one was put.
+    pub fn setting(&self, name: &str) -> Result<Option<String>> {
+        Ok(self
+            .db
+            .get_cf(cf(self.db, CF_SETTINGS), name)?
+            .map(|v| String::from_utf8_lossy(&v).into_owned()))
     }
 
     /// The nodes recorded as holding blob `hash` (replicated blob mode);

@@ -46,6 +46,8 @@ pub const CF_BLOB_REFS: &str = "blob_refs";
 pub const CF_BLOB_STATE: &str = "blob_state";
 pub const CF_MODALITIES: &str = "modalities";
 pub const CF_BLOB_HOLDERS: &str = "blob_holders";
+pub const CF_PEERS: &str = "peers";
+pub const CF_SETTINGS: &str = "settings";
 
 /// The state machine's families: what a snapshot carries and an install replaces.
 pub const SM_FAMILIES: &[&str] = &[
@@ -61,6 +63,9 @@ pub const SM_FAMILIES: &[&str] = &[
     CF_BLOB_STATE,
     CF_MODALITIES,
     CF_BLOB_HOLDERS,
+    // Appended, never inserted: a snapshot names a family by its position.
+    CF_PEERS,
+    CF_SETTINGS,
 ];
 
 /// Memory of all memtables together (RocksDB flushes the largest beyond it).

@@ -7,9 +7,10 @@ use serde_json::{Map, Value};
 
 use super::keys::{self, Key};
 use super::modalities::modality_from_json;
-use super::values::{boolean, integer, object, COUNT, SECONDS};
+use super::values::{boolean, integer, invalid, object, COUNT, SECONDS};
 use super::ConfigError;
 use crate::index::Modality;
+use isengard_dimse::uids;
 
 /// Orthanc's default `DicomScpTimeout`, in seconds.
 pub const DEFAULT_SCP_TIMEOUT: u64 = 30;
@@ -58,6 +59,55 @@ pub struct DicomScpConfig {
     /// `"Isengard"."DicomMaxAssociations"`: associations served at once (at
     /// least 1); beyond it, new ones are rejected. Default 64.
     pub max_associations: usize,
+    /// `"AcceptedTransferSyntaxes"` (UID patterns with `*` and `?`, default
+    /// every known syntax) less the groups a `*TransferSyntaxAccepted: false`
+    /// switches off: the transfer syntaxes accepted for storage until
+    /// `/tools/accepted-transfer-syntaxes` changes them.
+    pub accepted_transfer_syntaxes: Vec<&'static str>,
+}
+
+/// The `*TransferSyntaxAccepted` keys, by the name `uids::TRANSFER_SYNTAX_GROUPS` uses.
+const TS_GROUP_KEYS: [Key; 9] = [
+    keys::DEFLATED_TS_ACCEPTED,
+    keys::JPEG_TS_ACCEPTED,
+    keys::JPEG2000_TS_ACCEPTED,
+    keys::JPEG_LOSSLESS_TS_ACCEPTED,
+    keys::JPIP_TS_ACCEPTED,
+    keys::MPEG2_TS_ACCEPTED,
+    keys::MPEG4_TS_ACCEPTED,
+    keys::H265_TS_ACCEPTED,
+    keys::RLE_TS_ACCEPTED,
+];
+
+const PATTERNS: &str = "a transfer syntax UID pattern or a list of them";
+
+fn resolve_accepted_transfer_syntaxes(
+    root: &Map<String, Value>,
+) -> Result<Vec<&'static str>, ConfigError> {
+    let patterns: Vec<String> = match super::values::value(root, keys::ACCEPTED_TRANSFER_SYNTAXES) {
+        None => vec!["*".to_owned()],
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|v| v.as_str().map(str::to_owned))
+            .collect::<Option<_>>()
+            .ok_or_else(|| {
+                invalid(keys::ACCEPTED_TRANSFER_SYNTAXES.path(), PATTERNS, &Value::Array(items.clone()))
+            })?,
+        Some(other) => return Err(invalid(keys::ACCEPTED_TRANSFER_SYNTAXES.path(), PATTERNS, other)),
+    };
+    let mut accepted = uids::matching_transfer_syntaxes(&patterns);
+    for key in TS_GROUP_KEYS {
+        if boolean(root, key)? == Some(false) {
+            if let Some((_, group)) = uids::TRANSFER_SYNTAX_GROUPS
+                .iter()
+                .find(|(name, _)| *name == key.path())
+            {
+                accepted.retain(|ts| !group.contains(ts));
+            }
+        }
+    }
+    Ok(accepted)
 }
 
 /// Resolves the server's options from the top level and the `Isengard` section.
@@ -89,6 +139,7 @@ pub(super) fn resolve_dicom_scp(
         timeout: (timeout > 0).then(|| Duration::from_secs(timeout)),
         maximum_pdu_length: pdu as u32,
         max_associations: associations.max(1),
+        accepted_transfer_syntaxes: resolve_accepted_transfer_syntaxes(root)?,
     })
 }
 
@@ -145,9 +196,28 @@ mod tests {
                 timeout: Some(Duration::from_secs(30)),
                 maximum_pdu_length: 16384,
                 max_associations: 64,
+                accepted_transfer_syntaxes: uids::STORAGE_TRANSFER_SYNTAXES.to_vec(),
             }
         );
         assert!(c.dicom_modalities.is_empty());
+    }
+
+    #[test]
+    fn accepted_transfer_syntaxes_and_their_groups() {
+        let c = parse(
+            r#"{"AcceptedTransferSyntaxes": ["1.2.840.10008.1.2", "1.2.840.10008.1.2.4.*"],
+                "JpegTransferSyntaxAccepted": false, "RleTransferSyntaxAccepted": false}"#,
+        )
+        .unwrap();
+        let accepted = &c.dicom_scp.accepted_transfer_syntaxes;
+        assert_eq!(accepted[0], "1.2.840.10008.1.2");
+        assert!(accepted.contains(&"1.2.840.10008.1.2.4.90"));
+        assert!(!accepted.contains(&"1.2.840.10008.1.2.4.50"));
+        assert!(!accepted.contains(&"1.2.840.10008.1.2.1"));
+        let c = parse(r#"{"AcceptedTransferSyntaxes": "1.2.840.10008.1.2.1"}"#).unwrap();
+        assert_eq!(c.dicom_scp.accepted_transfer_syntaxes, ["1.2.840.10008.1.2.1"]);
+        assert_eq!(error_key(r#"{"AcceptedTransferSyntaxes": [3]}"#), "AcceptedTransferSyntaxes");
+        assert_eq!(error_key(r#"{"RleTransferSyntaxAccepted": 3}"#), "RleTransferSyntaxAccepted");
     }
 
     #[test]

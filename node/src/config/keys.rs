@@ -57,6 +57,7 @@ keys! {
     AUTHENTICATION_ENABLED = "AuthenticationEnabled";
     REGISTERED_USERS = "RegisteredUsers";
     TCP_NO_DELAY = "TcpNoDelay";
+    HTTP_COMPRESSION_ENABLED = "HttpCompressionEnabled";
     USER_METADATA = "UserMetadata";
     MAXIMUM_STORAGE_CACHE_SIZE = "MaximumStorageCacheSize";
     QUERY_RETRIEVE_SIZE = "QueryRetrieveSize";
@@ -75,9 +76,20 @@ keys! {
     DICOM_CHECK_MODALITY_HOST = "DicomCheckModalityHost";
     STRICT_AET_COMPARISON = "StrictAetComparison";
     UNKNOWN_SOP_CLASS_ACCEPTED = "UnknownSopClassAccepted";
+    ACCEPTED_TRANSFER_SYNTAXES = "AcceptedTransferSyntaxes";
+    DEFLATED_TS_ACCEPTED = "DeflatedTransferSyntaxAccepted";
+    JPEG_TS_ACCEPTED = "JpegTransferSyntaxAccepted";
+    JPEG2000_TS_ACCEPTED = "Jpeg2000TransferSyntaxAccepted";
+    JPEG_LOSSLESS_TS_ACCEPTED = "JpegLosslessTransferSyntaxAccepted";
+    JPIP_TS_ACCEPTED = "JpipTransferSyntaxAccepted";
+    MPEG2_TS_ACCEPTED = "Mpeg2TransferSyntaxAccepted";
+    MPEG4_TS_ACCEPTED = "Mpeg4TransferSyntaxAccepted";
+    H265_TS_ACCEPTED = "H265TransferSyntaxAccepted";
+    RLE_TS_ACCEPTED = "RleTransferSyntaxAccepted";
+    DEFAULT_ENCODING = "DefaultEncoding";
     DICOM_SCP_TIMEOUT = "DicomScpTimeout";
     MAXIMUM_PDU_LENGTH = "MaximumPduLength";
-    // Lua scripting (docs/lua.md); `OrthancPeers` serves `SendToPeer`.
+    // Lua scripting (docs/lua.md); `OrthancPeers` seeds `/peers`.
     LUA_SCRIPTS = "LuaScripts";
     EXECUTE_LUA_ENABLED = "ExecuteLuaEnabled";
     LUA_HEART_BEAT_PERIOD = "LuaHeartBeatPeriod";
@@ -113,14 +125,11 @@ pub(super) fn is_read(section: &str, name: &str) -> bool {
 /// that Isengard accepts but does not implement (yet). Scripts still see them
 /// in [`super::Config::document`].
 pub const ORTHANC_UNIMPLEMENTED: &[&str] = &[
-    "AcceptedTransferSyntaxes",
     "BuiltinDecoderTranscoderOrder",
     "CheckRevisions",
     "ConcurrentJobs",
     "DatabaseServerIdentifier",
-    "DefaultEncoding",
     "DefaultPrivateCreator",
-    "DeflatedTransferSyntaxAccepted",
     "DeidentifyLogs",
     "DeidentifyLogsDicomVersion",
     "DicomAlwaysAllowFindWorklist",
@@ -138,8 +147,6 @@ pub const ORTHANC_UNIMPLEMENTED: &[&str] = &[
     "DicomTlsTrustedCertificates",
     "Dictionary",
     "ExternalDictionaries",
-    "H265TransferSyntaxAccepted",
-    "HttpCompressionEnabled",
     "HttpDescribeErrors",
     "HttpProxy",
     "HttpRequestTimeout",
@@ -153,10 +160,6 @@ pub const ORTHANC_UNIMPLEMENTED: &[&str] = &[
     "IngestTranscodingOfCompressed",
     "IngestTranscodingOfUncompressed",
     "JobsHistorySize",
-    "Jpeg2000TransferSyntaxAccepted",
-    "JpegLosslessTransferSyntaxAccepted",
-    "JpegTransferSyntaxAccepted",
-    "JpipTransferSyntaxAccepted",
     "KeepAlive",
     "LoadPrivateDictionary",
     "Locale",
@@ -166,13 +169,10 @@ pub const ORTHANC_UNIMPLEMENTED: &[&str] = &[
     "MaximumStorageSize",
     "MediaArchiveSize",
     "MetricsEnabled",
-    "Mpeg2TransferSyntaxAccepted",
-    "Mpeg4TransferSyntaxAccepted",
     "OrthancExplorerEnabled",
     "OrthancPeersInDatabase",
     "Pkcs11",
     "Plugins",
-    "RleTransferSyntaxAccepted",
     "SaveJobs",
     "SslCertificate",
     "SslCiphersAccepted",
@@ -201,6 +201,60 @@ pub const ORTHANC_UNIMPLEMENTED: &[&str] = &[
 pub fn is_orthanc_unimplemented(key: &str) -> bool {
     ORTHANC_UNIMPLEMENTED.binary_search(&key).is_ok()
 }
+
+/// Why an option of [`ORTHANC_UNIMPLEMENTED`] has no effect, as the start-up
+/// warning says it.
+pub fn unimplemented_reason(key: &str) -> &'static str {
+    const JOBS: &[&str] = &[
+        "ConcurrentJobs", "JobsHistorySize", "LimitJobs", "SaveJobs", "SynchronousZipStream",
+        "ZipLoaderThreads", "StorageCommitmentReportsSize",
+    ];
+    const PIXELS: &[&str] = &[
+        "BuiltinDecoderTranscoderOrder", "DicomLossyTranscodingQuality",
+        "DicomScuPreferredTransferSyntax", "IngestTranscoding", "IngestTranscodingOfCompressed",
+        "IngestTranscodingOfUncompressed", "TranscodeDicomProtocol",
+    ];
+    const LIFECYCLE: &[&str] = &[
+        "MaximumPatientCount", "MaximumStorageSize", "StorageCompression", "CheckRevisions",
+        "MaximumStorageMode",
+    ];
+    const HTTPS: &[&str] = &[
+        "HttpProxy", "HttpTimeout", "HttpsCACertificates", "HttpsVerifyPeers", "Pkcs11",
+        "SslCertificate", "SslCiphersAccepted", "SslEnabled", "SslMinimumProtocolVersion",
+        "SslTrustedClientCertificates", "SslVerifyPeers", "OrthancPeersInDatabase",
+    ];
+    const TLS: &[&str] = &[
+        "DicomTlsCertificate", "DicomTlsEnabled", "DicomTlsPrivateKey",
+        "DicomTlsRemoteCertificateRequired", "DicomTlsTrustedCertificates", "MetricsEnabled",
+    ];
+    const PROCESS: &[&str] = &[
+        "DicomThreadsCount", "HttpThreadsCount", "MallocArenaMax", "SyncStorageArea",
+        "TemporaryDirectory", "DatabaseServerIdentifier", "Locale",
+    ];
+    if JOBS.contains(&key) {
+        "jobs are not implemented yet"
+    } else if PIXELS.contains(&key) {
+        "Isengard does not decode or transcode pixel data yet"
+    } else if LIFECYCLE.contains(&key) {
+        "recycling, compression and revisions are not implemented yet"
+    } else if HTTPS.contains(&key) {
+        "HTTPS (server and peer client) is not implemented yet"
+    } else if TLS.contains(&key) {
+        "DICOM TLS and metrics are not implemented yet"
+    } else if PROCESS.contains(&key) {
+        "Isengard sizes and places this itself (tokio tasks, its own data directories)"
+    } else {
+        "not implemented yet"
+    }
+}
+
+/// Options whose missing effect would expose or lose data when `true`: the
+/// node refuses to start rather than run without them (plain HTTP instead of
+/// HTTPS, plain DICOM instead of DICOM TLS), with the reason.
+pub const REFUSED_WHEN_TRUE: &[(&str, &str)] = &[
+    ("SslEnabled", "Isengard cannot serve HTTPS yet and will not serve plain HTTP in its place; put a TLS-terminating proxy in front and set SslEnabled to false"),
+    ("DicomTlsEnabled", "Isengard cannot serve DICOM TLS yet and will not accept plain DICOM in its place; set DicomTlsEnabled to false"),
+];
 
 #[cfg(test)]
 mod tests {

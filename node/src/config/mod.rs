@@ -42,11 +42,14 @@ pub use dicom::{
     DicomScpConfig, DEFAULT_MAXIMUM_PDU_LENGTH, DEFAULT_MAX_ASSOCIATIONS, DEFAULT_SCP_TIMEOUT,
     PDU_LENGTH_RANGE,
 };
-pub use keys::{is_orthanc_unimplemented, Key, KEYS, ORTHANC_UNIMPLEMENTED};
+pub use keys::{
+    is_orthanc_unimplemented, unimplemented_reason, Key, KEYS, ORTHANC_UNIMPLEMENTED,
+    REFUSED_WHEN_TRUE,
+};
 pub use modalities::modality_from_json;
-pub use peers::OrthancPeer;
+pub use peers::peer_from_json;
 
-use crate::index::Modality;
+use crate::index::{Modality, Peer};
 
 /// Orthanc's default `QueryRetrieveSize`.
 pub const DEFAULT_QUERY_RETRIEVE_SIZE: usize = 100;
@@ -129,9 +132,15 @@ pub struct Config {
     /// Lua scripting: `LuaScripts`, `ExecuteLuaEnabled`, `LuaHeartBeatPeriod`,
     /// `Isengard.LuaTimeout` (docs/lua.md).
     pub lua: LuaConfig,
-    /// `"OrthancPeers"`: the peers Lua's `SendToPeer` may send to, in the
-    /// document's order. Default none.
-    pub orthanc_peers: Vec<OrthancPeer>,
+    /// `"OrthancPeers"`: the Orthanc peers, in the document's order; they seed
+    /// the replicated list of peers (`/peers`) at start-up. Default none.
+    pub orthanc_peers: Vec<Peer>,
+    /// `"DefaultEncoding"`: how strings of files without (0008,0005) are read,
+    /// until `/tools/default-encoding` changes it. Default Latin1.
+    pub default_encoding: crate::dicom::charset::Encoding,
+    /// `"HttpCompressionEnabled"`: answers are gzip- or deflate-compressed
+    /// when the client accepts it. Default true.
+    pub http_compression_enabled: bool,
     /// The whole document, for scripts only: see [`Config::document`].
     document: serde_json::Value,
     /// Keys present in the document that Isengard does not implement, sorted:
@@ -226,6 +235,9 @@ pub enum ConfigError {
     /// An entry of a map of definitions (`DicomModalities.name`) that is not valid.
     #[error("invalid value for \"{key}\": {reason}")]
     InvalidEntry { key: String, reason: String },
+    /// An option set to a value whose missing effect would expose or lose data.
+    #[error("\"{key}\": true is refused: {reason}")]
+    Refused { key: &'static str, reason: &'static str },
 }
 
 impl Config {
@@ -286,11 +298,6 @@ impl Config {
     /// its options from the typed fields, never from here.
     pub fn document(&self) -> &serde_json::Value {
         &self.document
-    }
-
-    /// The entry of `OrthancPeers` named `name`.
-    pub fn peer(&self, name: &str) -> Option<&OrthancPeer> {
-        self.orthanc_peers.iter().find(|p| p.name == name)
     }
 
     /// The blob store's location: [`BlobsConfig::url`] parsed, or the default

@@ -23,6 +23,8 @@ use super::{
 };
 use crate::blob::cache::DEFAULT_MB as DEFAULT_STORAGE_CACHE_MB;
 
+use crate::dicom::charset::Encoding;
+
 pub(super) type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
 
 const BLOB_URL: &str = "an s3://bucket/prefix or file:///absolute/path URL";
@@ -34,6 +36,11 @@ pub(super) fn resolve(mut document: Value, env: Env<'_>) -> Result<Config, Confi
     substitute_env(&mut document, env);
     let empty = Map::new();
     let root = document.as_object().unwrap_or(&empty);
+    for (key, reason) in keys::REFUSED_WHEN_TRUE {
+        if root.get(*key) == Some(&Value::Bool(true)) {
+            return Err(ConfigError::Refused { key, reason });
+        }
+    }
     let mut unsupported = Vec::new();
     collect_unknown(root, None, &mut unsupported);
 
@@ -62,6 +69,8 @@ pub(super) fn resolve(mut document: Value, env: Env<'_>) -> Result<Config, Confi
             .ok_or_else(|| invalid_secret(keys::REGISTERED_USERS.path(), USERS, v))?,
     };
     let tcp_no_delay = boolean(root, keys::TCP_NO_DELAY)?.unwrap_or(true);
+    let http_compression_enabled =
+        boolean(root, keys::HTTP_COMPRESSION_ENABLED)?.unwrap_or(true);
     let user_metadata: BTreeSet<String> = object(root, keys::USER_METADATA)?
         .map(|names| names.keys().cloned().collect())
         .unwrap_or_default();
@@ -69,6 +78,14 @@ pub(super) fn resolve(mut document: Value, env: Env<'_>) -> Result<Config, Confi
         integer(root, keys::MAXIMUM_STORAGE_CACHE_SIZE, COUNT)?.unwrap_or(DEFAULT_STORAGE_CACHE_MB);
     let query_retrieve_size = integer(root, keys::QUERY_RETRIEVE_SIZE, COUNT)?
         .map_or(DEFAULT_QUERY_RETRIEVE_SIZE, |n| n as usize);
+    let default_encoding = match string(root, keys::DEFAULT_ENCODING)? {
+        None => Encoding::Latin1,
+        Some(name) => Encoding::from_name(&name).ok_or_else(|| ConfigError::InvalidValue {
+            key: keys::DEFAULT_ENCODING.path().to_owned(),
+            expected: "one of Orthanc's encodings (Ascii, Utf8, Latin1...Latin5, Cyrillic, Windows1251, Arabic, Greek, Hebrew, Thai, Japanese, Chinese, JapaneseKanji, Korean, SimplifiedChinese)",
+            found: describe(&Value::String(name)),
+        })?,
+    };
     let dicom_modalities = resolve_modalities(root)?;
     let orthanc_peers = resolve_peers(root)?;
 
@@ -132,6 +149,8 @@ pub(super) fn resolve(mut document: Value, env: Env<'_>) -> Result<Config, Confi
         cluster,
         lua,
         orthanc_peers,
+        default_encoding,
+        http_compression_enabled,
         storage_directory,
         http_port,
         dicom_port,

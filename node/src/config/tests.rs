@@ -382,3 +382,17 @@ fn storage_cache_queries_metadata_and_tcp_options() {
         invalid_key(parse(text), key);
     }
 }
+
+#[test]
+fn options_whose_absence_would_expose_data_are_refused() {
+    for key in ["SslEnabled", "DicomTlsEnabled"] {
+        let text = format!(r#"{{"{key}": true}}"#);
+        match Config::from_json_str(&text, &|_| None) {
+            Err(e @ ConfigError::Refused { .. }) => assert!(e.to_string().contains(key), "{e}"),
+            other => panic!("{key}: true must be refused, got {other:?}"),
+        }
+        let text = format!(r#"{{"{key}": false}}"#);
+        assert!(Config::from_json_str(&text, &|_| None).is_ok());
+    }
+    assert!(crate::config::unimplemented_reason("ConcurrentJobs").contains("jobs"));
+}

@@ -188,7 +188,15 @@ impl Negotiation for Roles {
 
 pub(super) type Options = ServerAssociationOptions<'static, Access, Roles>;
 
+/// The negotiation of one association, under the runtime settings of the
+/// moment (`/tools/accepted-transfer-syntaxes`, `/tools/unknown-sop-class-accepted`).
 fn options(archive: &Archive, policy: &Arc<Policy>) -> Options {
+    let promiscuous = archive
+        .unknown_sop_class_accepted()
+        .unwrap_or(policy.scp.unknown_sop_class_accepted);
+    let accepted = archive
+        .accepted_transfer_syntaxes()
+        .unwrap_or_else(|_| policy.scp.accepted_transfer_syntaxes.clone());
     let mut o = ServerAssociationOptions::new()
         .ae_access_control(Access {
             archive: archive.clone(),
@@ -198,12 +206,14 @@ fn options(archive: &Archive, policy: &Arc<Policy>) -> Options {
         .ae_title(policy.aet.clone())
         .max_pdu_length(policy.scp.maximum_pdu_length)
         .strict(false)
-        .promiscuous(policy.scp.unknown_sop_class_accepted)
+        .promiscuous(promiscuous)
         .with_abstract_syntax(uids::VERIFICATION);
     for class in uids::QUERY_RETRIEVE.iter().chain(uids::STORAGE_SOP_CLASSES) {
         o = o.with_abstract_syntax(*class);
     }
-    for ts in uids::STORAGE_TRANSFER_SYNTAXES {
+    // Verification and query/retrieve need an uncompressed syntax whatever
+    // storage accepts.
+    for ts in uids::UNCOMPRESSED.iter().chain(&accepted) {
         o = o.with_transfer_syntax(*ts);
     }
     if let Some(t) = policy.scp.timeout {
@@ -215,7 +225,6 @@ fn options(archive: &Archive, policy: &Arc<Policy>) -> Options {
 /// Serves DICOM associations on `listener` until `stop` turns true.
 pub async fn serve(archive: Archive, listener: TcpListener, mut stop: watch::Receiver<bool>) {
     let policy = Arc::new(Policy::from_archive(&archive));
-    let options = Arc::new(options(&archive, &policy));
     let limit = Arc::new(Semaphore::new(policy.scp.max_associations));
     let mut tasks = tokio::task::JoinSet::new();
     loop {
@@ -234,8 +243,8 @@ pub async fn serve(archive: Archive, listener: TcpListener, mut stop: watch::Rec
         let _ = socket.set_nodelay(true);
         match limit.clone().try_acquire_owned() {
             Ok(permit) => {
+                let options = options(&archive, &policy);
                 let archive = archive.clone();
-                let options = options.clone();
                 let policy = policy.clone();
                 tasks.spawn(async move {
                     super::association::run(archive, policy, &options, socket, peer).await;

@@ -31,6 +31,7 @@ pub enum OrthancCode {
     BadRequest,
     NetworkProtocol,
     UriSyntax,
+    InexistentFile,
     BadFileFormat,
     UnknownResource,
     FullStorage,
@@ -43,6 +44,8 @@ pub enum OrthancCode {
     UnknownDicomTag,
     /// A Lua error (`/tools/execute-script`).
     CannotExecuteLua,
+    /// No route has this URI: Orthanc's bare 404, without a body.
+    Unrouted,
 }
 
 impl OrthancCode {
@@ -62,6 +65,7 @@ impl OrthancCode {
                 "Error in the network protocol",
             ),
             UriSyntax => (12, StatusCode::BAD_REQUEST, "Badly formatted URI"),
+            InexistentFile => (13, StatusCode::NOT_FOUND, "Inexistent file"),
             BadFileFormat => (15, StatusCode::BAD_REQUEST, "Bad file format"),
             UnknownResource => (17, StatusCode::NOT_FOUND, "Unknown resource"),
             FullStorage => (
@@ -87,6 +91,7 @@ impl OrthancCode {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "Unsupported media type",
             ),
+            Unrouted => (0, StatusCode::NOT_FOUND, ""),
             CannotExecuteLua => (
                 2031,
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -129,6 +134,12 @@ impl ApiError {
     pub fn unknown_resource() -> Self {
         ApiError::new(OrthancCode::UnknownResource)
     }
+
+    /// The URI names no route (a catch-all route's segment is no name it
+    /// knows): Orthanc's bare 404.
+    pub fn unrouted() -> Self {
+        ApiError::new(OrthancCode::Unrouted)
+    }
 }
 
 impl IntoResponse for ApiError {
@@ -156,6 +167,19 @@ impl From<ServiceError> for ApiError {
                 OrthancCode::InexistentItem,
                 format!("No modality with symbolic name: {name}"),
             ),
+            ServiceError::UnknownPeer(name) => ApiError::with_details(
+                OrthancCode::InexistentItem,
+                format!("Unknown Orthanc peer: {name}"),
+            ),
+            ServiceError::BadPeer { reason, .. } => {
+                ApiError::with_details(OrthancCode::BadFileFormat, reason)
+            }
+            ServiceError::MissingFile(what) => {
+                ApiError::with_details(OrthancCode::InexistentFile, what)
+            }
+            ServiceError::BadSetting(reason) => {
+                ApiError::with_details(OrthancCode::ParameterOutOfRange, reason)
+            }
             ServiceError::BadQuery(reason) => {
                 ApiError::with_details(OrthancCode::BadFileFormat, reason)
             }
@@ -292,6 +316,9 @@ pub async fn render_errors(request: Request, next: Next) -> Response {
     let Some(error) = response.extensions_mut().remove::<ApiError>() else {
         return response;
     };
+    if error.code == OrthancCode::Unrouted {
+        return StatusCode::NOT_FOUND.into_response();
+    }
     let (orthanc_status, default_status, message) = error.code.describe();
     let status = error.status.unwrap_or(default_status);
     let mut body = json!({

@@ -163,6 +163,13 @@ pub async fn attachment_op(
     State(archive): State<Archive>,
     Path((collection, id, name, op)): Path<(String, String, String, String)>,
 ) -> ApiResult<Response> {
+    const OPS: [&str; 8] = [
+        "data", "compressed-data", "size", "compressed-size", "md5", "compressed-md5",
+        "is-compressed", "info",
+    ];
+    if !OPS.contains(&op.as_str()) {
+        return Err(ApiError::unrouted());
+    }
     let att = attachment(&archive, &collection, &id, &name)?;
     let text = |s: String| ([(header::CONTENT_TYPE, "text/plain")], s).into_response();
     Ok(match op.as_str() {
@@ -199,7 +206,7 @@ pub async fn attachment_op(
             }
             Json(info).into_response()
         }
-        _ => return Err(ApiError::unknown_resource()),
+        _ => return Err(ApiError::unrouted()),
     })
 }
 

@@ -12,9 +12,11 @@ pub mod metadata;
 pub mod modalities;
 pub mod modalities_legacy;
 pub mod modify;
+pub mod peers;
 pub mod queries;
 pub mod resources;
 pub mod scripting;
+pub mod settings;
 pub mod system;
 
 use axum::extract::DefaultBodyLimit;
@@ -27,9 +29,11 @@ use crate::service::Archive;
 const MAX_BODY: usize = 4 * 1024 * 1024 * 1024;
 
 /// The REST API as clients reach it: access control, then the Lua
-/// `IncomingHttpRequestFilter`, then the routes.
+/// `IncomingHttpRequestFilter`, then the routes; answers compressed (gzip or
+/// deflate, as the client accepts) when `HttpCompressionEnabled`.
 pub fn router(archive: Archive) -> Router {
-    routes()
+    let compression = archive.config().http_compression_enabled;
+    let router = routes()
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(axum::middleware::from_fn_with_state(
             archive.clone(),
@@ -40,7 +44,30 @@ pub fn router(archive: Archive) -> Router {
             auth::guard,
         ))
         .layer(axum::middleware::from_fn(error::render_errors))
-        .with_state(archive)
+        .with_state(archive);
+    if compression {
+        // ZIP archives are compressed already.
+        use tower_http::compression::Predicate;
+        let predicate = tower_http::compression::predicate::DefaultPredicate::new().and(
+            tower_http::compression::predicate::NotForContentType::const_new("application/zip"),
+        );
+        router.layer(
+            tower_http::compression::CompressionLayer::new()
+                .no_br()
+                .no_zstd()
+                .compress_when(predicate),
+        )
+    } else {
+        router
+    }
+}
+
+/// The service a listener serves: [`router`] behind Orthanc's indifference
+/// to a trailing `/` (`GET /studies/` lists the studies).
+pub fn service(
+    archive: Archive,
+) -> tower_http::normalize_path::NormalizePath<Router> {
+    tower_http::normalize_path::NormalizePath::trim_trailing_slash(router(archive))
 }
 
 /// The same routes for calls made in-process by Lua scripts (`RestApiGet`...):
@@ -74,8 +101,33 @@ fn routes() -> Router<Archive> {
         .route("/tools/now-local", get(system::now_local))
         .route(
             "/tools/log-level",
-            get(system::get_log_level).put(system::set_log_level),
+            get(settings::get_log_level).put(settings::put_log_level),
         )
+        .route(
+            "/tools/default-encoding",
+            get(settings::get_default_encoding).put(settings::put_default_encoding),
+        )
+        .route(
+            "/tools/accepted-transfer-syntaxes",
+            get(settings::get_accepted_transfer_syntaxes)
+                .put(settings::put_accepted_transfer_syntaxes),
+        )
+        .route(
+            "/tools/unknown-sop-class-accepted",
+            get(settings::get_unknown_sop_class_accepted)
+                .put(settings::put_unknown_sop_class_accepted),
+        )
+        .route(
+            "/tools/{setting}",
+            get(settings::get_category_level).put(settings::put_category_level),
+        )
+        .route("/tools", get(system::tools))
+        .route("/peers", get(peers::list))
+        .route(
+            "/peers/{name}",
+            get(peers::operations).put(peers::put).delete(peers::delete),
+        )
+        .route("/peers/{name}/configuration", get(peers::configuration))
         .route("/tools/find", post(find::find))
         .route("/tools/lookup", post(find::lookup))
         .route("/tools/create-archive", post(archive::create))
@@ -190,5 +242,6 @@ fn routes() -> Router<Archive> {
             get(metadata::attachment_op),
         )
         .route("/{collection}/{id}/{relative}", get(resources::relative))
-        .fallback(|| async { error::ApiError::unknown_resource() })
+        // Orthanc answers an unknown URI with a bare 404 (no body).
+        .fallback(|| async { axum::http::StatusCode::NOT_FOUND })
 }

@@ -19,8 +19,9 @@ pub struct ListParams {
     limit: Option<String>,
 }
 
+/// The level of a collection segment; any other segment names no route.
 pub fn level_of(collection: &str) -> ApiResult<Level> {
-    Level::from_collection(collection).ok_or_else(ApiError::unknown_resource)
+    Level::from_collection(collection).ok_or_else(ApiError::unrouted)
 }
 
 fn number(name: &str, value: &Option<String>) -> ApiResult<Option<usize>> {
@@ -103,10 +104,21 @@ pub async fn relative(
     Query(params): Query<ExpandParams>,
 ) -> ApiResult<Json<Value>> {
     let level = level_of(&collection)?;
+    let child = Level::from_collection(&relative).filter(|t| *t > level);
+    let parent = match relative.as_str() {
+        "patient" => Some(Level::Patient),
+        "study" => Some(Level::Study),
+        "series" => Some(Level::Series),
+        _ => None,
+    }
+    .filter(|p| *p < level);
+    if child.is_none() && parent.is_none() {
+        return Err(ApiError::unrouted());
+    }
     archive.resource_at(level, &id)?;
     // `series` names both a child list (`/studies/{id}/series`) and a parent
     // (`/instances/{id}/series`): a level below is a child list.
-    if let Some(target) = Level::from_collection(&relative).filter(|t| *t > level) {
+    if let Some(target) = child {
         let ids = archive.descendants(&id, target)?;
         let views = ids
             .iter()
@@ -117,15 +129,7 @@ pub async fn relative(
             views.iter().map(|v| render(&archive, v)).collect(),
         )));
     }
-    let parent_level = match relative.as_str() {
-        "patient" => Level::Patient,
-        "study" => Level::Study,
-        "series" => Level::Series,
-        _ => return Err(ApiError::unknown_resource()),
-    };
-    if parent_level >= level {
-        return Err(ApiError::unknown_resource());
-    }
+    let parent_level = parent.ok_or_else(ApiError::unrouted)?;
     let ancestor = archive.ancestor(&id, parent_level)?;
     Ok(Json(render(
         &archive,

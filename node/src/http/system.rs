@@ -1,6 +1,5 @@
 //! `/system`, `/statistics`, `/changes`, `/exports` and the small `/tools`.
 
-use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -126,13 +125,27 @@ pub async fn now_local() -> Response {
     text(now_stamp().date)
 }
 
-pub async fn get_log_level() -> Response {
-    text(crate::logging::level().to_owned())
-}
+/// `GET /tools`: the tools this server serves under `/tools/`, sorted.
+pub const TOOLS: &[&str] = &[
+    "accepted-transfer-syntaxes",
+    "create-archive",
+    "default-encoding",
+    "execute-script",
+    "find",
+    "log-level",
+    "log-level-dicom",
+    "log-level-generic",
+    "log-level-http",
+    "log-level-jobs",
+    "log-level-lua",
+    "log-level-plugins",
+    "log-level-sqlite",
+    "lookup",
+    "now",
+    "now-local",
+    "unknown-sop-class-accepted",
+];
 
-pub async fn set_log_level(body: Bytes) -> ApiResult<Response> {
-    let level = String::from_utf8_lossy(&body).trim().to_owned();
-    crate::logging::set_level(&level)
-        .map_err(|e| ApiError::with_details(OrthancCode::ParameterOutOfRange, e))?;
-    Ok(text(level))
+pub async fn tools() -> Json<&'static [&'static str]> {
+    Json(TOOLS)
 }

@@ -18,7 +18,7 @@ use mlua::{Lua, Table, Value as LuaValue};
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
-use crate::config::OrthancPeer;
+use crate::index::Peer;
 use crate::index::Level;
 use crate::service::modify::ModifyRequest;
 use crate::service::send::SendOptions;
@@ -253,9 +253,10 @@ pub(super) fn register(lua: &Lua, ctx: Rc<Ctx>) -> mlua::Result<()> {
         lua.create_function(move |_, (id, peer): (Option<String>, String)| {
             let id =
                 id.ok_or_else(|| mlua::Error::runtime("Cannot send a nonexistent resource"))?;
-            let target = c.archive.config().peer(&peer).cloned().ok_or_else(|| {
-                mlua::Error::runtime(format!("No peer with symbolic name: {peer}"))
-            })?;
+            let target = c
+                .archive
+                .peer(&peer)
+                .map_err(|e| mlua::Error::runtime(e.to_string()))?;
             let (archive, http, sent_id) = (c.archive.clone(), c.http.clone(), id.clone());
             wait(&c.runtime, async move {
                 send_to_peer(&archive, &http, &target, &sent_id).await
@@ -412,7 +413,7 @@ fn http_call(
 async fn send_to_peer(
     archive: &Archive,
     http: &reqwest::Client,
-    peer: &OrthancPeer,
+    peer: &Peer,
     id: &str,
 ) -> Result<(), String> {
     let instances = archive
@@ -423,9 +424,9 @@ async fn send_to_peer(
             .instance_file(&instance)
             .await
             .map_err(|e| e.to_string())?;
-        let mut request = http.post(format!("{}/instances", peer.url)).body(file);
-        if let Some((user, password)) = &peer.credentials {
-            request = request.basic_auth(user, Some(password));
+        let mut request = http.post(format!("{}instances", peer.url)).body(file);
+        if let Some(user) = &peer.username {
+            request = request.basic_auth(user, peer.password.as_ref());
         }
         for (k, v) in &peer.http_headers {
             request = request.header(k, v);

@@ -8,11 +8,13 @@ pub mod ingest;
 pub mod lifecycle;
 pub mod modalities;
 pub mod modify;
+pub mod peers;
 pub mod read;
 pub mod remote;
 pub mod remote_query;
 pub mod replication;
 pub mod send;
+pub mod settings;
 pub mod write;
 pub mod zip_layout;
 pub mod zip_stream;
@@ -79,6 +81,16 @@ pub enum ServiceError {
     UnknownModality(String),
     #[error("bad definition of modality {name}: {reason}")]
     BadModality { name: String, reason: String },
+    #[error("No peer with symbolic name: {0}")]
+    UnknownPeer(String),
+    #[error("bad definition of peer {name}: {reason}")]
+    BadPeer { name: String, reason: String },
+    /// A file named by a request does not exist.
+    #[error("{0}")]
+    MissingFile(String),
+    /// A runtime setting refused its new value.
+    #[error("{0}")]
+    BadSetting(String),
     #[error("bad query: {0}")]
     BadQuery(String),
     #[error("unknown query level {0}")]

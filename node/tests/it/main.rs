@@ -33,4 +33,5 @@ mod rest_instance_data;
 mod rest_modalities;
 mod rest_oracle;
 mod rest_resources;
+mod rest_routes;
 mod rest_stable;
