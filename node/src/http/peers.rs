@@ -37,7 +37,8 @@ pub async fn operations(
     State(archive): State<Archive>,
     Path(name): Path<String>,
 ) -> ApiResult<Json<[&'static str; 4]>> {
-    archive.peer(&name).map_err(|_| ApiError::unknown_resource())?;
+    // Orthanc: an unknown peer is an unknown URI.
+    archive.peer(&name).map_err(|_| ApiError::unrouted())?;
     Ok(Json(OPERATIONS))
 }
 

@@ -101,7 +101,7 @@ fn category(segment: &str) -> ApiResult<Category> {
     segment
         .strip_prefix("log-level-")
         .and_then(Category::from_name)
-        .ok_or_else(ApiError::unknown_resource)
+        .ok_or_else(ApiError::unrouted)
 }
 
 pub async fn get_category_level(

@@ -286,12 +286,14 @@ async fn deletion_at_each_level_reports_the_remaining_ancestor() {
 #[tokio::test]
 async fn errors_system_changes_exports_and_tools() {
     let node = TestNode::start().await;
-    let (status, error) = node.get("/nope").await;
-    assert_eq!(status, 404);
+    // An unknown URI: Orthanc's bare 404.
+    let (status, body) = node.get_bytes("/nope").await;
+    assert_eq!((status, body.len()), (404, 0));
+    let (status, error) = node.get("/patients/nope").await;
     assert_eq!(
-        error,
-        json!({"HttpError": "Not Found", "HttpStatus": 404, "Message": "Unknown resource", "Method": "GET",
-               "OrthancError": "Unknown resource", "OrthancStatus": 17, "Uri": "/nope"})
+        (status, error),
+        (404, json!({"HttpError": "Not Found", "HttpStatus": 404, "Message": "Unknown resource", "Method": "GET",
+               "OrthancError": "Unknown resource", "OrthancStatus": 17, "Uri": "/patients/nope"}))
     );
     let r = node
         .client
