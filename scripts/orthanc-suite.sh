@@ -27,7 +27,7 @@ RUN_DIR="$run_dir" SERVER_BIN="$target/release/isengard" \
 status=$?
 # The per-group table and the comparison with the reference come before the
 # summary line; the per-test noise goes to files in $run_dir.
-sed -n '/^group/,$p' "$run_dir/run-output.txt"
+sed -n '/^group/,$p' "$run_dir/run-output.txt" | grep -v '^orthanc-tests '
 summary=$(tail -n 1 "$run_dir/summary.txt" 2>/dev/null || tail -n 1 "$run_dir/run-output.txt")
 echo "$summary"
 echo "orthanc-suite: results in $run_dir (results.tsv, failures.txt, regressions.txt, server.log)"
