@@ -4,7 +4,7 @@
 //! one `WriteBatch` (committed by the caller together with the applied log id), so
 //! a command is applied entirely or not at all.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use rocksdb::{Direction, IteratorMode, WriteBatch, DB};
 use serde::{Deserialize, Serialize};
@@ -366,12 +366,20 @@ impl<'a> Applier<'a> {
                     self.put_resource(&existing)?;
                 }
                 None => {
+                    // Orthanc 1.9: a series records the AE title that sent
+                    // its first instance.
+                    let mut metadata = BTreeMap::new();
+                    if level == Level::Series {
+                        if let Some(aet) = new.metadata.get("RemoteAET") {
+                            metadata.insert("RemoteAET".to_owned(), aet.clone());
+                        }
+                    }
                     let r = Resource {
                         id: id.clone(),
                         level,
                         parent: parent.cloned(),
                         main_tags: tags.clone(),
-                        metadata: Default::default(),
+                        metadata,
                         attachments: Default::default(),
                         is_stable: false,
                         last_update: stamp.date.clone(),

@@ -30,6 +30,9 @@ impl<'a> Reader<'a> {
 
     /// Resources of a level in creation order, skipping `since`, at most `limit`.
     pub fn list(&self, level: Level, since: usize, limit: Option<usize>) -> Result<Vec<String>> {
+        if limit == Some(0) {
+            return Ok(Vec::new());
+        }
         let prefix = [level.code()];
         let iter = self.db.iterator_cf(
             cf(self.db, CF_BY_LEVEL),

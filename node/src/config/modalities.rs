@@ -37,7 +37,7 @@ pub fn modality_from_json(name: &str, value: &Value) -> Result<Modality, String>
             m.host = text(items.get(1), "the host")?;
             m.port = port_of(&items[2])?;
             if let Some(man) = items.get(3) {
-                m.manufacturer = text(Some(man), "the manufacturer")?;
+                m.manufacturer = manufacturer(&text(Some(man), "the manufacturer")?)?;
             }
         }
         Value::Object(o) => {
@@ -45,7 +45,7 @@ pub fn modality_from_json(name: &str, value: &Value) -> Result<Modality, String>
             m.host = text(o.get("Host"), "Host")?;
             m.port = port_of(o.get("Port").ok_or_else(|| "Port is missing".to_owned())?)?;
             if let Some(man) = o.get("Manufacturer") {
-                m.manufacturer = text(Some(man), "Manufacturer")?;
+                m.manufacturer = manufacturer(&text(Some(man), "Manufacturer")?)?;
             }
             m.local_aet = text(o.get("LocalAet"), "LocalAet")?;
             let flag = |key: &str, default: bool| -> Result<bool, String> {
@@ -84,6 +84,36 @@ pub fn modality_from_json(name: &str, value: &Value) -> Result<Modality, String>
         return Err("the host is missing".to_owned());
     }
     Ok(m)
+}
+
+/// Orthanc 1.10's manufacturers of a modality; the obsolete ones it still
+/// accepts (`MedInria`, `EFilm2`...) become `Generic`, as in Orthanc.
+fn manufacturer(name: &str) -> Result<String, String> {
+    const KNOWN: [&str; 5] = [
+        "Generic",
+        "GenericNoWildcardInDates",
+        "GenericNoUniversalWildcard",
+        "Vitrea",
+        "GE",
+    ];
+    const OBSOLETE: [&str; 6] = [
+        "AgfaImpax",
+        "EFilm2",
+        "MedInria",
+        "ClearCanvas",
+        "Dcm4Chee",
+        "SyngoVia",
+    ];
+    if KNOWN.contains(&name) {
+        Ok(name.to_owned())
+    } else if OBSOLETE.contains(&name) {
+        Ok("Generic".to_owned())
+    } else {
+        Err(format!(
+            "unknown manufacturer {name}: expected one of {}",
+            KNOWN.join(", ")
+        ))
+    }
 }
 
 #[cfg(test)]
@@ -125,5 +155,14 @@ mod tests {
             );
         }
         assert!(modality_from_json("a/b", &json!(["A", "h", 1])).is_err());
+    }
+
+    #[test]
+    fn manufacturers_are_orthancs() {
+        let m = modality_from_json("m", &json!(["A", "h", 104, "MedInria"])).unwrap();
+        assert_eq!(m.manufacturer, "Generic");
+        let m = modality_from_json("m", &json!(["A", "h", 104, "GenericNoWildcardInDates"])).unwrap();
+        assert_eq!(m.manufacturer, "GenericNoWildcardInDates");
+        assert!(modality_from_json("m", &json!(["A", "h", 104, "Invalid"])).is_err());
     }
 }

@@ -1,10 +1,11 @@
-//! `POST /instances`: one DICOM file, or a ZIP archive of DICOM files.
+//! `POST /instances`: one DICOM file, or a ZIP archive of DICOM files, maybe
+//! gzip-encoded or in a multipart form ([`super::upload`]).
 
 use std::io::Read;
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde_json::{json, Value};
@@ -34,6 +35,7 @@ fn answer(outcome: &IngestOutcome) -> Value {
 pub async fn upload(
     State(archive): State<Archive>,
     Extension(client): Extension<Client>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Response> {
     let origin = if client.internal {
@@ -41,6 +43,47 @@ pub async fn upload(
     } else {
         Origin::rest(client.ip, client.user)
     };
+    let body = super::upload::decode(&headers, body)?;
+    if let Some(boundary) = super::upload::boundary(&headers) {
+        return upload_form(&archive, &origin, &headers, &body, &boundary).await;
+    }
+    ingest_body(&archive, &origin, body).await
+}
+
+/// A multipart form: each part is a file, or a chunk of one (`X-File-Name`,
+/// `X-File-Size`). Answers the last file's outcome, as Orthanc does; `{}`
+/// while a chunked file is incomplete.
+async fn upload_form(
+    archive: &Archive,
+    origin: &Origin,
+    headers: &HeaderMap,
+    body: &[u8],
+    boundary: &str,
+) -> ApiResult<Response> {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let chunked = header("x-file-name").zip(header("x-file-size").and_then(|s| s.parse().ok()));
+    let mut last = Json(json!({})).into_response();
+    for part in super::upload::parts(body, boundary)? {
+        let file = match chunked {
+            Some((name, size)) => match pending_chunks().add(name, size, &part) {
+                Some(file) => file,
+                None => continue,
+            },
+            None => part,
+        };
+        last = ingest_body(archive, origin, file).await?;
+    }
+    Ok(last)
+}
+
+/// The chunks of the uploads in progress on this node.
+fn pending_chunks() -> &'static super::upload::Chunks {
+    static CHUNKS: std::sync::OnceLock<super::upload::Chunks> = std::sync::OnceLock::new();
+    CHUNKS.get_or_init(Default::default)
+}
+
+async fn ingest_body(archive: &Archive, origin: &Origin, body: Bytes) -> ApiResult<Response> {
+    let origin = origin.clone();
     if body.is_empty() {
         return Err(ApiError::bad_request(
             "the body is empty: POST a DICOM file or a ZIP of DICOM files",

@@ -18,6 +18,7 @@ pub mod resources;
 pub mod scripting;
 pub mod settings;
 pub mod system;
+pub mod upload;
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{delete, get, post};
@@ -62,12 +63,49 @@ pub fn router(archive: Archive) -> Router {
     }
 }
 
+/// What a listener serves.
+pub type Service = tower_http::normalize_path::NormalizePath<
+    tower::util::MapRequest<Router, fn(axum::extract::Request) -> axum::extract::Request>,
+>;
+
 /// The service a listener serves: [`router`] behind Orthanc's indifference
-/// to a trailing `/` (`GET /studies/` lists the studies).
-pub fn service(
-    archive: Archive,
-) -> tower_http::normalize_path::NormalizePath<Router> {
-    tower_http::normalize_path::NormalizePath::trim_trailing_slash(router(archive))
+/// to a trailing `/` (`GET /studies/` lists the studies) and its method
+/// overrides ([`override_method`]).
+pub fn service(archive: Archive) -> Service {
+    let overridden = tower::util::MapRequest::new(
+        router(archive),
+        override_method as fn(axum::extract::Request) -> axum::extract::Request,
+    );
+    tower_http::normalize_path::NormalizePath::trim_trailing_slash(overridden)
+}
+
+/// Orthanc's emulated methods, for clients that can only send GET and POST:
+/// `GET ...?_method=PUT|DELETE|POST` (Ruby on Rails) and a POST with
+/// `X-HTTP-Method-Override: PUT|DELETE|GET` (Google).
+pub fn override_method(mut request: axum::extract::Request) -> axum::extract::Request {
+    use axum::http::Method;
+    let wanted = match *request.method() {
+        Method::GET => request.uri().query().and_then(|q| {
+            q.split('&')
+                .find_map(|pair| pair.strip_prefix("_method="))
+                .map(str::to_ascii_uppercase)
+        }),
+        Method::POST => request
+            .headers()
+            .get("x-http-method-override")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_ascii_uppercase),
+        _ => None,
+    };
+    let method = match wanted.as_deref() {
+        Some("PUT") => Method::PUT,
+        Some("DELETE") => Method::DELETE,
+        Some("POST") if request.method() == Method::GET => Method::POST,
+        Some("GET") if request.method() == Method::POST => Method::GET,
+        _ => return request,
+    };
+    *request.method_mut() = method;
+    request
 }
 
 /// The same routes for calls made in-process by Lua scripts (`RestApiGet`...):

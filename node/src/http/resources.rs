@@ -60,7 +60,7 @@ pub async fn list(
         (None, Some(_)) => return Err(missing("since", &collection)),
         _ => {}
     }
-    let ids = archive.list(level, since.unwrap_or(0), limit.filter(|l| *l > 0))?;
+    let ids = archive.list(level, since.unwrap_or(0), limit)?;
     if flag(&params.expand) {
         let expanded = ids
             .iter()

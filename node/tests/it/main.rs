@@ -34,4 +34,5 @@ mod rest_modalities;
 mod rest_oracle;
 mod rest_resources;
 mod rest_routes;
+mod rest_upload;
 mod rest_stable;
