@@ -177,12 +177,13 @@ async fn start_lua(
     Ok(Some((engine, task)))
 }
 
-/// Runs a node until `shutdown` completes.
+/// Runs a node until `shutdown` completes (then answers [`service::Stop::Shutdown`])
+/// or a stop is requested over the API (`/tools/shutdown`, `/tools/reset`).
 pub async fn run(
     config: Config,
     listeners: Listeners,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), RunError> {
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<service::Stop, RunError> {
     let config = Arc::new(config);
     let opened = open_archive(config.clone()).await?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -262,8 +263,11 @@ pub async fn run(
         let _ = http_stop.wait_for(|stopped| *stopped).await;
     });
     let server = tokio::spawn(async move { server.await });
-    shutdown.await;
-    tracing::info!("shutting down");
+    let stop = tokio::select! {
+        _ = shutdown => service::Stop::Shutdown,
+        stop = archive.stop_requested() => stop,
+    };
+    tracing::info!(?stop, "shutting down");
     let _ = stop_tx.send(true);
     let served = server.await;
     let _ = dicom.await;
@@ -278,7 +282,7 @@ pub async fn run(
         let _ = grpc.await;
     }
     match served {
-        Ok(Ok(())) => Ok(()),
+        Ok(Ok(())) => Ok(stop),
         Ok(Err(e)) => Err(RunError::Http(e)),
         Err(e) => Err(RunError::Http(std::io::Error::other(e))),
     }

@@ -65,21 +65,41 @@ async fn async_main() -> ExitCode {
     init_tracing(&cli);
 
     let path = cli.config.or(cli.config_path);
-    let config = match Config::load(path.as_deref()) {
-        Ok(config) => config,
-        Err(e) => {
-            eprintln!("isengard: configuration error: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    log_unsupported_keys(&config);
     isengard::memory::spawn_idle_trim();
+    // `/tools/reset` stops the node and starts it again on the configuration
+    // read anew, as Orthanc restarts its server.
+    let mut shutdown = Box::pin(shutdown_signal());
+    loop {
+        let config = match Config::load(path.as_deref()) {
+            Ok(config) => config,
+            Err(e) => {
+                eprintln!("isengard: configuration error: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        match serve(config, shutdown.as_mut()).await {
+            Ok(isengard::service::Stop::Reset) => info!("restarting on the configuration read anew"),
+            Ok(isengard::service::Stop::Shutdown) => {
+                info!("stopped");
+                return ExitCode::SUCCESS;
+            }
+            Err(code) => return code,
+        }
+    }
+}
+
+/// Binds the configured ports and runs the node until it stops.
+async fn serve(
+    config: Config,
+    shutdown: impl std::future::Future<Output = ()> + Send,
+) -> Result<isengard::service::Stop, ExitCode> {
+    log_unsupported_keys(&config);
 
     let listeners = match isengard::Listeners::bind(&config).await {
         Ok(listeners) => listeners,
         Err(e) => {
             error!(bind = %config.http_bind, http_port = config.http_port, dicom_port = config.dicom_port, error = %e, "cannot bind");
-            return ExitCode::FAILURE;
+            return Err(ExitCode::FAILURE);
         }
     };
     info!(
@@ -92,16 +112,10 @@ async fn async_main() -> ExitCode {
         "starting isengard {}",
         env!("CARGO_PKG_VERSION"),
     );
-    match isengard::run(config, listeners, shutdown_signal()).await {
-        Ok(()) => {
-            info!("stopped");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            error!(error = %e, "node failed");
-            ExitCode::FAILURE
-        }
-    }
+    isengard::run(config, listeners, shutdown).await.map_err(|e| {
+        error!(error = %e, "node failed");
+        ExitCode::FAILURE
+    })
 }
 
 /// Logs to stdout at the level the flags choose (see [`isengard::logging`]).

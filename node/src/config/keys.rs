@@ -58,6 +58,7 @@ keys! {
     REGISTERED_USERS = "RegisteredUsers";
     TCP_NO_DELAY = "TcpNoDelay";
     HTTP_COMPRESSION_ENABLED = "HttpCompressionEnabled";
+    METRICS_ENABLED = "MetricsEnabled";
     USER_METADATA = "UserMetadata";
     MAXIMUM_STORAGE_CACHE_SIZE = "MaximumStorageCacheSize";
     QUERY_RETRIEVE_SIZE = "QueryRetrieveSize";
@@ -168,7 +169,6 @@ pub const ORTHANC_UNIMPLEMENTED: &[&str] = &[
     "MaximumPatientCount",
     "MaximumStorageSize",
     "MediaArchiveSize",
-    "MetricsEnabled",
     "OrthancExplorerEnabled",
     "OrthancPeersInDatabase",
     "Pkcs11",
@@ -225,7 +225,7 @@ pub fn unimplemented_reason(key: &str) -> &'static str {
     ];
     const TLS: &[&str] = &[
         "DicomTlsCertificate", "DicomTlsEnabled", "DicomTlsPrivateKey",
-        "DicomTlsRemoteCertificateRequired", "DicomTlsTrustedCertificates", "MetricsEnabled",
+        "DicomTlsRemoteCertificateRequired", "DicomTlsTrustedCertificates",
     ];
     const PROCESS: &[&str] = &[
         "DicomThreadsCount", "HttpThreadsCount", "MallocArenaMax", "SyncStorageArea",
@@ -240,7 +240,7 @@ pub fn unimplemented_reason(key: &str) -> &'static str {
     } else if HTTPS.contains(&key) {
         "HTTPS (server and peer client) is not implemented yet"
     } else if TLS.contains(&key) {
-        "DICOM TLS and metrics are not implemented yet"
+        "DICOM TLS is not implemented yet"
     } else if PROCESS.contains(&key) {
         "Isengard sizes and places this itself (tokio tasks, its own data directories)"
     } else {

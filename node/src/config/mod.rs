@@ -141,6 +141,9 @@ pub struct Config {
     /// `"HttpCompressionEnabled"`: answers are gzip- or deflate-compressed
     /// when the client accepts it. Default true.
     pub http_compression_enabled: bool,
+    /// `"MetricsEnabled"`: `/tools/metrics-prometheus` answers the metrics
+    /// (until `PUT /tools/metrics` changes it, cluster-wide). Default true.
+    pub metrics_enabled: bool,
     /// The whole document, for scripts only: see [`Config::document`].
     document: serde_json::Value,
     /// Keys present in the document that Isengard does not implement, sorted:

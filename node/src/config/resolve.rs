@@ -71,6 +71,7 @@ pub(super) fn resolve(mut document: Value, env: Env<'_>) -> Result<Config, Confi
     let tcp_no_delay = boolean(root, keys::TCP_NO_DELAY)?.unwrap_or(true);
     let http_compression_enabled =
         boolean(root, keys::HTTP_COMPRESSION_ENABLED)?.unwrap_or(true);
+    let metrics_enabled = boolean(root, keys::METRICS_ENABLED)?.unwrap_or(true);
     let user_metadata: BTreeSet<String> = object(root, keys::USER_METADATA)?
         .map(|names| names.keys().cloned().collect())
         .unwrap_or_default();
@@ -151,6 +152,7 @@ pub(super) fn resolve(mut document: Value, env: Env<'_>) -> Result<Config, Confi
         orthanc_peers,
         default_encoding,
         http_compression_enabled,
+        metrics_enabled,
         storage_directory,
         http_port,
         dicom_port,

@@ -247,6 +247,8 @@ pub async fn serve(archive: Archive, listener: TcpListener, mut stop: watch::Rec
                 let archive = archive.clone();
                 let policy = policy.clone();
                 tasks.spawn(async move {
+                    let metrics = archive.metrics.clone();
+                    let _association = metrics.dicom_association();
                     super::association::run(archive, policy, &options, socket, peer).await;
                     drop(permit);
                 });

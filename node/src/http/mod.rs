@@ -9,6 +9,7 @@ pub mod error;
 pub mod find;
 pub mod instances;
 pub mod metadata;
+pub mod metrics;
 pub mod modalities;
 pub mod modalities_legacy;
 pub mod modify;
@@ -45,6 +46,10 @@ pub fn router(archive: Archive) -> Router {
             auth::guard,
         ))
         .layer(axum::middleware::from_fn(error::render_errors))
+        .layer(axum::middleware::from_fn_with_state(
+            archive.clone(),
+            metrics::timed,
+        ))
         .with_state(archive);
     if compression {
         // ZIP archives are compressed already.
@@ -160,6 +165,13 @@ fn routes() -> Router<Archive> {
             get(settings::get_category_level).put(settings::put_category_level),
         )
         .route("/tools", get(system::tools))
+        .route("/tools/shutdown", post(system::shutdown))
+        .route("/tools/reset", post(system::reset))
+        .route(
+            "/tools/metrics",
+            get(metrics::get_enabled).put(metrics::put_enabled),
+        )
+        .route("/tools/metrics-prometheus", get(metrics::prometheus))
         .route("/peers", get(peers::list))
         .route(
             "/peers/{name}",

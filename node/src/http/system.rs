@@ -141,11 +141,27 @@ pub const TOOLS: &[&str] = &[
     "log-level-plugins",
     "log-level-sqlite",
     "lookup",
+    "metrics",
+    "metrics-prometheus",
     "now",
     "now-local",
+    "reset",
+    "shutdown",
     "unknown-sop-class-accepted",
 ];
 
 pub async fn tools() -> Json<&'static [&'static str]> {
     Json(TOOLS)
+}
+
+/// `POST /tools/shutdown`: the node stops once this answer is sent.
+pub async fn shutdown(State(archive): State<Archive>) -> Json<Value> {
+    archive.request_stop(crate::service::Stop::Shutdown);
+    Json(json!({}))
+}
+
+/// `POST /tools/reset`: the node restarts on its configuration read anew.
+pub async fn reset(State(archive): State<Archive>) -> Json<Value> {
+    archive.request_stop(crate::service::Stop::Reset);
+    Json(json!({}))
 }

@@ -59,8 +59,12 @@ const BLOB_BUSY_RETRIES: usize = 50;
 impl Archive {
     /// Parses, stores and indexes one DICOM file.
     pub async fn ingest(&self, bytes: Bytes, origin: &Origin) -> Result<IngestOutcome> {
-        self.ingest_with_metadata(bytes, origin, BTreeMap::new())
-            .await
+        let start = std::time::Instant::now();
+        let outcome = self
+            .ingest_with_metadata(bytes, origin, BTreeMap::new())
+            .await;
+        self.metrics.stored(start.elapsed());
+        outcome
     }
 
     /// [`Archive::ingest`], with more instance metadata (`ModifiedFrom`...).

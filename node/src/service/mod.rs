@@ -6,6 +6,7 @@ pub mod find;
 pub mod hooks;
 pub mod ingest;
 pub mod lifecycle;
+pub mod metrics;
 pub mod modalities;
 pub mod modify;
 pub mod peers;
@@ -123,6 +124,19 @@ pub struct Archive {
     pub(crate) queries: Arc<remote_query::QueryRegistry>,
     /// The scripting layer, once installed (see [`Archive::install_hooks`]).
     pub(crate) hooks: Arc<std::sync::OnceLock<Arc<dyn hooks::ScriptHooks>>>,
+    /// What the edges measure (`/tools/metrics-prometheus`).
+    pub metrics: Arc<metrics::Metrics>,
+    /// A stop asked for over the API (`/tools/shutdown`, `/tools/reset`).
+    stop: Arc<tokio::sync::watch::Sender<Option<Stop>>>,
+}
+
+/// How a node was asked to stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// Stop for good (`/tools/shutdown`, a signal).
+    Shutdown,
+    /// Stop, then start again with the configuration read anew (`/tools/reset`).
+    Reset,
 }
 
 impl Archive {
@@ -135,7 +149,31 @@ impl Archive {
             config,
             queries,
             hooks: Default::default(),
+            metrics: Default::default(),
+            stop: Arc::new(tokio::sync::watch::channel(None).0),
         }
+    }
+
+    /// Asks the node to stop (the first request wins).
+    pub fn request_stop(&self, stop: Stop) {
+        self.stop.send_if_modified(|current| {
+            let first = current.is_none();
+            if first {
+                *current = Some(stop);
+            }
+            first
+        });
+    }
+
+    /// Completes when a stop is requested, with it.
+    pub async fn stop_requested(&self) -> Stop {
+        let mut rx = self.stop.subscribe();
+        let stop = match rx.wait_for(Option::is_some).await {
+            Ok(stop) => stop.unwrap_or(Stop::Shutdown),
+            // The sender lives in `self`: never closed while we wait.
+            Err(_) => Stop::Shutdown,
+        };
+        stop
     }
 
     /// Installs the scripting layer, shared by every clone of this archive.

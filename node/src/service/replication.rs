@@ -448,7 +448,12 @@ impl Archive {
                     tracing::warn!(error = %e, "blob scrub failed");
                 }
             }
-            match self.repair_pass().await {
+            let repaired = self.repair_pass().await;
+            if let Ok(report) = &repaired {
+                self.metrics
+                    .blob_copies_pending(report.failed + report.lost.len());
+            }
+            match repaired {
                 Ok(report) if report != RepairReport::default() => {
                     tracing::info!(
                         repaired = report.repaired,

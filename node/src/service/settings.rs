@@ -125,12 +125,17 @@ impl Archive {
     }
 
     /// Applies the log levels set on any node as the log reaches this one,
-    /// until `stop` turns true (checked at most every 200 ms).
+    /// and counts leader changes, until `stop` turns true (checked at most
+    /// every 200 ms).
     pub async fn follow_settings(&self, mut stop: tokio::sync::watch::Receiver<bool>) {
         let mut metrics = self.node.raft().metrics();
         let mut applied = None;
         loop {
-            let now = metrics.borrow().last_applied;
+            let (now, leader) = {
+                let m = metrics.borrow();
+                (m.last_applied, m.current_leader)
+            };
+            self.metrics.leader(leader);
             if now != applied {
                 applied = now;
                 self.apply_log_levels();

@@ -33,6 +33,7 @@ mod rest_instance_data;
 mod rest_modalities;
 mod rest_oracle;
 mod rest_resources;
+mod rest_process;
 mod rest_routes;
 mod rest_upload;
 mod rest_stable;

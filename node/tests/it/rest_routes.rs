@@ -95,9 +95,6 @@ const NOT_YET: &[&str] = &[
     "POST /tools/reconstruct",
     "GET /tools/dicom-conformance",
     "GET /tools/generate-uid",
-    "GET /tools/metrics",
-    "PUT /tools/metrics",
-    "GET /tools/metrics-prometheus",
 ];
 
 /// Whether `path` is owned by another issue: it is `/`, or it ends with an

@@ -125,3 +125,31 @@ async fn emulated_methods_limits_and_series_remote_aet() {
     assert_eq!(status, 200);
     assert_eq!(node.get("/patients").await.1, json!([]));
 }
+
+#[tokio::test]
+async fn prometheus_metrics_with_orthancs_names_and_isengards() {
+    let node = TestNode::start().await;
+    node.upload(file("CT_small.dcm")).await;
+    let (_, body) = node.get_bytes("/tools/metrics-prometheus").await;
+    let text = String::from_utf8(body).unwrap();
+    for name in [
+        "orthanc_count_instances 1 ",
+        "orthanc_rest_api_active_requests 1 ",
+        "isengard_raft_term ",
+        "isengard_raft_apply_index ",
+        "isengard_raft_commit_index ",
+        "isengard_raft_leader_changes 1 ",
+        "isengard_dicom_associations_active 0 ",
+        "isengard_rest_request_duration_ms_bucket{le=\"+Inf\"} ",
+    ] {
+        assert!(text.contains(name), "{name} missing from:\n{text}");
+    }
+    let (_, enabled) = node.get_bytes("/tools/metrics").await;
+    assert_eq!(enabled, b"1");
+    let r = node.client.put(node.url("/tools/metrics")).body("0").send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let (_, body) = node.get_bytes("/tools/metrics-prometheus").await;
+    assert!(body.is_empty());
+    let r = node.client.put(node.url("/tools/metrics")).body("maybe").send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+}

@@ -26,7 +26,7 @@ pub struct TestNode {
     pub client: reqwest::Client,
     pub dir: TempDir,
     stop: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<Result<(), isengard::RunError>>>,
+    task: Option<JoinHandle<Result<isengard::service::Stop, isengard::RunError>>>,
 }
 
 /// The configuration document of a test node with its data under `dir`,
