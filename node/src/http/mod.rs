@@ -131,6 +131,11 @@ fn routes() -> Router<Archive> {
         .route("/tools/find", post(find::find))
         .route("/tools/lookup", post(find::lookup))
         .route("/tools/create-archive", post(archive::create))
+        .route("/tools/create-media", post(archive::create_media))
+        .route(
+            "/tools/create-media-extended",
+            post(archive::create_media_extended),
+        )
         .route("/modalities", get(modalities::list))
         .route(
             "/modalities/{name}",
@@ -220,6 +225,10 @@ fn routes() -> Router<Archive> {
         .route(
             "/{collection}/{id}/archive",
             get(archive::get).post(archive::post),
+        )
+        .route(
+            "/{collection}/{id}/media",
+            get(archive::get_media).post(archive::post_media),
         )
         .route("/{collection}/{id}/metadata", get(metadata::list))
         .route(
