@@ -18,9 +18,10 @@ pub mod resources;
 pub mod scripting;
 pub mod settings;
 pub mod system;
+pub mod webdav;
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{delete, get, post};
+use axum::routing::{any, delete, get, post};
 use axum::Router;
 
 use crate::service::Archive;
@@ -128,6 +129,8 @@ fn routes() -> Router<Archive> {
             get(peers::operations).put(peers::put).delete(peers::delete),
         )
         .route("/peers/{name}/configuration", get(peers::configuration))
+        .route(webdav::ROOT, any(webdav::handle))
+        .route("/webdav/{*path}", any(webdav::handle))
         .route("/tools/find", post(find::find))
         .route("/tools/lookup", post(find::lookup))
         .route("/tools/create-archive", post(archive::create))

@@ -16,6 +16,7 @@ pub mod replication;
 pub mod send;
 pub mod settings;
 pub mod write;
+pub mod webdav_uploads;
 pub mod zip_layout;
 pub mod zip_stream;
 
@@ -123,6 +124,8 @@ pub struct Archive {
     pub(crate) queries: Arc<remote_query::QueryRegistry>,
     /// The scripting layer, once installed (see [`Archive::install_hooks`]).
     pub(crate) hooks: Arc<std::sync::OnceLock<Arc<dyn hooks::ScriptHooks>>>,
+    /// WebDAV's `uploads` folder on this node (not replicated).
+    pub(crate) webdav_uploads: Arc<webdav_uploads::Uploads>,
 }
 
 impl Archive {
@@ -135,6 +138,7 @@ impl Archive {
             config,
             queries,
             hooks: Default::default(),
+            webdav_uploads: Default::default(),
         }
     }
 
