@@ -92,19 +92,9 @@ fn resolve_accepted_transfer_syntaxes(
             .map(|v| v.as_str().map(str::to_owned))
             .collect::<Option<_>>()
             .ok_or_else(|| {
-                invalid(
-                    keys::ACCEPTED_TRANSFER_SYNTAXES.path(),
-                    PATTERNS,
-                    &Value::Array(items.clone()),
-                )
+                invalid(keys::ACCEPTED_TRANSFER_SYNTAXES.path(), PATTERNS, &Value::Array(items.clone()))
             })?,
-        Some(other) => {
-            return Err(invalid(
-                keys::ACCEPTED_TRANSFER_SYNTAXES.path(),
-                PATTERNS,
-                other,
-            ))
-        }
+        Some(other) => return Err(invalid(keys::ACCEPTED_TRANSFER_SYNTAXES.path(), PATTERNS, other)),
     };
     let mut accepted = uids::matching_transfer_syntaxes(&patterns);
     for key in TS_GROUP_KEYS {
@@ -225,18 +215,9 @@ mod tests {
         assert!(!accepted.contains(&"1.2.840.10008.1.2.4.50"));
         assert!(!accepted.contains(&"1.2.840.10008.1.2.1"));
         let c = parse(r#"{"AcceptedTransferSyntaxes": "1.2.840.10008.1.2.1"}"#).unwrap();
-        assert_eq!(
-            c.dicom_scp.accepted_transfer_syntaxes,
-            ["1.2.840.10008.1.2.1"]
-        );
-        assert_eq!(
-            error_key(r#"{"AcceptedTransferSyntaxes": [3]}"#),
-            "AcceptedTransferSyntaxes"
-        );
-        assert_eq!(
-            error_key(r#"{"RleTransferSyntaxAccepted": 3}"#),
-            "RleTransferSyntaxAccepted"
-        );
+        assert_eq!(c.dicom_scp.accepted_transfer_syntaxes, ["1.2.840.10008.1.2.1"]);
+        assert_eq!(error_key(r#"{"AcceptedTransferSyntaxes": [3]}"#), "AcceptedTransferSyntaxes");
+        assert_eq!(error_key(r#"{"RleTransferSyntaxAccepted": 3}"#), "RleTransferSyntaxAccepted");
     }
 
     #[test]

@@ -207,60 +207,30 @@ pub fn is_orthanc_unimplemented(key: &str) -> bool {
 /// warning says it.
 pub fn unimplemented_reason(key: &str) -> &'static str {
     const JOBS: &[&str] = &[
-        "ConcurrentJobs",
-        "JobsHistorySize",
-        "LimitJobs",
-        "SaveJobs",
-        "SynchronousZipStream",
-        "ZipLoaderThreads",
-        "StorageCommitmentReportsSize",
+        "ConcurrentJobs", "JobsHistorySize", "LimitJobs", "SaveJobs", "SynchronousZipStream",
+        "ZipLoaderThreads", "StorageCommitmentReportsSize", "MediaArchiveSize",
     ];
     const PIXELS: &[&str] = &[
-        "BuiltinDecoderTranscoderOrder",
-        "DicomLossyTranscodingQuality",
-        "DicomScuPreferredTransferSyntax",
-        "IngestTranscoding",
-        "IngestTranscodingOfCompressed",
-        "IngestTranscodingOfUncompressed",
-        "TranscodeDicomProtocol",
+        "BuiltinDecoderTranscoderOrder", "DicomLossyTranscodingQuality",
+        "DicomScuPreferredTransferSyntax", "IngestTranscoding", "IngestTranscodingOfCompressed",
+        "IngestTranscodingOfUncompressed", "TranscodeDicomProtocol",
     ];
     const LIFECYCLE: &[&str] = &[
-        "MaximumPatientCount",
-        "MaximumStorageSize",
-        "StorageCompression",
-        "CheckRevisions",
+        "MaximumPatientCount", "MaximumStorageSize", "StorageCompression", "CheckRevisions",
         "MaximumStorageMode",
     ];
     const HTTPS: &[&str] = &[
-        "HttpProxy",
-        "HttpTimeout",
-        "HttpsCACertificates",
-        "HttpsVerifyPeers",
-        "Pkcs11",
-        "SslCertificate",
-        "SslCiphersAccepted",
-        "SslEnabled",
-        "SslMinimumProtocolVersion",
-        "SslTrustedClientCertificates",
-        "SslVerifyPeers",
-        "OrthancPeersInDatabase",
+        "HttpProxy", "HttpTimeout", "HttpsCACertificates", "HttpsVerifyPeers", "Pkcs11",
+        "SslCertificate", "SslCiphersAccepted", "SslEnabled", "SslMinimumProtocolVersion",
+        "SslTrustedClientCertificates", "SslVerifyPeers", "OrthancPeersInDatabase",
     ];
     const TLS: &[&str] = &[
-        "DicomTlsCertificate",
-        "DicomTlsEnabled",
-        "DicomTlsPrivateKey",
-        "DicomTlsRemoteCertificateRequired",
-        "DicomTlsTrustedCertificates",
-        "MetricsEnabled",
+        "DicomTlsCertificate", "DicomTlsEnabled", "DicomTlsPrivateKey",
+        "DicomTlsRemoteCertificateRequired", "DicomTlsTrustedCertificates", "MetricsEnabled",
     ];
     const PROCESS: &[&str] = &[
-        "DicomThreadsCount",
-        "HttpThreadsCount",
-        "MallocArenaMax",
-        "SyncStorageArea",
-        "TemporaryDirectory",
-        "DatabaseServerIdentifier",
-        "Locale",
+        "DicomThreadsCount", "HttpThreadsCount", "MallocArenaMax", "SyncStorageArea",
+        "TemporaryDirectory", "DatabaseServerIdentifier", "Locale",
     ];
     if JOBS.contains(&key) {
         "jobs are not implemented yet"

@@ -260,10 +260,7 @@ pub enum ConfigError {
     InvalidEntry { key: String, reason: String },
     /// An option set to a value whose missing effect would expose or lose data.
     #[error("\"{key}\": true is refused: {reason}")]
-    Refused {
-        key: &'static str,
-        reason: &'static str,
-    },
+    Refused { key: &'static str, reason: &'static str },
 }
 
 impl Config {

@@ -42,11 +42,7 @@ pub fn peer_from_json(name: &str, value: &Value) -> Result<Peer, String> {
                     peer.username = Some((*user).to_owned());
                     peer.password = Some((*password).to_owned());
                 }
-                _ => {
-                    return Err(
-                        "the array form is [\"url\"] or [\"url\", \"user\", \"password\"]".into(),
-                    )
-                }
+                _ => return Err("the array form is [\"url\"] or [\"url\", \"user\", \"password\"]".into()),
             }
         }
         Value::Object(o) => {
@@ -69,18 +65,14 @@ pub fn peer_from_json(name: &str, value: &Value) -> Result<Peer, String> {
             };
             peer.pkcs11 = match o.get("Pkcs11") {
                 None => false,
-                Some(v) => v
-                    .as_bool()
-                    .ok_or("Boolean value expected in field: Pkcs11")?,
+                Some(v) => v.as_bool().ok_or("Boolean value expected in field: Pkcs11")?,
             };
             if let Some(headers) = o.get("HttpHeaders") {
                 let headers = headers
                     .as_object()
                     .ok_or("HttpHeaders must be an object of strings")?;
                 for (k, v) in headers {
-                    let v = v
-                        .as_str()
-                        .ok_or("HttpHeaders must be an object of strings")?;
+                    let v = v.as_str().ok_or("HttpHeaders must be an object of strings")?;
                     peer.http_headers.insert(k.clone(), v.to_owned());
                 }
             }

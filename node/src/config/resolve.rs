@@ -69,7 +69,8 @@ pub(super) fn resolve(mut document: Value, env: Env<'_>) -> Result<Config, Confi
             .ok_or_else(|| invalid_secret(keys::REGISTERED_USERS.path(), USERS, v))?,
     };
     let tcp_no_delay = boolean(root, keys::TCP_NO_DELAY)?.unwrap_or(true);
-    let http_compression_enabled = boolean(root, keys::HTTP_COMPRESSION_ENABLED)?.unwrap_or(true);
+    let http_compression_enabled =
+        boolean(root, keys::HTTP_COMPRESSION_ENABLED)?.unwrap_or(true);
     let webdav_default = super::WebDavConfig::default();
     let webdav = super::WebDavConfig {
         enabled: boolean(root, keys::WEBDAV_ENABLED)?.unwrap_or(webdav_default.enabled),

@@ -338,6 +338,9 @@ pub fn list(archive: &Archive, path: &[String], uploads: bool) -> Result<Option<
                     )?);
                     Some(out)
                 }
+                // As in Orthanc, any UID names a folder, empty when unknown.
+                (1, None, _) => Some(Vec::new()),
+                (2, _, None) if rest[1] != "study.json" => Some(Vec::new()),
                 _ => None,
             });
         }
@@ -383,6 +386,8 @@ pub fn list(archive: &Archive, path: &[String], uploads: bool) -> Result<Option<
             _ => folder(name, resource_time(&r)),
         });
     }
+    // Orthanc lists these folders by name.
+    out.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(Some(out))
 }
 
