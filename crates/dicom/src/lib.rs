@@ -13,6 +13,7 @@
 
 pub mod charset;
 pub mod content;
+pub mod dicomdir;
 pub mod dictionary;
 #[allow(clippy::type_complexity)]
 mod dictionary_data;

@@ -62,6 +62,10 @@ keys! {
     USER_METADATA = "UserMetadata";
     MAXIMUM_STORAGE_CACHE_SIZE = "MaximumStorageCacheSize";
     QUERY_RETRIEVE_SIZE = "QueryRetrieveSize";
+    // WebDAV (`/webdav`).
+    WEBDAV_ENABLED = "WebDavEnabled";
+    WEBDAV_UPLOAD_ALLOWED = "WebDavUploadAllowed";
+    WEBDAV_DELETE_ALLOWED = "WebDavDeleteAllowed";
     // DICOM networking.
     CASE_SENSITIVE_PN = "CaseSensitivePN";
     LIMIT_FIND_RESULTS = "LimitFindResults";
@@ -190,9 +194,6 @@ pub const ORTHANC_UNIMPLEMENTED: &[&str] = &[
     "TemporaryDirectory",
     "TranscodeDicomProtocol",
     "UserContentType",
-    "WebDavDeleteAllowed",
-    "WebDavEnabled",
-    "WebDavUploadAllowed",
     "ZipLoaderThreads",
 ];
 
@@ -207,7 +208,7 @@ pub fn is_orthanc_unimplemented(key: &str) -> bool {
 pub fn unimplemented_reason(key: &str) -> &'static str {
     const JOBS: &[&str] = &[
         "ConcurrentJobs", "JobsHistorySize", "LimitJobs", "SaveJobs", "SynchronousZipStream",
-        "ZipLoaderThreads", "StorageCommitmentReportsSize",
+        "ZipLoaderThreads", "StorageCommitmentReportsSize", "MediaArchiveSize",
     ];
     const PIXELS: &[&str] = &[
         "BuiltinDecoderTranscoderOrder", "DicomLossyTranscodingQuality",

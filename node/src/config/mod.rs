@@ -54,6 +54,27 @@ use crate::index::{Modality, Peer};
 /// Orthanc's default `QueryRetrieveSize`.
 pub const DEFAULT_QUERY_RETRIEVE_SIZE: usize = 100;
 
+/// Orthanc's WebDAV options.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebDavConfig {
+    /// `"WebDavEnabled"`: serve `/webdav`. Default true.
+    pub enabled: bool,
+    /// `"WebDavUploadAllowed"`: the `uploads` folder, whose files are ingested. Default true.
+    pub upload_allowed: bool,
+    /// `"WebDavDeleteAllowed"`: DELETE of DICOM resources through WebDAV. Default false.
+    pub delete_allowed: bool,
+}
+
+impl Default for WebDavConfig {
+    fn default() -> Self {
+        WebDavConfig {
+            enabled: true,
+            upload_allowed: true,
+            delete_allowed: false,
+        }
+    }
+}
+
 /// The resolved configuration of one node.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -141,6 +162,8 @@ pub struct Config {
     /// `"HttpCompressionEnabled"`: answers are gzip- or deflate-compressed
     /// when the client accepts it. Default true.
     pub http_compression_enabled: bool,
+    /// WebDAV at `/webdav`: `WebDavEnabled`, `WebDavUploadAllowed`, `WebDavDeleteAllowed`.
+    pub webdav: WebDavConfig,
     /// `"MetricsEnabled"`: `/tools/metrics-prometheus` answers the metrics
     /// (until `PUT /tools/metrics` changes it, cluster-wide). Default true.
     pub metrics_enabled: bool,

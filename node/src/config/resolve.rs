@@ -71,6 +71,14 @@ pub(super) fn resolve(mut document: Value, env: Env<'_>) -> Result<Config, Confi
     let tcp_no_delay = boolean(root, keys::TCP_NO_DELAY)?.unwrap_or(true);
     let http_compression_enabled =
         boolean(root, keys::HTTP_COMPRESSION_ENABLED)?.unwrap_or(true);
+    let webdav_default = super::WebDavConfig::default();
+    let webdav = super::WebDavConfig {
+        enabled: boolean(root, keys::WEBDAV_ENABLED)?.unwrap_or(webdav_default.enabled),
+        upload_allowed: boolean(root, keys::WEBDAV_UPLOAD_ALLOWED)?
+            .unwrap_or(webdav_default.upload_allowed),
+        delete_allowed: boolean(root, keys::WEBDAV_DELETE_ALLOWED)?
+            .unwrap_or(webdav_default.delete_allowed),
+    };
     let metrics_enabled = boolean(root, keys::METRICS_ENABLED)?.unwrap_or(true);
     let user_metadata: BTreeSet<String> = object(root, keys::USER_METADATA)?
         .map(|names| names.keys().cloned().collect())
@@ -152,6 +160,7 @@ pub(super) fn resolve(mut document: Value, env: Env<'_>) -> Result<Config, Confi
         orthanc_peers,
         default_encoding,
         http_compression_enabled,
+        webdav,
         metrics_enabled,
         storage_directory,
         http_port,

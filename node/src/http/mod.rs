@@ -19,10 +19,11 @@ pub mod resources;
 pub mod scripting;
 pub mod settings;
 pub mod system;
+pub mod webdav;
 pub mod upload;
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{delete, get, post};
+use axum::routing::{any, delete, get, post};
 use axum::Router;
 
 use crate::service::Archive;
@@ -178,9 +179,16 @@ fn routes() -> Router<Archive> {
             get(peers::operations).put(peers::put).delete(peers::delete),
         )
         .route("/peers/{name}/configuration", get(peers::configuration))
+        .route(webdav::ROOT, any(webdav::handle))
+        .route("/webdav/{*path}", any(webdav::handle))
         .route("/tools/find", post(find::find))
         .route("/tools/lookup", post(find::lookup))
         .route("/tools/create-archive", post(archive::create))
+        .route("/tools/create-media", post(archive::create_media))
+        .route(
+            "/tools/create-media-extended",
+            post(archive::create_media_extended),
+        )
         .route("/modalities", get(modalities::list))
         .route(
             "/modalities/{name}",
@@ -270,6 +278,10 @@ fn routes() -> Router<Archive> {
         .route(
             "/{collection}/{id}/archive",
             get(archive::get).post(archive::post),
+        )
+        .route(
+            "/{collection}/{id}/media",
+            get(archive::get_media).post(archive::post_media),
         )
         .route("/{collection}/{id}/metadata", get(metadata::list))
         .route(

@@ -129,6 +129,8 @@ pub async fn now_local() -> Response {
 pub const TOOLS: &[&str] = &[
     "accepted-transfer-syntaxes",
     "create-archive",
+    "create-media",
+    "create-media-extended",
     "default-encoding",
     "execute-script",
     "find",

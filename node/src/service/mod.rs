@@ -17,6 +17,7 @@ pub mod replication;
 pub mod send;
 pub mod settings;
 pub mod write;
+pub mod webdav_uploads;
 pub mod zip_layout;
 pub mod zip_stream;
 
@@ -124,6 +125,8 @@ pub struct Archive {
     pub(crate) queries: Arc<remote_query::QueryRegistry>,
     /// The scripting layer, once installed (see [`Archive::install_hooks`]).
     pub(crate) hooks: Arc<std::sync::OnceLock<Arc<dyn hooks::ScriptHooks>>>,
+    /// WebDAV's `uploads` folder on this node (not replicated).
+    pub(crate) webdav_uploads: Arc<webdav_uploads::Uploads>,
     /// What the edges measure (`/tools/metrics-prometheus`).
     pub metrics: Arc<metrics::Metrics>,
     /// A stop asked for over the API (`/tools/shutdown`, `/tools/reset`).
@@ -149,6 +152,7 @@ impl Archive {
             config,
             queries,
             hooks: Default::default(),
+            webdav_uploads: Default::default(),
             metrics: Default::default(),
             stop: Arc::new(tokio::sync::watch::channel(None).0),
         }

@@ -13,8 +13,11 @@
 //!   instances of a series in the order they were received, named from the
 //!   modality and a counter: `CT000000.dcm`, `M0000000.dcm`, `00000000.dcm`.
 //!
-//! [`Archive::archive_entries`] computes the entries from the index; the
-//! bytes are streamed by [`super::zip_stream`].
+//! A media archive (with a DICOMDIR) holds the same files in the same order,
+//! flat and named as DICOM media want them: `IMAGES/IM0`, `IMAGES/IM1`...
+//!
+//! [`Archive::archive_entries`] and [`Archive::media_entries`] compute the
+//! entries from the index; the bytes are streamed by [`super::zip_stream`].
 
 use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, HashMap};
@@ -164,6 +167,17 @@ impl Archive {
         }
         let mut entries = Vec::new();
         self.emit(Level::Patient, &root, "", &mut entries)?;
+        Ok(entries)
+    }
+
+    /// The files of a media archive of `ids`: those of
+    /// [`Archive::archive_entries`], renamed `IMAGES/IM<n>` (DICOM media allow
+    /// 8 characters per path component).
+    pub fn media_entries(&self, ids: &[String]) -> Result<Vec<ArchiveEntry>> {
+        let mut entries = self.archive_entries(ids)?;
+        for (n, entry) in entries.iter_mut().enumerate() {
+            entry.path = format!("IMAGES/IM{n}");
+        }
         Ok(entries)
     }
 

@@ -9,6 +9,10 @@
 //! the file being written (and of small files before it) until the crate
 //! flushes at the end of a file; only then does it send them, so the crate
 //! never seeks into bytes already gone.
+//!
+//! A *media* archive (`/media`, `/tools/create-media`) also lists every file
+//! in a DICOMDIR ([`crate::dicom::dicomdir`]), written last, as Orthanc does:
+//! each file is parsed as it goes by, only its directory record is kept.
 
 use std::io::{self, Seek, SeekFrom, Write};
 
@@ -20,6 +24,8 @@ use zip::{CompressionMethod, ZipWriter};
 
 use super::zip_layout::ArchiveEntry;
 use super::Archive;
+use crate::dicom::dicomdir::DicomDir;
+use crate::dicom::reader::read_file;
 
 /// Bytes gathered before a flush sends them (many small files make one chunk).
 const CHUNK: usize = 256 * 1024;
@@ -120,11 +126,25 @@ fn now() -> zip::DateTime {
     .unwrap_or_default()
 }
 
+/// What kind of archive to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ZipKind {
+    /// The files only.
+    Plain,
+    /// The files and a DICOMDIR; `extended` adds Orthanc's type 3 attributes.
+    Media { extended: bool },
+}
+
 /// Writes the entries whose bytes arrive on `blobs` as one ZIP into `window`.
 fn write_zip(
     window: Window,
     mut blobs: mpsc::Receiver<super::Result<(ArchiveEntry, Bytes)>>,
+    kind: ZipKind,
 ) -> io::Result<()> {
+    let mut dicomdir = match kind {
+        ZipKind::Plain => None,
+        ZipKind::Media { extended } => Some(DicomDir::new(extended)),
+    };
     let mut zip = ZipWriter::new(window);
     zip.set_flush_on_finish_file(true);
     let options = SimpleFileOptions::default()
@@ -133,10 +153,20 @@ fn write_zip(
         .last_modified_time(now());
     while let Some(next) = blobs.blocking_recv() {
         let (entry, bytes) = next.map_err(io::Error::other)?;
+        if let Some(dir) = &mut dicomdir {
+            let file = read_file(&bytes).map_err(io::Error::other)?;
+            dir.add(&entry.path.replace('/', "\\"), &file)
+                .map_err(io::Error::other)?;
+        }
         let options = options.large_file(bytes.len() as u64 >= u64::from(u32::MAX));
         zip.start_file(entry.path, options)
             .map_err(io::Error::other)?;
         zip.write_all(&bytes)?;
+    }
+    if let Some(dir) = dicomdir {
+        zip.start_file("DICOMDIR", options)
+            .map_err(io::Error::other)?;
+        zip.write_all(&dir.encode())?;
     }
     let mut window = zip.finish().map_err(io::Error::other)?;
     window.send()
@@ -150,6 +180,7 @@ impl Archive {
     pub fn zip_stream(
         &self,
         entries: Vec<ArchiveEntry>,
+        kind: ZipKind,
     ) -> impl Stream<Item = io::Result<Bytes>> + Send + 'static {
         let (out, chunks) = mpsc::channel::<io::Result<Bytes>>(QUEUE);
         let (blob_tx, blob_rx) = mpsc::channel(QUEUE);
@@ -176,7 +207,7 @@ impl Archive {
                 pos: 0,
                 out,
             };
-            if let Err(e) = write_zip(window, blob_rx) {
+            if let Err(e) = write_zip(window, blob_rx, kind) {
                 if e.kind() != io::ErrorKind::BrokenPipe {
                     tracing::warn!(error = %e, "archive aborted");
                     let _ = errors.blocking_send(Err(e));
@@ -254,6 +285,7 @@ mod tests {
                 out,
             },
             blobs,
+            ZipKind::Plain,
         )
         .unwrap();
         let mut zip = Vec::new();
