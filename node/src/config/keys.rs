@@ -59,6 +59,8 @@ keys! {
     TCP_NO_DELAY = "TcpNoDelay";
     HTTP_COMPRESSION_ENABLED = "HttpCompressionEnabled";
     USER_METADATA = "UserMetadata";
+    USER_CONTENT_TYPE = "UserContentType";
+    CHECK_REVISIONS = "CheckRevisions";
     MAXIMUM_STORAGE_CACHE_SIZE = "MaximumStorageCacheSize";
     QUERY_RETRIEVE_SIZE = "QueryRetrieveSize";
     // DICOM networking.
@@ -126,7 +128,6 @@ pub(super) fn is_read(section: &str, name: &str) -> bool {
 /// in [`super::Config::document`].
 pub const ORTHANC_UNIMPLEMENTED: &[&str] = &[
     "BuiltinDecoderTranscoderOrder",
-    "CheckRevisions",
     "ConcurrentJobs",
     "DatabaseServerIdentifier",
     "DefaultPrivateCreator",
@@ -189,7 +190,6 @@ pub const ORTHANC_UNIMPLEMENTED: &[&str] = &[
     "SynchronousZipStream",
     "TemporaryDirectory",
     "TranscodeDicomProtocol",
-    "UserContentType",
     "WebDavDeleteAllowed",
     "WebDavEnabled",
     "WebDavUploadAllowed",
@@ -215,7 +215,7 @@ pub fn unimplemented_reason(key: &str) -> &'static str {
         "IngestTranscodingOfUncompressed", "TranscodeDicomProtocol",
     ];
     const LIFECYCLE: &[&str] = &[
-        "MaximumPatientCount", "MaximumStorageSize", "StorageCompression", "CheckRevisions",
+        "MaximumPatientCount", "MaximumStorageSize", "StorageCompression",
         "MaximumStorageMode",
     ];
     const HTTPS: &[&str] = &[

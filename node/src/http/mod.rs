@@ -2,6 +2,7 @@
 //! files, errors rendered as Orthanc JSON by [`error::render_errors`] only.
 
 pub mod archive;
+pub mod attachments;
 pub mod auth;
 pub mod cluster;
 pub mod content;
@@ -228,18 +229,28 @@ fn routes() -> Router<Archive> {
                 .put(metadata::put)
                 .delete(metadata::delete),
         )
-        .route("/{collection}/{id}/attachments", get(metadata::attachments))
+        .route("/{collection}/{id}/attachments", get(attachments::list))
         .route(
             "/{collection}/{id}/attachments/{name}",
-            get(metadata::attachment_info),
+            get(attachments::info)
+                .put(attachments::put)
+                .delete(attachments::delete),
         )
         .route(
             "/{collection}/{id}/attachments/{name}/verify-md5",
-            post(metadata::verify_md5),
+            post(attachments::verify_md5),
+        )
+        .route(
+            "/{collection}/{id}/attachments/{name}/compress",
+            post(attachments::compress),
+        )
+        .route(
+            "/{collection}/{id}/attachments/{name}/uncompress",
+            post(attachments::uncompress),
         )
         .route(
             "/{collection}/{id}/attachments/{name}/{op}",
-            get(metadata::attachment_op),
+            get(attachments::operation),
         )
         .route("/{collection}/{id}/{relative}", get(resources::relative))
         // Orthanc answers an unknown URI with a bare 404 (no body).

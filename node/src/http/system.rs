@@ -18,7 +18,7 @@ pub async fn system(State(archive): State<Archive>) -> Json<Value> {
     let c = archive.config();
     Json(json!({
         "ApiVersion": 16,
-        "CheckRevisions": false,
+        "CheckRevisions": c.check_revisions,
         "DatabaseBackendPlugin": null,
         "DatabaseVersion": 6,
         "DicomAet": c.dicom_aet,
