@@ -14,7 +14,7 @@ use crate::service::Archive;
 
 /// Metadata as Orthanc lists it: the stored entries, plus `LastUpdate` above
 /// the instance level.
-fn metadata_of(r: &Resource) -> Map<String, Value> {
+pub(super) fn metadata_of(r: &Resource) -> Map<String, Value> {
     let mut out: Map<String, Value> = r
         .metadata
         .iter()

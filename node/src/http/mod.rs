@@ -19,6 +19,9 @@ pub mod resources;
 pub mod scripting;
 pub mod settings;
 pub mod system;
+pub mod tags;
+pub mod tools;
+pub mod xml;
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{delete, get, post};
@@ -45,6 +48,7 @@ pub fn router(archive: Archive) -> Router {
             auth::guard,
         ))
         .layer(axum::middleware::from_fn(error::render_errors))
+        .layer(axum::middleware::from_fn(xml::negotiate))
         .with_state(archive);
     if compression {
         // ZIP archives are compressed already.
@@ -64,11 +68,45 @@ pub fn router(archive: Archive) -> Router {
 }
 
 /// The service a listener serves: [`router`] behind Orthanc's indifference
-/// to a trailing `/` (`GET /studies/` lists the studies).
+/// to a trailing `/` (`GET /studies/` lists the studies) and to empty path
+/// segments (`/attachments/dicom//size`).
 pub fn service(
     archive: Archive,
-) -> tower_http::normalize_path::NormalizePath<Router> {
-    tower_http::normalize_path::NormalizePath::trim_trailing_slash(router(archive))
+) -> tower::util::MapRequest<
+    tower_http::normalize_path::NormalizePath<Router>,
+    fn(axum::extract::Request) -> axum::extract::Request,
+> {
+    let normalized = tower_http::normalize_path::NormalizePath::trim_trailing_slash(router(archive));
+    tower::ServiceExt::<axum::extract::Request>::map_request(
+        normalized,
+        collapse_slashes as fn(axum::extract::Request) -> axum::extract::Request,
+    )
+}
+
+/// `a//b` is `a/b`, as Orthanc splits URIs ignoring empty components.
+fn collapse_slashes(mut request: axum::extract::Request) -> axum::extract::Request {
+    let path = request.uri().path();
+    if !path.contains("//") {
+        return request;
+    }
+    let mut collapsed = String::with_capacity(path.len());
+    for c in path.chars() {
+        if !(c == '/' && collapsed.ends_with('/')) {
+            collapsed.push(c);
+        }
+    }
+    let with_query = match request.uri().query() {
+        Some(q) => format!("{collapsed}?{q}"),
+        None => collapsed,
+    };
+    let mut parts = request.uri().clone().into_parts();
+    if let Ok(pq) = with_query.parse() {
+        parts.path_and_query = Some(pq);
+        if let Ok(uri) = axum::http::Uri::from_parts(parts) {
+            *request.uri_mut() = uri;
+        }
+    }
+    request
 }
 
 /// The same routes for calls made in-process by Lua scripts (`RestApiGet`...):
@@ -129,6 +167,15 @@ fn routes() -> Router<Archive> {
             get(peers::operations).put(peers::put).delete(peers::delete),
         )
         .route("/peers/{name}/configuration", get(peers::configuration))
+        .route("/tools/generate-uid", get(tools::generate_uid))
+        .route("/tools/dicom-conformance", get(tools::dicom_conformance))
+        .route("/tools/invalidate-tags", post(tools::invalidate_tags))
+        .route("/tools/bulk-content", post(tools::bulk_content))
+        .route("/tools/bulk-delete", post(tools::bulk_delete))
+        .route("/tools/dicom-echo", post(tools::dicom_echo))
+        .route("/plugins", get(tools::plugins))
+        .route("/plugins/explorer.js", get(tools::explorer_js))
+        .route("/plugins/{id}", get(tools::plugin))
         .route("/tools/find", post(find::find))
         .route("/tools/lookup", post(find::lookup))
         .route("/tools/create-archive", post(archive::create))
@@ -252,6 +299,11 @@ fn routes() -> Router<Archive> {
             "/{collection}/{id}/attachments/{name}/{op}",
             get(attachments::operation),
         )
+        .route("/{collection}/{id}/shared-tags", get(tags::shared_tags))
+        .route("/{collection}/{id}/instances-tags", get(tags::instances_tags))
+        .route("/{collection}/{id}/module", get(tags::module))
+        .route("/studies/{id}/module-patient", get(tags::module_patient))
+        .route("/series/{id}/ordered-slices", get(tags::ordered_slices))
         .route("/{collection}/{id}/{relative}", get(resources::relative))
         // Orthanc answers an unknown URI with a bare 404 (no body).
         .fallback(|| async { axum::http::StatusCode::NOT_FOUND })

@@ -128,10 +128,16 @@ pub async fn now_local() -> Response {
 /// `GET /tools`: the tools this server serves under `/tools/`, sorted.
 pub const TOOLS: &[&str] = &[
     "accepted-transfer-syntaxes",
+    "bulk-content",
+    "bulk-delete",
     "create-archive",
     "default-encoding",
+    "dicom-conformance",
+    "dicom-echo",
     "execute-script",
     "find",
+    "generate-uid",
+    "invalidate-tags",
     "log-level",
     "log-level-dicom",
     "log-level-generic",

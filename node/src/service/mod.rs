@@ -16,6 +16,7 @@ pub mod remote_query;
 pub mod replication;
 pub mod send;
 pub mod settings;
+pub mod slices;
 pub mod write;
 pub mod zip_layout;
 pub mod zip_stream;
