@@ -45,7 +45,10 @@ pub async fn list(
 ) -> ApiResult<Json<Value>> {
     let all = archive.attachments(level_of(&collection)?, &id)?;
     if p.full.is_some() {
-        let mut sorted: Vec<_> = all.iter().map(|a| (a.name.clone(), a.content_type)).collect();
+        let mut sorted: Vec<_> = all
+            .iter()
+            .map(|a| (a.name.clone(), a.content_type))
+            .collect();
         sorted.sort();
         let map: Map<String, Value> = sorted.into_iter().map(|(n, t)| (n, json!(t))).collect();
         return Ok(Json(Value::Object(map)));
@@ -85,7 +88,10 @@ async fn conditional(
     a: &NamedAttachment,
     render: impl std::future::Future<Output = ApiResult<Response>>,
 ) -> ApiResult<Response> {
-    let md5 = archive.attachment_md5(&a.attachment).await?.unwrap_or_default();
+    let md5 = archive
+        .attachment_md5(&a.attachment)
+        .await?
+        .unwrap_or_default();
     let etag = etag_value(a.attachment.revision, &md5);
     let with_etag = |mut r: Response| {
         r.headers_mut().insert(header::ETAG, etag.clone());
@@ -112,8 +118,10 @@ pub async fn info(
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let a = archive.attachment(level_of(&collection)?, &id, &name)?;
-    conditional(&archive, &headers, &a, async { Ok(Json(json!(OPERATIONS)).into_response()) })
-        .await
+    conditional(&archive, &headers, &a, async {
+        Ok(Json(json!(OPERATIONS)).into_response())
+    })
+    .await
 }
 
 pub async fn operation(
@@ -122,8 +130,14 @@ pub async fn operation(
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     const OPS: [&str; 8] = [
-        "data", "compressed-data", "size", "compressed-size", "md5", "compressed-md5",
-        "is-compressed", "info",
+        "data",
+        "compressed-data",
+        "size",
+        "compressed-size",
+        "md5",
+        "compressed-md5",
+        "is-compressed",
+        "info",
     ];
     let level = level_of(&collection)?;
     let a = archive.attachment(level, &id, &name)?;
@@ -160,11 +174,19 @@ async fn render(archive: &Archive, a: &NamedAttachment, op: &str) -> ApiResult<R
         "size" => text(att.uncompressed_size.to_string()),
         "compressed-size" => text(att.size.to_string()),
         "md5" => text(archive.attachment_md5(att).await?.ok_or_else(no_md5)?),
-        "compressed-md5" => text(archive.attachment_compressed_md5(att).await?.ok_or_else(no_md5)?),
+        "compressed-md5" => text(
+            archive
+                .attachment_compressed_md5(att)
+                .await?
+                .ok_or_else(no_md5)?,
+        ),
         "is-compressed" => text(if att.compressed { "1" } else { "0" }.into()),
         _ => {
             let md5 = archive.attachment_md5(att).await?.unwrap_or_default();
-            let compressed_md5 = archive.attachment_compressed_md5(att).await?.unwrap_or_default();
+            let compressed_md5 = archive
+                .attachment_compressed_md5(att)
+                .await?
+                .unwrap_or_default();
             let mut info = json!({
                 "CompressedMD5": compressed_md5,
                 "CompressedSize": att.size,
@@ -195,7 +217,8 @@ pub async fn put(
         .put_attachment(level, &id, &name, body, expected)
         .await?;
     let mut r = Json(json!({})).into_response();
-    r.headers_mut().insert(header::ETAG, etag_value(revision, &md5));
+    r.headers_mut()
+        .insert(header::ETAG, etag_value(revision, &md5));
     Ok(r)
 }
 
@@ -218,7 +241,9 @@ pub async fn delete(
             }
         }
     }
-    archive.delete_attachment(level, &id, &name, expected).await?;
+    archive
+        .delete_attachment(level, &id, &name, expected)
+        .await?;
     Ok(([(header::CONTENT_TYPE, "text/plain")], "").into_response())
 }
 
@@ -246,7 +271,9 @@ pub async fn verify_md5(
     State(archive): State<Archive>,
     Path((collection, id, name)): Path<(String, String, String)>,
 ) -> ApiResult<Json<Value>> {
-    let a = archive.attachment(level_of(&collection)?, &id, &name)?.attachment;
+    let a = archive
+        .attachment(level_of(&collection)?, &id, &name)?
+        .attachment;
     // Reading the blob checks it against its name (SHA-256): a damaged one is
     // an error; so is a compressed one that does not inflate. A recorded MD5
     // is checked as well.

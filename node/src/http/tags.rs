@@ -47,7 +47,11 @@ impl TagParams {
             return Ok(out);
         };
         let mut parts: Vec<String> = Vec::new();
-        for piece in list.split([',', ';']).map(str::trim).filter(|p| !p.is_empty()) {
+        for piece in list
+            .split([',', ';'])
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+        {
             // Re-join `gggg` `,` `eeee`.
             let hex4 = |s: &str| s.len() == 4 && s.chars().all(|c| c.is_ascii_hexdigit());
             match parts.last_mut() {

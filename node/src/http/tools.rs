@@ -41,9 +41,17 @@ pub async fn dicom_conformance(State(archive): State<Archive>) -> ApiResult<Resp
     let accepted = archive.accepted_transfer_syntaxes()?;
     let mut out = String::new();
     let title = "DICOM Conformance Statement of Isengard";
-    out.push_str(&format!("{}\n{title}\n{}\n\n", "=".repeat(title.len()), "=".repeat(title.len())));
+    out.push_str(&format!(
+        "{}\n{title}\n{}\n\n",
+        "=".repeat(title.len()),
+        "=".repeat(title.len())
+    ));
     let mut section = |name: &str, intro: &str, classes: &[&str]| {
-        out.push_str(&format!("\n{}\n{name}\n{}\n\n{intro}\n\n", "-".repeat(name.len()), "-".repeat(name.len())));
+        out.push_str(&format!(
+            "\n{}\n{name}\n{}\n\n{intro}\n\n",
+            "-".repeat(name.len()),
+            "-".repeat(name.len())
+        ));
         for uid in classes {
             out.push_str(&format!("  {uid}\n"));
         }
@@ -104,23 +112,33 @@ fn resources(body: &Value) -> ApiResult<Vec<String>> {
 /// `POST /tools/bulk-content`: `Resources` (of any levels; unknown ones are
 /// skipped), optionally climbed or descended to `Level`, each as its
 /// `/{level}/{id}` answer with its `Metadata` unless `"Metadata": false`.
-pub async fn bulk_content(
-    State(archive): State<Archive>,
-    body: Bytes,
-) -> ApiResult<Json<Value>> {
+pub async fn bulk_content(State(archive): State<Archive>, body: Bytes) -> ApiResult<Json<Value>> {
     let body = json_body(&body)?.unwrap_or_else(|| json!({}));
     let ids = resources(&body)?;
     let level = match body.get("Level") {
         None => None,
         Some(Value::String(s)) => Some(Level::parse(s).ok_or_else(|| {
-            ApiError::with_details(OrthancCode::ParameterOutOfRange, format!("Unknown resource level: {s}"))
+            ApiError::with_details(
+                OrthancCode::ParameterOutOfRange,
+                format!("Unknown resource level: {s}"),
+            )
         })?),
-        Some(_) => return Err(ApiError::with_details(OrthancCode::BadFileFormat, "\"Level\" must be a string")),
+        Some(_) => {
+            return Err(ApiError::with_details(
+                OrthancCode::BadFileFormat,
+                "\"Level\" must be a string",
+            ))
+        }
     };
     let metadata = match body.get("Metadata") {
         None => true,
         Some(Value::Bool(b)) => *b,
-        Some(_) => return Err(ApiError::with_details(OrthancCode::BadFileFormat, "\"Metadata\" must be a Boolean")),
+        Some(_) => {
+            return Err(ApiError::with_details(
+                OrthancCode::BadFileFormat,
+                "\"Metadata\" must be a Boolean",
+            ))
+        }
     };
     let mut selected: Vec<String> = Vec::new();
     let mut seen = BTreeSet::new();
@@ -130,7 +148,10 @@ pub async fn bulk_content(
         };
         let at_level = match level {
             None => vec![r.id.clone()],
-            Some(l) if l <= r.level => archive.ancestor(&r.id, l).map(|a| vec![a.id]).unwrap_or_default(),
+            Some(l) if l <= r.level => archive
+                .ancestor(&r.id, l)
+                .map(|a| vec![a.id])
+                .unwrap_or_default(),
             Some(l) => archive.descendants(&r.id, l)?,
         };
         for i in at_level {
@@ -173,10 +194,17 @@ pub async fn bulk_delete(State(archive): State<Archive>, body: Bytes) -> ApiResu
 /// `DicomModalities`: `[aet, host, port]` or an object), `Timeout` optional.
 pub async fn dicom_echo(State(archive): State<Archive>, body: Bytes) -> ApiResult<Json<Value>> {
     let body = json_body(&body)?.ok_or_else(|| {
-        ApiError::with_details(OrthancCode::BadFileFormat, "The body must describe a modality")
+        ApiError::with_details(
+            OrthancCode::BadFileFormat,
+            "The body must describe a modality",
+        )
     })?;
     let modality = crate::service::modalities::modality_from_json("echo", &body)?;
-    let timeout = if body.is_object() { unsigned(&body, "Timeout")? } else { None };
+    let timeout = if body.is_object() {
+        unsigned(&body, "Timeout")?
+    } else {
+        None
+    };
     let target = archive.scu_target(&modality, None, timeout);
     archive.echo_modality(&target).await?;
     Ok(Json(json!({})))

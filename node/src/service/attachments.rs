@@ -27,7 +27,11 @@ pub const FIRST_USER_TYPE: u16 = 1024;
 const BLOB_BUSY_RETRIES: usize = 50;
 
 /// Orthanc's built-in content types and their names.
-const BUILTIN: &[(u16, &str)] = &[(1, "dicom"), (2, "dicom-as-json"), (3, "dicom-until-pixel-data")];
+const BUILTIN: &[(u16, &str)] = &[
+    (1, "dicom"),
+    (2, "dicom-as-json"),
+    (3, "dicom-until-pixel-data"),
+];
 
 /// Why an attachment operation was refused.
 #[derive(Debug, thiserror::Error)]
@@ -169,7 +173,9 @@ impl Archive {
             md5: md5.clone(),
             ..Default::default()
         };
-        let (stored, _) = self.write_attachment(id, t, attachment, bytes, expect).await?;
+        let (stored, _) = self
+            .write_attachment(id, t, attachment, bytes, expect)
+            .await?;
         Ok((stored, md5))
     }
 
@@ -336,9 +342,9 @@ pub fn inflate(stored: &[u8]) -> Option<Vec<u8>> {
 
 /// Every attachment size below and at a resource, as `/statistics` adds them.
 pub(super) fn sizes(r: &Resource) -> (u64, u64) {
-    r.attachments.values().fold((0, 0), |(d, u), a| {
-        (d + a.size, u + a.uncompressed_size)
-    })
+    r.attachments
+        .values()
+        .fold((0, 0), |(d, u), a| (d + a.size, u + a.uncompressed_size))
 }
 
 #[cfg(test)]
