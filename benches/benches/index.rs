@@ -43,6 +43,7 @@ fn commands(shape: Shape) -> Vec<Command> {
                         size: bytes.len() as u64,
                         uncompressed_size: bytes.len() as u64,
                         md5: String::new(),
+                        ..Default::default()
                     },
                 }),
                 overwrite: false,

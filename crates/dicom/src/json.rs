@@ -9,7 +9,7 @@
 //! The `header_*` variants render the file meta information (`/header`),
 //! which Orthanc always decodes as ASCII. Keys come out sorted, as jsoncpp does.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Value as Json};
 
@@ -20,6 +20,12 @@ use super::values::{self, Leaf, MAX_STRING_LENGTH};
 
 /// `/instances/{id}/tags`.
 pub fn full(obj: &DicomFile) -> Json {
+    full_ignoring_length(obj, &BTreeSet::new())
+}
+
+/// [`full`], with the values of `ignore_length` rendered however long they
+/// are (Orthanc's `ignore-length` argument).
+pub fn full_ignoring_length(obj: &DicomFile, ignore_length: &BTreeSet<Tag>) -> Json {
     let top = DataSet {
         // Orthanc's StopAfterPixelData: top-level tags after (7FE0,0010) are left out
         elements: obj
@@ -30,7 +36,7 @@ pub fn full(obj: &DicomFile) -> Json {
             .cloned()
             .collect(),
     };
-    dataset_full(&top, &Charset::of(&obj.dataset))
+    dataset_full_with(&top, &Charset::of(&obj.dataset), ignore_length)
 }
 
 /// `/instances/{id}/simplified-tags` and `/tags?simplify`.
@@ -80,6 +86,10 @@ const HEADER_CHARSET: Charset = Charset {
 
 /// The full form of one data set (or sequence item).
 pub fn dataset_full(ds: &DataSet, charset: &Charset) -> Json {
+    dataset_full_with(ds, charset, &BTreeSet::new())
+}
+
+fn dataset_full_with(ds: &DataSet, charset: &Charset, ignore_length: &BTreeSet<Tag>) -> Json {
     let mut sorted: BTreeMap<Tag, Json> = BTreeMap::new();
     for el in &ds.elements {
         let creator = ds.private_creator(el.tag);
@@ -91,7 +101,7 @@ pub fn dataset_full(ds: &DataSet, charset: &Charset) -> Json {
                 node.insert("Type".into(), Json::from("Sequence"));
                 let items = items
                     .iter()
-                    .map(|item| dataset_full(item, charset))
+                    .map(|item| dataset_full_with(item, charset, ignore_length))
                     .collect();
                 node.insert("Value".into(), Json::Array(items));
             }
@@ -101,7 +111,11 @@ pub fn dataset_full(ds: &DataSet, charset: &Charset) -> Json {
                 }
                 let (ty, value) = match values::convert(el, creator.as_deref(), charset) {
                     Leaf::Null => ("Null", Json::Null),
-                    Leaf::String(s) if s.len() > MAX_STRING_LENGTH => ("TooLong", Json::Null),
+                    Leaf::String(s)
+                        if s.len() > MAX_STRING_LENGTH && !ignore_length.contains(&el.tag) =>
+                    {
+                        ("TooLong", Json::Null)
+                    }
                     Leaf::String(s) => ("String", Json::String(s)),
                 };
                 node.insert("Type".into(), Json::from(ty));

@@ -22,6 +22,7 @@ mod level;
 mod main_tags;
 pub mod model;
 pub mod modify;
+pub mod modules;
 pub mod reader;
 pub mod values;
 

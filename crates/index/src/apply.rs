@@ -85,6 +85,10 @@ impl<'a> Applier<'a> {
         }
     }
 
+    pub(crate) fn db_ref(&self) -> &'a DB {
+        self.db
+    }
+
     pub fn apply(&mut self, command: &Command) -> Result<CommandResponse> {
         match command {
             Command::StoreInstance {
@@ -108,6 +112,20 @@ impl<'a> Applier<'a> {
             Command::DeleteMetadata { id, name, stamp } => {
                 self.update_metadata(id, name, None, stamp)
             }
+            Command::SetAttachment {
+                id,
+                name,
+                attachment,
+                expect,
+                stamp,
+                holders,
+            } => self.set_attachment(id, name, attachment, expect, stamp, holders),
+            Command::DeleteAttachment {
+                id,
+                name,
+                expect,
+                stamp,
+            } => self.delete_attachment(id, name, expect, stamp),
             Command::ClearChanges => {
                 for name in [CF_CHANGES, CF_RESOURCE_CHANGES] {
                     let family = cf(self.db, name);
@@ -179,13 +197,13 @@ impl<'a> Applier<'a> {
         }
     }
 
-    fn put_resource(&mut self, r: &Resource) -> Result<()> {
+    pub(crate) fn put_resource(&mut self, r: &Resource) -> Result<()> {
         let bytes = serde_json::to_vec(r)?;
         self.batch.put_cf(cf(self.db, CF_RESOURCES), &r.id, bytes);
         Ok(())
     }
 
-    fn add_change(
+    pub(crate) fn add_change(
         &mut self,
         change_type: ChangeType,
         level: Level,
@@ -258,11 +276,11 @@ impl<'a> Applier<'a> {
             .unwrap_or(0))
     }
 
-    fn blob_state(&self, hash: &str) -> Result<Option<Vec<u8>>> {
+    pub(crate) fn blob_state(&self, hash: &str) -> Result<Option<Vec<u8>>> {
         Ok(self.db.get_cf(cf(self.db, CF_BLOB_STATE), hash)?)
     }
 
-    fn add_blob_ref(&mut self, hash: &str, delta: i64) -> Result<()> {
+    pub(crate) fn add_blob_ref(&mut self, hash: &str, delta: i64) -> Result<()> {
         let count = (self.blob_refs(hash)? as i64 + delta).max(0) as u64;
         self.refs.insert(hash.to_owned(), count);
         if count == 0 {
@@ -278,7 +296,7 @@ impl<'a> Applier<'a> {
     }
 
     /// The blob's holders become `(current ∪ add) \ remove`, kept sorted.
-    fn update_holders(&mut self, hash: &str, add: &[u64], remove: &[u64]) -> Result<()> {
+    pub(crate) fn update_holders(&mut self, hash: &str, add: &[u64], remove: &[u64]) -> Result<()> {
         let mut holders: Vec<u64> = match self.db.get_cf(cf(self.db, CF_BLOB_HOLDERS), hash)? {
             Some(bytes) => serde_json::from_slice(&bytes)?,
             None => Vec::new(),

@@ -12,6 +12,7 @@
 //! openraft and proposes the commands.
 
 pub mod apply;
+mod apply_attachments;
 pub mod find;
 pub mod log_store;
 pub mod model;

@@ -8,15 +8,43 @@ use serde::{Deserialize, Serialize};
 
 pub use isengard_dicom::{Level, MainTags};
 
-/// A stored file attached to an instance (Orthanc's "attachment" `dicom`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A stored file attached to a resource: the DICOM file of an instance
+/// (Orthanc's attachment `dicom`) or a user attachment (content type 1024 and
+/// above) of a resource of any level.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Attachment {
-    /// Content hash (SHA-256, lowercase hex) naming the blob.
+    /// Content hash (SHA-256, lowercase hex) naming the blob (the stored bytes,
+    /// compressed or not).
     pub hash: String,
+    /// Size of the stored bytes (Orthanc's `CompressedSize`).
     pub size: u64,
     pub uncompressed_size: u64,
-    /// MD5 of the bytes, lowercase hex; empty when `StoreMD5ForAttachments` is false.
+    /// MD5 of the uncompressed bytes, lowercase hex; empty when not recorded
+    /// (then computed from the blob when asked for, ADR 006). Always recorded
+    /// for a compressed attachment.
     pub md5: String,
+    /// The blob is Orthanc's zlib form (8-byte little-endian size, then zlib).
+    #[serde(default)]
+    pub compressed: bool,
+    /// Orthanc's revision (the ETag's `revision-md5`), 0 when created, one more
+    /// at each replacement.
+    #[serde(default)]
+    pub revision: u64,
+}
+
+/// What a [`Command::SetAttachment`] or [`Command::DeleteAttachment`] expects
+/// of the attachment already there (checked when applied, so that concurrent
+/// writers cannot both win).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Expect {
+    /// Whatever is there (nothing, or any revision).
+    Any,
+    /// No attachment of that name.
+    Absent,
+    /// The attachment at this revision, with this MD5 (Orthanc's `If-Match`).
+    Revision { revision: u64, md5: String },
+    /// The attachment stored in this blob (compression changes of one writer).
+    Blob { hash: String },
 }
 
 /// One resource as the state machine stores it.
@@ -294,6 +322,27 @@ pub enum Command {
         name: String,
         stamp: Stamp,
     },
+    /// Adds or replaces the attachment `name` of a resource (its blob already
+    /// durable); refused with [`CommandResponse::Conflict`] unless `expect` holds.
+    /// The stored revision is one more than the replaced one (0 when new), as
+    /// Orthanc counts them (a compression change counts too).
+    SetAttachment {
+        id: String,
+        name: String,
+        attachment: Attachment,
+        expect: Expect,
+        stamp: Stamp,
+        #[serde(default)]
+        holders: Vec<u64>,
+    },
+    /// Removes the attachment `name`; `Conflict` unless `expect` holds,
+    /// [`CommandResponse::UnknownAttachment`] when there is none.
+    DeleteAttachment {
+        id: String,
+        name: String,
+        expect: Expect,
+        stamp: Stamp,
+    },
     /// Empty the change log (`DELETE /changes`).
     ClearChanges,
     /// Defines (or redefines) a modality.
@@ -359,6 +408,12 @@ pub enum CommandResponse {
     Claimed {
         hashes: Vec<String>,
     },
+    /// The precondition of an attachment write did not hold.
+    Conflict,
+    /// The resource has no attachment of that name.
+    UnknownAttachment,
+    /// An attachment was written: its new revision.
+    Revision(u64),
     Done,
     /// The responses to the commands of a [`Command::Batch`], in order.
     Batch(Vec<CommandResponse>),

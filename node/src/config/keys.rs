@@ -60,6 +60,8 @@ keys! {
     HTTP_COMPRESSION_ENABLED = "HttpCompressionEnabled";
     METRICS_ENABLED = "MetricsEnabled";
     USER_METADATA = "UserMetadata";
+    USER_CONTENT_TYPE = "UserContentType";
+    CHECK_REVISIONS = "CheckRevisions";
     MAXIMUM_STORAGE_CACHE_SIZE = "MaximumStorageCacheSize";
     QUERY_RETRIEVE_SIZE = "QueryRetrieveSize";
     // WebDAV (`/webdav`).
@@ -131,7 +133,6 @@ pub(super) fn is_read(section: &str, name: &str) -> bool {
 /// in [`super::Config::document`].
 pub const ORTHANC_UNIMPLEMENTED: &[&str] = &[
     "BuiltinDecoderTranscoderOrder",
-    "CheckRevisions",
     "ConcurrentJobs",
     "DatabaseServerIdentifier",
     "DefaultPrivateCreator",
@@ -193,7 +194,6 @@ pub const ORTHANC_UNIMPLEMENTED: &[&str] = &[
     "SynchronousZipStream",
     "TemporaryDirectory",
     "TranscodeDicomProtocol",
-    "UserContentType",
     "ZipLoaderThreads",
 ];
 
@@ -216,7 +216,7 @@ pub fn unimplemented_reason(key: &str) -> &'static str {
         "IngestTranscodingOfUncompressed", "TranscodeDicomProtocol",
     ];
     const LIFECYCLE: &[&str] = &[
-        "MaximumPatientCount", "MaximumStorageSize", "StorageCompression", "CheckRevisions",
+        "MaximumPatientCount", "MaximumStorageSize", "StorageCompression",
         "MaximumStorageMode",
     ];
     const HTTPS: &[&str] = &[

@@ -128,6 +128,12 @@ pub struct Config {
     /// numbered ones (1024 to 65535). Default none. The numbers Orthanc
     /// associates with the names are not used.
     pub user_metadata: BTreeSet<String>,
+    /// `"UserContentType"`: names of user attachment types, to their number
+    /// (1024 to 65535) and the MIME type `/data` answers with. Default none.
+    pub user_content_types: BTreeMap<String, (u16, Option<String>)>,
+    /// `"CheckRevisions"`: whether writing over or deleting a user attachment
+    /// needs an `If-Match` header with its revision. Default false.
+    pub check_revisions: bool,
     /// `"RemoteAccessAllowed"`: whether HTTP clients other than localhost are served.
     /// Default false.
     pub remote_access_allowed: bool,

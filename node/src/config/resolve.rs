@@ -83,6 +83,8 @@ pub(super) fn resolve(mut document: Value, env: Env<'_>) -> Result<Config, Confi
     let user_metadata: BTreeSet<String> = object(root, keys::USER_METADATA)?
         .map(|names| names.keys().cloned().collect())
         .unwrap_or_default();
+    let user_content_types = resolve_content_types(root)?;
+    let check_revisions = boolean(root, keys::CHECK_REVISIONS)?.unwrap_or(false);
     let maximum_storage_cache_size =
         integer(root, keys::MAXIMUM_STORAGE_CACHE_SIZE, COUNT)?.unwrap_or(DEFAULT_STORAGE_CACHE_MB);
     let query_retrieve_size = integer(root, keys::QUERY_RETRIEVE_SIZE, COUNT)?
@@ -178,6 +180,8 @@ pub(super) fn resolve(mut document: Value, env: Env<'_>) -> Result<Config, Confi
         store_md5,
         maximum_storage_cache_size,
         user_metadata,
+        user_content_types,
+        check_revisions,
         remote_access_allowed,
         authentication_enabled,
         registered_users,
@@ -186,6 +190,32 @@ pub(super) fn resolve(mut document: Value, env: Env<'_>) -> Result<Config, Confi
         document,
         unsupported_keys: unsupported,
     })
+}
+
+/// `UserContentType`: `{"name": number}` or `{"name": [number, "mime"]}`,
+/// numbers from 1024 to 65535 as Orthanc requires.
+fn resolve_content_types(
+    root: &Map<String, Value>,
+) -> Result<BTreeMap<String, (u16, Option<String>)>, ConfigError> {
+    const EXPECTED: &str = "an object of name -> number (1024 to 65535) or [number, MIME type]";
+    let Some(entries) = object(root, keys::USER_CONTENT_TYPE)? else {
+        return Ok(BTreeMap::new());
+    };
+    let number = |v: &Value| {
+        v.as_u64()
+            .filter(|n| (1024..=65535).contains(n))
+            .map(|n| n as u16)
+    };
+    let mut out = BTreeMap::new();
+    for (name, v) in entries {
+        let entry = match v {
+            Value::Array(a) if a.len() == 2 => number(&a[0]).zip(a[1].as_str()).map(|(n, m)| (n, Some(m.to_owned()))),
+            v => number(v).map(|n| (n, None)),
+        };
+        let entry = entry.ok_or_else(|| invalid(keys::USER_CONTENT_TYPE.path(), EXPECTED, v))?;
+        out.insert(name.clone(), entry);
+    }
+    Ok(out)
 }
 
 fn resolve_lua(

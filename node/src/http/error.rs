@@ -16,6 +16,7 @@ use crate::blob::BlobError;
 use crate::dicom::modify::RewriteError;
 use crate::dicom::DicomError;
 use crate::index::IndexError;
+use crate::service::attachments::AttachmentError;
 use crate::service::find::FindError;
 use crate::service::modify::ModifyError;
 use crate::service::ServiceError;
@@ -46,6 +47,10 @@ pub enum OrthancCode {
     CannotExecuteLua,
     /// No route has this URI: Orthanc's bare 404, without a body.
     Unrouted,
+    /// A bad or missing revision (`If-Match`), HTTP 409.
+    Revision,
+    /// What Orthanc refuses with a bare 403 (writing a system attachment).
+    Forbidden,
 }
 
 impl OrthancCode {
@@ -92,6 +97,12 @@ impl OrthancCode {
                 "Unsupported media type",
             ),
             Unrouted => (0, StatusCode::NOT_FOUND, ""),
+            Forbidden => (0, StatusCode::FORBIDDEN, ""),
+            Revision => (
+                43,
+                StatusCode::CONFLICT,
+                "A bad revision number was provided, which might indicate conflict between multiple writers",
+            ),
             CannotExecuteLua => (
                 2031,
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -213,6 +224,16 @@ impl From<ServiceError> for ApiError {
             ServiceError::Scu { .. } | ServiceError::BadAnswer(_) => {
                 ApiError::with_details(OrthancCode::NetworkProtocol, e.to_string())
             }
+            ServiceError::Attachment(a) => match a {
+                AttachmentError::Forbidden(_) => ApiError::new(OrthancCode::Forbidden),
+                AttachmentError::Revision(None) => ApiError::new(OrthancCode::Revision),
+                AttachmentError::Revision(Some(d)) => {
+                    ApiError::with_details(OrthancCode::Revision, d)
+                }
+                AttachmentError::Corrupt(_) => {
+                    ApiError::with_details(OrthancCode::CorruptedFile, a.to_string())
+                }
+            },
             ServiceError::BlobBusy(id) => ApiError::with_details(
                 OrthancCode::DatabaseUnavailable,
                 format!("the file of instance {id} is being garbage-collected; retry"),
@@ -316,8 +337,10 @@ pub async fn render_errors(request: Request, next: Next) -> Response {
     let Some(error) = response.extensions_mut().remove::<ApiError>() else {
         return response;
     };
-    if error.code == OrthancCode::Unrouted {
-        return StatusCode::NOT_FOUND.into_response();
+    match error.code {
+        OrthancCode::Unrouted => return StatusCode::NOT_FOUND.into_response(),
+        OrthancCode::Forbidden => return StatusCode::FORBIDDEN.into_response(),
+        _ => {}
     }
     let (orthanc_status, default_status, message) = error.code.describe();
     let status = error.status.unwrap_or(default_status);
@@ -340,6 +363,12 @@ pub async fn render_errors(request: Request, next: Next) -> Response {
         serde_json::to_vec_pretty(&body).unwrap_or_default(),
     ));
     *out.status_mut() = status;
+    // Headers the handler set stay (Orthanc keeps an attachment's ETag on a 400).
+    for (name, value) in response.headers() {
+        if name != axum::http::header::CONTENT_TYPE && name != axum::http::header::CONTENT_LENGTH {
+            out.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
     out.headers_mut().insert(
         axum::http::header::CONTENT_TYPE,
         axum::http::HeaderValue::from_static("application/json; charset=utf-8"),

@@ -2,6 +2,7 @@
 //! files, errors rendered as Orthanc JSON by [`error::render_errors`] only.
 
 pub mod archive;
+pub mod attachments;
 pub mod auth;
 pub mod cluster;
 pub mod content;
@@ -19,6 +20,9 @@ pub mod resources;
 pub mod scripting;
 pub mod settings;
 pub mod system;
+pub mod tags;
+pub mod tools;
+pub mod xml;
 pub mod webdav;
 pub mod upload;
 
@@ -47,6 +51,7 @@ pub fn router(archive: Archive) -> Router {
             auth::guard,
         ))
         .layer(axum::middleware::from_fn(error::render_errors))
+        .layer(axum::middleware::from_fn(xml::negotiate))
         .layer(axum::middleware::from_fn_with_state(
             archive.clone(),
             metrics::timed,
@@ -75,14 +80,45 @@ pub type Service = tower_http::normalize_path::NormalizePath<
 >;
 
 /// The service a listener serves: [`router`] behind Orthanc's indifference
-/// to a trailing `/` (`GET /studies/` lists the studies) and its method
-/// overrides ([`override_method`]).
+/// to a trailing `/` (`GET /studies/` lists the studies) and to empty path
+/// segments (`/attachments/dicom//size`), and its method overrides
+/// ([`override_method`]).
 pub fn service(archive: Archive) -> Service {
-    let overridden = tower::util::MapRequest::new(
+    let prepared = tower::util::MapRequest::new(
         router(archive),
-        override_method as fn(axum::extract::Request) -> axum::extract::Request,
+        prepare as fn(axum::extract::Request) -> axum::extract::Request,
     );
-    tower_http::normalize_path::NormalizePath::trim_trailing_slash(overridden)
+    tower_http::normalize_path::NormalizePath::trim_trailing_slash(prepared)
+}
+
+fn prepare(request: axum::extract::Request) -> axum::extract::Request {
+    override_method(collapse_slashes(request))
+}
+
+/// `a//b` is `a/b`, as Orthanc splits URIs ignoring empty components.
+fn collapse_slashes(mut request: axum::extract::Request) -> axum::extract::Request {
+    let path = request.uri().path();
+    if !path.contains("//") {
+        return request;
+    }
+    let mut collapsed = String::with_capacity(path.len());
+    for c in path.chars() {
+        if !(c == '/' && collapsed.ends_with('/')) {
+            collapsed.push(c);
+        }
+    }
+    let with_query = match request.uri().query() {
+        Some(q) => format!("{collapsed}?{q}"),
+        None => collapsed,
+    };
+    let mut parts = request.uri().clone().into_parts();
+    if let Ok(pq) = with_query.parse() {
+        parts.path_and_query = Some(pq);
+        if let Ok(uri) = axum::http::Uri::from_parts(parts) {
+            *request.uri_mut() = uri;
+        }
+    }
+    request
 }
 
 /// Orthanc's emulated methods, for clients that can only send GET and POST:
@@ -179,6 +215,15 @@ fn routes() -> Router<Archive> {
             get(peers::operations).put(peers::put).delete(peers::delete),
         )
         .route("/peers/{name}/configuration", get(peers::configuration))
+        .route("/tools/generate-uid", get(tools::generate_uid))
+        .route("/tools/dicom-conformance", get(tools::dicom_conformance))
+        .route("/tools/invalidate-tags", post(tools::invalidate_tags))
+        .route("/tools/bulk-content", post(tools::bulk_content))
+        .route("/tools/bulk-delete", post(tools::bulk_delete))
+        .route("/tools/dicom-echo", post(tools::dicom_echo))
+        .route("/plugins", get(tools::plugins))
+        .route("/plugins/explorer.js", get(tools::explorer_js))
+        .route("/plugins/{id}", get(tools::plugin))
         .route(webdav::ROOT, any(webdav::handle))
         .route("/webdav/{*path}", any(webdav::handle))
         .route("/tools/find", post(find::find))
@@ -290,19 +335,34 @@ fn routes() -> Router<Archive> {
                 .put(metadata::put)
                 .delete(metadata::delete),
         )
-        .route("/{collection}/{id}/attachments", get(metadata::attachments))
+        .route("/{collection}/{id}/attachments", get(attachments::list))
         .route(
             "/{collection}/{id}/attachments/{name}",
-            get(metadata::attachment_info),
+            get(attachments::info)
+                .put(attachments::put)
+                .delete(attachments::delete),
         )
         .route(
             "/{collection}/{id}/attachments/{name}/verify-md5",
-            post(metadata::verify_md5),
+            post(attachments::verify_md5),
+        )
+        .route(
+            "/{collection}/{id}/attachments/{name}/compress",
+            post(attachments::compress),
+        )
+        .route(
+            "/{collection}/{id}/attachments/{name}/uncompress",
+            post(attachments::uncompress),
         )
         .route(
             "/{collection}/{id}/attachments/{name}/{op}",
-            get(metadata::attachment_op),
+            get(attachments::operation),
         )
+        .route("/{collection}/{id}/shared-tags", get(tags::shared_tags))
+        .route("/{collection}/{id}/instances-tags", get(tags::instances_tags))
+        .route("/{collection}/{id}/module", get(tags::module))
+        .route("/studies/{id}/module-patient", get(tags::module_patient))
+        .route("/series/{id}/ordered-slices", get(tags::ordered_slices))
         .route("/{collection}/{id}/{relative}", get(resources::relative))
         // Orthanc answers an unknown URI with a bare 404 (no body).
         .fallback(|| async { axum::http::StatusCode::NOT_FOUND })

@@ -48,7 +48,7 @@ fn empty_ok() -> Response {
 }
 
 /// The body as JSON; `None` when empty.
-fn json_body(body: &Bytes) -> ApiResult<Option<Value>> {
+pub(super) fn json_body(body: &Bytes) -> ApiResult<Option<Value>> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
@@ -62,7 +62,7 @@ fn bad_format(details: impl Into<String>) -> ApiError {
 }
 
 /// An optional unsigned field of a request object.
-fn unsigned(body: &Value, key: &str) -> ApiResult<Option<u64>> {
+pub(super) fn unsigned(body: &Value, key: &str) -> ApiResult<Option<u64>> {
     match body.get(key) {
         None => Ok(None),
         Some(v) => v

@@ -214,7 +214,7 @@ pub fn render(archive: &Archive, view: &ResourceView) -> Value {
         }
         Level::Instance => {
             let att = r.attachments.get("dicom");
-            out.insert("FileSize".into(), json!(att.map(|a| a.size).unwrap_or(0)));
+            out.insert("FileSize".into(), json!(att.map(|a| a.uncompressed_size).unwrap_or(0)));
             out.insert(
                 "FileUuid".into(),
                 json!(att.map(|a| a.hash.clone()).unwrap_or_default()),

@@ -18,7 +18,7 @@ pub async fn system(State(archive): State<Archive>) -> Json<Value> {
     let c = archive.config();
     Json(json!({
         "ApiVersion": 16,
-        "CheckRevisions": false,
+        "CheckRevisions": c.check_revisions,
         "DatabaseBackendPlugin": null,
         "DatabaseVersion": 6,
         "DicomAet": c.dicom_aet,
@@ -128,12 +128,18 @@ pub async fn now_local() -> Response {
 /// `GET /tools`: the tools this server serves under `/tools/`, sorted.
 pub const TOOLS: &[&str] = &[
     "accepted-transfer-syntaxes",
+    "bulk-content",
+    "bulk-delete",
     "create-archive",
     "create-media",
     "create-media-extended",
     "default-encoding",
+    "dicom-conformance",
+    "dicom-echo",
     "execute-script",
     "find",
+    "generate-uid",
+    "invalidate-tags",
     "log-level",
     "log-level-dicom",
     "log-level-generic",

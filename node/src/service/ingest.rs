@@ -133,6 +133,7 @@ impl Archive {
                 size: 0,
                 uncompressed_size: 0,
                 md5: String::new(),
+                ..Default::default()
             },
         };
         // Without overwrite, a known instance is answered without touching storage.
@@ -151,6 +152,7 @@ impl Archive {
                 uncompressed_size: stored.size,
                 // Computed when asked for (ADR 006).
                 md5: String::new(),
+                ..Default::default()
             };
             let stamp = now_stamp();
             new.metadata

@@ -1,6 +1,7 @@
 //! Protocol-neutral use cases over the index and the blob store. The HTTP and
 //! DICOM edges call these; nothing here knows about either protocol.
 
+pub mod attachments;
 pub mod cluster;
 pub mod find;
 pub mod hooks;
@@ -16,6 +17,7 @@ pub mod remote_query;
 pub mod replication;
 pub mod send;
 pub mod settings;
+pub mod slices;
 pub mod write;
 pub mod webdav_uploads;
 pub mod zip_layout;
@@ -107,6 +109,9 @@ pub enum ServiceError {
     /// A modification (`/{level}/{id}/modify`, Lua's `ModifyInstance`) refused or failed.
     #[error(transparent)]
     Modify(#[from] modify::ModifyError),
+    /// A user attachment write refused (revisions, reserved content types).
+    #[error(transparent)]
+    Attachment(#[from] attachments::AttachmentError),
     /// A local find (`/tools/find`, C-FIND) the planner refused.
     #[error(transparent)]
     Find(#[from] find::FindError),

@@ -117,7 +117,7 @@ impl Archive {
             .attachments
             .get("dicom")
             .ok_or_else(|| ServiceError::UnknownAttachment("dicom".into()))?;
-        self.read_blob(&att.hash).await
+        self.attachment_data(att).await
     }
 
     pub fn statistics(&self) -> Result<Counters> {
@@ -135,13 +135,19 @@ impl Archive {
         }
         let instances = self.descendants(id, Level::Instance)?;
         stats.instances = instances.len() as u64;
+        // The attachments of every resource of the subtree count (user
+        // attachments can be at any level), as in Orthanc.
         let reader = self.node.reader();
-        for i in instances {
-            if let Some(r) = reader.resource(&i)? {
-                for att in r.attachments.values() {
-                    stats.disk_size += att.size;
-                    stats.uncompressed_size += att.uncompressed_size;
-                }
+        let mut subtree = vec![id.to_owned()];
+        while let Some(current) = subtree.pop() {
+            let Some(r) = reader.resource(&current)? else {
+                continue;
+            };
+            let (disk, uncompressed) = super::attachments::sizes(&r);
+            stats.disk_size += disk;
+            stats.uncompressed_size += uncompressed;
+            if r.level != Level::Instance {
+                subtree.extend(reader.children(&current)?);
             }
         }
         Ok(stats)
@@ -180,7 +186,7 @@ impl Archive {
         if !self.config.store_md5 {
             return Ok(None);
         }
-        let bytes = self.read_blob(&attachment.hash).await?;
+        let bytes = self.attachment_data(attachment).await?;
         let md5 = tokio::task::spawn_blocking(move || {
             use md5::Digest;
             hex::encode(md5::Md5::digest(&bytes))

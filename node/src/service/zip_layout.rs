@@ -33,6 +33,9 @@ pub struct ArchiveEntry {
     pub instance: String,
     /// The blob of the instance's DICOM file.
     pub hash: String,
+    /// The blob is compressed (`/attachments/dicom/compress`).
+    pub compressed: bool,
+    /// The size of the DICOM file.
     pub size: u64,
 }
 
@@ -263,7 +266,8 @@ impl Archive {
                 ),
                 instance: instance.id.clone(),
                 hash: dicom.hash.clone(),
-                size: dicom.size,
+                compressed: dicom.compressed,
+                size: dicom.uncompressed_size,
             });
         }
         Ok(())

@@ -187,7 +187,7 @@ impl Archive {
         let archive = self.clone();
         tokio::spawn(async move {
             for entry in entries {
-                let read = archive.read_blob(&entry.hash).await;
+                let read = archive.read_stored(&entry.hash, entry.compressed).await;
                 let failed = read.is_err();
                 if blob_tx
                     .send(read.map(|bytes| (entry, bytes)))
@@ -271,6 +271,7 @@ mod tests {
                 path: path.clone(),
                 instance: String::new(),
                 hash: String::new(),
+                compressed: false,
                 size: 0,
             };
             tx.blocking_send(Ok((entry, Bytes::from(bytes.clone()))))

@@ -26,6 +26,7 @@ mod parser_robustness;
 mod raft_storage;
 mod rest_access;
 mod rest_archive;
+mod rest_attachments;
 mod rest_cluster;
 mod rest_core;
 mod rest_find;

@@ -178,6 +178,7 @@ pub fn instance(p: usize, st: usize, se: usize, n: usize) -> NewInstance {
             size: 100 + n as u64,
             uncompressed_size: 200 + n as u64,
             md5: String::new(),
+            ..Default::default()
         },
     }
 }
