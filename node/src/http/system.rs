@@ -128,6 +128,8 @@ pub async fn now_local() -> Response {
 /// `GET /tools`: the tools this server serves under `/tools/`, sorted.
 pub const TOOLS: &[&str] = &[
     "accepted-transfer-syntaxes",
+    "bulk-anonymize",
+    "bulk-modify",
     "create-archive",
     "default-encoding",
     "execute-script",
@@ -143,6 +145,7 @@ pub const TOOLS: &[&str] = &[
     "lookup",
     "now",
     "now-local",
+    "reconstruct",
     "unknown-sop-class-accepted",
 ];
 

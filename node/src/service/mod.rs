@@ -8,6 +8,9 @@ pub mod ingest;
 pub mod lifecycle;
 pub mod modalities;
 pub mod modify;
+pub mod modify_run;
+pub mod reconstruct;
+pub mod split_merge;
 pub mod peers;
 pub mod read;
 pub mod remote;
@@ -105,6 +108,9 @@ pub enum ServiceError {
     /// A modification (`/{level}/{id}/modify`, Lua's `ModifyInstance`) refused or failed.
     #[error(transparent)]
     Modify(#[from] modify::ModifyError),
+    /// The index answered a command with something it never answers to it.
+    #[error("internal error: {0}")]
+    Internal(String),
     /// A local find (`/tools/find`, C-FIND) the planner refused.
     #[error(transparent)]
     Find(#[from] find::FindError),
