@@ -134,6 +134,7 @@ fn routes() -> Router<Archive> {
         .route("/tools/create-archive", post(archive::create))
         .route("/tools/bulk-modify", post(modify::bulk_modify))
         .route("/tools/bulk-anonymize", post(modify::bulk_anonymize))
+        .route("/tools/bulk-delete", post(modify::bulk_delete))
         .route("/tools/reconstruct", post(split_merge::reconstruct_all))
         .route("/studies/{id}/split", post(split_merge::split))
         .route("/studies/{id}/merge", post(split_merge::merge))

@@ -3,7 +3,8 @@
 //! an instance is answered as the rewritten DICOM file and not stored (Orthanc
 //! 1.10); a series, study or patient is stored under new UIDs, synchronously,
 //! and answered as Orthanc's finished job; a bulk request lists the new
-//! resources.
+//! resources. `/tools/bulk-delete` deletes a list of resources (unknown ones
+//! skipped, as Orthanc).
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -177,4 +178,22 @@ fn listing(outcome: &BulkOutcome) -> Vec<Value> {
         })
     })
     .collect()
+}
+
+pub async fn bulk_delete(State(archive): State<Archive>, body: Bytes) -> ApiResult<Response> {
+    let body: Value = serde_json::from_slice(&body)
+        .ok()
+        .filter(Value::is_object)
+        .ok_or_else(|| ApiError::bad_request("The body must contain a JSON object"))?;
+    for id in resources(&body)? {
+        let Ok(resource) = archive.resource(&id) else {
+            tracing::info!(resource = %id, "unknown resource during a bulk deletion");
+            continue;
+        };
+        match archive.delete(resource.level, &id).await {
+            Ok(_) | Err(crate::service::ServiceError::UnknownResource(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(([(header::CONTENT_TYPE, "text/plain")], "").into_response())
 }

@@ -129,6 +129,7 @@ pub async fn now_local() -> Response {
 pub const TOOLS: &[&str] = &[
     "accepted-transfer-syntaxes",
     "bulk-anonymize",
+    "bulk-delete",
     "bulk-modify",
     "create-archive",
     "default-encoding",

@@ -74,7 +74,6 @@ const NOT_YET: &[&str] = &[
     "GET /studies/{id}/module-patient",
     "GET /studies/{id}/shared-tags",
     "POST /tools/bulk-content",
-    "POST /tools/bulk-delete",
     "POST /tools/create-dicom",
     "POST /tools/create-media",
     "POST /tools/create-media-extended",
