@@ -44,9 +44,7 @@ pub async fn split(
     body: Bytes,
 ) -> ApiResult<Response> {
     let body = json_body(&body)?;
-    let outcome = archive
-        .split_study(&id, &body, &origin_of(&client))
-        .await?;
+    let outcome = archive.split_study(&id, &body, &origin_of(&client)).await?;
     Ok(answer(outcome))
 }
 
@@ -57,9 +55,7 @@ pub async fn merge(
     body: Bytes,
 ) -> ApiResult<Response> {
     let body = json_body(&body)?;
-    let outcome = archive
-        .merge_study(&id, &body, &origin_of(&client))
-        .await?;
+    let outcome = archive.merge_study(&id, &body, &origin_of(&client)).await?;
     Ok(answer(outcome))
 }
 

@@ -338,7 +338,11 @@ impl ModifyRequest {
             None => "2021b",
             Some(Value::String(v)) => match v.as_str() {
                 "2008" | "2017c" | "2021b" => v.as_str(),
-                _ => return Err(ModifyError::OutOfRange(format!("Unknown specific version of DICOM: {v}"))),
+                _ => {
+                    return Err(ModifyError::OutOfRange(format!(
+                        "Unknown specific version of DICOM: {v}"
+                    )))
+                }
             },
             Some(_) => return Err(ModifyError::BadBody(None)),
         };

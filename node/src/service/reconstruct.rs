@@ -41,10 +41,8 @@ impl Archive {
                 ids.instance
             )));
         }
-        let mut metadata = BTreeMap::from([(
-            "TransferSyntax".to_owned(),
-            parsed.transfer_syntax.clone(),
-        )]);
+        let mut metadata =
+            BTreeMap::from([("TransferSyntax".to_owned(), parsed.transfer_syntax.clone())]);
         if !parsed.sop_class_uid.is_empty() {
             metadata.insert("SopClassUid".to_owned(), parsed.sop_class_uid.clone());
         }

@@ -26,6 +26,7 @@ use crate::index::Level;
 
 /// Orthanc's `DicomModule_Patient` and `DicomModule_Study` (DICOM PS3.3 2011,
 /// tables C.7-1 and C.7-3, with the Issuer of Patient ID macro).
+#[rustfmt::skip]
 const PATIENT_STUDY_MODULES: &[(u16, u16)] = &[
     (0x0010, 0x0010), (0x0010, 0x0020), (0x0010, 0x0030), (0x0010, 0x0040),
     (0x0008, 0x1120), (0x0010, 0x0032), (0x0010, 0x1000), (0x0010, 0x1002),

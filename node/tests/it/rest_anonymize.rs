@@ -117,7 +117,10 @@ async fn anonymized_instances_match_the_reference_orthanc() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     // Refused alike.
-    let id = isengard::dicom::parse(&test_file("CT_small.dcm")).unwrap().ids.instance;
+    let id = isengard::dicom::parse(&test_file("CT_small.dcm"))
+        .unwrap()
+        .ids
+        .instance;
     for request in [
         json!({"DicomVersion": "1999"}),
         json!({"DicomVersion": 3}),
@@ -133,7 +136,10 @@ async fn anonymized_instances_match_the_reference_orthanc() {
             serde_json::from_slice(&b1).unwrap(),
             serde_json::from_slice(&b2).unwrap(),
         );
-        assert_eq!(e1["OrthancStatus"], e2["OrthancStatus"], "{request}: {e1} {e2}");
+        assert_eq!(
+            e1["OrthancStatus"], e2["OrthancStatus"],
+            "{request}: {e1} {e2}"
+        );
     }
 }
 
@@ -171,7 +177,10 @@ async fn resources_bulk_split_merge_answer_as_the_reference_orthanc() {
     let (_, study) = node.get(ours["Path"].as_str().unwrap()).await;
     assert_eq!(study["AnonymizedFrom"], json!(ct_study));
     let (_, patient) = node
-        .get(&format!("/patients/{}", ours["PatientID"].as_str().unwrap()))
+        .get(&format!(
+            "/patients/{}",
+            ours["PatientID"].as_str().unwrap()
+        ))
         .await;
     assert!(patient["MainDicomTags"]["PatientName"]
         .as_str()
@@ -215,10 +224,22 @@ async fn resources_bulk_split_merge_answer_as_the_reference_orthanc() {
     // Refused alike.
     for (path, body) in [
         (format!("/studies/{ct_study}/split"), json!({})),
-        (format!("/studies/{ct_study}/split"), json!({"Series": ["nope"]})),
-        (format!("/studies/{ct_study}/split"), json!({"Series": [series], "Replace": {"Modality": "X"}})),
-        (format!("/studies/{ct_study}/merge"), json!({"Resources": [ct_study]})),
-        ("/tools/bulk-modify".to_owned(), json!({"Resources": ["nope"]})),
+        (
+            format!("/studies/{ct_study}/split"),
+            json!({"Series": ["nope"]}),
+        ),
+        (
+            format!("/studies/{ct_study}/split"),
+            json!({"Series": [series], "Replace": {"Modality": "X"}}),
+        ),
+        (
+            format!("/studies/{ct_study}/merge"),
+            json!({"Resources": [ct_study]}),
+        ),
+        (
+            "/tools/bulk-modify".to_owned(),
+            json!({"Resources": ["nope"]}),
+        ),
     ] {
         let (s1, b1) = node_post_raw(&node, &path, body.to_string()).await;
         let (s2, b2) = orthanc.post_raw(&path, body.to_string()).await;
@@ -226,7 +247,11 @@ async fn resources_bulk_split_merge_answer_as_the_reference_orthanc() {
             serde_json::from_slice(&b1).unwrap(),
             serde_json::from_slice(&b2).unwrap(),
         );
-        assert_eq!((s1, &e1["OrthancStatus"]), (s2, &e2["OrthancStatus"]), "{path} {body}: {e1} {e2}");
+        assert_eq!(
+            (s1, &e1["OrthancStatus"]),
+            (s2, &e2["OrthancStatus"]),
+            "{path} {body}: {e1} {e2}"
+        );
     }
 }
 
@@ -256,7 +281,9 @@ async fn reconstruct_rereads_the_main_tags_from_the_file() {
         .as_str()
         .unwrap()
         .to_owned();
-    let (status, _) = node.post(&format!("/instances/{copy}/reconstruct"), "{}").await;
+    let (status, _) = node
+        .post(&format!("/instances/{copy}/reconstruct"), "{}")
+        .await;
     assert_eq!(status, 200);
     let (_, after) = node.get(&format!("/studies/{study}")).await;
     assert_eq!(after["MainDicomTags"]["StudyDescription"], json!("hello"));

@@ -87,9 +87,10 @@ impl Path {
         if parents.len() < self.prefix.len() {
             return false;
         }
-        let prefix_matches = self.prefix.iter().zip(parents).all(|(step, (t, i))| {
-            step.tag == *t && step.index.is_none_or(|wanted| wanted == *i)
-        });
+        let prefix_matches =
+            self.prefix.iter().zip(parents).all(|(step, (t, i))| {
+                step.tag == *t && step.index.is_none_or(|wanted| wanted == *i)
+            });
         if !prefix_matches {
             return false;
         }
