@@ -26,7 +26,10 @@ pub fn content(obj: &DicomFile, path: &[&str]) -> Result<Content, DicomError> {
                 ds.elements.iter().map(|e| e.tag.format_dash()).collect(),
             ));
         };
-        let tag = Tag::parse(segment).ok_or(DicomError::InexistentTag)?;
+        // A tag or its name, as Orthanc's `FromDcmtkBridge::ParseTag`.
+        let tag = Tag::parse(segment)
+            .or_else(|| super::dictionary::find_by_name(segment))
+            .ok_or(DicomError::InexistentTag)?;
         let el = ds.get(tag).ok_or(DicomError::InexistentTag)?;
         match &el.value {
             Value::Sequence(items) => match path.get(i + 1) {

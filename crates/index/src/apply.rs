@@ -25,6 +25,8 @@ pub struct SmCounters {
 pub const KEY_COUNTERS: &[u8] = b"counters";
 /// `sm_meta` key of the Lua change-log cursor (u64 BE), see [`Command::LuaCursor`].
 pub const KEY_LUA_CURSOR: &[u8] = b"lua_cursor";
+/// Followed by a name: the value of a [`Command::NextSequence`] counter.
+pub const KEY_SEQUENCE_PREFIX: &[u8] = b"sequence/";
 
 /// Read errors while applying: the store is unusable, the node must stop.
 #[derive(Debug, thiserror::Error)]
@@ -191,6 +193,22 @@ impl<'a> Applier<'a> {
                 }
                 Ok(CommandResponse::Done)
             }
+            Command::NextSequence { name } => {
+                let meta = cf(self.db, CF_SM_META);
+                let key = [KEY_SEQUENCE_PREFIX, name.as_bytes()].concat();
+                let current = self
+                    .db
+                    .get_cf(meta, &key)?
+                    .and_then(|v| decode_u64(&v))
+                    .unwrap_or(0);
+                self.batch.put_cf(meta, &key, u64_key(current + 1));
+                Ok(CommandResponse::Sequence(current + 1))
+            }
+            Command::ReplaceMainTags {
+                instance,
+                tags,
+                metadata,
+            } => self.replace_main_tags(instance, tags, metadata),
             // The state machine applies a batch command by command, each in
             // its own write; one never reaches the applier, nested or not.
             Command::Batch(_) => Ok(CommandResponse::None),
@@ -543,6 +561,33 @@ impl<'a> Applier<'a> {
             _ => ChangeType::StableSeries,
         };
         self.add_change(change, r.level, id, &stamp.date)?;
+        Ok(CommandResponse::Done)
+    }
+
+    /// Unknown resources make the whole command answer `UnknownResource`.
+    fn replace_main_tags(
+        &mut self,
+        instance: &str,
+        tags: &[(String, MainTags)],
+        metadata: &BTreeMap<String, String>,
+    ) -> Result<CommandResponse> {
+        let mut resources = Vec::with_capacity(tags.len());
+        for (id, main_tags) in tags {
+            let Some(r) = get_resource(self.db, id)? else {
+                return Ok(CommandResponse::UnknownResource);
+            };
+            resources.push((r, main_tags));
+        }
+        for (mut r, main_tags) in resources {
+            self.index_tags(&r, false);
+            r.main_tags = main_tags.clone();
+            if r.id == instance {
+                r.metadata
+                    .extend(metadata.iter().map(|(k, v)| (k.clone(), v.clone())));
+            }
+            self.index_tags(&r, true);
+            self.put_resource(&r)?;
+        }
         Ok(CommandResponse::Done)
     }
 

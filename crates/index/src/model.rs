@@ -387,6 +387,20 @@ pub enum Command {
     LuaCursor {
         seq: u64,
     },
+    /// Increments the cluster-wide counter `name` (Orthanc's global sequences,
+    /// e.g. `AnonymizationSequence`); answered by [`CommandResponse::Sequence`]
+    /// with the new value (1 the first time).
+    NextSequence {
+        name: String,
+    },
+    /// `/reconstruct`: main tags re-read from an instance's file replace those
+    /// of the instance and its ancestors (`tags`: resource ID → tags, each
+    /// re-indexed), and `metadata` is set on the instance, in one write.
+    ReplaceMainTags {
+        instance: String,
+        tags: Vec<(String, MainTags)>,
+        metadata: BTreeMap<String, String>,
+    },
     /// Group commit: commands proposed concurrently, applied in order as if
     /// proposed one by one (see `isengard::cluster::batch`). Answered by
     /// [`CommandResponse::Batch`], one response per command. Never nested.
@@ -415,6 +429,8 @@ pub enum CommandResponse {
     /// An attachment was written: its new revision.
     Revision(u64),
     Done,
+    /// The new value of a [`Command::NextSequence`].
+    Sequence(u64),
     /// The responses to the commands of a [`Command::Batch`], in order.
     Batch(Vec<CommandResponse>),
 }

@@ -217,6 +217,9 @@ impl From<ServiceError> for ApiError {
             },
             ServiceError::Modify(e) => e.into(),
             ServiceError::Find(e) => e.into(),
+            ServiceError::Internal(_) => {
+                ApiError::with_details(OrthancCode::InternalError, e.to_string())
+            }
             ServiceError::Script { .. } => {
                 ApiError::with_details(OrthancCode::CannotExecuteLua, e.to_string())
             }
@@ -255,6 +258,9 @@ impl From<ModifyError> for ApiError {
             | ModifyError::Asynchronous
             | ModifyError::Unsupported(_)
             | ModifyError::AlreadyStored(_) => ApiError::bad_request(details),
+            ModifyError::OutOfRange(_) => {
+                ApiError::with_details(OrthancCode::ParameterOutOfRange, details)
+            }
             ModifyError::UnknownTag(_) => ApiError {
                 code: OrthancCode::UnknownDicomTag,
                 details: Some(details),

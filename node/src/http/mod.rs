@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod modalities;
 pub mod modalities_legacy;
 pub mod modify;
+pub mod split_merge;
 pub mod peers;
 pub mod queries;
 pub mod resources;
@@ -229,6 +230,11 @@ fn routes() -> Router<Archive> {
         .route("/tools/find", post(find::find))
         .route("/tools/lookup", post(find::lookup))
         .route("/tools/create-archive", post(archive::create))
+        .route("/tools/bulk-modify", post(modify::bulk_modify))
+        .route("/tools/bulk-anonymize", post(modify::bulk_anonymize))
+        .route("/tools/reconstruct", post(split_merge::reconstruct_all))
+        .route("/studies/{id}/split", post(split_merge::split))
+        .route("/studies/{id}/merge", post(split_merge::merge))
         .route("/tools/create-media", post(archive::create_media))
         .route(
             "/tools/create-media-extended",
@@ -320,6 +326,11 @@ fn routes() -> Router<Archive> {
         )
         .route("/{collection}/{id}/statistics", get(resources::statistics))
         .route("/{collection}/{id}/modify", post(modify::modify))
+        .route("/{collection}/{id}/anonymize", post(modify::anonymize))
+        .route(
+            "/{collection}/{id}/reconstruct",
+            post(split_merge::reconstruct),
+        )
         .route(
             "/{collection}/{id}/archive",
             get(archive::get).post(archive::post),

@@ -128,8 +128,10 @@ pub async fn now_local() -> Response {
 /// `GET /tools`: the tools this server serves under `/tools/`, sorted.
 pub const TOOLS: &[&str] = &[
     "accepted-transfer-syntaxes",
+    "bulk-anonymize",
     "bulk-content",
     "bulk-delete",
+    "bulk-modify",
     "create-archive",
     "create-media",
     "create-media-extended",
@@ -153,6 +155,7 @@ pub const TOOLS: &[&str] = &[
     "metrics-prometheus",
     "now",
     "now-local",
+    "reconstruct",
     "reset",
     "shutdown",
     "unknown-sop-class-accepted",

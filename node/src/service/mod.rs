@@ -10,6 +10,9 @@ pub mod lifecycle;
 pub mod metrics;
 pub mod modalities;
 pub mod modify;
+pub mod modify_run;
+pub mod reconstruct;
+pub mod split_merge;
 pub mod peers;
 pub mod read;
 pub mod remote;
@@ -109,6 +112,9 @@ pub enum ServiceError {
     /// A modification (`/{level}/{id}/modify`, Lua's `ModifyInstance`) refused or failed.
     #[error(transparent)]
     Modify(#[from] modify::ModifyError),
+    /// The index answered a command with something it never answers to it.
+    #[error("internal error: {0}")]
+    Internal(String),
     /// A user attachment write refused (revisions, reserved content types).
     #[error(transparent)]
     Attachment(#[from] attachments::AttachmentError),

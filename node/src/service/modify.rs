@@ -1,30 +1,34 @@
-//! Modification of stored resources with Orthanc 1.10's rules: the request
-//! (`Replace`, `Remove`, `Keep`, `RemovePrivateTags`, `Force`, `KeepSource`,
-//! `PrivateCreator`) parsed as `DicomModification::ParseModifyRequest` does,
-//! the level checks of its `Apply`, then [`crate::dicom::modify`] on each file.
+//! Modification and anonymization requests with Orthanc 1.10's rules: the
+//! body (`Replace`, `Remove`, `Keep`, `RemovePrivateTags`, `Force`,
+//! `KeepSource`, `PrivateCreator`; for anonymizations `DicomVersion` and
+//! `KeepPrivateTags`) parsed as `DicomModification::ParseModifyRequest` and
+//! `ParseAnonymizationRequest` do, into one [`Modification`] for the rewrite
+//! engine [`crate::dicom::modify`], with the level checks of its `Apply`.
+//! Tags may be paths into sequences (`Seq[0].Tag`, `Seq[*].Tag`).
 //!
-//! - one instance, answered and not stored (`POST /instances/{id}/modify`);
-//! - a series, study or patient: every instance modified and stored under its
-//!   new UIDs with the metadata `ModifiedFrom` (on the new instance, and on each
-//!   new series, study, patient whose ID changed), synchronously; an error
-//!   part-way deletes the copies already stored, so nothing is half-written;
-//! - one instance for Lua's `ModifyInstance`, stored with origin `Lua`.
-//!
-//! Every request is checked before any file is touched.
+//! Every request is checked here, before any file is touched; running it is
+//! `service::modify_run`.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
-use bytes::Bytes;
 use serde_json::{Map, Value};
 
-use super::{Archive, Origin, Result, ServiceError};
+use super::ServiceError;
 use crate::dicom::dictionary;
 use crate::dicom::model::Tag;
+use crate::dicom::modify::profiles::{self, Action};
 use crate::dicom::modify::{
-    self, Modification, NewValue, RewriteError, UidMap, PATIENT_ID, SERIES_INSTANCE_UID,
+    Modification, NewValue, Path, PathError, RewriteError, PATIENT_ID, SERIES_INSTANCE_UID,
     SOP_INSTANCE_UID, STUDY_INSTANCE_UID,
 };
-use crate::index::{Level, StoreStatus};
+use crate::index::Level;
+
+/// The Orthanc version whose name anonymizations write in DeidentificationMethod
+/// (the one `GET /system` reports).
+const ORTHANC_VERSION: &str = "1.10.1";
+const PATIENT_NAME: Tag = Tag(0x0010, 0x0010);
+const PATIENT_IDENTITY_REMOVED: Tag = Tag(0x0012, 0x0062);
+const DEIDENTIFICATION_METHOD: Tag = Tag(0x0012, 0x0063);
 
 /// Why a modification was refused or failed.
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +40,9 @@ pub enum ModifyError {
     /// Orthanc's "Bad request" (the `Force` rules, the level rules...).
     #[error("{}", .0.as_deref().unwrap_or("bad modification request"))]
     BadRequest(Option<String>),
+    /// Orthanc's "Parameter out of range" (a path's syntax, a `DicomVersion`...).
+    #[error("{0}")]
+    OutOfRange(String),
     #[error("unknown DICOM tag: {0}")]
     UnknownTag(String),
     #[error("Isengard has no jobs: only synchronous modifications are available (remove \"Asynchronous\": true / \"Synchronous\": false)")]
@@ -57,12 +64,24 @@ impl From<RewriteError> for ServiceError {
     }
 }
 
+impl From<PathError> for ModifyError {
+    fn from(e: PathError) -> Self {
+        match e {
+            PathError::Syntax(s) => ModifyError::OutOfRange(s),
+            PathError::UnknownTag(t) => ModifyError::UnknownTag(t),
+        }
+    }
+}
+
 /// A checked request.
 #[derive(Debug, Clone)]
 pub struct ModifyRequest {
     pub modification: Modification,
-    /// `KeepSource` (default true): false deletes the original resource after.
+    /// `KeepSource` (default true): false deletes the original resources after.
     pub keep_source: bool,
+    /// An anonymization without its own PatientName: the use case gives it
+    /// Orthanc's `AnonymizedN` (a cluster-wide sequence) before running it.
+    pub needs_patient_name: bool,
 }
 
 /// What `POST /{level}/{id}/modify` answers (besides its constants).
@@ -81,6 +100,10 @@ fn bad(details: impl Into<String>) -> ModifyError {
 
 /// Orthanc's `ParseTag`: `gggg,eeee`, `gggg-eeee`, `ggggeeee` or a name of the dictionary.
 pub fn parse_tag(name: &str) -> std::result::Result<Tag, ModifyError> {
+    tag_of(name).ok_or_else(|| ModifyError::UnknownTag(name.to_owned()))
+}
+
+fn tag_of(name: &str) -> Option<Tag> {
     let hex8 = || -> Option<Tag> {
         if name.len() != 8 || !name.bytes().all(|c| c.is_ascii_hexdigit()) {
             return None;
@@ -93,7 +116,11 @@ pub fn parse_tag(name: &str) -> std::result::Result<Tag, ModifyError> {
     Tag::parse(name)
         .or_else(hex8)
         .or_else(|| dictionary::find_by_name(name))
-        .ok_or_else(|| ModifyError::UnknownTag(name.to_owned()))
+}
+
+/// A tag or a path into sequences (Orthanc's `DicomPath::Parse`).
+pub fn parse_path(name: &str) -> std::result::Result<Path, ModifyError> {
+    Ok(Path::parse(name, tag_of)?)
 }
 
 fn is_identifier(tag: Tag) -> bool {
@@ -106,7 +133,7 @@ fn is_identifier(tag: Tag) -> bool {
     .contains(&tag)
 }
 
-fn boolean(
+pub(super) fn boolean(
     body: &Map<String, Value>,
     key: &str,
     default: bool,
@@ -118,6 +145,17 @@ fn boolean(
             "Member \"{key}\" should be a Boolean value"
         )))),
     }
+}
+
+/// Refuses what needs jobs or transcoding, which Isengard does not have.
+pub(super) fn synchronous_only(body: &Map<String, Value>) -> std::result::Result<(), ModifyError> {
+    if boolean(body, "Asynchronous", false)? || !boolean(body, "Synchronous", true)? {
+        return Err(ModifyError::Asynchronous);
+    }
+    if body.contains_key("Transcode") {
+        return Err(ModifyError::Unsupported("Transcode"));
+    }
+    Ok(())
 }
 
 fn new_value(tag: Tag, value: &Value) -> std::result::Result<NewValue, ModifyError> {
@@ -147,80 +185,128 @@ fn new_value(tag: Tag, value: &Value) -> std::result::Result<NewValue, ModifyErr
     }
 }
 
-/// The tags of `Remove` or `Keep`, with the `Force` rule.
-fn list_of_tags(
+/// The paths of `Remove` or `Keep`, with the `Force` rule.
+fn list_of_paths(
     value: &Value,
     force: bool,
     verb: &str,
-) -> std::result::Result<Vec<Tag>, ModifyError> {
+) -> std::result::Result<Vec<Path>, ModifyError> {
     let items = value.as_array().ok_or(ModifyError::BadRequest(None))?;
     let mut out = Vec::with_capacity(items.len());
     for item in items {
         let name = item.as_str().ok_or(ModifyError::BadRequest(None))?;
-        let tag = parse_tag(name)?;
-        if !force && is_identifier(tag) {
+        let path = parse_path(name)?;
+        if path.prefix.is_empty() && !force && is_identifier(path.tag) {
             return Err(bad(format!("Marking tag \"{name}\" as to be {verb} requires the \"Force\" option to be set to true")));
         }
-        out.push(tag);
+        out.push(path);
     }
     Ok(out)
 }
 
+/// `Remove`, `Replace` and `Keep`, in Orthanc's order (the last one applied
+/// to a tag wins); answers whether any entry was given (an anonymization
+/// made so is no longer Orthanc's profile).
+fn apply_lists(
+    body: &Map<String, Value>,
+    force: bool,
+    m: &mut Modification,
+) -> std::result::Result<bool, ModifyError> {
+    let mut customized = false;
+    if let Some(remove) = body.get("Remove") {
+        for path in list_of_paths(remove, force, "removed")? {
+            customized = true;
+            if !path.prefix.is_empty() {
+                m.remove_paths.push(path);
+                continue;
+            }
+            let tag = path.tag;
+            m.remove.insert(tag);
+            m.clear.remove(&tag);
+            m.uids.remove(&tag);
+            m.replace.remove(&tag);
+            m.keep.remove(&tag);
+        }
+    }
+    if let Some(replace) = body.get("Replace") {
+        let members = replace.as_object().ok_or(ModifyError::BadRequest(None))?;
+        for (name, value) in members {
+            customized = true;
+            let path = parse_path(name)?;
+            if path.prefix.is_empty() && !force && is_identifier(path.tag) {
+                return Err(bad(format!(
+                    "Marking tag \"{name}\" as to be replaced requires the \"Force\" option to be set to true"
+                )));
+            }
+            let tag = path.tag;
+            if tag.0 == 0x0002 || tag.1 == 0x0000 {
+                return Err(bad(format!("the tag {name} ({}) cannot be modified: meta header and group lengths are written by Isengard", tag.format_comma())));
+            }
+            let value = new_value(tag, value)?;
+            if !path.prefix.is_empty() {
+                m.replace_paths.push((path, value));
+                continue;
+            }
+            m.remove.remove(&tag);
+            m.clear.remove(&tag);
+            m.uids.remove(&tag);
+            m.keep.remove(&tag);
+            m.replace.insert(tag, value);
+        }
+    }
+    if let Some(keep) = body.get("Keep") {
+        for path in list_of_paths(keep, force, "kept")? {
+            customized = true;
+            if path.prefix.is_empty() {
+                let tag = path.tag;
+                m.remove.remove(&tag);
+                m.clear.remove(&tag);
+                m.uids.remove(&tag);
+                m.replace.remove(&tag);
+                m.keep.insert(tag);
+            }
+            m.keep_paths.push(path);
+        }
+    }
+    match body.get("PrivateCreator") {
+        None => {}
+        Some(Value::String(s)) => m.private_creator = s.clone(),
+        Some(_) => {
+            return Err(ModifyError::BadBody(Some(
+                "Member \"PrivateCreator\" should be a string".into(),
+            )))
+        }
+    }
+    Ok(customized)
+}
+
+/// The DeidentificationMethod Orthanc writes for a profile.
+fn deidentification_method(version: &str) -> String {
+    let profile = match version {
+        "2008" => "PS 3.15-2008 Table E.1-1",
+        "2017c" => "PS 3.15-2017c Table E.1-1 Basic Profile",
+        _ => "PS 3.15-2021b Table E.1-1 Basic Profile",
+    };
+    format!("Orthanc {ORTHANC_VERSION} - {profile}")
+}
+
 impl ModifyRequest {
-    /// Parses a request for a resource at `level`. A modification of one
-    /// instance over REST (`raise_level`) acts at the level of the highest
-    /// identifier it replaces, as Orthanc's.
+    /// Parses a modification of a resource at `level`. A modification of
+    /// one instance (`raise_level`: over REST, and `/tools/bulk-modify`
+    /// without `Level`) acts at the level of the highest identifier it
+    /// replaces, as Orthanc's.
     pub fn parse(
         body: &Value,
         level: Level,
         raise_level: bool,
     ) -> std::result::Result<ModifyRequest, ModifyError> {
         let body = body.as_object().ok_or(ModifyError::BadBody(None))?;
-        if boolean(body, "Asynchronous", false)? || !boolean(body, "Synchronous", true)? {
-            return Err(ModifyError::Asynchronous);
-        }
-        if body.contains_key("Transcode") {
-            return Err(ModifyError::Unsupported("Transcode"));
-        }
+        synchronous_only(body)?;
         let force = boolean(body, "Force", false)?;
         let keep_source = boolean(body, "KeepSource", true)?;
         let mut m = Modification::new(level);
         m.remove_private_tags = boolean(body, "RemovePrivateTags", false)?;
-        if let Some(remove) = body.get("Remove") {
-            m.remove.extend(list_of_tags(remove, force, "removed")?);
-        }
-        if let Some(replace) = body.get("Replace") {
-            let members = replace.as_object().ok_or(ModifyError::BadRequest(None))?;
-            for (name, value) in members {
-                let tag = parse_tag(name)?;
-                if !force && is_identifier(tag) {
-                    return Err(bad(format!(
-                        "Marking tag \"{name}\" as to be replaced requires the \"Force\" option to be set to true"
-                    )));
-                }
-                if tag.0 == 0x0002 || tag.1 == 0x0000 {
-                    return Err(bad(format!("the tag {name} ({}) cannot be modified: meta header and group lengths are written by Isengard", tag.format_comma())));
-                }
-                m.remove.remove(&tag);
-                m.replace.insert(tag, new_value(tag, value)?);
-            }
-        }
-        if let Some(keep) = body.get("Keep") {
-            for tag in list_of_tags(keep, force, "kept")? {
-                m.remove.remove(&tag);
-                m.replace.remove(&tag);
-                m.keep.insert(tag);
-            }
-        }
-        match body.get("PrivateCreator") {
-            None => {}
-            Some(Value::String(s)) => m.private_creator = s.clone(),
-            Some(_) => {
-                return Err(ModifyError::BadBody(Some(
-                    "Member \"PrivateCreator\" should be a string".into(),
-                )))
-            }
-        }
+        apply_lists(body, force, &mut m)?;
         if raise_level {
             m.level = if m.replace.contains_key(&PATIENT_ID) {
                 Level::Patient
@@ -236,7 +322,81 @@ impl ModifyRequest {
         Ok(ModifyRequest {
             modification: m,
             keep_source,
+            needs_patient_name: false,
         })
+    }
+
+    /// Parses an anonymization (of any resource: Orthanc anonymizes at the
+    /// patient level, so every identifier is new), with the profile of
+    /// `DicomVersion` (default 2021b).
+    pub fn parse_anonymization(body: &Value) -> std::result::Result<ModifyRequest, ModifyError> {
+        let body = body.as_object().ok_or(ModifyError::BadBody(None))?;
+        synchronous_only(body)?;
+        let force = boolean(body, "Force", false)?;
+        let keep_source = boolean(body, "KeepSource", true)?;
+        let version = match body.get("DicomVersion") {
+            None => "2021b",
+            Some(Value::String(v)) => match v.as_str() {
+                "2008" | "2017c" | "2021b" => v.as_str(),
+                _ => {
+                    return Err(ModifyError::OutOfRange(format!(
+                        "Unknown specific version of DICOM: {v}"
+                    )))
+                }
+            },
+            Some(_) => return Err(ModifyError::BadBody(None)),
+        };
+        let mut m = Modification::new(Level::Patient);
+        m.anonymization = true;
+        m.remove_private_tags = true;
+        let rows = match version {
+            "2008" => profiles::PS315_2008,
+            "2017c" => profiles::PS315_2017C,
+            _ => profiles::PS315_2021B,
+        };
+        for &(action, group, element) in rows {
+            let tag = Tag(group, element);
+            match action {
+                Action::X => m.remove.insert(tag),
+                Action::Z => m.clear.insert(tag),
+                Action::U => m.uids.insert(tag),
+            };
+        }
+        if version != "2008" {
+            m.removed_ranges = profiles::REMOVED_RANGES.to_vec();
+        }
+        let method = deidentification_method(version);
+        m.replace
+            .insert(DEIDENTIFICATION_METHOD, NewValue::Text(method.clone()));
+        m.replace
+            .insert(PATIENT_IDENTITY_REMOVED, NewValue::Text("YES".into()));
+        m.uids.insert(PATIENT_ID);
+        m.uids.insert(PATIENT_NAME);
+        let mut customized = false;
+        if boolean(body, "KeepPrivateTags", false)? {
+            m.remove_private_tags = false;
+            customized = true;
+        }
+        customized |= apply_lists(body, force, &mut m)?;
+        if customized && m.replace.get(&DEIDENTIFICATION_METHOD) == Some(&NewValue::Text(method)) {
+            m.replace.remove(&DEIDENTIFICATION_METHOD);
+        }
+        let needs_patient_name = m.uids.contains(&PATIENT_NAME);
+        check_levels(&m)?;
+        Ok(ModifyRequest {
+            modification: m,
+            keep_source,
+            needs_patient_name,
+        })
+    }
+
+    /// Gives an anonymization its generated PatientName.
+    pub fn set_patient_name(&mut self, name: String) {
+        self.modification.uids.remove(&PATIENT_NAME);
+        self.modification
+            .replace
+            .insert(PATIENT_NAME, NewValue::Text(name));
+        self.needs_patient_name = false;
     }
 }
 
@@ -247,7 +407,7 @@ fn check_levels(m: &Modification) -> std::result::Result<(), ModifyError> {
             "PatientID, StudyInstanceUID, SeriesInstanceUID and SOPInstanceUID cannot be removed",
         ));
     }
-    let replaced = |t: Tag| m.replace.contains_key(&t);
+    let replaced = |t: Tag| m.replace.contains_key(&t) || (t == PATIENT_ID && m.uids.contains(&t));
     let (what, parents): (&str, &[(Tag, &str)]) = match m.level {
         Level::Patient if !replaced(PATIENT_ID) => {
             return Err(bad(
@@ -277,130 +437,6 @@ fn check_levels(m: &Modification) -> std::result::Result<(), ModifyError> {
             "When modifying {what}, the parent {name} cannot be manually modified"
         ))),
         None => Ok(()),
-    }
-}
-
-impl Archive {
-    /// The modified file of one instance, not stored (`POST /instances/{id}/modify`).
-    pub async fn modified_instance(&self, id: &str, request: &ModifyRequest) -> Result<Vec<u8>> {
-        let file = self.instance_file(id).await?;
-        Ok(modify::apply(
-            &file,
-            &request.modification,
-            &mut UidMap::default(),
-        )?)
-    }
-
-    /// Lua's `ModifyInstance`: stores the modified copy of one instance
-    /// (origin `Lua`, `ModifiedFrom`) and answers its ID.
-    pub async fn store_modified_instance(
-        &self,
-        id: &str,
-        request: &ModifyRequest,
-        origin: &Origin,
-    ) -> Result<String> {
-        self.resource_at(Level::Instance, id)?;
-        let mut uids = UidMap::default();
-        let ids = self
-            .store_modified(id, request, &mut uids, origin, &mut HashSet::new())
-            .await?;
-        Ok(ids.instance)
-    }
-
-    /// `POST /{series|studies|patients}/{id}/modify`: every instance below `id`
-    /// modified and stored; an error deletes the copies already stored.
-    pub async fn modify_resource(
-        &self,
-        level: Level,
-        id: &str,
-        request: &ModifyRequest,
-        origin: &Origin,
-    ) -> Result<ModifyOutcome> {
-        self.resource_at(level, id)?;
-        let instances = self.descendants(id, Level::Instance)?;
-        let mut uids = UidMap::default();
-        let mut parents_done = HashSet::new();
-        let mut created = Vec::new();
-        let mut outcome = None;
-        for instance in &instances {
-            match self
-                .store_modified(instance, request, &mut uids, origin, &mut parents_done)
-                .await
-            {
-                Ok(ids) => {
-                    created.push(ids.instance.clone());
-                    let new_id = match level {
-                        Level::Patient => ids.patient.clone(),
-                        Level::Study => ids.study.clone(),
-                        Level::Series => ids.series.clone(),
-                        Level::Instance => ids.instance.clone(),
-                    };
-                    outcome.get_or_insert(ModifyOutcome {
-                        level,
-                        id: new_id,
-                        patient_id: ids.patient,
-                        instances: 0,
-                    });
-                }
-                Err(e) => {
-                    self.roll_back(&created).await;
-                    return Err(e);
-                }
-            }
-        }
-        if !request.keep_source {
-            self.delete(level, id).await?;
-        }
-        let mut outcome = outcome.ok_or_else(|| ServiceError::UnknownResource(id.to_owned()))?;
-        outcome.instances = instances.len();
-        Ok(outcome)
-    }
-
-    /// Modifies and stores one instance with `ModifiedFrom`; sets
-    /// `ModifiedFrom` on its new parents once (`parents_done`). Answers the
-    /// new IDs.
-    async fn store_modified(
-        &self,
-        id: &str,
-        request: &ModifyRequest,
-        uids: &mut UidMap,
-        origin: &Origin,
-        parents_done: &mut HashSet<String>,
-    ) -> Result<crate::dicom::ResourceIds> {
-        let file = self.instance_file(id).await?;
-        let modified = modify::apply(&file, &request.modification, uids)?;
-        let metadata = BTreeMap::from([("ModifiedFrom".to_owned(), id.to_owned())]);
-        let stored = self
-            .ingest_with_metadata(Bytes::from(modified), origin, metadata)
-            .await?;
-        if stored.status == StoreStatus::AlreadyStored {
-            return Err(ServiceError::Modify(ModifyError::AlreadyStored(
-                id.to_owned(),
-            )));
-        }
-        let new = &stored.ids;
-        for (level, new_id) in [
-            (Level::Series, &new.series),
-            (Level::Study, &new.study),
-            (Level::Patient, &new.patient),
-        ] {
-            let old = self.ancestor(id, level)?.id;
-            if old != *new_id && parents_done.insert(new_id.clone()) {
-                self.set_metadata(level, new_id, "ModifiedFrom", &old)
-                    .await?;
-            }
-        }
-        Ok(stored.ids)
-    }
-
-    /// Deletes the modified copies stored before an error (best effort: a
-    /// failure is logged, the original error is what the caller sees).
-    async fn roll_back(&self, created: &[String]) {
-        for id in created {
-            if let Err(e) = self.delete(Level::Instance, id).await {
-                tracing::error!(instance = %id, error = %e, "cannot delete a modified copy after a failed modification");
-            }
-        }
     }
 }
 

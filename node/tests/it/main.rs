@@ -25,6 +25,7 @@ mod orthanc_interop;
 mod parser_robustness;
 mod raft_storage;
 mod rest_access;
+mod rest_anonymize;
 mod rest_archive;
 mod rest_attachments;
 mod rest_cluster;

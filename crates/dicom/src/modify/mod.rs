@@ -13,6 +13,12 @@
 //!    (down to series), SOPInstanceUID (always). One [`UidMap`] per
 //!    modification gives every instance that shared an old UID the same new one.
 //!
+//! An anonymization ([`Modification::anonymization`], a profile of
+//! [`profiles`]) also empties the tags of `clear` (step 1b) and maps its `U`
+//! tags, PatientID and PatientName through the same map, at the top level and
+//! inside sequences ([`walk`]); `Remove`/`Replace` paths into sequences
+//! ([`path`]) are applied last, as Orthanc 1.9.4+ does.
+//!
 //! A new meta header is written (Isengard's implementation, the file's
 //! transfer syntax, the new SOP instance UID) and the group lengths the file
 //! has are recomputed, as DCMTK does; untouched elements keep their values
@@ -35,6 +41,12 @@ use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
 use super::dictionary;
 use super::model::Tag;
 use crate::Level;
+
+pub mod path;
+pub mod profiles;
+mod walk;
+
+pub use path::{Path, PathError};
 
 pub const PATIENT_ID: Tag = Tag(0x0010, 0x0020);
 pub const STUDY_INSTANCE_UID: Tag = Tag(0x0020, 0x000d);
@@ -69,6 +81,22 @@ pub struct Modification {
     pub keep: BTreeSet<Tag>,
     /// The creator of inserted private tags whose block has none in the file.
     pub private_creator: String,
+    /// Emptied where present (an anonymization's `Z`).
+    pub clear: BTreeSet<Tag>,
+    /// Removed inside sequences by an anonymization, besides `remove`:
+    /// `(first group, last group, first element, last element)`.
+    pub removed_ranges: Vec<(u16, u16, u16, u16)>,
+    /// Mapped through the [`UidMap`] (an anonymization's `U`, and PatientID,
+    /// PatientName unless replaced or kept).
+    pub uids: BTreeSet<Tag>,
+    /// Orthanc's relationships rules ([`walk`]): set by anonymizations.
+    pub anonymization: bool,
+    /// Paths whose contents an anonymization leaves alone (`Keep`).
+    pub keep_paths: Vec<Path>,
+    /// `Remove` entries inside sequences.
+    pub remove_paths: Vec<Path>,
+    /// `Replace` entries inside sequences.
+    pub replace_paths: Vec<(Path, NewValue)>,
 }
 
 impl Modification {
@@ -80,7 +108,23 @@ impl Modification {
             replace: BTreeMap::new(),
             keep: BTreeSet::new(),
             private_creator: String::new(),
+            clear: BTreeSet::new(),
+            removed_ranges: Vec::new(),
+            uids: BTreeSet::new(),
+            anonymization: false,
+            keep_paths: Vec::new(),
+            remove_paths: Vec::new(),
+            replace_paths: Vec::new(),
         }
+    }
+
+    /// Orthanc's `IsRemoved`: listed, or in a removed range.
+    pub fn is_removed(&self, tag: Tag) -> bool {
+        self.remove.contains(&tag)
+            || self
+                .removed_ranges
+                .iter()
+                .any(|&(g0, g1, e0, e1)| (g0..=g1).contains(&tag.0) && (e0..=e1).contains(&tag.1))
     }
 }
 
@@ -89,12 +133,43 @@ impl Modification {
 pub struct UidMap(HashMap<(Level, String), String>);
 
 impl UidMap {
+    /// The new value of `original` at `level` (spaces and padding ignored):
+    /// a UID, or at the patient level (PatientID, PatientName) a UUID, as Orthanc.
     fn map(&mut self, level: Level, original: &str) -> String {
+        let stripped = original.trim_matches([' ', '\0']).to_owned();
         self.0
-            .entry((level, original.to_owned()))
-            .or_insert_with(new_uid)
+            .entry((level, stripped))
+            .or_insert_with(|| match level {
+                Level::Patient => new_uuid(),
+                _ => new_uid(),
+            })
             .clone()
     }
+
+    /// Records a replacement the request chose, unless one is already known.
+    fn register(&mut self, level: Level, original: &str, mapped: &str) {
+        let stripped = original.trim_matches([' ', '\0']).to_owned();
+        self.0
+            .entry((level, stripped))
+            .or_insert_with(|| mapped.to_owned());
+    }
+}
+
+/// A random (version 4) UUID, as Orthanc's `Toolbox::GenerateUuid`.
+fn new_uuid() -> String {
+    let b: [u8; 16] = rand::random();
+    let mut b = b;
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
 }
 
 /// A new UID under the `2.25` arc (a random 128-bit number, PS3.5 B.2).
@@ -124,6 +199,19 @@ fn dtag(t: Tag) -> dicom_core::Tag {
 /// Applies `m` to one file; the answer is the whole modified file.
 pub fn apply(bytes: &[u8], m: &Modification, uids: &mut UidMap) -> Result<Vec<u8>, RewriteError> {
     let (mut obj, transfer_syntax, original_class) = read(bytes)?;
+    if m.anonymization {
+        // References to the replaced UIDs follow the replacement.
+        for (level, tag) in [
+            (Level::Study, STUDY_INSTANCE_UID),
+            (Level::Series, SERIES_INSTANCE_UID),
+            (Level::Instance, SOP_INSTANCE_UID),
+        ] {
+            if let Some(NewValue::Text(mapped)) = m.replace.get(&tag) {
+                let original = text(&obj, tag).unwrap_or_default();
+                uids.register(level, &original, mapped);
+            }
+        }
+    }
     if m.remove_private_tags {
         let private: Vec<_> = obj
             .tags()
@@ -134,6 +222,11 @@ pub fn apply(bytes: &[u8], m: &Modification, uids: &mut UidMap) -> Result<Vec<u8
             .collect();
         for t in private {
             obj.remove_element(t);
+        }
+    }
+    for tag in &m.clear {
+        if let Some(vr) = obj.get(dtag(*tag)).map(|e| e.vr()) {
+            obj.put(empty_element(*tag, vr));
         }
     }
     for tag in &m.remove {
@@ -170,8 +263,26 @@ pub fn apply(bytes: &[u8], m: &Modification, uids: &mut UidMap) -> Result<Vec<u8
             ));
         }
     }
+    if m.anonymization {
+        walk::relationships(&mut obj, m, uids);
+    }
+    walk::remove_paths(&mut obj, &m.remove_paths);
+    walk::replace_paths(&mut obj, &m.replace_paths, &m.private_creator, &charset)?;
     recompute_group_lengths(&mut obj, &transfer_syntax, &charset)?;
     write(obj, &transfer_syntax, original_class)
+}
+
+/// An element without value (an empty sequence for SQ), as DCMTK's `insertEmptyElement`.
+fn empty_element(tag: Tag, vr: VR) -> DataElement<InMemDicomObject> {
+    if vr == VR::SQ {
+        DataElement::new(
+            dtag(tag),
+            VR::SQ,
+            DataSetSequence::new(Vec::<InMemDicomObject>::new(), Length::UNDEFINED),
+        )
+    } else {
+        DataElement::new(dtag(tag), vr, PrimitiveValue::Empty)
+    }
 }
 
 /// DCMTK recalculates the group lengths (`gggg,0000`) a file has when it
