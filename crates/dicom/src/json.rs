@@ -18,8 +18,14 @@ use super::dictionary;
 use super::model::{DataSet, DicomFile, Tag, Value, Vr};
 use super::values::{self, Leaf, MAX_STRING_LENGTH};
 
-/// `/instances/{id}/tags`.
+/// `/instances/{id}/tags`, a file without (0008,0005) read as Latin1.
 pub fn full(obj: &DicomFile) -> Json {
+    full_with(obj, Encoding::Latin1)
+}
+
+/// `/instances/{id}/tags`, a file without (0008,0005) read in `default`
+/// (Orthanc's `DefaultEncoding`).
+pub fn full_with(obj: &DicomFile, default: Encoding) -> Json {
     let top = DataSet {
         // Orthanc's StopAfterPixelData: top-level tags after (7FE0,0010) are left out
         elements: obj
@@ -30,7 +36,7 @@ pub fn full(obj: &DicomFile) -> Json {
             .cloned()
             .collect(),
     };
-    dataset_full(&top, &Charset::of(&obj.dataset))
+    dataset_full(&top, &Charset::of_or(&obj.dataset, default))
 }
 
 /// `/instances/{id}/simplified-tags` and `/tags?simplify`.
@@ -38,9 +44,19 @@ pub fn simplified(obj: &DicomFile) -> Json {
     simplify(&full(obj), false)
 }
 
+/// [`simplified`] with a default encoding ([`full_with`]).
+pub fn simplified_with(obj: &DicomFile, default: Encoding) -> Json {
+    simplify(&full_with(obj, default), false)
+}
+
 /// `/instances/{id}/tags?short`.
 pub fn short(obj: &DicomFile) -> Json {
     simplify(&full(obj), true)
+}
+
+/// [`short`] with a default encoding ([`full_with`]).
+pub fn short_with(obj: &DicomFile, default: Encoding) -> Json {
+    simplify(&full_with(obj, default), true)
 }
 
 /// `/instances/{id}/header`.

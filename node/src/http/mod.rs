@@ -128,6 +128,7 @@ fn routes() -> Router<Archive> {
             get(peers::operations).put(peers::put).delete(peers::delete),
         )
         .route("/peers/{name}/configuration", get(peers::configuration))
+        .route("/tools/dicom-echo", post(modalities::echo_unnamed))
         .route("/tools/find", post(find::find))
         .route("/tools/lookup", post(find::lookup))
         .route("/tools/create-archive", post(archive::create))
@@ -176,7 +177,7 @@ fn routes() -> Router<Archive> {
         )
         .route(
             "/modalities/{name}/store-straight",
-            post(modalities::not_implemented),
+            post(modalities::store_straight),
         )
         .route("/queries", get(queries::list))
         .route(
@@ -192,6 +193,10 @@ fn routes() -> Router<Archive> {
         .route(
             "/queries/{id}/answers/{index}/retrieve",
             post(queries::retrieve_one),
+        )
+        .route(
+            "/queries/{id}/answers/{index}/{children}",
+            post(queries::query_children),
         )
         .route("/queries/{id}/retrieve", post(queries::retrieve_all))
         .route("/queries/{id}/level", get(queries::level))

@@ -130,6 +130,7 @@ pub const TOOLS: &[&str] = &[
     "accepted-transfer-syntaxes",
     "create-archive",
     "default-encoding",
+    "dicom-echo",
     "execute-script",
     "find",
     "log-level",
