@@ -1,10 +1,13 @@
 //! Specific Character Set handling as Orthanc 1.10.1 does it: the *first*
 //! non-empty term of (0008,0005) picks one encoding for the whole data set
-//! (unsupported term: ASCII, no term: the default, Latin1), the bytes are
-//! converted to UTF-8 (invalid sequences skipped) and, when the attribute is
-//! multi-valued ("code extensions"), ISO 2022 escape sequences are removed.
+//! (unsupported term: ASCII, no term: the default encoding, `DefaultEncoding`,
+//! Latin1 unless configured), the bytes are converted to UTF-8 (invalid
+//! sequences skipped) and, when the attribute is multi-valued ("code
+//! extensions"), ISO 2022 escape sequences are removed. The other way,
+//! [`Encoding::from_utf8`] and [`Encoding::dicom_term`] encode what Orthanc
+//! answers in its default encoding (C-FIND).
 
-use encoding_rs::{DecoderResult, Encoding as RsEncoding};
+use encoding_rs::{DecoderResult, EncoderResult, Encoding as RsEncoding};
 
 use super::model::{DataSet, Tag};
 
@@ -67,6 +70,89 @@ impl Encoding {
             .find(|(e, _)| *e == self)
             .map_or("Latin1", |(_, n)| n)
     }
+
+    /// The Specific Character Set term Orthanc writes for the encoding
+    /// (`GetDicomSpecificCharacterSet`); none for `Windows1251`, which no
+    /// DICOM term names.
+    pub fn dicom_term(self) -> Option<&'static str> {
+        Some(match self {
+            Encoding::Ascii => "ISO_IR 6",
+            Encoding::Utf8 => "ISO_IR 192",
+            Encoding::Latin1 => "ISO_IR 100",
+            Encoding::Latin2 => "ISO_IR 101",
+            Encoding::Latin3 => "ISO_IR 109",
+            Encoding::Latin4 => "ISO_IR 110",
+            Encoding::Latin5 => "ISO_IR 148",
+            Encoding::Cyrillic => "ISO_IR 144",
+            Encoding::Arabic => "ISO_IR 127",
+            Encoding::Greek => "ISO_IR 126",
+            Encoding::Hebrew => "ISO_IR 138",
+            Encoding::Thai => "ISO_IR 166",
+            Encoding::Japanese => "ISO_IR 13",
+            Encoding::JapaneseKanji => "ISO 2022 IR 87",
+            Encoding::Chinese => "GB18030",
+            Encoding::Korean => "ISO 2022 IR 149",
+            Encoding::SimplifiedChinese => "ISO 2022 IR 58",
+            Encoding::Windows1251 => return None,
+        })
+    }
+
+    /// Encodes UTF-8 text as Orthanc's `Toolbox::ConvertFromUtf8`: the
+    /// characters the encoding cannot represent are left out.
+    pub fn from_utf8(self, text: &str) -> Vec<u8> {
+        match self {
+            Encoding::Utf8 => text.as_bytes().to_vec(),
+            Encoding::Ascii => to_ascii(text.as_bytes()).into_bytes(),
+            Encoding::Latin1 => text
+                .chars()
+                .filter_map(|c| u8::try_from(u32::from(c)).ok())
+                .collect(),
+            Encoding::Latin5 => encode_iso_c1(encoding_rs::WINDOWS_1254, text),
+            Encoding::Thai => encode_iso_c1(encoding_rs::WINDOWS_874, text),
+            Encoding::Japanese => encode_skip(encoding_rs::SHIFT_JIS, text),
+            other => encode_skip(rs_encoding(other), text),
+        }
+    }
+}
+
+/// Encodes, leaving out the characters the encoding cannot represent.
+fn encode_skip(enc: &'static RsEncoding, text: &str) -> Vec<u8> {
+    let mut encoder = enc.new_encoder();
+    let mut out = Vec::with_capacity(text.len() * 2 + 16);
+    let mut input = text;
+    loop {
+        let room = encoder
+            .max_buffer_length_from_utf8_without_replacement(input.len())
+            .unwrap_or(input.len() * 4 + 16);
+        out.reserve(room);
+        let (result, read) =
+            encoder.encode_from_utf8_to_vec_without_replacement(input, &mut out, true);
+        input = &input[read..];
+        match result {
+            EncoderResult::InputEmpty => return out,
+            EncoderResult::OutputFull | EncoderResult::Unmappable(_) => {}
+        }
+    }
+}
+
+/// ISO 8859 variants that encoding_rs only knows as Windows code pages: the
+/// C1 controls are written as themselves, and the characters the code page
+/// puts in 0x80-0x9F (which the ISO set lacks) are left out.
+fn encode_iso_c1(enc: &'static RsEncoding, text: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4];
+    for c in text.chars() {
+        if ('\u{80}'..'\u{a0}').contains(&c) {
+            out.push(u32::from(c) as u8);
+            continue;
+        }
+        let bytes = encode_skip(enc, c.encode_utf8(&mut buf));
+        if bytes.len() == 1 && (0x80..0xa0).contains(&bytes[0]) {
+            continue;
+        }
+        out.extend(bytes);
+    }
+    out
 }
 
 /// How a data set's strings are to be decoded.
@@ -86,15 +172,32 @@ impl Default for Charset {
 }
 
 impl Charset {
-    /// The charset of a data set, from its (0008,0005).
+    /// The charset of a data set, from its (0008,0005) (Latin1 without it).
     pub fn of(ds: &DataSet) -> Charset {
-        Charset::detect(ds.get(Tag::SPECIFIC_CHARACTER_SET).and_then(|e| e.bytes()))
+        Charset::of_or(ds, Encoding::Latin1)
+    }
+
+    /// The charset of a data set, from its (0008,0005), else `default`
+    /// (Orthanc's `DefaultEncoding`).
+    pub fn of_or(ds: &DataSet, default: Encoding) -> Charset {
+        Charset::detect_or(
+            ds.get(Tag::SPECIFIC_CHARACTER_SET).and_then(|e| e.bytes()),
+            default,
+        )
     }
 
     /// From the raw value of (0008,0005); `None` when the attribute is absent.
     pub fn detect(raw: Option<&[u8]>) -> Charset {
+        Charset::detect_or(raw, Encoding::Latin1)
+    }
+
+    /// [`Charset::detect`], with `default` for a data set without (0008,0005).
+    pub fn detect_or(raw: Option<&[u8]>, default: Encoding) -> Charset {
         let Some(raw) = raw else {
-            return Charset::default();
+            return Charset {
+                encoding: default,
+                code_extensions: false,
+            };
         };
         let value = String::from_utf8_lossy(raw);
         let value = value.trim_end_matches([' ', '\0']);
@@ -111,7 +214,7 @@ impl Charset {
             }
         }
         Charset {
-            encoding: Encoding::Latin1,
+            encoding: default,
             code_extensions,
         }
     }
@@ -310,5 +413,28 @@ mod tests {
             code_extensions: true,
         };
         assert_eq!(jis.to_utf8(b"\x1b$B;3ED\x1b(B"), "山田");
+    }
+
+    #[test]
+    fn the_default_encoding_decodes_files_without_a_character_set() {
+        let c = Charset::detect_or(None, Encoding::Windows1251);
+        assert_eq!(c.to_utf8(b"\xd2\xe0\xe7"), "Таз");
+        assert_eq!(
+            Charset::detect_or(Some(b"ISO_IR 192"), Encoding::Windows1251).encoding,
+            Encoding::Utf8
+        );
+    }
+
+    #[test]
+    fn encodes_leaving_out_what_the_encoding_cannot_represent() {
+        let text = "Test-éДΘ๛ﾈ";
+        assert_eq!(Encoding::Ascii.from_utf8(text), b"Test-");
+        assert_eq!(Encoding::Latin1.from_utf8(text), b"Test-\xe9");
+        assert_eq!(Encoding::Cyrillic.from_utf8(text), b"Test-\xb4");
+        assert_eq!(Encoding::Thai.from_utf8(text), b"Test-\xfb");
+        assert_eq!(Encoding::Japanese.from_utf8("ﾈ"), b"\xc8");
+        assert_eq!(Encoding::Latin5.from_utf8("€é"), b"\xe9");
+        assert_eq!(Encoding::Windows1251.dicom_term(), None);
+        assert_eq!(Encoding::Japanese.dicom_term(), Some("ISO_IR 13"));
     }
 }

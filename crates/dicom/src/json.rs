@@ -18,14 +18,24 @@ use super::dictionary;
 use super::model::{DataSet, DicomFile, Tag, Value, Vr};
 use super::values::{self, Leaf, MAX_STRING_LENGTH};
 
-/// `/instances/{id}/tags`.
+/// `/instances/{id}/tags`, a file without (0008,0005) read as Latin1.
 pub fn full(obj: &DicomFile) -> Json {
-    full_ignoring_length(obj, &BTreeSet::new())
+    full_with(obj, Encoding::Latin1)
 }
 
-/// [`full`], with the values of `ignore_length` rendered however long they
-/// are (Orthanc's `ignore-length` argument).
-pub fn full_ignoring_length(obj: &DicomFile, ignore_length: &BTreeSet<Tag>) -> Json {
+/// `/instances/{id}/tags`, a file without (0008,0005) read in `default`
+/// (Orthanc's `DefaultEncoding`).
+pub fn full_with(obj: &DicomFile, default: Encoding) -> Json {
+    full_ignoring_length(obj, default, &BTreeSet::new())
+}
+
+/// [`full_with`], with the values of `ignore_length` rendered however long
+/// they are (Orthanc's `ignore-length` argument).
+pub fn full_ignoring_length(
+    obj: &DicomFile,
+    default: Encoding,
+    ignore_length: &BTreeSet<Tag>,
+) -> Json {
     let top = DataSet {
         // Orthanc's StopAfterPixelData: top-level tags after (7FE0,0010) are left out
         elements: obj
@@ -36,7 +46,7 @@ pub fn full_ignoring_length(obj: &DicomFile, ignore_length: &BTreeSet<Tag>) -> J
             .cloned()
             .collect(),
     };
-    dataset_full_with(&top, &Charset::of(&obj.dataset), ignore_length)
+    dataset_full_with(&top, &Charset::of_or(&obj.dataset, default), ignore_length)
 }
 
 /// `/instances/{id}/simplified-tags` and `/tags?simplify`.
@@ -44,9 +54,19 @@ pub fn simplified(obj: &DicomFile) -> Json {
     simplify(&full(obj), false)
 }
 
+/// [`simplified`] with a default encoding ([`full_with`]).
+pub fn simplified_with(obj: &DicomFile, default: Encoding) -> Json {
+    simplify(&full_with(obj, default), false)
+}
+
 /// `/instances/{id}/tags?short`.
 pub fn short(obj: &DicomFile) -> Json {
     simplify(&full(obj), true)
+}
+
+/// [`short`] with a default encoding ([`full_with`]).
+pub fn short_with(obj: &DicomFile, default: Encoding) -> Json {
+    simplify(&full_with(obj, default), true)
 }
 
 /// `/instances/{id}/header`.

@@ -130,11 +130,17 @@ pub struct ParsedDicom {
 /// Parses bytes as received (with or without a 128-byte preamble + `DICM` +
 /// meta group; implicit or explicit VR, big endian, deflated, encapsulated).
 pub fn parse(bytes: &[u8]) -> Result<ParsedDicom, DicomError> {
+    parse_with(bytes, charset::Encoding::Latin1)
+}
+
+/// [`parse`], the strings of a file without (0008,0005) read in `default`
+/// (Orthanc's `DefaultEncoding`).
+pub fn parse_with(bytes: &[u8], default: charset::Encoding) -> Result<ParsedDicom, DicomError> {
     let object = reader::read_file(bytes).map_err(|reason| DicomError::BadFileFormat {
         size: bytes.len(),
         reason,
     })?;
-    let charset = Charset::of(&object.dataset);
+    let charset = Charset::of_or(&object.dataset, default);
     let summary = |tag: Tag| -> Option<String> {
         let el = object.dataset.get(tag)?;
         match values::convert(el, None, &charset) {

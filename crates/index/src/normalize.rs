@@ -39,7 +39,8 @@ fn fold_accent(c: char) -> char {
 /// understand a query value.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Constraint {
-    /// Universal matching (empty value or `*`): the tag is only requested.
+    /// Universal matching (an empty value): the tag is only requested. A
+    /// lone `*` is a wildcard: as in Orthanc, it needs the tag to be set.
     Any,
     Equal(String),
     Wildcard(String),
@@ -51,7 +52,7 @@ pub enum Constraint {
 impl Constraint {
     /// Parses a query value. `ranges` enables `A-B` (dates and times).
     pub fn parse(value: &str, ranges: bool) -> Constraint {
-        if value.is_empty() || value == "*" {
+        if value.is_empty() {
             return Constraint::Any;
         }
         if value.contains('\\') {

@@ -3,6 +3,9 @@
 //! (service::find); each answer is a pending (FF00) response, then a final
 //! success, or a cancel (FE00) if the peer sent C-CANCEL between two answers.
 //! A Lua `IncomingFindRequestFilter` may rewrite the identifier first.
+//! As Orthanc 1.10, wildcards are refused on VRs that do not allow them
+//! (`UnableToProcess`), and answers are written in the default encoding
+//! (`/tools/default-encoding`) with the matching `SpecificCharacterSet`.
 
 use dicom_core::{Tag as DTag, VR};
 use dicom_dictionary_std::tags;
@@ -12,7 +15,8 @@ use super::association::{cancel_requested, respond, Assoc, Session};
 use super::DimseError;
 use crate::dicom::Tag;
 use crate::index::Level;
-use crate::service::find::{level_name, parse_level, FindKey, FindRequest};
+use crate::dicom::charset::Encoding;
+use crate::service::find::{level_name, parse_level, FindKey, FindRequest, Wildcards};
 use isengard_dimse::dataset::{decode_identifier, element_text, encode_identifier};
 use isengard_dimse::message::{
     field, status, write_message, CommandBuilder, Message, MessageError,
@@ -35,9 +39,14 @@ pub(super) struct Identifier {
 
 impl Identifier {
     /// The find it asks for: its keys, DICOM padding trimmed, under C-FIND's
-    /// rules and limits.
-    pub(super) fn request(&self, s: &Session) -> Result<FindRequest, DimseError> {
+    /// rules and limits, with `wildcards` (refused off text VRs by C-FIND).
+    pub(super) fn request(
+        &self,
+        s: &Session,
+        wildcards: Wildcards,
+    ) -> Result<FindRequest, DimseError> {
         let mut request = FindRequest::dicom(self.level, s.archive.config());
+        request.rules.wildcards = wildcards;
         for k in &self.keys {
             let value = k.value.trim_end_matches(['\0', ' ']);
             request
@@ -76,16 +85,39 @@ pub(super) fn identifier(s: &Session, msg: &Message) -> Result<Identifier, Dimse
     Ok(Identifier { level, keys, vrs })
 }
 
-/// An answer: `QueryRetrieveLevel`, then the keys in request order.
-fn answer_object(level: Level, keys: &[(Tag, String)], vrs: &[VR]) -> InMemDicomObject {
+/// A text value in `encoding`. ASCII is the same in every encoding DICOM
+/// names (and numeric strings must stay strings for the writer); other text
+/// goes out as the encoding's bytes, padded to an even length.
+fn encoded_text(value: &str, vr: VR, encoding: Encoding) -> dicom_core::value::PrimitiveValue {
+    use dicom_core::value::PrimitiveValue;
+    if value.is_ascii() {
+        return PrimitiveValue::Strs(value.split('\\').map(str::to_owned).collect());
+    }
+    let mut bytes = encoding.from_utf8(value);
+    if bytes.len() % 2 == 1 {
+        bytes.push(if vr == VR::UI { 0 } else { b' ' });
+    }
+    PrimitiveValue::U8(bytes.into())
+}
+
+/// An answer in `encoding`: `SpecificCharacterSet` (when a DICOM term names
+/// the encoding), `QueryRetrieveLevel`, then the keys in request order.
+pub(super) fn answer_object(
+    level: Level,
+    keys: &[(Tag, String)],
+    vrs: &[VR],
+    encoding: Encoding,
+) -> InMemDicomObject {
     use dicom_core::value::PrimitiveValue;
     use dicom_core::DataElement;
     let mut obj = InMemDicomObject::new_empty();
-    obj.put(DataElement::new(
-        tags::SPECIFIC_CHARACTER_SET,
-        VR::CS,
-        PrimitiveValue::from("ISO_IR 192"),
-    ));
+    if let Some(term) = encoding.dicom_term() {
+        obj.put(DataElement::new(
+            tags::SPECIFIC_CHARACTER_SET,
+            VR::CS,
+            PrimitiveValue::from(term),
+        ));
+    }
     let level = (Tag(0x0008, 0x0052), level_name(level).to_owned());
     for (i, (tag, value)) in std::iter::once(&level).chain(keys).enumerate() {
         let vr = if i == 0 {
@@ -105,7 +137,7 @@ fn answer_object(level: Level, keys: &[(Tag, String)], vrs: &[VR]) -> InMemDicom
                 None => PrimitiveValue::Empty,
             }
         } else {
-            PrimitiveValue::Strs(value.split('\\').map(str::to_owned).collect())
+            encoded_text(value, vr, encoding)
         };
         if vr == VR::SQ {
             obj.put(DataElement::new(
@@ -200,7 +232,7 @@ pub(super) async fn handle(
         Ok(id) => lua_filter(s, id).await,
         Err(e) => Err(e),
     };
-    let found = match filtered.and_then(|id| Ok((id.request(s)?, id))) {
+    let found = match filtered.and_then(|id| Ok((id.request(s, Wildcards::TextVrsOnly)?, id))) {
         Ok((request, id)) => match s.archive.find(&request).await {
             Ok(found) => Ok((id, found.matches, found.truncated)),
             Err(e) => Err(DimseError::from(e)),
@@ -216,12 +248,16 @@ pub(super) async fn handle(
         .transfer_syntax(msg.context_id)
         .unwrap_or_default()
         .to_owned();
+    let encoding = match s.archive.default_encoding() {
+        Ok(e) => e,
+        Err(e) => return respond(assoc, &msg, field::C_FIND_RSP, Err(e.into())).await,
+    };
     for answer in &answers {
         if cancel_requested(assoc)? {
             let rsp = CommandBuilder::response_to(field::C_FIND_RSP, &msg, status::CANCEL);
             return write_message(assoc, msg.context_id, &rsp.build(), None).await;
         }
-        let object = answer_object(id.level, &answer.keys, &id.vrs);
+        let object = answer_object(id.level, &answer.keys, &id.vrs, encoding);
         let data = match encode_identifier(&object, &ts) {
             Ok(d) => d,
             Err(e) => return respond(assoc, &msg, field::C_FIND_RSP, Err(e.into())).await,

@@ -15,6 +15,7 @@ use super::association::{cancel_requested, respond, Assoc, Session};
 use super::find::identifier;
 use super::DimseError;
 use crate::index::Level;
+use crate::service::find::Wildcards;
 use crate::service::ServiceError;
 use isengard_dimse::message::{status, write_message, CommandBuilder, Message, MessageError};
 use isengard_dimse::scu::{store_on, ScuError};
@@ -61,7 +62,7 @@ impl Counts {
 fn instances(s: &Session, msg: &Message) -> Result<Vec<String>, DimseError> {
     let id = identifier(s, msg)?;
     let mut out = Vec::new();
-    for r in s.archive.select(&id.request(s)?)? {
+    for r in s.archive.select(&id.request(s, Wildcards::Anywhere)?)? {
         out.extend(s.archive.descendants(&r.id, Level::Instance)?);
     }
     Ok(out)

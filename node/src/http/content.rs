@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use super::error::ApiResult;
 use super::resources::flag;
+use crate::dicom::charset::Encoding;
 use crate::dicom::{self, Content};
 use crate::service::Archive;
 
@@ -26,11 +27,15 @@ pub async fn file(State(archive): State<Archive>, Path(id): Path<String>) -> Api
 
 async fn parsed(archive: &Archive, id: &str) -> ApiResult<dicom::ParsedDicom> {
     let bytes = archive.instance_file(id).await?;
-    Ok(dicom::parse(&bytes)?)
+    Ok(dicom::parse_with(&bytes, archive.default_encoding()?)?)
 }
 
 /// One of Orthanc's three renderings, as `?short` / `?simplify` choose.
 type Render = fn(&dicom::DicomFile) -> Value;
+
+/// One of the renderings of the tags, strings of files without (0008,0005)
+/// read in the default encoding.
+type RenderWith = fn(&dicom::DicomFile, Encoding) -> Value;
 
 fn render_as(
     p: &TagParams,
@@ -54,13 +59,15 @@ pub async fn tags(
     Query(p): Query<TagParams>,
 ) -> ApiResult<Json<Value>> {
     let parsed = parsed(&archive, &id).await?;
-    Ok(Json(render_as(
-        &p,
-        &parsed.object,
-        dicom::json::short,
-        dicom::json::simplified,
-        dicom::json::full,
-    )))
+    let encoding = archive.default_encoding()?;
+    let render: RenderWith = if flag(&p.short) {
+        dicom::json::short_with
+    } else if flag(&p.simplify) {
+        dicom::json::simplified_with
+    } else {
+        dicom::json::full_with
+    };
+    Ok(Json(render(&parsed.object, encoding)))
 }
 
 pub async fn simplified_tags(
@@ -68,7 +75,8 @@ pub async fn simplified_tags(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
     let parsed = parsed(&archive, &id).await?;
-    Ok(Json(dicom::json::simplified(&parsed.object)))
+    let encoding = archive.default_encoding()?;
+    Ok(Json(dicom::json::simplified_with(&parsed.object, encoding)))
 }
 
 pub async fn header(

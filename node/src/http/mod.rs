@@ -216,12 +216,12 @@ fn routes() -> Router<Archive> {
             get(peers::operations).put(peers::put).delete(peers::delete),
         )
         .route("/peers/{name}/configuration", get(peers::configuration))
+        .route("/tools/dicom-echo", post(modalities::echo_unnamed))
         .route("/tools/generate-uid", get(tools::generate_uid))
         .route("/tools/dicom-conformance", get(tools::dicom_conformance))
         .route("/tools/invalidate-tags", post(tools::invalidate_tags))
         .route("/tools/bulk-content", post(tools::bulk_content))
         .route("/tools/bulk-delete", post(tools::bulk_delete))
-        .route("/tools/dicom-echo", post(tools::dicom_echo))
         .route("/plugins", get(tools::plugins))
         .route("/plugins/explorer.js", get(tools::explorer_js))
         .route("/plugins/{id}", get(tools::plugin))
@@ -285,7 +285,7 @@ fn routes() -> Router<Archive> {
         )
         .route(
             "/modalities/{name}/store-straight",
-            post(modalities::not_implemented),
+            post(modalities::store_straight),
         )
         .route("/queries", get(queries::list))
         .route(
@@ -301,6 +301,10 @@ fn routes() -> Router<Archive> {
         .route(
             "/queries/{id}/answers/{index}/retrieve",
             post(queries::retrieve_one),
+        )
+        .route(
+            "/queries/{id}/answers/{index}/{children}",
+            post(queries::query_children),
         )
         .route("/queries/{id}/retrieve", post(queries::retrieve_all))
         .route("/queries/{id}/level", get(queries::level))

@@ -1,6 +1,7 @@
 //! `/modalities`: the DICOM peers (list, define, delete) and the SCU
 //! operations on one of them, in Orthanc 1.10.1's shapes: `echo`, `store`,
-//! `query` (results under `/queries`, see [`super::queries`]) and `move`; the
+//! `store-straight`, `query` (results under `/queries`, see
+//! [`super::queries`]) and `move`; the
 //! deprecated `find-*` routes are in [`super::modalities_legacy`].
 //!
 //! Each operation is a use case of `service` (`send`, `remote`); this module
@@ -178,8 +179,44 @@ pub async fn echo(
         local_aet: None,
         timeout: unsigned(&body, "Timeout")?,
     };
-    archive.echo_modality(&peer.target(&archive)).await?;
+    echo_peer(&archive, &peer, &body).await
+}
+
+/// C-ECHO, then with `"CheckFind": true` a C-FIND of every study (its
+/// answers dropped) to check that the modality serves C-FIND.
+async fn echo_peer(archive: &Archive, peer: &Peer, body: &Value) -> ApiResult<Json<Value>> {
+    let target = peer.target(archive);
+    archive.echo_modality(&target).await?;
+    let check_find = match body.get("CheckFind") {
+        None => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err(bad_format("The field CheckFind must contain a Boolean")),
+    };
+    if check_find {
+        let level = crate::index::Level::Study;
+        let identifier =
+            queries::find_identifier(level, &Keys::new(), true, &peer.modality.manufacturer);
+        archive.find_on_modality(&target, level, identifier).await?;
+    }
     Ok(Json(json!({})))
+}
+
+/// `POST /tools/dicom-echo`: C-ECHO to a modality given in the body, as
+/// `PUT /modalities/{name}` takes it (an array `[AET, host, port]` or an
+/// object, with an optional `Timeout`); answers `{}`.
+pub async fn echo_unnamed(State(archive): State<Archive>, body: Bytes) -> ApiResult<Json<Value>> {
+    let body = json_body(&body)?.ok_or_else(|| bad_format("Must provide a JSON value"))?;
+    let timeout = if body.is_object() {
+        unsigned(&body, "Timeout")?
+    } else {
+        None
+    };
+    let peer = Peer {
+        modality: modality_from_json("dicom-echo", &body)?,
+        local_aet: None,
+        timeout,
+    };
+    echo_peer(&archive, &peer, &body).await
 }
 
 /// Looks like an Orthanc identifier (SHA-1 in 5 groups of 8 hex digits).
@@ -359,18 +396,50 @@ pub async fn query(
         local_aet: string(&request, "LocalAet")?,
         timeout: unsigned(&request, "Timeout")?,
     };
-    let identifier = queries::find_identifier(level, &keys, normalize, &peer.modality.manufacturer);
-    let target = peer.target(&archive);
+    submit_query(&archive, name, &peer, level, keys, &Keys::new(), normalize).await
+}
+
+/// Runs a C-FIND for `keys` (plus `fixed`, the keys of a parent answer, that
+/// normalisation keeps) and keeps its answers under `/queries`: `{"ID", "Path"}`.
+pub(super) async fn submit_query(
+    archive: &Archive,
+    name: String,
+    peer: &Peer,
+    level: crate::index::Level,
+    keys: Keys,
+    fixed: &Keys,
+    normalize: bool,
+) -> ApiResult<Json<Value>> {
+    let mut identifier =
+        queries::find_identifier(level, &keys, normalize, &peer.modality.manufacturer);
+    let mut query = keys;
+    for (tag, value) in fixed {
+        queries::set(&mut identifier, *tag, value.clone());
+        queries::set(&mut query, *tag, value.clone());
+    }
+    let target = peer.target(archive);
     let answers = archive.find_on_modality(&target, level, identifier).await?;
     let local_aet = target.local_aet;
     let id = archive.queries().add(StoredQuery {
         id: String::new(),
         modality: name,
         level,
-        query: keys,
+        query,
         answers,
         local_aet,
         timeout: peer.timeout,
     });
     Ok(Json(json!({"ID": id, "Path": format!("/queries/{id}")})))
+}
+
+/// `POST /modalities/{m}/store-straight`: the body, a DICOM file, sent as it
+/// is by C-STORE; answers its SOP class and instance UIDs.
+pub async fn store_straight(
+    State(archive): State<Archive>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    let modality = archive.modality(&name)?;
+    let (sop_class, sop_instance) = archive.store_straight(&modality, body).await?;
+    Ok(Json(json!({"SOPClassUID": sop_class, "SOPInstanceUID": sop_instance})))
 }

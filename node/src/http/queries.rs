@@ -1,6 +1,7 @@
 //! `/queries`: the results of `POST /modalities/{m}/query` kept on this node
 //! (see [`crate::service::remote_query`]), their answers in Orthanc's JSON forms,
-//! and retrieval of answers by C-MOVE.
+//! retrieval of answers by C-MOVE, and queries of an answer's children
+//! (`query-studies|series|instances`).
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -210,4 +211,79 @@ async fn retrieve(
         "Query": described,
         "RemoteAet": peer.modality.aet,
     })))
+}
+
+/// `POST /queries/{id}/answers/{i}/query-{studies,series,instances}`: a
+/// C-FIND at the child level, to the same modality with the same AET and
+/// timeout, for `{"Query", "Normalize"}` restricted to the answer (its
+/// identifying keys, as Orthanc's `QueryAnswerChildren`).
+pub async fn query_children(
+    State(archive): State<Archive>,
+    Path((id, index, children)): Path<(String, String, String)>,
+    body: Bytes,
+) -> ApiResult<Response> {
+    use crate::index::Level;
+    let level = match children.as_str() {
+        "query-studies" => Level::Study,
+        "query-series" => Level::Series,
+        "query-instances" => Level::Instance,
+        _ => return Err(ApiError::unrouted()),
+    };
+    let parent = archive.queries().get(&id)?;
+    let i = answer_index(&parent, &index)?;
+    if level <= parent.level {
+        return Err(ApiError::with_details(
+            OrthancCode::BadRequest,
+            format!(
+                "cannot query the {} below an answer at the {} level",
+                level.as_str(),
+                parent.level.as_str()
+            ),
+        ));
+    }
+    let request = match serde_json::from_slice::<Value>(&body) {
+        Ok(v @ Value::Object(_)) => v,
+        _ if body.iter().all(u8::is_ascii_whitespace) => json!({}),
+        _ => {
+            return Err(ApiError::with_details(
+                OrthancCode::BadFileFormat,
+                "Must provide a JSON object",
+            ))
+        }
+    };
+    let keys = match request.get("Query") {
+        None => queries::Keys::new(),
+        Some(Value::Object(q)) => queries::parse_keys(q)?,
+        Some(_) => {
+            return Err(ApiError::with_details(
+                OrthancCode::BadFileFormat,
+                "The field Query must contain a JSON object",
+            ))
+        }
+    };
+    let normalize = request
+        .get("Normalize")
+        .and_then(Value::as_bool)
+        .unwrap_or(true);
+    let answer = &parent.answers[i];
+    let identifying: &[crate::dicom::Tag] = match parent.level {
+        Level::Patient => &[queries::PATIENT_ID],
+        Level::Study => &[queries::STUDY_UID],
+        _ => &[queries::STUDY_UID, queries::SERIES_UID],
+    };
+    let mut fixed = queries::Keys::new();
+    for &tag in identifying {
+        if let Some(v) = queries::answer_value(answer, tag) {
+            queries::set(&mut fixed, tag, v.to_owned());
+        }
+    }
+    let peer = Peer {
+        modality: archive.modality(&parent.modality)?,
+        local_aet: Some(parent.local_aet.clone()),
+        timeout: parent.timeout,
+    };
+    let name = parent.modality.clone();
+    let answer = super::modalities::submit_query(&archive, name, &peer, level, keys, &fixed, normalize)
+        .await?;
+    Ok(answer.into_response())
 }

@@ -77,8 +77,9 @@ impl TagParams {
 /// The full rendering of one instance.
 async fn full_tags(archive: &Archive, id: &str, ignore: &BTreeSet<Tag>) -> ApiResult<Value> {
     let bytes = archive.instance_file(id).await?;
-    let parsed = dicom::parse(&bytes)?;
-    Ok(dicom::json::full_ignoring_length(&parsed.object, ignore))
+    let encoding = archive.default_encoding()?;
+    let parsed = dicom::parse_with(&bytes, encoding)?;
+    Ok(dicom::json::full_ignoring_length(&parsed.object, encoding, ignore))
 }
 
 /// The instances below (or equal to) any resource.

@@ -190,26 +190,6 @@ pub async fn bulk_delete(State(archive): State<Archive>, body: Bytes) -> ApiResu
     Ok(([(header::CONTENT_TYPE, "text/plain")], "").into_response())
 }
 
-/// `POST /tools/dicom-echo`: C-ECHO to a modality given inline (as in
-/// `DicomModalities`: `[aet, host, port]` or an object), `Timeout` optional.
-pub async fn dicom_echo(State(archive): State<Archive>, body: Bytes) -> ApiResult<Json<Value>> {
-    let body = json_body(&body)?.ok_or_else(|| {
-        ApiError::with_details(
-            OrthancCode::BadFileFormat,
-            "The body must describe a modality",
-        )
-    })?;
-    let modality = crate::service::modalities::modality_from_json("echo", &body)?;
-    let timeout = if body.is_object() {
-        unsigned(&body, "Timeout")?
-    } else {
-        None
-    };
-    let target = archive.scu_target(&modality, None, timeout);
-    archive.echo_modality(&target).await?;
-    Ok(Json(json!({})))
-}
-
 /// `GET /plugins`: Orthanc lists its built-in `explorer.js` and the loaded
 /// plugins; Isengard loads none.
 pub async fn plugins() -> Json<Value> {

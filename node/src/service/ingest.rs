@@ -74,14 +74,15 @@ impl Archive {
         origin: &Origin,
         extra: BTreeMap<String, String>,
     ) -> Result<IngestOutcome> {
-        let parsed = dicom::parse(&bytes)?;
+        let encoding = self.default_encoding()?;
+        let parsed = dicom::parse_with(&bytes, encoding)?;
         let ids = parsed.ids.clone();
         if let Some(hooks) = self.hook("ReceivedInstanceFilter") {
             let info = serde_json::json!({
                 "HasPixelData": parsed.pixel_data_offset.is_some(),
                 "TransferSyntaxUID": parsed.transfer_syntax,
             });
-            let tags = dicom::json::simplified(&parsed.object);
+            let tags = dicom::json::simplified_with(&parsed.object, encoding);
             match hooks
                 .filter_instance(tags, super::hooks::origin_json(origin), info)
                 .await
@@ -195,7 +196,8 @@ impl Archive {
                 .iter()
                 .map(|(k, v)| (k.clone(), serde_json::Value::from(v.as_str())))
                 .collect();
-            let tags = dicom::json::simplified(file);
+            let encoding = self.default_encoding().unwrap_or(dicom::charset::Encoding::Latin1);
+            let tags = dicom::json::simplified_with(file, encoding);
             hooks.stored_instance(
                 id.to_owned(),
                 tags,

@@ -219,3 +219,30 @@ impl Archive {
         }
     }
 }
+
+impl Archive {
+    /// `store-straight`: sends a file as it is (not stored here) by C-STORE
+    /// on its own association; answers its SOP class and instance UIDs. A
+    /// body that is no DICOM file is refused before connecting.
+    pub async fn store_straight(&self, modality: &Modality, file: Bytes) -> Result<(String, String)> {
+        let parsed = crate::dicom::parse(&file)?;
+        let sop_instance = parsed
+            .instance_tags
+            .get("SOPInstanceUID")
+            .cloned()
+            .unwrap_or_default();
+        let item = StoreItem {
+            sop_class: parsed.sop_class_uid.clone(),
+            sop_instance: sop_instance.clone(),
+            transfer_syntax: parsed.transfer_syntax.clone(),
+        };
+        let target = self.scu_target(modality, None, None);
+        let mut session = StoreSession::open(&target, std::slice::from_ref(&item))
+            .await
+            .map_err(|source| scu_error(&target.remote_aet, source))?;
+        let sent = session.send(&item, &file).await;
+        session.close().await;
+        sent.map_err(|source| scu_error(&target.remote_aet, source))?;
+        Ok((parsed.sop_class_uid, sop_instance))
+    }
+}

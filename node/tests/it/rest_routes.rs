@@ -31,9 +31,6 @@ const OWNED_ELSEWHERE: &[(&str, &str)] = &[
 const NOT_YET: &[&str] = &[
     "POST /instances/{id}/export",
     "GET /instances/{id}/pdf",
-    "POST /queries/{id}/answers/{index}/query-instances",
-    "POST /queries/{id}/answers/{index}/query-series",
-    "POST /queries/{id}/answers/{index}/query-studies",
     "GET /storage-commitment/{id}",
     "POST /storage-commitment/{id}/remove",
     "POST /tools/create-dicom",

@@ -162,7 +162,7 @@ async fn ranges_lists_and_universal() {
         ["series-0", "series-1", "series-2", "series-3"]
     );
     assert_eq!(modality("ct\\us", true), Vec::<String>::new());
-    assert_eq!(modality("*", true).len(), 5, "universal matching");
+    assert_eq!(modality("*", true).len(), 5, "every series has a modality");
     assert_eq!(modality("", true).len(), 5);
     assert_eq!(ids(&t, Instance, &[]).len(), 9);
 }

@@ -144,9 +144,8 @@ pub enum CaseRule {
     /// REST's `CaseSensitive`: one choice for every tag, person names
     /// included, on the index and on files alike.
     Every(bool),
-    /// C-FIND: every tag case-sensitive but person names (PN): a main tag
-    /// follows `CaseSensitivePN`, a PN read from a file always matches
-    /// case-insensitively.
+    /// C-FIND: every tag case-sensitive but person names (PN), which follow
+    /// `CaseSensitivePN`, main tags and tags read from a file alike.
     PersonNames { case_sensitive_pn: bool },
 }
 
@@ -159,20 +158,18 @@ impl CaseRule {
     }
 
     fn on_file(self, vr: &str) -> bool {
-        match self {
-            CaseRule::Every(sensitive) => sensitive,
-            CaseRule::PersonNames { .. } => vr != "PN",
-        }
+        self.on_index(vr)
     }
 }
 
 /// Where `*` and `?` may appear.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Wildcards {
-    /// REST: only on text VRs ([`WILDCARD_VRS`]); elsewhere the request is
-    /// refused ([`FindError::WildcardsNotAllowed`]).
+    /// REST and C-FIND: only on text VRs ([`WILDCARD_VRS`]); elsewhere the
+    /// request is refused ([`FindError::WildcardsNotAllowed`]), as Orthanc
+    /// 1.10 does (C-FIND answers `UnableToProcess`).
     TextVrsOnly,
-    /// C-FIND: never refused; the value is matched as DICOM says.
+    /// The selection of C-MOVE and C-GET: never refused.
     Anywhere,
 }
 

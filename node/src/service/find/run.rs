@@ -133,16 +133,17 @@ impl Archive {
         let named = keys
             .iter()
             .any(|k| matches!(request.keys[k.key].0, FindKey::Named { .. }));
+        let encoding = self.default_encoding()?;
         let file = if named {
-            dicom::parse(&bytes)?.object
+            dicom::parse_with(&bytes, encoding)?.object
         } else {
             dicom::reader::read_file(&bytes).map_err(|reason| dicom::DicomError::BadFileFormat {
                 size: bytes.len(),
                 reason,
             })?
         };
-        let simplified = named.then(|| dicom::json::simplified(&file));
-        let charset = Charset::of(&file.dataset);
+        let simplified = named.then(|| dicom::json::simplified_with(&file, encoding));
+        let charset = Charset::of_or(&file.dataset, encoding);
         Ok(keys
             .iter()
             .map(|k| match &request.keys[k.key].0 {

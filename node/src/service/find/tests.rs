@@ -99,7 +99,7 @@ fn case_sensitivity_is_per_tag_for_c_find_and_global_for_rest() {
 #[test]
 fn other_keys_are_read_from_the_file() {
     // REST: only constrained ones; C-FIND: every one (they are answered),
-    // PN never case-sensitive, computed keys never.
+    // a PN as CaseSensitivePN says, as on the index; computed keys never.
     let plan = rest(
         Level::Study,
         true,
@@ -130,6 +130,23 @@ fn other_keys_are_read_from_the_file() {
         .iter()
         .map(|k| (k.key, k.case_sensitive))
         .collect();
-    assert_eq!(keys, [(0, true), (1, false)]);
+    assert_eq!(keys, [(0, true), (1, true)]);
     assert_eq!(plan.from_file[0].constraint, Constraint::Any);
+    let plan = dicom(Level::Study, false, &[(Tag(0x0010, 0x1001), "PN", "x")]);
+    assert!(!plan.from_file[0].case_sensitive);
+}
+
+#[test]
+fn c_find_refuses_wildcards_where_dicom_does_not_allow_them() {
+    let mut request = FindRequest::rest(Level::Series, false);
+    request.rules = FindRules::dicom(false);
+    request.rules.wildcards = super::Wildcards::TextVrsOnly;
+    let uid = FindKey::element(Tag(0x0020, 0x000d), "UI");
+    assert!(matches!(
+        request.add(uid, "*"),
+        Err(FindError::WildcardsNotAllowed(t)) if t == "0020,000d"
+    ));
+    request
+        .add(FindKey::element(Tag(0x0010, 0x0040), "CS"), "*")
+        .unwrap();
 }
