@@ -512,7 +512,7 @@ mod tests {
         let at = u32::from_le_bytes(first.try_into().unwrap()) as usize;
         assert_eq!(&bytes[at..at + 4], &[0xfe, 0xff, 0x00, 0xe0]);
         assert!(bytes
-            .windows(11)
+            .windows(12)
             .any(|w| w == b"\x08\x00\x30\x10LO\x04\x00Caf "));
         assert!(bytes.windows(4).any(|w| w == b"Desc"), "extended");
     }
