@@ -131,6 +131,8 @@ mod tests {
                 size: 100,
                 uncompressed_size: 100,
                 md5: String::new(),
+                compressed: false,
+                revision: 0,
             },
         };
         Command::StoreInstance {

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::error::{ApiError, ApiResult, OrthancCode};
-use super::modalities::{json_body, unsigned};
+use super::modalities::json_body;
 use crate::dicom::modify::new_uid;
 use crate::index::Level;
 use crate::service::Archive;
