@@ -13,9 +13,9 @@ use dicom_object::InMemDicomObject;
 
 use super::association::{cancel_requested, respond, Assoc, Session};
 use super::DimseError;
+use crate::dicom::charset::Encoding;
 use crate::dicom::Tag;
 use crate::index::Level;
-use crate::dicom::charset::Encoding;
 use crate::service::find::{level_name, parse_level, FindKey, FindRequest, Wildcards};
 use isengard_dimse::dataset::{decode_identifier, element_text, encode_identifier};
 use isengard_dimse::message::{

@@ -441,5 +441,7 @@ pub async fn store_straight(
 ) -> ApiResult<Json<Value>> {
     let modality = archive.modality(&name)?;
     let (sop_class, sop_instance) = archive.store_straight(&modality, body).await?;
-    Ok(Json(json!({"SOPClassUID": sop_class, "SOPInstanceUID": sop_instance})))
+    Ok(Json(
+        json!({"SOPClassUID": sop_class, "SOPInstanceUID": sop_instance}),
+    ))
 }

@@ -283,7 +283,8 @@ pub async fn query_children(
         timeout: parent.timeout,
     };
     let name = parent.modality.clone();
-    let answer = super::modalities::submit_query(&archive, name, &peer, level, keys, &fixed, normalize)
-        .await?;
+    let answer =
+        super::modalities::submit_query(&archive, name, &peer, level, keys, &fixed, normalize)
+            .await?;
     Ok(answer.into_response())
 }

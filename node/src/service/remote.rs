@@ -51,6 +51,23 @@ impl Archive {
         let (level, keys) = self
             .outgoing_find_filter(&target.remote_aet, level, keys)
             .await?;
+        // As Orthanc: a value a binary VR cannot hold is refused, not sent empty.
+        for (tag, value) in &keys {
+            let vr = crate::dicom::dictionary::lookup(*tag, None).map(|e| e.vr);
+            let fits = match vr {
+                Some("US") => value.trim().parse::<u16>().is_ok(),
+                Some("UL") => value.trim().parse::<u32>().is_ok(),
+                Some("SS") => value.trim().parse::<i16>().is_ok(),
+                Some("SL") => value.trim().parse::<i32>().is_ok(),
+                _ => true,
+            };
+            if !fits && !value.is_empty() {
+                return Err(ServiceError::BadQuery(format!(
+                    "out-of-range value for tag {}: {value}",
+                    tag.format_comma()
+                )));
+            }
+        }
         let answers = scu::find(target, level, &keys)
             .await
             .map_err(|e| scu_error(&target.remote_aet, e))?;

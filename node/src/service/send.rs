@@ -224,7 +224,11 @@ impl Archive {
     /// `store-straight`: sends a file as it is (not stored here) by C-STORE
     /// on its own association; answers its SOP class and instance UIDs. A
     /// body that is no DICOM file is refused before connecting.
-    pub async fn store_straight(&self, modality: &Modality, file: Bytes) -> Result<(String, String)> {
+    pub async fn store_straight(
+        &self,
+        modality: &Modality,
+        file: Bytes,
+    ) -> Result<(String, String)> {
         let parsed = crate::dicom::parse(&file)?;
         let sop_instance = parsed
             .instance_tags

@@ -10,6 +10,7 @@ mod cluster_snapshot;
 mod dicom_oracle;
 mod dimse_bad_input;
 mod dimse_find;
+mod dimse_net;
 mod dimse_scp;
 mod dimse_scu;
 mod docs_map;
