@@ -25,6 +25,7 @@ pub mod modify;
 pub mod modules;
 pub mod reader;
 pub mod values;
+pub mod wildcard;
 
 use sha1::{Digest, Sha1};
 

@@ -5,6 +5,8 @@
 //! accepts for storage. `UnknownSopClassAccepted` makes the SCP accept any
 //! other abstract syntax as a storage SOP class.
 
+use isengard_dicom::wildcard::wildcard_match;
+
 pub const VERIFICATION: &str = "1.2.840.10008.1.1";
 pub const PATIENT_ROOT_FIND: &str = "1.2.840.10008.5.1.4.1.2.1.1";
 pub const PATIENT_ROOT_MOVE: &str = "1.2.840.10008.5.1.4.1.2.1.2";
@@ -137,32 +139,10 @@ pub fn matching_transfer_syntaxes<S: AsRef<str>>(patterns: &[S]) -> Vec<&'static
     STORAGE_TRANSFER_SYNTAXES
         .iter()
         .copied()
-        .filter(|ts| patterns.iter().any(|p| wildcard(p.as_ref(), ts)))
+        .filter(|ts| patterns.iter().any(|p| wildcard_match(p.as_ref(), ts)))
         .collect()
 }
 
-/// Whether `text` matches the wildcard `pattern` (`*`, `?`).
-fn wildcard(pattern: &str, text: &str) -> bool {
-    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
-    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
-    while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some(pi);
-            mark = ti;
-            pi += 1;
-        } else if let Some(s) = star {
-            pi = s + 1;
-            mark += 1;
-            ti = mark;
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|c| *c == '*')
-}
 
 /// Whether `uid` is a standard storage SOP class.
 pub fn is_storage(uid: &str) -> bool {
