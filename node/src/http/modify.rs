@@ -29,7 +29,8 @@ pub fn origin_of(client: &Client) -> Origin {
     }
 }
 
-fn json_body(body: &Bytes) -> Result<Value, ModifyError> {
+/// The request body as JSON; anything else is Orthanc's bare "Bad file format".
+pub(super) fn json_body(body: &Bytes) -> Result<Value, ModifyError> {
     serde_json::from_slice(body).map_err(|_| ModifyError::BadBody(None))
 }
 

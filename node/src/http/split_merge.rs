@@ -8,13 +8,12 @@ use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::auth::Client;
 use super::error::ApiResult;
-use super::modify::origin_of;
+use super::modify::{json_body, origin_of};
 use super::resources::level_of;
-use crate::service::modify::ModifyError;
 use crate::service::split_merge::SplitMergeOutcome;
 use crate::service::Archive;
 
@@ -31,10 +30,6 @@ fn answer(outcome: SplitMergeOutcome) -> Response {
         body["TargetStudyUID"] = json!(uid);
     }
     Json(body).into_response()
-}
-
-fn json_body(body: &Bytes) -> Result<Value, ModifyError> {
-    serde_json::from_slice(body).map_err(|_| ModifyError::BadBody(None))
 }
 
 pub async fn split(
